@@ -1,0 +1,297 @@
+/*
+ * ncs.h -- host API of libncs, the native runtime of the Native Compute Service.
+ *
+ * This header is the manual. It is what the Java service (through JNA) and the C tests call.
+ * Kernels are written against ncs_plugin.h instead.
+ *
+ * Conventions (they hold for every function below unless its comment says otherwise):
+ *
+ *  - Every call that can fail returns an ncs_status; NCS_OK (0) is success. A failed call has
+ *    no side effects: it allocates nothing, retains nothing and leaves its out-parameters
+ *    untouched.
+ *  - Buffers are addressed by 64-bit handles. A handle names one slot and one generation of
+ *    that slot; once the buffer is freed the slot's generation moves on, so the old handle is
+ *    refused with NCS_E_STALE_HANDLE (counted in NCS_STAT_STALE_HANDLE_USES) instead of
+ *    touching freed memory. Handle 0 is never valid.
+ *  - Reference counts follow CPython's words: a call that "returns a new reference" gives the
+ *    caller one reference that the caller must release; a call that "borrows" a reference does
+ *    not change the count and relies on the caller holding one for the duration of the call.
+ *  - All functions are thread-safe unless marked otherwise.
+ *  - Strings passed in are borrowed for the duration of the call only. Strings returned are
+ *    owned by the library and live as stated per function; never free them.
+ */
+#ifndef NCS_NCS_H
+#define NCS_NCS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define NCS_API __attribute__((visibility("default")))
+#else
+#define NCS_API
+#endif
+
+/* ---------------------------------------------------------------------------------------- */
+/* Version                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+#define NCS_VERSION_MAJOR 0
+#define NCS_VERSION_MINOR 1
+#define NCS_VERSION_PATCH 0
+/** Compile-time version as one number: major * 10000 + minor * 100 + patch. */
+#define NCS_VERSION_NUMBER (NCS_VERSION_MAJOR * 10000 + NCS_VERSION_MINOR * 100 + NCS_VERSION_PATCH)
+
+/** Run-time version of the loaded library, encoded like NCS_VERSION_NUMBER. */
+NCS_API uint32_t ncs_version_number(void);
+
+/** Run-time version as "major.minor.patch". Static string, never freed. */
+NCS_API const char *ncs_version_string(void);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Status codes: values are fixed forever; new codes are only appended.                      */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef enum ncs_status {
+    NCS_OK = 0,
+    NCS_E_INVALID_ARGUMENT = 1, /* an argument or input tensor is wrong; the message says how */
+    NCS_E_OUT_OF_MEMORY = 2,    /* the live-bytes budget (or the system allocator) refused */
+    NCS_E_STALE_HANDLE = 3,     /* the handle names a buffer that was already freed */
+    NCS_E_DOUBLE_RELEASE = 4,   /* release of a buffer whose count already reached zero */
+    NCS_E_CANCELLED = 5,        /* the call's cancellation flag was set */
+    NCS_E_NOT_FOUND = 6,        /* no kernel (or output) of that name */
+    NCS_E_UNSUPPORTED = 7,      /* valid request the kernel or library does not support */
+    NCS_E_INTERNAL = 8          /* a bug in libncs or a kernel */
+} ncs_status;
+
+/** Static English name of a status ("invalid argument", ...); "unknown status" for values
+ *  outside the enum. Never NULL, never freed. */
+NCS_API const char *ncs_status_str(int status);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Data types (the Open Inference Protocol's). Values are fixed forever.                     */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef enum ncs_dtype {
+    NCS_DTYPE_INVALID = 0,
+    NCS_DTYPE_BOOL = 1,
+    NCS_DTYPE_UINT8 = 2,
+    NCS_DTYPE_UINT16 = 3,
+    NCS_DTYPE_UINT32 = 4,
+    NCS_DTYPE_UINT64 = 5,
+    NCS_DTYPE_INT8 = 6,
+    NCS_DTYPE_INT16 = 7,
+    NCS_DTYPE_INT32 = 8,
+    NCS_DTYPE_INT64 = 9,
+    NCS_DTYPE_FP16 = 10,
+    NCS_DTYPE_FP32 = 11,
+    NCS_DTYPE_FP64 = 12,
+    NCS_DTYPE_BYTES = 13,
+    NCS_DTYPE_BF16 = 14
+} ncs_dtype;
+
+/** Bit for a dtype in a mask of accepted dtypes. */
+#define NCS_DTYPE_BIT(d) (1u << (unsigned)(d))
+
+/** Size in bytes of one element, or 0 for BYTES (variable) and invalid values. */
+NCS_API size_t ncs_dtype_size(int dtype);
+
+/** Protocol name ("FP64", ...) or NULL for an invalid value. Static, never freed. */
+NCS_API const char *ncs_dtype_name(int dtype);
+
+/** The largest tensor rank libncs accepts. */
+#define NCS_MAX_RANK 8
+
+/* ---------------------------------------------------------------------------------------- */
+/* Buffers                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef uint64_t ncs_handle;
+
+/**
+ * Constructor. Allocates a buffer of `size` bytes (64-byte aligned, contents unspecified;
+ * size 0 is allowed and yields a valid buffer with no bytes).
+ * On success *out receives a handle holding a new reference (refcount 1).
+ * Returns NCS_E_OUT_OF_MEMORY when live bytes + size would exceed the memory limit or the
+ * system allocator fails; NCS_E_INVALID_ARGUMENT when out is NULL.
+ */
+NCS_API int ncs_buffer_alloc(uint64_t size, ncs_handle *out);
+
+/** Adds one reference (atomic). NCS_E_STALE_HANDLE if the buffer was freed. */
+NCS_API int ncs_buffer_retain(ncs_handle h);
+
+/**
+ * Destructor when the count reaches zero. Drops one reference (atomic); the call that drops
+ * the last one frees the memory and retires the handle. Releasing a handle whose buffer is
+ * already freed returns NCS_E_DOUBLE_RELEASE and is counted in NCS_STAT_DOUBLE_RELEASES;
+ * it never touches freed memory. Handle 0 returns NCS_E_INVALID_ARGUMENT.
+ */
+NCS_API int ncs_buffer_release(ncs_handle h);
+
+/** Current reference count into *out. NCS_E_STALE_HANDLE if freed. */
+NCS_API int ncs_buffer_refcount(ncs_handle h, uint32_t *out);
+
+/**
+ * Borrows the buffer's memory: *addr receives its address (as an integer, for bindings that
+ * pass pointers as numbers) and *size its length in bytes. The address stays valid for as long
+ * as the caller holds a reference; it must not be used after the caller's last release.
+ */
+NCS_API int ncs_buffer_data(ncs_handle h, uint64_t *addr, uint64_t *size);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Statistics: all counters in one call                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef enum ncs_stat {
+    NCS_STAT_LIVE_BUFFERS = 0,
+    NCS_STAT_LIVE_BYTES = 1,
+    NCS_STAT_PEAK_BYTES = 2,
+    NCS_STAT_LIMIT_BYTES = 3,      /* 0 = unlimited */
+    NCS_STAT_ALLOCATIONS = 4,
+    NCS_STAT_FREES = 5,
+    NCS_STAT_RETAINS = 6,          /* successful ncs_buffer_retain calls */
+    NCS_STAT_RELEASES = 7,         /* successful ncs_buffer_release calls */
+    NCS_STAT_STALE_HANDLE_USES = 8,
+    NCS_STAT_DOUBLE_RELEASES = 9,
+    NCS_STAT_KERNEL_LEAKS = 10,    /* buffers reclaimed from kernel calls that leaked them */
+    NCS_STAT_FAILED_ALLOCATIONS = 11,
+    NCS_STAT_COUNT = 12            /* number of counters; grows when counters are appended */
+} ncs_stat;
+
+/**
+ * Copies min(n, NCS_STAT_COUNT) counters into out[0..], indexed by ncs_stat, and returns the
+ * number copied. Each counter is read atomically; the set is not one atomic snapshot.
+ */
+NCS_API int ncs_stats_read(uint64_t *out, int n);
+
+/** Sets the live-bytes budget (0 = unlimited). Allocations already made are kept. */
+NCS_API void ncs_set_memory_limit(uint64_t bytes);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Kernels: the catalog                                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+/** Number of registered kernels. Built-in kernels are registered when the library loads. */
+NCS_API int ncs_kernel_count(void);
+
+/**
+ * Name of kernel `index` (0 <= index < ncs_kernel_count()), or NULL when out of range.
+ * The string lives as long as the library stays loaded.
+ */
+NCS_API const char *ncs_kernel_name(int index);
+
+/**
+ * The kernel's descriptor as a JSON document, or NULL when no kernel has that name:
+ *   {"name", "doc", "thread_safe": bool, "library",
+ *    "inputs":  [{"name", "doc", "datatypes": ["FP64", ...], "shape": [-1, ...] or null}],
+ *    "outputs": [same],
+ *    "parameters": [{"name", "type": "bool"|"int"|"double"|"string", "default", "doc"}]}
+ * "shape" null means any rank; -1 marks a dimension of any size. Every input and output
+ * listed is required / always produced. The string lives as long as the library stays loaded.
+ */
+NCS_API const char *ncs_kernel_metadata_json(const char *name);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Kernel calls                                                                              */
+/*                                                                                           */
+/* A call runs one kernel once:                                                              */
+/*   ncs_call_create -> ncs_call_set_input (each input) -> ncs_call_set_param (any)           */
+/*   -> ncs_call_prepare -> ncs_call_run_part (each part, from any threads, concurrently)     */
+/*   -> ncs_call_finish -> ncs_call_take_output (each output wanted) -> ncs_call_destroy      */
+/* A call is used by one thread at a time, except ncs_call_run_part (distinct parts may run   */
+/* concurrently), ncs_call_cancel and ncs_call_progress (any thread, any time).               */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct ncs_call ncs_call; /* opaque */
+
+/**
+ * Constructor. Starts a call of kernel `kernel`. *out receives the call, owned by the caller
+ * and freed with ncs_call_destroy. NCS_E_NOT_FOUND when no kernel has that name.
+ */
+NCS_API int ncs_call_create(const char *kernel, ncs_call **out);
+
+/**
+ * Binds input `index` (the descriptor's order) to buffer `buffer` with the given dtype and
+ * shape (`rank` dims read from `shape`). The call retains the buffer (new reference owned by
+ * the call, released by ncs_call_destroy); the caller keeps its own reference.
+ * NCS_E_INVALID_ARGUMENT when the index, dtype, rank or dims are invalid, when a dimension is
+ * negative, when the element count overflows, or when the buffer is smaller than
+ * element count * dtype size (the message from ncs_call_error says which).
+ * NCS_E_STALE_HANDLE when the buffer was freed.
+ */
+NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, const int64_t *shape,
+                               ncs_handle buffer);
+
+/**
+ * Sets kernel parameter `key` to the text `value` (the protocol's strings, numbers and
+ * booleans arrive as text: "true", "3", "2.5", "abc"). Unknown keys, and values that do not
+ * parse as the parameter's declared type, return NCS_E_INVALID_ARGUMENT. Both strings are copied.
+ */
+NCS_API int ncs_call_set_param(ncs_call *call, const char *key, const char *value);
+
+/**
+ * Validates the inputs and parameters (the kernel's own checks), computes the outputs' dtypes
+ * and shapes, allocates the output buffers (owned by the call until taken) and the kernel's
+ * workspace, and decides how many parts the work splits into, at most `max_parts` (>= 1).
+ * *out_parts receives that number. Fails with NCS_E_INVALID_ARGUMENT (message in
+ * ncs_call_error), NCS_E_OUT_OF_MEMORY (budget), or NCS_E_INVALID_ARGUMENT if an input is unset.
+ * After a failure the call can only be destroyed.
+ */
+NCS_API int ncs_call_prepare(ncs_call *call, int max_parts, int *out_parts);
+
+/**
+ * Runs part `part` of the `nparts` decided by ncs_call_prepare. Distinct parts may run at the
+ * same time on different threads. Returns NCS_E_CANCELLED when the cancellation flag was seen.
+ */
+NCS_API int ncs_call_run_part(ncs_call *call, int part);
+
+/** Merges the parts' results (if the kernel needs it). Call once after every part returned
+ *  NCS_OK. */
+NCS_API int ncs_call_finish(ncs_call *call);
+
+/** Number of outputs (the descriptor's count). */
+NCS_API int ncs_call_output_count(const ncs_call *call);
+
+/**
+ * Describes output `index` after a successful prepare: *dtype, *rank and shape[0..rank-1]
+ * (the caller provides NCS_MAX_RANK slots).
+ */
+NCS_API int ncs_call_output_info(const ncs_call *call, int index, int *dtype, int *rank, int64_t *shape);
+
+/**
+ * Transfers the call's reference to output `index` to the caller (*out; the caller must
+ * release it). Allowed once per output, after ncs_call_finish returned NCS_OK; outputs not
+ * taken are released by ncs_call_destroy.
+ */
+NCS_API int ncs_call_take_output(ncs_call *call, int index, ncs_handle *out);
+
+/** Sets the call's cancellation flag. Kernels poll it; running parts return NCS_E_CANCELLED. */
+NCS_API void ncs_call_cancel(ncs_call *call);
+
+/** Work units reported done by the kernel so far (its own unit, e.g. rows or elements). */
+NCS_API uint64_t ncs_call_progress(const ncs_call *call);
+
+/**
+ * The last error message of this call ("" when none). Owned by the call; valid until the next
+ * call on `call` or its destruction.
+ */
+NCS_API const char *ncs_call_error(const ncs_call *call);
+
+/**
+ * Destructor. Releases every reference the call holds (inputs, outputs not taken, workspace).
+ * Buffers the kernel allocated through its context and neither released nor returned are
+ * leaks: they are freed, counted in NCS_STAT_KERNEL_LEAKS, and their number is stored in
+ * *leaked when leaked is not NULL. Accepts NULL (does nothing). Must not run while a part of
+ * the call is still running.
+ */
+NCS_API void ncs_call_destroy(ncs_call *call, uint64_t *leaked);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NCS_NCS_H */

@@ -1,0 +1,177 @@
+/*
+ * ncs_plugin.h -- the kernel ABI of libncs.
+ *
+ * A kernel is described by an ncs_kernel_desc and registered through an ncs_registrar. The
+ * built-in kernels of libncs use exactly this ABI. A kernel never links against libncs: every
+ * host service it needs reaches it through the function table in its ncs_ctx, so a kernel
+ * library built against this header works with any host of the same ABI major version.
+ *
+ * Versioning: NCS_PLUGIN_ABI_MAJOR changes only for breaking changes; NCS_PLUGIN_ABI_MINOR
+ * grows when fields or functions are appended. A host accepts a kernel library when the majors
+ * are equal and the host's minor is >= the library's minor.
+ *
+ * How a call runs (host side, see ncs.h):
+ *   1. prepare(ctx, max_parts): check inputs and parameters, declare every output's dtype and
+ *      shape (ncs_ctx_set_output), optionally ask for a workspace, and choose the number of
+ *      parts (1 <= parts <= max_parts). Runs once, single-threaded. Returning an error with a
+ *      message (ncs_ctx_fail) rejects the request; nothing runs.
+ *   2. run(ctx, part, nparts): compute one part. Parts run concurrently on different threads
+ *      and must write disjoint memory (disjoint output ranges, or their own workspace slice).
+ *      Poll ncs_ctx_cancelled often (about every 10 ms of work) and return NCS_E_CANCELLED when
+ *      it is set.
+ *   3. finish(ctx): optional, single-threaded, after every part succeeded: merge the parts.
+ *
+ * Ownership: input views are borrowed for the duration of the call; their memory must not be
+ * written. Output memory is written by the kernel and owned by the host. Buffers allocated with
+ * ncs_ctx_alloc belong to the call: release them with ncs_ctx_release; any still live when the
+ * call ends is a kernel-side leak, reclaimed and counted by the host.
+ */
+#ifndef NCS_NCS_PLUGIN_H
+#define NCS_NCS_PLUGIN_H
+
+#include "ncs.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NCS_PLUGIN_ABI_MAJOR 1
+#define NCS_PLUGIN_ABI_MINOR 0
+
+/* ---------------------------------------------------------------------------------------- */
+/* Descriptors: static data owned by the kernel library, alive while it is loaded.           */
+/* ---------------------------------------------------------------------------------------- */
+
+/** A rank of NCS_RANK_ANY in a tensor descriptor accepts tensors of any rank (0..NCS_MAX_RANK). */
+#define NCS_RANK_ANY (-1)
+/** A dimension of NCS_DIM_ANY accepts any size >= 0. */
+#define NCS_DIM_ANY (-1)
+
+typedef struct ncs_tensor_desc {
+    const char *name;         /* tensor name, part of the kernel's contract */
+    const char *doc;          /* one line for humans */
+    uint32_t dtypes;          /* mask of NCS_DTYPE_BIT(dtype) accepted (inputs) / produced (outputs) */
+    int32_t rank;             /* number of dims, or NCS_RANK_ANY */
+    int64_t dims[NCS_MAX_RANK]; /* first `rank` entries: a size or NCS_DIM_ANY */
+} ncs_tensor_desc;
+
+typedef enum ncs_param_type {
+    NCS_PARAM_BOOL = 1,
+    NCS_PARAM_INT = 2,
+    NCS_PARAM_DOUBLE = 3,
+    NCS_PARAM_STRING = 4
+} ncs_param_type;
+
+typedef struct ncs_param_desc {
+    const char *name;
+    int32_t type;             /* ncs_param_type */
+    const char *default_value; /* as text, parsed like a request value */
+    const char *doc;
+} ncs_param_desc;
+
+/** Kernel flag: the kernel's library may be entered by several threads at once. */
+#define NCS_KERNEL_THREAD_SAFE 1u
+
+typedef struct ncs_ctx ncs_ctx;
+
+typedef struct ncs_kernel_desc {
+    uint32_t struct_size;     /* sizeof(ncs_kernel_desc) as the kernel library saw it */
+    const char *name;         /* unique; [a-z0-9_-], at most 64 characters */
+    const char *doc;
+    uint32_t flags;           /* NCS_KERNEL_* */
+    int32_t n_inputs;
+    const ncs_tensor_desc *inputs;
+    int32_t n_outputs;
+    const ncs_tensor_desc *outputs;
+    int32_t n_params;
+    const ncs_param_desc *params;
+    int (*prepare)(ncs_ctx *ctx, int max_parts);
+    int (*run)(ncs_ctx *ctx, int part, int nparts);
+    int (*finish)(ncs_ctx *ctx); /* may be NULL */
+} ncs_kernel_desc;
+
+/* ---------------------------------------------------------------------------------------- */
+/* The per-call context: host services for a kernel                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+/** A borrowed view of a tensor. `data` is NULL only when the tensor has no bytes. */
+typedef struct ncs_tensor_view {
+    int32_t dtype;
+    int32_t rank;
+    int64_t dims[NCS_MAX_RANK];
+    int64_t count;            /* product of dims (1 for rank 0) */
+    uint64_t nbytes;
+    void *data;
+} ncs_tensor_view;
+
+typedef struct ncs_host_api {
+    uint32_t struct_size;     /* sizeof(ncs_host_api) as the host saw it: check before using
+                                 a function appended in a later minor version */
+    /* Inputs: fills *view with input `index`. */
+    int (*input)(ncs_ctx *ctx, int index, ncs_tensor_view *view);
+    /* prepare only: declares output `index`'s dtype and shape. */
+    int (*set_output)(ncs_ctx *ctx, int index, int dtype, int rank, const int64_t *dims);
+    /* run / finish only: fills *view with output `index` (memory is writable). */
+    int (*output)(ncs_ctx *ctx, int index, ncs_tensor_view *view);
+    /* prepare only: asks for `bytes` of workspace, 64-byte aligned, shared by all parts. */
+    int (*set_workspace)(ncs_ctx *ctx, uint64_t bytes);
+    /* run / finish only: the workspace's address (NULL when none was asked for). */
+    void *(*workspace)(ncs_ctx *ctx);
+    /* prepare only: sets the number of parts (default 1). */
+    int (*set_parts)(ncs_ctx *ctx, int nparts);
+    /* Parameters (declared in the descriptor; unset ones give the declared default). */
+    int (*param_bool)(ncs_ctx *ctx, const char *name, int *out);
+    int (*param_int)(ncs_ctx *ctx, const char *name, int64_t *out);
+    int (*param_double)(ncs_ctx *ctx, const char *name, double *out);
+    /* The string is owned by the host and valid for the call's duration. */
+    int (*param_string)(ncs_ctx *ctx, const char *name, const char **out);
+    /* Non-zero once the call was cancelled. Cheap: poll it often. */
+    int (*cancelled)(ncs_ctx *ctx);
+    /* Adds `units` to the call's progress counter (atomic). */
+    void (*progress)(ncs_ctx *ctx, uint64_t units);
+    /* Records a message for the client (printf format) and returns `status`, so a kernel can
+       write `return ctx->api->fail(ctx, NCS_E_INVALID_ARGUMENT, "...", ...);`. */
+    int (*fail)(ncs_ctx *ctx, int status, const char *fmt, ...);
+    /* Scratch memory tracked per call, counted against the memory budget. */
+    int (*alloc)(ncs_ctx *ctx, uint64_t bytes, ncs_handle *out, void **data);
+    int (*release)(ncs_ctx *ctx, ncs_handle h);
+} ncs_host_api;
+
+/** The context. Kernels read `api` and never touch anything else (the host's private state
+ *  follows it in memory). */
+struct ncs_ctx {
+    const ncs_host_api *api;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Registration                                                                              */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct ncs_registrar ncs_registrar;
+struct ncs_registrar {
+    /* Registers a kernel built against ABI abi_major.abi_minor (pass NCS_PLUGIN_ABI_MAJOR and
+       NCS_PLUGIN_ABI_MINOR, or use NCS_ADD_KERNEL). The descriptor is borrowed for as long as the
+       library is loaded. NCS_E_UNSUPPORTED when the ABI does not match the host's (majors differ,
+       or the library's minor is newer); NCS_E_INVALID_ARGUMENT for a malformed descriptor or a
+       name already taken. */
+    int (*add_kernel)(ncs_registrar *registrar, int abi_major, int abi_minor,
+                      const ncs_kernel_desc *kernel);
+    const char *library; /* name of the library being registered (for metadata and logs) */
+};
+
+/** Registers `kernel` (a const ncs_kernel_desc *) with this header's ABI version. */
+#define NCS_ADD_KERNEL(registrar, kernel) \
+    ((registrar)->add_kernel((registrar), NCS_PLUGIN_ABI_MAJOR, NCS_PLUGIN_ABI_MINOR, (kernel)))
+
+/** Name of the entry point a kernel library exports. */
+#define NCS_PLUGIN_ENTRY "ncs_plugin_register"
+
+/** Signature of the entry point: registers the library's kernels, returns NCS_OK or the first
+ *  failing status (the host then unloads the library and none of its kernels stay registered). */
+typedef int (*ncs_plugin_register_fn)(ncs_registrar *registrar);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NCS_NCS_PLUGIN_H */

@@ -1,0 +1,188 @@
+package dev.ncs.execution;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.stereotype.Component;
+
+/**
+ * Where native code runs: a fixed pool of platform threads ({@code ncs.workers.threads}) and, for
+ * short bookkeeping calls made on behalf of virtual threads (statistics, releasing buffers), one
+ * control thread that never waits behind kernels.
+ *
+ * <p>Admission is per request: at most {@code threads + queue-capacity} requests are inside at once;
+ * the next one is refused with {@link QueueFullException}. An admitted request's tasks (setup, its
+ * parts, finish) are leaf tasks that never wait on each other, so the pool cannot deadlock; the
+ * request's own virtual thread does the waiting.
+ */
+@Component
+public class NativeExecutor implements DisposableBean {
+
+    private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
+
+    private final int threads;
+    private final int queueCapacity;
+    private final ThreadPoolExecutor workers;
+    private final ExecutorService control;
+    private final Semaphore admission;
+    private final AtomicInteger waiting = new AtomicInteger();
+    private final AtomicInteger busy = new AtomicInteger();
+    private final MeterRegistry registry;
+    private final Counter queueFullRejections;
+
+    public NativeExecutor(WorkersProperties properties, MeterRegistry registry) {
+        this.threads = properties.effectiveThreads();
+        this.queueCapacity = properties.queueCapacity();
+        this.registry = registry;
+        this.workers = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                Thread.ofPlatform().name("ncs-worker-", 1).factory());
+        this.control = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("ncs-native-control").daemon().factory());
+        this.admission = new Semaphore(threads + queueCapacity);
+        Gauge.builder("ncs.queue.depth", waiting, AtomicInteger::get)
+                .description("Requests admitted and waiting for a native worker")
+                .register(registry);
+        Gauge.builder("ncs.workers.busy", busy, AtomicInteger::get)
+                .description("Native workers running native code now")
+                .register(registry);
+        Gauge.builder("ncs.workers.threads", () -> threads)
+                .description("Size of the native worker pool")
+                .register(registry);
+        this.queueFullRejections = rejections(registry, "queue_full");
+    }
+
+    /** The counter of refused requests for {@code reason} (a fixed word). */
+    public static Counter rejections(MeterRegistry registry, String reason) {
+        return Counter.builder("ncs.rejected")
+                .description("Requests refused before or instead of running, by reason")
+                .tag("reason", reason)
+                .register(registry);
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    /**
+     * Admits one request for {@code kernel} or throws {@link QueueFullException}. Close the admission
+     * when the request is done.
+     */
+    public Admission admit(String kernel) {
+        if (!admission.tryAcquire()) {
+            queueFullRejections.increment();
+            throw new QueueFullException("all " + threads + " native workers are busy and " + queueCapacity
+                    + " requests are already waiting; retry after " + RETRY_AFTER.toSeconds() + " s", RETRY_AFTER);
+        }
+        waiting.incrementAndGet();
+        return new Admission(kernel, System.nanoTime());
+    }
+
+    /** Runs {@code task} on a worker and waits for it; the task's exception is rethrown as is. */
+    public <T> T run(Callable<T> task) {
+        return await(submit(task));
+    }
+
+    /** Submits {@code task} to the workers. */
+    public <T> Future<T> submit(Callable<T> task) {
+        return workers.submit(() -> {
+            busy.incrementAndGet();
+            try {
+                return task.call();
+            } finally {
+                busy.decrementAndGet();
+            }
+        });
+    }
+
+    /** Runs a short native bookkeeping call on the control thread and waits for it. */
+    public <T> T control(Callable<T> task) {
+        return await(control.submit(task));
+    }
+
+    /** Waits for {@code future}; unchecked exceptions and errors from the task are rethrown as they were. */
+    public static <T> T await(Future<T> future) {
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return future.get();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            if (cause instanceof Error error) {
+                throw error;
+            }
+            throw new IllegalStateException(cause);
+        } catch (CancellationException e) {
+            throw new IllegalStateException("native task was cancelled", e);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @Override
+    public void destroy() throws InterruptedException {
+        workers.shutdown();
+        control.shutdown();
+        workers.awaitTermination(30, TimeUnit.SECONDS);
+        control.awaitTermination(5, TimeUnit.SECONDS);
+    }
+
+    /** One admitted request. {@link #started()} when its first task runs; close when it is done. */
+    public final class Admission implements AutoCloseable {
+        private final String kernel;
+        private final long admittedAt;
+        private final AtomicBoolean started = new AtomicBoolean();
+        private final AtomicBoolean closed = new AtomicBoolean();
+
+        private Admission(String kernel, long admittedAt) {
+            this.kernel = kernel;
+            this.admittedAt = admittedAt;
+        }
+
+        /** Marks the request as taken up by a worker and records its queue wait. */
+        public void started() {
+            if (started.compareAndSet(false, true)) {
+                waiting.decrementAndGet();
+                Timer.builder("ncs.queue.wait")
+                        .description("Time from a request's admission to a worker starting it")
+                        .tag("kernel", kernel)
+                        .publishPercentileHistogram()
+                        .register(registry)
+                        .record(System.nanoTime() - admittedAt, TimeUnit.NANOSECONDS);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (closed.compareAndSet(false, true)) {
+                if (started.compareAndSet(false, true)) {
+                    waiting.decrementAndGet();
+                }
+                admission.release();
+            }
+        }
+    }
+}

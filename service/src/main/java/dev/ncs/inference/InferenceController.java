@@ -1,0 +1,45 @@
+package dev.ncs.inference;
+
+import dev.ncs.kernel.KernelCatalog;
+import dev.ncs.kernel.KernelMetadata;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Map;
+import org.springframework.http.HttpHeaders;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestHeader;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RestController;
+
+/** The protocol's per-model endpoints; each kernel is a model. Bodies are accepted with any or no Content-Type. */
+@RestController
+@RequestMapping("/v2/models/{model}")
+class InferenceController {
+
+    private final InferenceService inference;
+    private final KernelCatalog catalog;
+
+    InferenceController(InferenceService inference, KernelCatalog catalog) {
+        this.inference = inference;
+        this.catalog = catalog;
+    }
+
+    @PostMapping({"/infer", "/versions/{version}/infer"})
+    InferResponse infer(@PathVariable String model, @PathVariable(required = false) String version,
+            @RequestHeader HttpHeaders headers, InputStream body) throws IOException {
+        return inference.infer(model, version, headers, body);
+    }
+
+    @GetMapping({"", "/versions/{version}"})
+    ModelMetadata metadata(@PathVariable String model, @PathVariable(required = false) String version) {
+        return ModelMetadata.of(catalog.get(model, version));
+    }
+
+    @GetMapping({"/ready", "/versions/{version}/ready"})
+    Map<String, Object> ready(@PathVariable String model, @PathVariable(required = false) String version) {
+        KernelMetadata kernel = catalog.get(model, version);
+        return Map.of("name", kernel.name(), "ready", true);
+    }
+}

@@ -1,0 +1,138 @@
+package dev.ncs.nativelib;
+
+import dev.ncs.nativelib.raw.NcsLibrary;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One run of one kernel ({@code ncs_call}): bind inputs and parameters, {@link #prepare} (validates
+ * and allocates the outputs), run every part (concurrently, from any platform threads), {@link
+ * #finish}, take the outputs wanted, close. Closing releases everything the call still holds and
+ * reports buffers the kernel leaked; it is refused while a part is running.
+ */
+public final class NativeCall implements AutoCloseable {
+
+    /** An output's datatype and shape, known after {@link #prepare}. */
+    public record OutputInfo(DataType dataType, long[] shape) {
+    }
+
+    private final NativeRuntime runtime;
+    private final long call;
+    private final String kernel;
+    private final AtomicInteger runningParts = new AtomicInteger();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    NativeCall(NativeRuntime runtime, long call, String kernel) {
+        this.runtime = runtime;
+        this.call = call;
+        this.kernel = kernel;
+    }
+
+    public String kernel() {
+        return kernel;
+    }
+
+    /** Binds input {@code index}; the call takes its own reference to the buffer. */
+    public void setInput(int index, DataType dataType, long[] shape, NativeBuffer buffer) {
+        NativeRuntime.requirePlatformThread();
+        check(NcsLibrary.ncs_call_set_input(live(), index, dataType.code(), shape.length, shape, buffer.handle()));
+    }
+
+    public void setParam(String key, String value) {
+        NativeRuntime.requirePlatformThread();
+        check(NcsLibrary.ncs_call_set_param(live(), key, value));
+    }
+
+    /** Validates, allocates outputs and workspace, and returns the number of parts (1..maxParts). */
+    public int prepare(int maxParts) {
+        NativeRuntime.requirePlatformThread();
+        int[] parts = new int[1];
+        check(NcsLibrary.ncs_call_prepare(live(), maxParts, parts));
+        return parts[0];
+    }
+
+    public void runPart(int part) {
+        NativeRuntime.requirePlatformThread();
+        runningParts.incrementAndGet();
+        try {
+            check(NcsLibrary.ncs_call_run_part(live(), part));
+        } finally {
+            runningParts.decrementAndGet();
+        }
+    }
+
+    public void finish() {
+        NativeRuntime.requirePlatformThread();
+        check(NcsLibrary.ncs_call_finish(live()));
+    }
+
+    public List<OutputInfo> outputs() {
+        NativeRuntime.requirePlatformThread();
+        int count = NcsLibrary.ncs_call_output_count(live());
+        List<OutputInfo> outputs = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            int[] dtype = new int[1];
+            int[] rank = new int[1];
+            long[] shape = new long[8];
+            check(NcsLibrary.ncs_call_output_info(call, i, dtype, rank, shape));
+            outputs.add(new OutputInfo(DataType.byCode(dtype[0]), Arrays.copyOf(shape, rank[0])));
+        }
+        return outputs;
+    }
+
+    /** Takes output {@code index}; the caller owns (and must close) the returned buffer. */
+    public NativeBuffer takeOutput(int index) {
+        NativeRuntime.requirePlatformThread();
+        long[] handle = new long[1];
+        check(NcsLibrary.ncs_call_take_output(live(), index, handle));
+        return NativeBuffer.adopt(runtime, handle[0], kernel);
+    }
+
+    /** Sets the cancellation flag; safe from any platform thread while parts run. */
+    public void cancel() {
+        NativeRuntime.requirePlatformThread();
+        NcsLibrary.ncs_call_cancel(live());
+    }
+
+    public long progress() {
+        NativeRuntime.requirePlatformThread();
+        return NcsLibrary.ncs_call_progress(live());
+    }
+
+    /** Destroys the call (once). Buffers the kernel leaked are reclaimed and reported. */
+    @Override
+    public void close() {
+        NativeRuntime.requirePlatformThread();
+        if (runningParts.get() > 0) {
+            throw new IllegalStateException("call of '" + kernel + "' closed while " + runningParts.get()
+                    + " part(s) still run");
+        }
+        if (closed.compareAndSet(false, true)) {
+            long[] leaked = new long[1];
+            NcsLibrary.ncs_call_destroy(call, leaked);
+            if (leaked[0] > 0) {
+                runtime.reportKernelLeaks(kernel, leaked[0]);
+            }
+        }
+    }
+
+    private long live() {
+        if (closed.get()) {
+            throw new IllegalStateException("call of '" + kernel + "' was already closed");
+        }
+        return call;
+    }
+
+    private void check(int status) {
+        if (status != NativeStatus.OK.code()) {
+            String message = NcsLibrary.ncs_call_error(call);
+            if (message == null || message.isEmpty()) {
+                message = kernel + ": " + NcsLibrary.ncs_status_str(status);
+            }
+            throw new NativeException(NativeStatus.of(status), message);
+        }
+    }
+}

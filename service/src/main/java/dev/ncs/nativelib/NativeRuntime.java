@@ -1,0 +1,154 @@
+package dev.ncs.nativelib;
+
+import dev.ncs.nativelib.raw.NcsLibrary;
+import java.lang.ref.Cleaner;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The safe Java face of libncs. Handles become objects ({@link NativeBuffer}, {@link NativeCall}),
+ * statuses become {@link NativeException}s, and no JNA type leaves this package.
+ *
+ * <p>libncs is process-wide, so there is one runtime per JVM ({@link #load}). Every method here
+ * refuses to run on a virtual thread: a thread inside native code pins its carrier, so native work
+ * belongs on the platform threads of the native executor.
+ */
+public final class NativeRuntime {
+
+    private static final Logger log = LoggerFactory.getLogger(NativeRuntime.class);
+    private static NativeRuntime instance;
+
+    private final String version;
+    private final Cleaner cleaner = Cleaner.create(Thread.ofPlatform().name("ncs-buffer-cleaner").daemon().factory());
+    private final Map<String, LongAdder> javaLeaks = new ConcurrentHashMap<>();
+    private final Map<String, LongAdder> kernelLeaks = new ConcurrentHashMap<>();
+
+    private NativeRuntime(String version) {
+        this.version = version;
+    }
+
+    /**
+     * Loads libncs once per JVM (later calls return the same runtime) from the override path if
+     * given, else the system library path, else the copy bundled in the jar.
+     */
+    public static synchronized NativeRuntime load(Optional<Path> override) {
+        requirePlatformThread();
+        if (instance == null) {
+            NcsLibrary.register(NativeLibraryLoader.load(override));
+            instance = new NativeRuntime(NcsLibrary.ncs_version_string());
+            log.info("libncs {} loaded", instance.version);
+        }
+        return instance;
+    }
+
+    public String version() {
+        return version;
+    }
+
+    /** Allocates a native buffer of {@code size} bytes for {@code owner} (a kernel name, bounded). */
+    public NativeBuffer allocate(long size, String owner) {
+        requirePlatformThread();
+        long[] handle = new long[1];
+        check(NcsLibrary.ncs_buffer_alloc(size, handle),
+                () -> "cannot allocate " + size + " bytes of native memory: " + budgetText());
+        return NativeBuffer.adopt(this, handle[0], owner);
+    }
+
+    public NativeStats stats() {
+        requirePlatformThread();
+        long[] counters = new long[NativeStats.COUNT];
+        NcsLibrary.ncs_stats_read(counters, counters.length);
+        return NativeStats.of(counters);
+    }
+
+    /** Sets the live-bytes budget; 0 means unlimited. */
+    public void setMemoryLimit(long bytes) {
+        requirePlatformThread();
+        NcsLibrary.ncs_set_memory_limit(bytes);
+    }
+
+    public List<String> kernelNames() {
+        requirePlatformThread();
+        int count = NcsLibrary.ncs_kernel_count();
+        List<String> names = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            names.add(NcsLibrary.ncs_kernel_name(i));
+        }
+        return names;
+    }
+
+    /** The kernel's descriptor as JSON (see {@code ncs_kernel_metadata_json}). */
+    public String kernelMetadataJson(String kernel) {
+        requirePlatformThread();
+        String json = NcsLibrary.ncs_kernel_metadata_json(kernel);
+        if (json == null) {
+            throw new NativeException(NativeStatus.NOT_FOUND, "no kernel named '" + kernel + "'");
+        }
+        return json;
+    }
+
+    /** Starts a call of {@code kernel}; the caller closes it. */
+    public NativeCall newCall(String kernel) {
+        requirePlatformThread();
+        long[] call = new long[1];
+        check(NcsLibrary.ncs_call_create(kernel, call), () -> "no kernel named '" + kernel + "'");
+        return new NativeCall(this, call[0], kernel);
+    }
+
+    /** Java-side leaks (buffers that became unreachable unreleased) by owner. */
+    public long javaLeaks(String owner) {
+        LongAdder count = javaLeaks.get(owner);
+        return count == null ? 0 : count.sum();
+    }
+
+    /** Kernel-side leaks (buffers a kernel allocated and never released) by kernel. */
+    public long kernelLeaks(String kernel) {
+        LongAdder count = kernelLeaks.get(kernel);
+        return count == null ? 0 : count.sum();
+    }
+
+    Cleaner cleaner() {
+        return cleaner;
+    }
+
+    void reportJavaLeak(long handle, long size, String owner) {
+        javaLeaks.computeIfAbsent(owner, k -> new LongAdder()).increment();
+        log.warn("LEAK: native buffer {} ({} bytes, owner '{}') became unreachable without being released; "
+                + "its memory was reclaimed", Long.toHexString(handle), size, owner);
+    }
+
+    void reportKernelLeaks(String kernel, long leaked) {
+        kernelLeaks.computeIfAbsent(kernel, k -> new LongAdder()).add(leaked);
+        log.warn("LEAK: kernel '{}' left {} buffer(s) allocated when its call ended; they were reclaimed",
+                kernel, leaked);
+    }
+
+    private String budgetText() {
+        NativeStats stats = stats();
+        return stats.limitBytes() == 0
+                ? "the system allocator refused"
+                : "the native memory budget is " + stats.limitBytes() + " bytes and " + stats.liveBytes()
+                        + " are in use";
+    }
+
+    static void check(int status, java.util.function.Supplier<String> context) {
+        if (status != NativeStatus.OK.code()) {
+            NativeStatus s = NativeStatus.of(status);
+            throw new NativeException(s, context.get() + " (" + NcsLibrary.ncs_status_str(status) + ")");
+        }
+    }
+
+    static void requirePlatformThread() {
+        if (Thread.currentThread().isVirtual()) {
+            throw new IllegalStateException("native call on virtual thread " + Thread.currentThread()
+                    + ": run native work on the native executor's platform threads");
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package dev.ncs.nativelib.raw;
+
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Native;
+
+/**
+ * JNA direct mapping of {@code ncs.h}, one method per C function, C names and C semantics.
+ * Nothing else lives here: callers are the safe wrappers in {@code dev.ncs.nativelib}.
+ * Pointers to opaque structs travel as addresses in a {@code long}; {@code uint64_t} as {@code long}
+ * (two's complement); out-parameters as one-element arrays.
+ */
+public final class NcsLibrary {
+
+    private NcsLibrary() {
+    }
+
+    /** Binds the native methods below to {@code library}. Called once by the loader. */
+    public static void register(NativeLibrary library) {
+        Native.register(NcsLibrary.class, library);
+    }
+
+    public static native int ncs_version_number();
+
+    public static native String ncs_version_string();
+
+    public static native String ncs_status_str(int status);
+
+    public static native int ncs_buffer_alloc(long size, long[] out);
+
+    public static native int ncs_buffer_retain(long handle);
+
+    public static native int ncs_buffer_release(long handle);
+
+    public static native int ncs_buffer_refcount(long handle, int[] out);
+
+    public static native int ncs_buffer_data(long handle, long[] addr, long[] size);
+
+    public static native int ncs_stats_read(long[] out, int n);
+
+    public static native void ncs_set_memory_limit(long bytes);
+
+    public static native int ncs_kernel_count();
+
+    public static native String ncs_kernel_name(int index);
+
+    public static native String ncs_kernel_metadata_json(String name);
+
+    public static native int ncs_call_create(String kernel, long[] out);
+
+    public static native int ncs_call_set_input(long call, int index, int dtype, int rank, long[] shape,
+            long buffer);
+
+    public static native int ncs_call_set_param(long call, String key, String value);
+
+    public static native int ncs_call_prepare(long call, int maxParts, int[] outParts);
+
+    public static native int ncs_call_run_part(long call, int part);
+
+    public static native int ncs_call_finish(long call);
+
+    public static native int ncs_call_output_count(long call);
+
+    public static native int ncs_call_output_info(long call, int index, int[] dtype, int[] rank, long[] shape);
+
+    public static native int ncs_call_take_output(long call, int index, long[] out);
+
+    public static native void ncs_call_cancel(long call);
+
+    public static native long ncs_call_progress(long call);
+
+    public static native String ncs_call_error(long call);
+
+    public static native void ncs_call_destroy(long call, long[] leaked);
+}

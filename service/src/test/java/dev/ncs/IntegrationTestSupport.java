@@ -1,0 +1,118 @@
+package dev.ncs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.boot.test.context.SpringBootTest;
+import tools.jackson.core.json.JsonReadFeature;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The shared fixture of whole-application tests: a real NCS on random ports, an HTTP client, and
+ * after every test the check that native memory is back to zero, read from /actuator/prometheus as a
+ * user would.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+        properties = {"management.server.port=0", "ncs.workers.threads=2"})
+public abstract class IntegrationTestSupport {
+
+    protected static final JsonMapper JSON = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            .build();
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    @Value("${local.server.port}")
+    protected int port;
+
+    @Value("${local.management.port}")
+    protected int managementPort;
+
+    /** A response: status, the Retry-After header if any, the body parsed as JSON (null if not JSON). */
+    public record Reply(int status, String retryAfter, String text, JsonNode json) {
+
+        public String error() {
+            return json == null ? null : json.path("error").asString();
+        }
+    }
+
+    @AfterEach
+    void nativeMemoryIsBackToZero() throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        double buffers;
+        double bytes;
+        do {
+            String metrics = scrape();
+            buffers = metric(metrics, "ncs_native_buffers_live");
+            bytes = metric(metrics, "ncs_native_memory_live_bytes");
+            if (buffers == 0 && bytes == 0) {
+                return;
+            }
+            Thread.sleep(20);
+        } while (System.nanoTime() < deadline);
+        assertThat(buffers).as("ncs_native_buffers_live after the test").isZero();
+        assertThat(bytes).as("ncs_native_memory_live_bytes after the test").isZero();
+    }
+
+    protected Reply post(String path, String body) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(api(path)).POST(HttpRequest.BodyPublishers.ofString(body)).build());
+    }
+
+    protected Reply get(String path) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(api(path)).GET().build());
+    }
+
+    protected Reply send(HttpRequest request) throws IOException, InterruptedException {
+        HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        JsonNode json = null;
+        try {
+            json = JSON.readTree(response.body());
+        } catch (RuntimeException notJson) {
+            // leave json null: the assertion on it will say so
+        }
+        return new Reply(response.statusCode(), response.headers().firstValue("Retry-After").orElse(null),
+                response.body(), json);
+    }
+
+    protected URI api(String path) {
+        return URI.create("http://127.0.0.1:" + port + path);
+    }
+
+    protected String scrape() throws IOException, InterruptedException {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + managementPort + "/actuator/prometheus")).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).isEqualTo(200);
+        return response.body();
+    }
+
+    /**
+     * The value of the sample {@code series} (a metric name, optionally with its exact label set as
+     * scraped, e.g. {@code ncs_leaks_total{kernel="sort",source="java"}}); NaN if absent.
+     */
+    protected static double metric(String scraped, String series) {
+        String pattern = series.contains("{")
+                ? Pattern.quote(series.substring(0, series.indexOf('{'))) + "\\{" + labelPattern(series) + "\\}"
+                : Pattern.quote(series) + "(\\{[^}]*\\})?";
+        Matcher m = Pattern.compile("(?m)^" + pattern + " (\\S+)$").matcher(scraped);
+        return m.find() ? Double.parseDouble(m.group(m.groupCount())) : Double.NaN;
+    }
+
+    private static String labelPattern(String series) {
+        String labels = series.substring(series.indexOf('{') + 1, series.lastIndexOf('}'));
+        StringBuilder sb = new StringBuilder();
+        for (String label : labels.split(",")) {
+            sb.append("(?=[^}]*").append(Pattern.quote(label)).append(")");
+        }
+        return sb.append("[^}]*").toString();
+    }
+}

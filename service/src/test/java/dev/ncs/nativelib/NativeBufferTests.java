@@ -1,0 +1,122 @@
+package dev.ncs.nativelib;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.ncs.nativelib.raw.NcsLibrary;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Reference counting, handle safety and leak reclamation of the binding, without Spring. */
+class NativeBufferTests {
+
+    private final NativeRuntime runtime = NativeRuntime.load(Optional.empty());
+    private final long liveBefore = runtime.stats().liveBuffers();
+
+    @AfterEach
+    void nothingStaysAllocated() {
+        assertThat(runtime.stats().liveBuffers()).isEqualTo(liveBefore);
+    }
+
+    @Test
+    void startsWithOneReferenceAndFreesOnTheLastRelease() {
+        NativeStats before = runtime.stats();
+        NativeBuffer buffer = runtime.allocate(100, "test");
+        assertThat(buffer.refCnt()).isEqualTo(1);
+        assertThat(runtime.stats().liveBytes()).isEqualTo(before.liveBytes() + 100);
+
+        buffer.retain();
+        assertThat(buffer.refCnt()).isEqualTo(2);
+        assertThat(buffer.release()).isFalse();
+        assertThat(buffer.release()).isTrue();
+
+        assertThat(buffer.refCnt()).isZero();
+        NativeStats after = runtime.stats();
+        assertThat(after.liveBytes()).isEqualTo(before.liveBytes());
+        assertThat(after.retains() - before.retains()).isEqualTo(1);
+        assertThat(after.releases() - before.releases()).isEqualTo(2);
+        assertThat(after.frees() - before.frees()).isEqualTo(1);
+    }
+
+    @Test
+    void closeIsIdempotentAndUseAfterReleaseThrows() {
+        NativeBuffer buffer = runtime.allocate(8, "test");
+        buffer.segment().set(ValueLayout.JAVA_DOUBLE, 0, 2.5);
+        assertThat(buffer.segment().get(ValueLayout.JAVA_DOUBLE, 0)).isEqualTo(2.5);
+        buffer.close();
+        buffer.close();
+
+        assertThatThrownBy(buffer::segment).isInstanceOf(IllegalStateException.class).hasMessageContaining("released");
+        assertThatThrownBy(buffer::retain).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(buffer::release).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void aReleasedHandleIsRefusedAsStaleAndCounted() {
+        long[] handle = new long[1];
+        assertThat(NcsLibrary.ncs_buffer_alloc(16, handle)).isZero();
+        assertThat(NcsLibrary.ncs_buffer_release(handle[0])).isZero();
+        NativeStats before = runtime.stats();
+
+        assertThat(NativeStatus.of(NcsLibrary.ncs_buffer_retain(handle[0]))).isEqualTo(NativeStatus.STALE_HANDLE);
+        assertThat(NativeStatus.of(NcsLibrary.ncs_buffer_data(handle[0], new long[1], new long[1])))
+                .isEqualTo(NativeStatus.STALE_HANDLE);
+
+        assertThat(runtime.stats().staleHandleUses() - before.staleHandleUses()).isEqualTo(2);
+    }
+
+    @Test
+    void aDoubleReleaseIsRefusedAndCounted() {
+        long[] handle = new long[1];
+        assertThat(NcsLibrary.ncs_buffer_alloc(16, handle)).isZero();
+        assertThat(NcsLibrary.ncs_buffer_release(handle[0])).isZero();
+        NativeStats before = runtime.stats();
+
+        assertThat(NativeStatus.of(NcsLibrary.ncs_buffer_release(handle[0]))).isEqualTo(NativeStatus.DOUBLE_RELEASE);
+
+        NativeStats after = runtime.stats();
+        assertThat(after.doubleReleases() - before.doubleReleases()).isEqualTo(1);
+        assertThat(after.frees()).isEqualTo(before.frees());
+    }
+
+    @Test
+    void anUnreachableUnreleasedBufferIsReclaimedAndCountedAsAJavaLeak() throws InterruptedException {
+        long leaksBefore = runtime.javaLeaks("leak-test");
+        runtime.allocate(1024, "leak-test");
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (runtime.javaLeaks("leak-test") == leaksBefore && System.nanoTime() < deadline) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        assertThat(runtime.javaLeaks("leak-test")).isEqualTo(leaksBefore + 1);
+    }
+
+    @Test
+    void nativeCallsAreRefusedOnVirtualThreads() throws Exception {
+        try (var virtualThreads = Executors.newVirtualThreadPerTaskExecutor()) {
+            Future<?> attempt = virtualThreads.submit(() -> runtime.allocate(8, "test"));
+            assertThatThrownBy(attempt::get).hasCauseInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("virtual thread");
+        }
+    }
+
+    @Test
+    void aFailedLoadListsEveryPlaceTried() {
+        assertThatThrownBy(() -> NativeLibraryLoader.load(Optional.of(Path.of("/nonexistent/libncs.so"))))
+                .isInstanceOf(UnsatisfiedLinkError.class)
+                .hasMessageContaining("ncs.native.library=/nonexistent/libncs.so");
+    }
+
+    @Test
+    void statusStringsAreStable() {
+        assertThat(NcsLibrary.ncs_status_str(0)).isNotBlank();
+        assertThat(NativeStatus.of(3)).isEqualTo(NativeStatus.STALE_HANDLE);
+        assertThat(NativeStatus.of(99)).isEqualTo(NativeStatus.INTERNAL);
+    }
+}

@@ -190,8 +190,10 @@ NCS_API const char *ncs_kernel_name(int index);
  *    "inputs":  [{"name", "doc", "datatypes": ["FP64", ...], "shape": [-1, ...] or null}],
  *    "outputs": [same],
  *    "parameters": [{"name", "type": "bool"|"int"|"double"|"string", "default", "doc"}]}
- * "shape" null means any rank; -1 marks a dimension of any size. Every input and output
- * listed is required / always produced. The string lives as long as the library stays loaded.
+ * "shape" null means any rank; -1 marks a dimension of any size. A parameter's "default" is a
+ * JSON string holding the default as text, parsed like a request value ("false", "3", "nan").
+ * Every input and output listed is required / always produced. The string lives as long as the
+ * library stays loaded.
  */
 NCS_API const char *ncs_kernel_metadata_json(const char *name);
 

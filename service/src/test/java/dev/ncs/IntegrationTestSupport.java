@@ -22,8 +22,11 @@ import tools.jackson.databind.json.JsonMapper;
  * after every test the check that native memory is back to zero, read from /actuator/prometheus as a
  * user would.
  */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-        properties = {"management.server.port=0", "ncs.workers.threads=2"})
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
+    "management.server.port=0", "ncs.workers.threads=2",
+    // Triton's Java client (test scope) bundles an old Jackson 2, which would switch on the actuator's
+    // Jackson 2 support; the service itself uses Jackson 3 only.
+    "spring.autoconfigure.exclude=org.springframework.boot.actuate.autoconfigure.endpoint.jackson.Jackson2EndpointAutoConfiguration"})
 public abstract class IntegrationTestSupport {
 
     protected static final JsonMapper JSON = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)

@@ -57,7 +57,10 @@ class JsonInferenceCodec {
         try {
             root = json.readTree(body);
         } catch (JacksonException e) {
-            throw new InvalidInputException("the request body is not valid JSON: " + e.getOriginalMessage());
+            String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
+                    + e.getLocation().getColumnNr() + ")";
+            throw new InvalidInputException("the request body is not valid JSON" + where + ": "
+                    + e.getOriginalMessage().replaceAll(" ?\\(start marker at \\[Source: [^]]*][^)]*\\)", ""));
         }
         if (root == null || !root.isObject()) {
             throw new InvalidInputException("the request body must be a JSON object with an \"inputs\" array");

@@ -101,8 +101,8 @@ class ProtocolIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void bodiesOverTheLimitGet413() throws Exception {
-        String big = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[2000],\"data\":["
-                + "1,".repeat(1999) + "1]}]}";
+        String big = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[3000],\"data\":["
+                + "1,".repeat(2999) + "1]}]}";
         Reply reply = post("/v2/models/describe/infer", big);
 
         assertThat(reply.status()).isEqualTo(413);
@@ -111,8 +111,8 @@ class ProtocolIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void chunkedBodiesOverTheLimitGet413Too() throws Exception {
-        String big = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[2000],\"data\":["
-                + "1,".repeat(1999) + "1]}]}";
+        String big = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[3000],\"data\":["
+                + "1,".repeat(2999) + "1]}]}";
         HttpRequest request = HttpRequest.newBuilder(api("/v2/models/describe/infer"))
                 .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(big.getBytes())))
                 .build();

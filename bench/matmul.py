@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""matmul FP64: libncs's kernel alone, NCS end to end over HTTP (JSON), and numpy's a @ b, in one run.
+
+Usage (NCS running, e.g. `scripts/run --ncs.limits.max-request-size=1GB`):
+    python3 bench/matmul.py [--url http://127.0.0.1:8080] [--sizes 1024 2048] [--reps 5]
+
+Prints a table of medians and GFLOP/s (2 n^3 flops). The kernel is timed by bench/matmul_kernel.c
+(prepare + parts on their own threads + finish, no JSON); numpy runs in a subprocess per thread count
+with OPENBLAS_NUM_THREADS set and OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset, so it uses its best kernel.
+End to end is the wall time of one HTTP request with JSON tensors, as a client sees it.
+"""
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BUILD = ROOT / "native" / "target" / "build"
+
+NUMPY_SNIPPET = """
+import sys, time, numpy as np
+n, reps = int(sys.argv[1]), int(sys.argv[2])
+rng = np.random.default_rng(1)
+a, b = rng.random((n, n)) - 0.5, rng.random((n, n)) - 0.5
+a @ b
+times = []
+for _ in range(reps):
+    t = time.perf_counter(); a @ b; times.append(time.perf_counter() - t)
+times.sort(); print(times[len(times) // 2])
+"""
+
+
+def build_kernel_bench():
+    out = ROOT / "native" / "target" / "bench" / "matmul_kernel"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not (BUILD / "libncs.so").exists():
+        sys.exit("libncs.so not built: run ./mvnw -DskipTests package (or scripts/run) first")
+    subprocess.run(["cc", "-O2", "-pthread", "-I", str(ROOT / "native" / "include"),
+                    str(ROOT / "bench" / "matmul_kernel.c"), "-L", str(BUILD), "-lncs",
+                    "-Wl,-rpath," + str(BUILD), "-o", str(out)], check=True)
+    return out
+
+
+def kernel_seconds(binary, threads, n, reps):
+    line = subprocess.run([str(binary), str(threads), str(reps), str(n)], check=True,
+                          capture_output=True, text=True).stdout.split()
+    return float(line[2])
+
+
+def numpy_seconds(threads, n, reps):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env["OPENBLAS_NUM_THREADS"] = str(threads)
+    out = subprocess.run([sys.executable, "-c", NUMPY_SNIPPET, str(n), str(reps)], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return float(out)
+
+
+def http_seconds(url, n, reps):
+    import random
+    rnd = random.Random(1)
+    matrix = [rnd.random() - 0.5 for _ in range(n * n)]
+    body = json.dumps({"inputs": [
+        {"name": "a", "datatype": "FP64", "shape": [n, n], "data": matrix},
+        {"name": "b", "datatype": "FP64", "shape": [n, n], "data": matrix}]}).encode()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        with urllib.request.urlopen(urllib.request.Request(url + "/v2/models/matmul/infer", data=body)) as r:
+            r.read()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default="http://127.0.0.1:8080")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--no-http", action="store_true", help="skip the end-to-end HTTP measurement")
+    args = parser.parse_args()
+    binary = build_kernel_bench()
+    gflops = lambda n, s: 2.0 * n ** 3 / s / 1e9
+    print("| n | threads | numpy a @ b | NCS kernel alone | kernel / numpy | NCS over HTTP (JSON) |")
+    print("|---|---|---|---|---|---|")
+    for n in args.sizes:
+        e2e = None if args.no_http else http_seconds(args.url, n, max(1, args.reps // 2))
+        for threads in (1, 2):
+            k = kernel_seconds(binary, threads, n, args.reps)
+            np_s = numpy_seconds(threads, n, args.reps)
+            e2e_text = "-" if (e2e is None or threads == 1) else "%.2f GFLOP/s (%.0f ms)" % (gflops(n, e2e), e2e * 1e3)
+            print("| %d | %d | %.1f GFLOP/s | %.1f GFLOP/s | %.2f | %s |"
+                  % (n, threads, gflops(n, np_s), gflops(n, k), np_s / k, e2e_text))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+/*
+ * matmul_kernel.c -- times libncs's matmul kernel alone (no HTTP, no JSON): prepare, all parts on
+ * their own threads, finish. Prints one line per size: n, parts, median seconds, GFLOP/s.
+ *
+ *   usage: matmul_kernel THREADS REPS N [N ...]
+ */
+#include <ncs/ncs.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct part_arg {
+    ncs_call *call;
+    int part;
+    int status;
+} part_arg;
+
+static void *run_part(void *p) {
+    part_arg *arg = p;
+    arg->status = ncs_call_run_part(arg->call, arg->part);
+    return NULL;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static void check(int status, const char *what) {
+    if (status != NCS_OK) {
+        fprintf(stderr, "%s failed: %s\n", what, ncs_status_str(status));
+        exit(1);
+    }
+}
+
+static ncs_handle random_matrix(int64_t n) {
+    ncs_handle h;
+    uint64_t addr, size;
+    check(ncs_buffer_alloc((uint64_t)(n * n) * sizeof(double), &h), "alloc");
+    check(ncs_buffer_data(h, &addr, &size), "data");
+    double *d = (double *)(uintptr_t)addr;
+    for (int64_t i = 0; i < n * n; i++) {
+        d[i] = (double)rand() / RAND_MAX - 0.5;
+    }
+    return h;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s THREADS REPS N [N ...]\n", argv[0]);
+        return 2;
+    }
+    int threads = atoi(argv[1]);
+    int reps = atoi(argv[2]);
+    for (int arg = 3; arg < argc; arg++) {
+        int64_t n = atoll(argv[arg]);
+        int64_t shape[2] = {n, n};
+        ncs_handle a = random_matrix(n), b = random_matrix(n);
+        double *times = calloc((size_t)reps, sizeof(double));
+        int parts = 0;
+        for (int r = 0; r < reps; r++) {
+            ncs_call *call;
+            check(ncs_call_create("matmul", &call), "create");
+            check(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, shape, a), "input a");
+            check(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, shape, b), "input b");
+            double t0 = now();
+            check(ncs_call_prepare(call, threads, &parts), "prepare");
+            pthread_t tids[64];
+            part_arg args[64];
+            for (int p = 0; p < parts; p++) {
+                args[p] = (part_arg){call, p, NCS_OK};
+                pthread_create(&tids[p], NULL, run_part, &args[p]);
+            }
+            for (int p = 0; p < parts; p++) {
+                pthread_join(tids[p], NULL);
+                check(args[p].status, "run part");
+            }
+            check(ncs_call_finish(call), "finish");
+            times[r] = now() - t0;
+            ncs_call_destroy(call, NULL);
+        }
+        qsort(times, (size_t)reps, sizeof(double), cmp_double);
+        double median = times[reps / 2];
+        printf("%lld %d %.6f %.2f\n", (long long)n, parts, median, 2.0 * n * n * n / median / 1e9);
+        free(times);
+        ncs_buffer_release(a);
+        ncs_buffer_release(b);
+    }
+    return 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * dtype.c -- element sizes and protocol names of the data types.
+ */
+#include "internal.h"
+
+static const struct {
+    const char *name;
+    size_t size;
+} dtypes[] = {
+    [NCS_DTYPE_BOOL] = {"BOOL", 1},     [NCS_DTYPE_UINT8] = {"UINT8", 1},
+    [NCS_DTYPE_UINT16] = {"UINT16", 2}, [NCS_DTYPE_UINT32] = {"UINT32", 4},
+    [NCS_DTYPE_UINT64] = {"UINT64", 8}, [NCS_DTYPE_INT8] = {"INT8", 1},
+    [NCS_DTYPE_INT16] = {"INT16", 2},   [NCS_DTYPE_INT32] = {"INT32", 4},
+    [NCS_DTYPE_INT64] = {"INT64", 8},   [NCS_DTYPE_FP16] = {"FP16", 2},
+    [NCS_DTYPE_FP32] = {"FP32", 4},     [NCS_DTYPE_FP64] = {"FP64", 8},
+    [NCS_DTYPE_BYTES] = {"BYTES", 0},   [NCS_DTYPE_BF16] = {"BF16", 2},
+};
+
+#define NCS_DTYPE_LAST NCS_DTYPE_BF16
+
+int ncs_dtype_valid(int dtype)
+{
+    return dtype > NCS_DTYPE_INVALID && dtype <= NCS_DTYPE_LAST;
+}
+
+uint32_t ncs_dtype_all_mask(void)
+{
+    uint32_t mask = 0;
+    for (int d = NCS_DTYPE_INVALID + 1; d <= NCS_DTYPE_LAST; d++)
+        mask |= NCS_DTYPE_BIT(d);
+    return mask;
+}
+
+NCS_API size_t ncs_dtype_size(int dtype)
+{
+    return ncs_dtype_valid(dtype) ? dtypes[dtype].size : 0;
+}
+
+NCS_API const char *ncs_dtype_name(int dtype)
+{
+    return ncs_dtype_valid(dtype) ? dtypes[dtype].name : NULL;
+}

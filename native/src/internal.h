@@ -1,0 +1,85 @@
+/*
+ * internal.h -- declarations shared by libncs's runtime files. Nothing here is exported: the
+ * library is built with -fvisibility=hidden and only NCS_API functions leave it. The C tests
+ * that need these functions link the runtime's object files directly.
+ */
+#ifndef NCS_INTERNAL_H
+#define NCS_INTERNAL_H
+
+#include <stdint.h>
+
+#include "ncs/ncs.h"
+#include "ncs/ncs_plugin.h"
+
+/** Most inputs, outputs and parameters one kernel may declare. */
+#define NCS_MAX_TENSORS 32
+#define NCS_MAX_PARAMS 32
+/** Longest kernel, tensor or parameter name, in bytes. */
+#define NCS_MAX_NAME 64
+
+/* ---- stats.c: process-wide counters ---------------------------------------------------- */
+
+/** Adds `delta` to counter `which` (relaxed atomic). */
+void ncs_stat_add(ncs_stat which, uint64_t delta);
+/** Subtracts `delta` from counter `which` (relaxed atomic). */
+void ncs_stat_sub(ncs_stat which, uint64_t delta);
+/** Adds `bytes` to the live bytes unless that would exceed the limit (atomically, so concurrent
+ *  reservations cannot overshoot it) and raises the peak. Returns 1 when reserved, 0 when the
+ *  budget refused. */
+int ncs_stat_reserve_bytes(uint64_t bytes);
+/** Gives back bytes reserved with ncs_stat_reserve_bytes. */
+void ncs_stat_unreserve_bytes(uint64_t bytes);
+
+/* ---- buffer.c ------------------------------------------------------------------------- */
+
+/** Like ncs_buffer_data, but counts nothing: checks that `h` names a live buffer and reports its
+ *  memory. Returns NCS_OK, NCS_E_STALE_HANDLE or NCS_E_INVALID_ARGUMENT. */
+int ncs_buffer_peek(ncs_handle h, void **data, uint64_t *size);
+
+/* ---- dtype.c -------------------------------------------------------------------------- */
+
+/** 1 when `dtype` is one of the ncs_dtype values other than NCS_DTYPE_INVALID. */
+int ncs_dtype_valid(int dtype);
+/** Mask of every valid dtype's NCS_DTYPE_BIT. */
+uint32_t ncs_dtype_all_mask(void);
+
+/* ---- param.c: parameter values arrive as text ------------------------------------------ */
+
+/** Parse `text` as the parameter type `type`; 1 when it parses completely, else 0. */
+int ncs_param_text_valid(int type, const char *text);
+/** "true"/"1" -> 1, "false"/"0" -> 0. Returns 0 when `text` is not one of those. */
+int ncs_param_parse_bool(const char *text, int *out);
+/** Whole-string decimal integer (optional sign). Returns 0 on junk or overflow. */
+int ncs_param_parse_int(const char *text, int64_t *out);
+/** Whole-string floating-point number, "nan" and "inf" included. Returns 0 on junk or
+ *  overflow. */
+int ncs_param_parse_double(const char *text, double *out);
+/** "bool", "int", "double", "string", or NULL for an unknown type. */
+const char *ncs_param_type_name(int type);
+
+/* ---- catalog.c ------------------------------------------------------------------------ */
+
+/** One registered kernel. Entries are never freed or moved, so pointers to them stay valid
+ *  for as long as the library is loaded. */
+typedef struct ncs_kernel_entry {
+    ncs_kernel_desc desc; /* copied; the tensor and parameter tables stay borrowed */
+    char *library;
+    char *metadata_json;
+} ncs_kernel_entry;
+
+/** The kernel named `name`, or NULL. Registers the built-in kernels on first use. */
+const ncs_kernel_entry *ncs_catalog_find(const char *name);
+
+/**
+ * Runs a kernel library's entry point with a registrar named `library`. The kernels it adds
+ * become visible together when the entry point returns NCS_OK; when it fails, none of them is
+ * registered and its status is returned. Registrations are serialised.
+ */
+int ncs_catalog_register_library(const char *library, ncs_plugin_register_fn entry);
+
+/* ---- kernels/ ------------------------------------------------------------------------- */
+
+/** Entry point of the built-in kernels (registered as library "builtin"). */
+int ncs_builtin_register(ncs_registrar *registrar);
+
+#endif /* NCS_INTERNAL_H */

@@ -1,0 +1,16 @@
+/*
+ * builtin.c -- entry point of the built-in kernel library, used like any plugin's.
+ */
+#include "../internal.h"
+#include "kernels.h"
+
+int ncs_builtin_register(ncs_registrar *registrar)
+{
+    const ncs_kernel_desc *kernels[] = {&ncs_matmul_kernel, &ncs_describe_kernel, &ncs_sort_kernel};
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
+        int status = NCS_ADD_KERNEL(registrar, kernels[i]);
+        if (status != NCS_OK)
+            return status;
+    }
+    return NCS_OK;
+}

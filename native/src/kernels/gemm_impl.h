@@ -1,0 +1,150 @@
+/*
+ * gemm_impl.h -- cache-blocked, packed GEMM driver, instantiated once per element type by
+ * matmul.c. Before including it, define:
+ *   GEMM_T          element type (double, float)
+ *   GEMM_NAME(x)    x with a type suffix (x##_f64)
+ *   GEMM_MR, GEMM_NR  micro-tile rows and columns
+ *   GEMM_KC, GEMM_MC, GEMM_NC  block sizes (MC a multiple of MR, NC of NR)
+ *   GEMM_UKR_AVX2   the AVX2+FMA micro-kernel, same signature as the portable one below
+ *
+ * The loops follow the Goto/BLIS layering: for each NC-wide column block of B and KC-deep
+ * slice, B is packed into NR-wide panels (kept in L3/L2); for each MC-high row block of A the
+ * slice is packed into MR-high panels (kept in L2); the micro-kernel then multiplies one A
+ * panel by one B panel (B panel in L1) into an MR x NR tile of C held in registers. Panels are
+ * zero-padded, so edge tiles run the same micro-kernel and only store their valid part.
+ */
+
+/* Micro-kernel: c[0..mr) x [0..nr) (row stride ldc) = (accumulate ? c : 0) + a_panel * b_panel,
+   where a is kc x MR (MR values per k) and b is kc x NR (NR values per k). */
+typedef void (*GEMM_NAME(ukr_fn))(int64_t kc, const GEMM_T *a, const GEMM_T *b, GEMM_T *c,
+                                  int64_t ldc, int accumulate, int mr, int nr);
+
+static void GEMM_NAME(ukr_portable)(int64_t kc, const GEMM_T *restrict a, const GEMM_T *restrict b,
+                                    GEMM_T *restrict c, int64_t ldc, int accumulate, int mr, int nr)
+{
+    GEMM_T acc[GEMM_MR][GEMM_NR] = {{0}};
+    for (int64_t p = 0; p < kc; p++) {
+        for (int i = 0; i < GEMM_MR; i++) {
+            GEMM_T ai = a[p * GEMM_MR + i];
+            for (int j = 0; j < GEMM_NR; j++)
+                acc[i][j] += ai * b[p * GEMM_NR + j];
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        for (int j = 0; j < nr; j++)
+            c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+    }
+}
+
+/* Packs rows [0, mc) x columns [0, kc) of A (row stride lda) into MR-high panels. */
+static void GEMM_NAME(pack_a)(int64_t mc, int64_t kc, const GEMM_T *restrict a, int64_t lda,
+                              GEMM_T *restrict packed)
+{
+    for (int64_t i0 = 0; i0 < mc; i0 += GEMM_MR) {
+        int64_t rows = mc - i0 < GEMM_MR ? mc - i0 : GEMM_MR;
+        const GEMM_T *src = a + i0 * lda;
+        if (rows == GEMM_MR) {
+            for (int64_t p = 0; p < kc; p++) {
+                for (int i = 0; i < GEMM_MR; i++)
+                    packed[p * GEMM_MR + i] = src[i * lda + p];
+            }
+        } else {
+            for (int64_t p = 0; p < kc; p++) {
+                for (int i = 0; i < GEMM_MR; i++)
+                    packed[p * GEMM_MR + i] = i < rows ? src[i * lda + p] : 0;
+            }
+        }
+        packed += GEMM_MR * kc;
+    }
+}
+
+/* Packs rows [0, kc) x columns [0, nc) of B (row stride ldb) into NR-wide panels. */
+static void GEMM_NAME(pack_b)(int64_t kc, int64_t nc, const GEMM_T *restrict b, int64_t ldb,
+                              GEMM_T *restrict packed)
+{
+    for (int64_t j0 = 0; j0 < nc; j0 += GEMM_NR) {
+        int64_t cols = nc - j0 < GEMM_NR ? nc - j0 : GEMM_NR;
+        for (int64_t p = 0; p < kc; p++) {
+            const GEMM_T *src = b + p * ldb + j0;
+            GEMM_T *dst = packed + p * GEMM_NR;
+            if (cols == GEMM_NR) {
+                for (int j = 0; j < GEMM_NR; j++)
+                    dst[j] = src[j];
+            } else {
+                for (int j = 0; j < GEMM_NR; j++)
+                    dst[j] = j < cols ? src[j] : 0;
+            }
+        }
+        packed += GEMM_NR * kc;
+    }
+}
+
+static int64_t GEMM_NAME(round_up)(int64_t x, int64_t to)
+{
+    return (x + to - 1) / to * to;
+}
+
+/*
+ * C[m0..m1) = A[m0..m1) * B for row-major A [m,k], B [k,n], C [m,n]. Scratch comes from the
+ * call (released before returning); cancellation is polled once per MC x KC x NC block and
+ * progress is reported in finished rows.
+ */
+static int GEMM_NAME(gemm_rows)(ncs_ctx *ctx, const GEMM_T *a, const GEMM_T *b, GEMM_T *c,
+                                int64_t m0, int64_t m1, int64_t n, int64_t k, int vector)
+{
+    const ncs_host_api *api = ctx->api;
+    if (m0 >= m1 || n == 0)
+        return NCS_OK;
+    if (k == 0) {
+        for (int64_t i = m0; i < m1; i++) {
+            for (int64_t j = 0; j < n; j++)
+                c[i * n + j] = 0;
+        }
+        api->progress(ctx, (uint64_t)(m1 - m0));
+        return NCS_OK;
+    }
+    GEMM_NAME(ukr_fn) ukr = vector ? GEMM_UKR_AVX2 : GEMM_NAME(ukr_portable);
+    int64_t kc_max = k < GEMM_KC ? k : GEMM_KC;
+    int64_t nc_max = GEMM_NAME(round_up)(n < GEMM_NC ? n : GEMM_NC, GEMM_NR);
+    int64_t mc_max = GEMM_NAME(round_up)(m1 - m0 < GEMM_MC ? m1 - m0 : GEMM_MC, GEMM_MR);
+    ncs_handle a_handle, b_handle;
+    void *a_memory, *b_memory;
+    int status = api->alloc(ctx, (uint64_t)(mc_max * kc_max) * sizeof(GEMM_T), &a_handle, &a_memory);
+    if (status != NCS_OK)
+        return status;
+    status = api->alloc(ctx, (uint64_t)(nc_max * kc_max) * sizeof(GEMM_T), &b_handle, &b_memory);
+    if (status != NCS_OK) {
+        api->release(ctx, a_handle);
+        return status;
+    }
+    GEMM_T *a_packed = a_memory, *b_packed = b_memory;
+    for (int64_t jc = 0; jc < n && status == NCS_OK; jc += GEMM_NC) {
+        int64_t nc = n - jc < GEMM_NC ? n - jc : GEMM_NC;
+        for (int64_t pc = 0; pc < k && status == NCS_OK; pc += GEMM_KC) {
+            int64_t kc = k - pc < GEMM_KC ? k - pc : GEMM_KC;
+            int last_slice = jc + nc == n && pc + kc == k;
+            GEMM_NAME(pack_b)(kc, nc, b + pc * n + jc, n, b_packed);
+            for (int64_t ic = m0; ic < m1; ic += GEMM_MC) {
+                if (api->cancelled(ctx)) {
+                    status = NCS_E_CANCELLED;
+                    break;
+                }
+                int64_t mc = m1 - ic < GEMM_MC ? m1 - ic : GEMM_MC;
+                GEMM_NAME(pack_a)(mc, kc, a + ic * k + pc, k, a_packed);
+                for (int64_t jr = 0; jr < nc; jr += GEMM_NR) {
+                    int nr = nc - jr < GEMM_NR ? (int)(nc - jr) : GEMM_NR;
+                    for (int64_t ir = 0; ir < mc; ir += GEMM_MR) {
+                        int mr = mc - ir < GEMM_MR ? (int)(mc - ir) : GEMM_MR;
+                        ukr(kc, a_packed + ir * kc, b_packed + jr * kc, c + (ic + ir) * n + jc + jr, n,
+                            pc > 0, mr, nr);
+                    }
+                }
+                if (last_slice)
+                    api->progress(ctx, (uint64_t)mc);
+            }
+        }
+    }
+    api->release(ctx, b_handle);
+    api->release(ctx, a_handle);
+    return status;
+}

@@ -1,0 +1,105 @@
+/*
+ * check.h -- the C tests' assertion helpers. A failed check prints where and what, and exits
+ * with status 1.
+ */
+#ifndef NCS_TEST_CHECK_H
+#define NCS_TEST_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ncs/ncs.h"
+
+#define CHECK(cond)                                                                    \
+    do {                                                                               \
+        if (!(cond)) {                                                                 \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
+            exit(1);                                                                   \
+        }                                                                              \
+    } while (0)
+
+/* Checks that `expr` returns status `expected`. */
+#define CHECK_STATUS(expr, expected)                                                     \
+    do {                                                                                 \
+        int check_got_ = (expr);                                                         \
+        int check_want_ = (expected);                                                    \
+        if (check_got_ != check_want_) {                                                 \
+            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d (%s)\n", __FILE__,  \
+                    __LINE__, #expr, check_got_, ncs_status_str(check_got_), check_want_, \
+                    ncs_status_str(check_want_));                                        \
+            exit(1);                                                                     \
+        }                                                                                \
+    } while (0)
+
+#define CHECK_OK(expr) CHECK_STATUS(expr, NCS_OK)
+
+/* Checks that `text` contains `part`. */
+#define CHECK_CONTAINS(text, part)                                                        \
+    do {                                                                                  \
+        const char *check_text_ = (text);                                                 \
+        if (check_text_ == NULL || strstr(check_text_, (part)) == NULL) {                 \
+            fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
+                    check_text_ ? check_text_ : "(null)", (part));                        \
+            exit(1);                                                                      \
+        }                                                                                 \
+    } while (0)
+
+static inline uint64_t stat_value(int which)
+{
+    uint64_t values[NCS_STAT_COUNT];
+    CHECK(ncs_stats_read(values, NCS_STAT_COUNT) == NCS_STAT_COUNT);
+    return values[which];
+}
+
+/* Runs one test function and checks it left no buffer alive. */
+#define RUN_TEST(test)                                              \
+    do {                                                            \
+        test();                                                     \
+        CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 0);              \
+        CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 0);                \
+        printf("ok %s\n", #test);                                   \
+    } while (0)
+
+/* A new buffer (refcount 1) holding a copy of `bytes` bytes of `src`. */
+static inline ncs_handle buffer_from(const void *src, size_t bytes)
+{
+    ncs_handle h;
+    uint64_t addr, size;
+    CHECK_OK(ncs_buffer_alloc(bytes, &h));
+    CHECK_OK(ncs_buffer_data(h, &addr, &size));
+    CHECK(size == bytes);
+    if (bytes > 0)
+        memcpy((void *)(uintptr_t)addr, src, bytes);
+    return h;
+}
+
+/* The memory of a live buffer. */
+static inline void *buffer_memory(ncs_handle h)
+{
+    uint64_t addr, size;
+    CHECK_OK(ncs_buffer_data(h, &addr, &size));
+    return (void *)(uintptr_t)addr;
+}
+
+/* Runs a call's parts one after the other (prepare already done), then finish. */
+static inline int run_parts_and_finish(ncs_call *call, int nparts)
+{
+    for (int p = 0; p < nparts; p++) {
+        int status = ncs_call_run_part(call, p);
+        if (status != NCS_OK)
+            return status;
+    }
+    return ncs_call_finish(call);
+}
+
+/* Deterministic pseudo-random numbers (xorshift64*), uniform in [0, 1). */
+static inline double test_random(uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return (double)((*state * 0x2545F4914F6CDD1Dull) >> 11) * 0x1.0p-53;
+}
+
+#endif /* NCS_TEST_CHECK_H */

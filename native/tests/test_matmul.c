@@ -1,0 +1,197 @@
+/*
+ * test_matmul.c -- matmul against a naive triple loop, for both dtypes, edge sizes, several part
+ * counts (sequential and concurrent parts), with the AVX2+FMA and the portable micro-kernels.
+ */
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+
+#include "check.h"
+#include "kernels/kernels.h"
+
+typedef struct matrices {
+    int64_t m, k, n;
+    int dtype;
+    ncs_handle a, b;
+    double *ref;     /* exact-ish product, computed in double */
+    double *abs_ref; /* sum of |a||b| per element: the scale of the rounding error */
+} matrices;
+
+static double element(const void *data, int dtype, int64_t i)
+{
+    return dtype == NCS_DTYPE_FP64 ? ((const double *)data)[i] : (double)((const float *)data)[i];
+}
+
+static ncs_handle random_matrix(int64_t count, int dtype, uint64_t *seed)
+{
+    size_t size = dtype == NCS_DTYPE_FP64 ? 8 : 4;
+    ncs_handle h;
+    CHECK_OK(ncs_buffer_alloc((uint64_t)count * size, &h));
+    void *data = count ? buffer_memory(h) : NULL;
+    for (int64_t i = 0; i < count; i++) {
+        double v = 2 * test_random(seed) - 1;
+        if (dtype == NCS_DTYPE_FP64)
+            ((double *)data)[i] = v;
+        else
+            ((float *)data)[i] = (float)v;
+    }
+    return h;
+}
+
+static matrices make_matrices(int64_t m, int64_t k, int64_t n, int dtype)
+{
+    uint64_t seed = (uint64_t)(m * 1000003 + k * 1009 + n) | 1;
+    matrices x = {.m = m, .k = k, .n = n, .dtype = dtype};
+    x.a = random_matrix(m * k, dtype, &seed);
+    x.b = random_matrix(k * n, dtype, &seed);
+    x.ref = calloc((size_t)(m * n) + 1, sizeof(double));
+    x.abs_ref = calloc((size_t)(m * n) + 1, sizeof(double));
+    CHECK(x.ref && x.abs_ref);
+    const void *a = m * k != 0 ? buffer_memory(x.a) : NULL, *b = k * n != 0 ? buffer_memory(x.b) : NULL;
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t p = 0; p < k; p++) {
+            double aip = element(a, dtype, i * k + p);
+            for (int64_t j = 0; j < n; j++) {
+                double bpj = element(b, dtype, p * n + j);
+                x.ref[i * n + j] += aip * bpj;
+                x.abs_ref[i * n + j] += fabs(aip * bpj);
+            }
+        }
+    }
+    return x;
+}
+
+static void free_matrices(matrices *x)
+{
+    CHECK_OK(ncs_buffer_release(x->a));
+    CHECK_OK(ncs_buffer_release(x->b));
+    free(x->ref);
+    free(x->abs_ref);
+}
+
+static void *run_one_part(void *arg)
+{
+    void **job = arg;
+    return (void *)(intptr_t)ncs_call_run_part(job[0], (int)(intptr_t)job[1]);
+}
+
+/* Runs every part on its own thread at once. */
+static int run_parts_concurrently(ncs_call *call, int nparts)
+{
+    pthread_t threads[64];
+    void *jobs[64][2];
+    CHECK(nparts <= 64);
+    for (int p = 0; p < nparts; p++) {
+        jobs[p][0] = call;
+        jobs[p][1] = (void *)(intptr_t)p;
+        CHECK(pthread_create(&threads[p], NULL, run_one_part, jobs[p]) == 0);
+    }
+    int status = NCS_OK;
+    for (int p = 0; p < nparts; p++) {
+        void *result;
+        CHECK(pthread_join(threads[p], &result) == 0);
+        if ((int)(intptr_t)result != NCS_OK)
+            status = (int)(intptr_t)result;
+    }
+    return status == NCS_OK ? ncs_call_finish(call) : status;
+}
+
+static void check_product(const matrices *x, int max_parts, int concurrent)
+{
+    ncs_call *call;
+    int64_t a_shape[2] = {x->m, x->k}, b_shape[2] = {x->k, x->n};
+    CHECK_OK(ncs_call_create("matmul", &call));
+    CHECK_OK(ncs_call_set_input(call, 0, x->dtype, 2, a_shape, x->a));
+    CHECK_OK(ncs_call_set_input(call, 1, x->dtype, 2, b_shape, x->b));
+    int nparts = 0;
+    CHECK_OK(ncs_call_prepare(call, max_parts, &nparts));
+    CHECK(nparts >= 1 && nparts <= max_parts);
+    int dtype, rank;
+    int64_t dims[NCS_MAX_RANK];
+    CHECK_OK(ncs_call_output_info(call, 0, &dtype, &rank, dims));
+    CHECK(dtype == x->dtype && rank == 2 && dims[0] == x->m && dims[1] == x->n);
+    CHECK_OK(concurrent ? run_parts_concurrently(call, nparts) : run_parts_and_finish(call, nparts));
+    CHECK(ncs_call_progress(call) == (uint64_t)(x->n ? x->m : 0));
+    ncs_handle c;
+    CHECK_OK(ncs_call_take_output(call, 0, &c));
+    ncs_call_destroy(call, NULL);
+    uint64_t addr, size;
+    CHECK_OK(ncs_buffer_data(c, &addr, &size));
+    CHECK(size == (uint64_t)(x->m * x->n) * (x->dtype == NCS_DTYPE_FP64 ? 8 : 4));
+    double eps = x->dtype == NCS_DTYPE_FP64 ? DBL_EPSILON : FLT_EPSILON;
+    for (int64_t i = 0; i < x->m * x->n; i++) {
+        double got = element((const void *)(uintptr_t)addr, x->dtype, i);
+        double tolerance = (double)(x->k + 2) * eps * x->abs_ref[i];
+        if (!(fabs(got - x->ref[i]) <= tolerance)) {
+            fprintf(stderr, "matmul %lldx%lldx%lld %s parts %d: c[%lld] = %.17g, expected %.17g\n",
+                    (long long)x->m, (long long)x->k, (long long)x->n, ncs_dtype_name(x->dtype),
+                    nparts, (long long)i, got, x->ref[i]);
+            exit(1);
+        }
+    }
+    CHECK_OK(ncs_buffer_release(c));
+}
+
+static void check_sizes(int64_t m, int64_t k, int64_t n)
+{
+    const int dtypes[] = {NCS_DTYPE_FP64, NCS_DTYPE_FP32};
+    const int part_limits[] = {1, 3, 8};
+    for (int d = 0; d < 2; d++) {
+        matrices x = make_matrices(m, k, n, dtypes[d]);
+        for (int portable = 0; portable <= 1; portable++) {
+            ncs_matmul_force_portable(portable);
+            for (int p = 0; p < 3; p++)
+                check_product(&x, part_limits[p], part_limits[p] == 8);
+        }
+        ncs_matmul_force_portable(0);
+        free_matrices(&x);
+    }
+}
+
+static void test_small_sizes(void)
+{
+    check_sizes(1, 1, 1);
+    check_sizes(7, 13, 5);
+    check_sizes(65, 1, 130);
+    check_sizes(6, 256, 8);
+    check_sizes(13, 600, 17);
+}
+
+static void test_empty_sizes(void)
+{
+    check_sizes(0, 5, 3);
+    check_sizes(4, 0, 3); /* k = 0: all zeros */
+    check_sizes(4, 5, 0);
+    check_sizes(0, 0, 0);
+}
+
+static void test_blocked_sizes(void)
+{
+    check_sizes(300, 257, 129);
+    check_sizes(130, 300, 2100); /* crosses MC, KC and (for FP64) NC */
+}
+
+/* More parts allowed than the work deserves: the kernel asks for fewer. */
+static void test_part_choice(void)
+{
+    ncs_call *call;
+    matrices big = make_matrices(600, 100, 100, NCS_DTYPE_FP64); /* 12 MFLOP, 100 micro-tiles */
+    int64_t a_shape[2] = {600, 100}, b_shape[2] = {100, 100};
+    int nparts;
+    CHECK_OK(ncs_call_create("matmul", &call));
+    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, a_shape, big.a));
+    CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, b_shape, big.b));
+    CHECK_OK(ncs_call_prepare(call, 64, &nparts));
+    CHECK(nparts == 6); /* >= 2 MFLOP per part */
+    ncs_call_destroy(call, NULL);
+    free_matrices(&big);
+}
+
+int main(void)
+{
+    RUN_TEST(test_small_sizes);
+    RUN_TEST(test_empty_sizes);
+    RUN_TEST(test_blocked_sizes);
+    RUN_TEST(test_part_choice);
+    return 0;
+}

@@ -4,7 +4,8 @@
 Usage (NCS running, e.g. `scripts/run --ncs.limits.max-request-size=1GB`):
     python3 bench/matmul.py [--url http://127.0.0.1:8080] [--sizes 1024 2048] [--reps 5]
 
-Prints a table of medians and GFLOP/s (2 n^3 flops). The kernel is timed by bench/matmul_kernel.c
+Prints a table of medians and GFLOP/s (2 n^3 flops). The kernel is timed by bench/matmul_kernel.c (built by the normal build as
+native/target/build/ncs_bench_matmul)
 (prepare + parts on their own threads + finish, no JSON); numpy runs in a subprocess per thread count
 with OPENBLAS_NUM_THREADS set and OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset, so it uses its best kernel.
 End to end is the wall time of one HTTP request with JSON tensors, as a client sees it.
@@ -36,14 +37,10 @@ times.sort(); print(times[len(times) // 2])
 
 
 def build_kernel_bench():
-    out = ROOT / "native" / "target" / "bench" / "matmul_kernel"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not (BUILD / "libncs.so").exists():
-        sys.exit("libncs.so not built: run ./mvnw -DskipTests package (or scripts/run) first")
-    subprocess.run(["cc", "-O2", "-pthread", "-I", str(ROOT / "native" / "include"),
-                    str(ROOT / "bench" / "matmul_kernel.c"), "-L", str(BUILD), "-lncs",
-                    "-Wl,-rpath," + str(BUILD), "-o", str(out)], check=True)
-    return out
+    binary = BUILD / "ncs_bench_matmul"
+    if not binary.exists():
+        sys.exit("native/target/build/ncs_bench_matmul not built: run ./mvnw -DskipTests package first")
+    return binary
 
 
 def kernel_seconds(binary, threads, n, reps):

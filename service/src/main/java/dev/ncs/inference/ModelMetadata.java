@@ -19,6 +19,7 @@ record ModelMetadata(String name, List<String> versions, String platform, String
 
     static final String PLATFORM = "ncs_native";
 
+    @JsonInclude(JsonInclude.Include.NON_NULL)
     record Tensor(String name, String datatype, List<Long> shape, List<String> datatypes,
             @JsonProperty("any_rank") Boolean anyRank, String doc) {
 

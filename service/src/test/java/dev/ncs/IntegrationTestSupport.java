@@ -86,6 +86,24 @@ public abstract class IntegrationTestSupport {
                 response.body(), json);
     }
 
+    /** A response kept as bytes, for the binary tensor extension. */
+    public record BinaryReply(int status, java.net.http.HttpHeaders headers, byte[] body) {
+
+        /** The JSON header: the first Inference-Header-Content-Length bytes, or the whole body. */
+        public JsonNode json() {
+            return JSON.readTree(java.util.Arrays.copyOf(body, headerLength()));
+        }
+
+        public int headerLength() {
+            return headers.firstValue("Inference-Header-Content-Length").map(Integer::parseInt).orElse(body.length);
+        }
+    }
+
+    protected BinaryReply sendBytes(HttpRequest request) throws IOException, InterruptedException {
+        HttpResponse<byte[]> response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        return new BinaryReply(response.statusCode(), response.headers(), response.body());
+    }
+
     protected URI api(String path) {
         return URI.create("http://127.0.0.1:" + port + path);
     }

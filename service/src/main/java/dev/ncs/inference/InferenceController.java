@@ -2,18 +2,20 @@ package dev.ncs.inference;
 
 import dev.ncs.kernel.KernelCatalog;
 import dev.ncs.kernel.KernelMetadata;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
-import java.io.InputStream;
 import java.util.Map;
-import org.springframework.http.HttpHeaders;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
-import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RestController;
 
-/** The protocol's per-model endpoints; each kernel is a model. Bodies are accepted with any or no Content-Type. */
+/**
+ * The protocol's per-model endpoints; each kernel is a model. Bodies are accepted with any or no
+ * Content-Type, as Triton's clients send none.
+ */
 @RestController
 @RequestMapping("/v2/models/{model}")
 class InferenceController {
@@ -26,10 +28,11 @@ class InferenceController {
         this.catalog = catalog;
     }
 
+    /** Inference; the service writes the response itself, since binary outputs stream from native memory. */
     @PostMapping({"/infer", "/versions/{version}/infer"})
-    InferResponse infer(@PathVariable String model, @PathVariable(required = false) String version,
-            @RequestHeader HttpHeaders headers, InputStream body) throws IOException {
-        return inference.infer(model, version, headers, body);
+    void infer(@PathVariable String model, @PathVariable(required = false) String version,
+            HttpServletRequest request, HttpServletResponse response) throws IOException {
+        inference.infer(model, version, request, response);
     }
 
     @GetMapping({"", "/versions/{version}"})

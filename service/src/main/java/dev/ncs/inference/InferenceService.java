@@ -1,14 +1,23 @@
 package dev.ncs.inference;
 
+import dev.ncs.execution.NativeExecutor;
+import dev.ncs.execution.WorkersProperties;
 import dev.ncs.kernel.KernelCatalog;
 import dev.ncs.kernel.KernelMetadata;
+import dev.ncs.kernel.KernelResult;
 import dev.ncs.kernel.KernelService;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
-import java.io.InputStream;
+import java.util.concurrent.Semaphore;
 import org.springframework.http.HttpHeaders;
 import org.springframework.stereotype.Service;
 
-/** The inference endpoint's work: read the body within limits, decode it, run the kernel, encode the result. */
+/**
+ * The inference endpoint's work: open the body within limits, decode it (JSON, with binary tensors
+ * left in the body for the kernel service to stream into native memory), run the kernel, and write
+ * the response while the outputs are still in native memory.
+ */
 @Service
 class InferenceService {
 
@@ -17,45 +26,44 @@ class InferenceService {
     private final KernelCatalog catalog;
     private final KernelService kernels;
     private final JsonInferenceCodec codec;
+    private final InferenceResponseWriter writer;
     private final LimitsProperties limits;
+    private final Semaphore decoding;
 
-    InferenceService(KernelCatalog catalog, KernelService kernels, JsonInferenceCodec codec, LimitsProperties limits) {
+    InferenceService(KernelCatalog catalog, KernelService kernels, JsonInferenceCodec codec,
+            InferenceResponseWriter writer, LimitsProperties limits, WorkersProperties workers) {
         this.catalog = catalog;
         this.kernels = kernels;
         this.codec = codec;
+        this.writer = writer;
         this.limits = limits;
+        this.decoding = new Semaphore(workers.effectiveThreads());
     }
 
-    InferResponse infer(String model, String version, HttpHeaders headers, InputStream body) throws IOException {
+    void infer(String model, String version, HttpServletRequest request, HttpServletResponse response)
+            throws IOException {
         KernelMetadata kernel = catalog.get(model, version);
-        String encoding = headers.getFirst(HttpHeaders.CONTENT_ENCODING);
-        if (encoding != null && !encoding.equalsIgnoreCase("identity")) {
-            throw new UnsupportedEncodingException("Content-Encoding '" + encoding
-                    + "' is not supported yet; send the body uncompressed");
+        RequestBody body = RequestBody.open(request.getInputStream(), request.getHeader(HttpHeaders.CONTENT_ENCODING),
+                request.getContentLengthLong(), limits.maxRequestSize().toBytes());
+        try (NativeExecutor.Admission admission = kernels.admit(kernel)) {
+            JsonInferenceCodec.Decoded decoded = decode(kernel, version, body, request.getHeader(BINARY_HEADER));
+            try (KernelResult result = kernels.infer(admission, decoded.request())) {
+                writer.write(kernel, decoded, result, response);
+            }
         }
-        if (headers.containsHeader(BINARY_HEADER)) {
-            throw new UnsupportedEncodingException("this server does not implement the binary tensor data extension "
-                    + "yet (" + BINARY_HEADER + " was sent): send inputs as JSON \"data\"");
-        }
-        byte[] bytes = readLimited(body, headers.getContentLength());
-        JsonInferenceCodec.Decoded decoded = codec.decode(kernel, version, bytes);
-        return kernels.infer(decoded.request(), outputs -> codec.encode(kernel, decoded, outputs));
     }
 
-    private byte[] readLimited(InputStream body, long contentLength) throws IOException {
-        long max = limits.maxRequestSize().toBytes();
-        if (contentLength > max) {
-            throw tooLarge(contentLength + " bytes", max);
+    /**
+     * Decodes the JSON part under a permit: a parsed JSON tree takes several times the body's size on
+     * the heap, so only as many are built at once as there are cores to build them.
+     */
+    private JsonInferenceCodec.Decoded decode(KernelMetadata kernel, String version, RequestBody body,
+            String headerLength) {
+        decoding.acquireUninterruptibly();
+        try {
+            return codec.decode(kernel, version, body, headerLength);
+        } finally {
+            decoding.release();
         }
-        byte[] bytes = body.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
-        if (bytes.length > max) {
-            throw tooLarge("more than " + max + " bytes", max);
-        }
-        return bytes;
-    }
-
-    private static PayloadTooLargeException tooLarge(String size, long max) {
-        return new PayloadTooLargeException("the request body is " + size + "; the limit (ncs.limits.max-request-size) is "
-                + max + " bytes");
     }
 }

@@ -9,7 +9,6 @@ import dev.ncs.nativelib.DataType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.math.BigInteger;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -36,11 +35,6 @@ class JsonInferenceCodec {
             "timeout", "headers", "binary_data_output");
     private static final int MAX_RANK = 8;
 
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final JsonMapper json;
 
@@ -48,14 +42,26 @@ class JsonInferenceCodec {
         this.json = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
     }
 
-    /** A decoded request: what to run, the id to echo, and which outputs to return (null: all). */
-    record Decoded(KernelRequest request, String id, List<String> outputs) {
+    /** An output the client asked for, and whether it wants it in the binary part of the response. */
+    record RequestedOutput(String name, boolean binary) {
     }
 
-    Decoded decode(KernelMetadata kernel, String version, byte[] body) {
+    /** A decoded request: what to run, the id to echo, and the outputs to return, in order. */
+    record Decoded(KernelRequest request, String id, List<RequestedOutput> outputs) {
+    }
+
+    /**
+     * Reads the JSON part of the body (all of it, or the first {@code headerLength} bytes when the
+     * binary extension's {@code Inference-Header-Content-Length} is given) and decodes it. Binary inputs
+     * are not read here: their sources read them from the body later, in order.
+     */
+    Decoded decode(KernelMetadata kernel, String version, RequestBody body, String headerLength) {
+        long jsonLength = headerLength == null ? -1 : headerLength(headerLength, body.declaredLength());
+        byte[] bytes = jsonLength < 0 ? body.readAll()
+                : body.readBytes((int) jsonLength, "the JSON header (Inference-Header-Content-Length)");
         JsonNode root;
         try {
-            root = json.readTree(body);
+            root = json.readTree(bytes);
         } catch (JacksonException e) {
             String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
                     + e.getLocation().getColumnNr() + ")";
@@ -72,30 +78,67 @@ class JsonInferenceCodec {
             }
             id = root.get("id").stringValue();
         }
-        Map<String, String> parameters = kernelParameters(root.get("parameters"));
+        JsonNode parameters = root.get("parameters");
+        boolean binaryOutputs = parameters != null && parameters.path("binary_data_output").asBoolean(false);
+        Map<String, String> kernelParameters = kernelParameters(parameters);
         JsonNode inputs = root.get("inputs");
         if (inputs == null || !inputs.isArray()) {
             throw new InvalidInputException("the request needs an \"inputs\" array of {\"name\", \"shape\", "
                     + "\"datatype\", \"data\"} objects");
         }
-        List<KernelInput> decoded = new ArrayList<>();
-        for (JsonNode input : inputs) {
-            decoded.add(input(input));
-        }
-        return new Decoded(new KernelRequest(kernel.name(), version, decoded, parameters), id,
-                requestedOutputs(kernel, root.get("outputs")));
+        List<KernelInput> decoded = inputs(inputs, body, jsonLength);
+        return new Decoded(new KernelRequest(kernel.name(), version, decoded, kernelParameters), id,
+                requestedOutputs(kernel, root.get("outputs"), binaryOutputs));
     }
 
-    InferResponse encode(KernelMetadata kernel, Decoded decoded, List<KernelOutput> outputs) {
-        List<String> wanted = decoded.outputs() != null ? decoded.outputs()
-                : outputs.stream().map(KernelOutput::name).toList();
-        List<InferResponse.Output> encoded = new ArrayList<>();
-        for (String name : wanted) {
-            KernelOutput output = outputs.stream().filter(o -> o.name().equals(name)).findFirst().orElseThrow();
-            encoded.add(new InferResponse.Output(output.name(), output.dataType().name(), output.shape(),
-                    data(output)));
+    private List<KernelInput> inputs(JsonNode inputs, RequestBody body, long jsonLength) {
+        int lastBinary = -1;
+        for (int i = 0; i < inputs.size(); i++) {
+            if (inputs.get(i).path("parameters").has("binary_data_size")) {
+                lastBinary = i;
+            }
         }
-        return new InferResponse(kernel.name(), KernelMetadata.VERSION, decoded.id(), encoded);
+        if (lastBinary >= 0 && jsonLength < 0) {
+            throw new InvalidInputException("an input has binary_data_size but the request has no "
+                    + "Inference-Header-Content-Length header saying where the JSON ends");
+        }
+        List<KernelInput> decoded = new ArrayList<>();
+        long binaryBytes = 0;
+        for (int i = 0; i < inputs.size(); i++) {
+            KernelInput input = input(inputs.get(i), body, i == lastBinary);
+            decoded.add(input);
+            if (input.source() instanceof BinaryTensorSource) {
+                binaryBytes += input.source().byteSize();
+            }
+        }
+        if (jsonLength >= 0 && body.declaredLength() >= 0 && jsonLength + binaryBytes != body.declaredLength()) {
+            throw new InvalidInputException("the JSON header (" + jsonLength + " bytes) and the binary_data_size values ("
+                    + binaryBytes + " bytes) add up to " + (jsonLength + binaryBytes) + " bytes, but the body is "
+                    + body.declaredLength() + " bytes");
+        }
+        if (jsonLength >= 0 && lastBinary < 0) {
+            body.expectEnd();
+        }
+        return decoded;
+    }
+
+    private static long headerLength(String header, long bodyLength) {
+        long length;
+        try {
+            length = Long.parseLong(header.trim());
+        } catch (NumberFormatException e) {
+            throw new InvalidInputException("Inference-Header-Content-Length must be a non-negative integer, got '"
+                    + header + "'");
+        }
+        if (length < 0 || length > Integer.MAX_VALUE - 8) {
+            throw new InvalidInputException("Inference-Header-Content-Length must be between 0 and " + (Integer.MAX_VALUE - 8)
+                    + ", got " + length);
+        }
+        if (bodyLength >= 0 && length > bodyLength) {
+            throw new InvalidInputException("Inference-Header-Content-Length is " + length + " but the whole body is only "
+                    + bodyLength + " bytes");
+        }
+        return length;
     }
 
     private Map<String, String> kernelParameters(JsonNode parameters) {
@@ -113,9 +156,6 @@ class JsonInferenceCodec {
                 throw new InvalidInputException("parameter '" + key + "' must be a string, number or boolean, got "
                         + value.getNodeType());
             }
-            if (key.equals("binary_data_output") && value.asBoolean()) {
-                throw binaryUnsupported();
-            }
             if (RESERVED.contains(key) || key.startsWith("triton_")) {
                 continue;
             }
@@ -124,7 +164,7 @@ class JsonInferenceCodec {
         return result;
     }
 
-    private KernelInput input(JsonNode input) {
+    private KernelInput input(JsonNode input, RequestBody body, boolean lastBinary) {
         if (!input.isObject()) {
             throw new InvalidInputException("each element of \"inputs\" must be an object, got " + input.getNodeType());
         }
@@ -142,16 +182,37 @@ class JsonInferenceCodec {
                 "input '" + name + "' has unknown datatype '" + typeNode.stringValue() + "'; the protocol's datatypes are "
                         + Arrays.stream(DataType.values()).map(DataType::name).collect(Collectors.joining(", "))));
         long[] shape = shape(name, input.get("shape"));
-        JsonNode parameters = input.get("parameters");
-        if (parameters != null && parameters.has("binary_data_size")) {
-            throw binaryUnsupported();
-        }
-        JsonNode data = input.get("data");
-        if (data == null || data.isNull()) {
-            throw new InvalidInputException("input '" + name + "' has no \"data\"");
-        }
         long count = elementCount(name, shape, type);
-        return new KernelInput(name, type, shape, new JsonTensorSource(name, type, data, count));
+        JsonNode data = input.get("data");
+        JsonNode binarySize = input.path("parameters").get("binary_data_size");
+        if (binarySize != null) {
+            if (data != null) {
+                throw new InvalidInputException("input '" + name + "' has both \"data\" and binary_data_size; send one");
+            }
+            return new KernelInput(name, type, shape, new BinaryTensorSource(body, name, type,
+                    binarySize(name, type, count, binarySize), count, lastBinary));
+        }
+        if (data == null || data.isNull()) {
+            throw new InvalidInputException("input '" + name + "' has no \"data\" (and no binary_data_size)");
+        }
+        return new KernelInput(name, type, shape, new JsonTensorSource(name, type, data, shape, count));
+    }
+
+    private static long binarySize(String name, DataType type, long count, JsonNode sizeNode) {
+        if (!sizeNode.isIntegralNumber() || !sizeNode.canConvertToLong() || sizeNode.longValue() < 0) {
+            throw new InvalidInputException("binary_data_size of input '" + name + "' must be a non-negative integer, got "
+                    + sizeNode);
+        }
+        long size = sizeNode.longValue();
+        if (type != DataType.BYTES && size != count * type.elementSize()) {
+            throw new InvalidInputException("binary_data_size of input '" + name + "' is " + size + " bytes, but " + count
+                    + " " + type + " elements take " + count * type.elementSize() + " bytes");
+        }
+        if (type == DataType.BYTES && size / 4 < count) {
+            throw new InvalidInputException("binary_data_size of input '" + name + "' is " + size + " bytes, too small for "
+                    + count + " BYTES elements of at least 4 bytes each");
+        }
+        return size;
     }
 
     private static long[] shape(String name, JsonNode shapeNode) {
@@ -192,14 +253,14 @@ class JsonInferenceCodec {
         }
     }
 
-    private static List<String> requestedOutputs(KernelMetadata kernel, JsonNode outputs) {
+    private static List<RequestedOutput> requestedOutputs(KernelMetadata kernel, JsonNode outputs, boolean binary) {
         if (outputs == null || outputs.isNull()) {
-            return null;
+            return kernel.outputs().stream().map(o -> new RequestedOutput(o.name(), binary)).toList();
         }
         if (!outputs.isArray()) {
             throw new InvalidInputException("\"outputs\" must be an array of {\"name\"} objects");
         }
-        List<String> names = new ArrayList<>();
+        List<RequestedOutput> requested = new ArrayList<>();
         for (JsonNode output : outputs) {
             JsonNode name = output.get("name");
             if (name == null || !name.isString()) {
@@ -210,95 +271,12 @@ class JsonInferenceCodec {
                         + "'; its outputs are: " + kernel.outputs().stream().map(o -> o.name())
                                 .collect(Collectors.joining(", ")));
             }
-            JsonNode parameters = output.get("parameters");
-            if (parameters != null && parameters.path("binary_data").asBoolean(false)) {
-                throw binaryUnsupported();
-            }
-            if (names.contains(name.stringValue())) {
+            if (requested.stream().anyMatch(r -> r.name().equals(name.stringValue()))) {
                 throw new InvalidInputException("output '" + name.stringValue() + "' is requested more than once");
             }
-            names.add(name.stringValue());
+            JsonNode flag = output.path("parameters").get("binary_data");
+            requested.add(new RequestedOutput(name.stringValue(), flag == null ? binary : flag.asBoolean(false)));
         }
-        return names;
-    }
-
-    private static UnsupportedEncodingException binaryUnsupported() {
-        return new UnsupportedEncodingException("this server does not implement the binary tensor data extension yet: "
-                + "send inputs as JSON \"data\" and request outputs with \"binary_data\": false");
-    }
-
-    /** Copies an output into a flat Java array that Jackson writes as a JSON array. */
-    private static Object data(KernelOutput output) {
-        MemorySegment s = output.data();
-        long count = 1;
-        for (long dim : output.shape()) {
-            count *= dim;
-        }
-        if (count > Integer.MAX_VALUE - 8) {
-            throw new InvalidInputException("output '" + output.name() + "' has " + count
-                    + " elements, too many for a JSON response");
-        }
-        int n = (int) count;
-        return switch (output.dataType()) {
-            case BOOL -> {
-                boolean[] v = new boolean[n];
-                for (int i = 0; i < n; i++) {
-                    v[i] = s.get(ValueLayout.JAVA_BYTE, i) != 0;
-                }
-                yield v;
-            }
-            case INT8, UINT8 -> {
-                int[] v = new int[n];
-                boolean unsigned = output.dataType() == DataType.UINT8;
-                for (int i = 0; i < n; i++) {
-                    byte b = s.get(ValueLayout.JAVA_BYTE, i);
-                    v[i] = unsigned ? Byte.toUnsignedInt(b) : b;
-                }
-                yield v;
-            }
-            case INT16, UINT16 -> {
-                int[] v = new int[n];
-                boolean unsigned = output.dataType() == DataType.UINT16;
-                for (int i = 0; i < n; i++) {
-                    short x = s.get(I16, i * 2L);
-                    v[i] = unsigned ? Short.toUnsignedInt(x) : x;
-                }
-                yield v;
-            }
-            case INT32 -> s.asSlice(0, n * 4L).toArray(I32);
-            case UINT32 -> {
-                long[] v = new long[n];
-                for (int i = 0; i < n; i++) {
-                    v[i] = Integer.toUnsignedLong(s.get(I32, i * 4L));
-                }
-                yield v;
-            }
-            case INT64 -> s.asSlice(0, n * 8L).toArray(I64);
-            case UINT64 -> {
-                BigInteger[] v = new BigInteger[n];
-                for (int i = 0; i < n; i++) {
-                    v[i] = new BigInteger(Long.toUnsignedString(s.get(I64, i * 8L)));
-                }
-                yield v;
-            }
-            case FP16 -> {
-                float[] v = new float[n];
-                for (int i = 0; i < n; i++) {
-                    v[i] = Float.float16ToFloat(s.get(I16, i * 2L));
-                }
-                yield v;
-            }
-            case BF16 -> {
-                float[] v = new float[n];
-                for (int i = 0; i < n; i++) {
-                    v[i] = Float.intBitsToFloat(s.get(I16, i * 2L) << 16);
-                }
-                yield v;
-            }
-            case FP32 -> s.asSlice(0, n * 4L).toArray(F32);
-            case FP64 -> s.asSlice(0, n * 8L).toArray(F64);
-            case BYTES -> throw new InvalidInputException("output '" + output.name()
-                    + "' is BYTES, which this server cannot encode as JSON yet");
-        };
+        return requested;
     }
 }

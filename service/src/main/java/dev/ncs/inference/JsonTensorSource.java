@@ -6,7 +6,6 @@ import dev.ncs.nativelib.DataType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.math.BigInteger;
-import java.nio.ByteOrder;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -16,31 +15,29 @@ import tools.jackson.databind.JsonNode;
  */
 final class JsonTensorSource implements TensorSource {
 
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final BigInteger UINT64_MAX = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
 
     private final String name;
     private final DataType type;
     private final JsonNode data;
     private final long count;
+    private final long bytesSize;
 
-    JsonTensorSource(String name, DataType type, JsonNode data, long expectedCount) {
+    JsonTensorSource(String name, DataType type, JsonNode data, long[] shape, long expectedCount) {
         this.name = name;
         this.type = type;
         this.data = data;
-        if (type == DataType.BYTES) {
-            throw new InvalidInputException("input '" + name + "': BYTES tensors are not supported by this server yet");
-        }
-        long[] seen = {0};
+        checkStructure(name, data, shape);
+        long[] seen = {0, 0};
         visit(data, node -> {
             checkElement(node, seen[0]);
             seen[0]++;
+            if (type == DataType.BYTES) {
+                seen[1] += 4 + utf8(node).length;
+            }
         });
         this.count = seen[0];
+        this.bytesSize = seen[1];
         if (count != expectedCount) {
             throw new InvalidInputException("input '" + name + "' has " + count + " data elements but its shape needs "
                     + expectedCount + " (the product of the dims)");
@@ -49,16 +46,65 @@ final class JsonTensorSource implements TensorSource {
 
     @Override
     public long byteSize() {
-        return count * type.elementSize();
+        return type == DataType.BYTES ? bytesSize : count * type.elementSize();
     }
 
     @Override
     public void writeTo(MemorySegment target) {
+        if (type == DataType.BYTES) {
+            long[] offset = {0};
+            visit(data, node -> {
+                byte[] bytes = utf8(node);
+                target.set(LittleEndian.I32, offset[0], bytes.length);
+                MemorySegment.copy(MemorySegment.ofArray(bytes), 0, target, offset[0] + 4, bytes.length);
+                offset[0] += 4 + bytes.length;
+            });
+            return;
+        }
         long[] index = {0};
         visit(data, node -> {
             write(target, index[0], node);
             index[0]++;
         });
+    }
+
+    /**
+     * Data is either flat (an array of elements, row-major) or nested exactly as deep as the shape, each
+     * level as long as its dimension. Ragged or half-nested data is refused rather than guessed at.
+     */
+    private static void checkStructure(String name, JsonNode data, long[] shape) {
+        if (!data.isArray()) {
+            return;
+        }
+        boolean nested = !data.isEmpty() && data.get(0).isArray();
+        if (nested) {
+            checkNested(name, data, shape, 0);
+            return;
+        }
+        for (JsonNode element : data) {
+            if (element.isArray()) {
+                throw new InvalidInputException("input '" + name + "': \"data\" mixes flat elements and nested arrays; "
+                        + "send it flat, or nested exactly as the shape " + java.util.Arrays.toString(shape));
+            }
+        }
+    }
+
+    private static void checkNested(String name, JsonNode node, long[] shape, int depth) {
+        if (depth == shape.length) {
+            if (node.isArray()) {
+                throw new InvalidInputException("input '" + name + "': \"data\" is nested deeper than its shape "
+                        + java.util.Arrays.toString(shape) + " has dimensions");
+            }
+            return;
+        }
+        if (!node.isArray() || node.size() != shape[depth]) {
+            throw new InvalidInputException("input '" + name + "': nested \"data\" must match the shape "
+                    + java.util.Arrays.toString(shape) + ", but a level-" + depth + " array has "
+                    + (node.isArray() ? node.size() + " elements" : "a single value") + " instead of " + shape[depth]);
+        }
+        for (JsonNode child : node) {
+            checkNested(name, child, shape, depth + 1);
+        }
     }
 
     private interface Visitor {
@@ -82,6 +128,11 @@ final class JsonTensorSource implements TensorSource {
                     throw bad(node, index, "true or false");
                 }
             }
+            case BYTES -> {
+                if (!node.isString()) {
+                    throw bad(node, index, "a string");
+                }
+            }
             case FP16, BF16, FP32, FP64 -> floatingValue(node, index);
             case UINT64 -> {
                 if (!node.isIntegralNumber() || node.bigIntegerValue().signum() < 0
@@ -97,14 +148,14 @@ final class JsonTensorSource implements TensorSource {
         switch (type) {
             case BOOL -> target.set(ValueLayout.JAVA_BYTE, index, (byte) (node.booleanValue() ? 1 : 0));
             case INT8, UINT8 -> target.set(ValueLayout.JAVA_BYTE, index, (byte) node.longValue());
-            case INT16, UINT16 -> target.set(I16, index * 2, (short) node.longValue());
-            case INT32, UINT32 -> target.set(I32, index * 4, (int) node.longValue());
-            case INT64 -> target.set(I64, index * 8, node.longValue());
-            case UINT64 -> target.set(I64, index * 8, node.bigIntegerValue().longValue());
-            case FP16 -> target.set(I16, index * 2, Float.floatToFloat16((float) floatingValue(node, index)));
-            case BF16 -> target.set(I16, index * 2, bfloat16((float) floatingValue(node, index)));
-            case FP32 -> target.set(F32, index * 4, (float) floatingValue(node, index));
-            case FP64 -> target.set(F64, index * 8, floatingValue(node, index));
+            case INT16, UINT16 -> target.set(LittleEndian.I16, index * 2, (short) node.longValue());
+            case INT32, UINT32 -> target.set(LittleEndian.I32, index * 4, (int) node.longValue());
+            case INT64 -> target.set(LittleEndian.I64, index * 8, node.longValue());
+            case UINT64 -> target.set(LittleEndian.I64, index * 8, node.bigIntegerValue().longValue());
+            case FP16 -> target.set(LittleEndian.I16, index * 2, Float.floatToFloat16((float) floatingValue(node, index)));
+            case BF16 -> target.set(LittleEndian.I16, index * 2, bfloat16((float) floatingValue(node, index)));
+            case FP32 -> target.set(LittleEndian.F32, index * 4, (float) floatingValue(node, index));
+            case FP64 -> target.set(LittleEndian.F64, index * 8, floatingValue(node, index));
             default -> throw new IllegalStateException("no JSON encoding for " + type);
         }
     }
@@ -142,6 +193,10 @@ final class JsonTensorSource implements TensorSource {
                 || node.longValue() > range[1]) {
             throw bad(node, index, "an integer in [" + range[0] + ", " + range[1] + "]");
         }
+    }
+
+    private static byte[] utf8(JsonNode node) {
+        return node.stringValue().getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }
 
     private static short bfloat16(float value) {

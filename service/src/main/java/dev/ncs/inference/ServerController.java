@@ -16,7 +16,7 @@ import org.springframework.web.bind.annotation.RestController;
 class ServerController {
 
     /** Protocol extensions implemented in full. */
-    static final List<String> EXTENSIONS = List.of("parameters");
+    static final List<String> EXTENSIONS = List.of("binary_tensor_data", "parameters");
 
     private final KernelCatalog catalog;
     private final String version;

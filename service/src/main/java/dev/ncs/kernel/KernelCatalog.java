@@ -5,6 +5,7 @@ import dev.ncs.nativelib.NativeRuntime;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,6 +17,10 @@ import tools.jackson.databind.json.JsonMapper;
 /** The kernels libncs registered, with their metadata, read once at start-up. */
 @Component
 public class KernelCatalog {
+
+    /** Datatypes listed first when a tensor accepts several (the first is the protocol's "datatype"). */
+    private static final List<DataType> PREFERRED = List.of(DataType.FP64, DataType.FP32, DataType.INT64,
+            DataType.INT32);
 
     private final Map<String, KernelMetadata> kernels;
 
@@ -75,6 +80,7 @@ public class KernelCatalog {
                 }
                 shape = List.copyOf(shape);
             }
+            types.sort(Comparator.comparing(type -> PREFERRED.contains(type) ? PREFERRED.indexOf(type) : PREFERRED.size()));
             specs.add(new TensorSpec(t.path("name").asString(), t.path("doc").asString(), List.copyOf(types), shape));
         }
         return List.copyOf(specs);

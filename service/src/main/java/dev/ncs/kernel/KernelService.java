@@ -6,6 +6,7 @@ import dev.ncs.nativelib.NativeBuffer;
 import dev.ncs.nativelib.NativeCall;
 import dev.ncs.nativelib.NativeException;
 import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.nativelib.NativeStats;
 import dev.ncs.nativelib.NativeStatus;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -16,14 +17,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 import org.springframework.stereotype.Service;
 
 /**
- * Runs kernels: checks a request against the kernel's metadata, then, on the native workers, copies
- * the inputs into native buffers, prepares the call, runs its parts in parallel (each part holding its
- * own reference to every input it reads), finishes it and hands the outputs to the caller's handler.
- * Whatever happens, every buffer and the call are released before the method returns.
+ * Runs kernels: checks a request against the kernel's metadata, fills native buffers from the
+ * inputs' sources, prepares the call, runs its parts in parallel on the native workers (each part
+ * holding its own reference to every input it reads), finishes it and hands the outputs, still in
+ * native memory, to the caller. On failure every buffer and the call are released before the method
+ * returns.
  */
 @Service
 public class KernelService {
@@ -42,18 +45,39 @@ public class KernelService {
         this.memoryRejections = NativeExecutor.rejections(registry, "memory_budget");
     }
 
-    /** Runs {@code request} and returns what {@code handler} made of the outputs. */
-    public <T> T infer(KernelRequest request, OutputHandler<T> handler) {
+    /**
+     * Runs {@code request}. The inputs' sources are read on the calling thread, in request order,
+     * straight into native buffers; the kernel runs on the native workers. The caller owns the result
+     * and must close it. On failure nothing stays allocated.
+     */
+    public KernelResult infer(KernelRequest request) {
         KernelMetadata kernel = catalog.get(request.kernel(), request.version());
-        KernelInput[] inputs = inDescriptorOrder(kernel, request);
-        try (NativeExecutor.Admission admission = executor.admit(kernel.name())) {
-            return new Run(kernel, inputs, request.parameters(), admission).execute(handler);
+        try (NativeExecutor.Admission admission = admit(kernel)) {
+            return infer(admission, request);
         }
     }
 
-    private static KernelInput[] inDescriptorOrder(KernelMetadata kernel, KernelRequest request) {
+    /**
+     * Admits one request for {@code kernel} (503 when the queue is full). Callers that must do heavy
+     * work before the request can run (decoding a large body) admit first, so that work is bounded too.
+     */
+    public NativeExecutor.Admission admit(KernelMetadata kernel) {
+        return executor.admit(kernel.name());
+    }
+
+    /** Runs an admitted request; see {@link #infer(KernelRequest)}. */
+    public KernelResult infer(NativeExecutor.Admission admission, KernelRequest request) {
+        KernelMetadata kernel = catalog.get(request.kernel(), request.version());
+        int[] slots = descriptorSlots(kernel, request);
+        return new Run(kernel, request, slots, admission).execute();
+    }
+
+    /** For each request input (request order), its index in the kernel's descriptor. */
+    private static int[] descriptorSlots(KernelMetadata kernel, KernelRequest request) {
         KernelInput[] ordered = new KernelInput[kernel.inputs().size()];
-        for (KernelInput input : request.inputs()) {
+        int[] slots = new int[request.inputs().size()];
+        for (int r = 0; r < slots.length; r++) {
+            KernelInput input = request.inputs().get(r);
             int index = kernel.inputIndex(input.name());
             if (index < 0) {
                 throw new InvalidInputException("kernel '" + kernel.name() + "' has no input '" + input.name()
@@ -64,6 +88,7 @@ public class KernelService {
             }
             check(kernel, kernel.inputs().get(index), input);
             ordered[index] = input;
+            slots[r] = index;
         }
         for (int i = 0; i < ordered.length; i++) {
             if (ordered[i] == null) {
@@ -81,7 +106,7 @@ public class KernelService {
                                 .collect(Collectors.joining(", "))));
             }
         }
-        return ordered;
+        return slots;
     }
 
     private static void check(KernelMetadata kernel, TensorSpec spec, KernelInput input) {
@@ -109,36 +134,44 @@ public class KernelService {
         return specs.stream().map(TensorSpec::name).collect(Collectors.joining(", "));
     }
 
-    /** One request's trip through the workers. Fields are handed between threads through futures. */
+    /**
+     * One request's trip: buffers allocated (control thread), filled from the sources (request
+     * thread), call set up and prepared, parts run, finished (workers). Fields are handed between
+     * threads through futures, which order the accesses.
+     */
     private final class Run {
         private final KernelMetadata kernel;
-        private final KernelInput[] inputs;
-        private final Map<String, String> parameters;
+        private final KernelRequest request;
+        private final int[] slots;
         private final NativeExecutor.Admission admission;
-        private final List<NativeBuffer> buffers = new ArrayList<>();
+        private List<NativeBuffer> buffers = List.of();
         private NativeCall call;
         private long startedAt;
 
-        Run(KernelMetadata kernel, KernelInput[] inputs, Map<String, String> parameters,
-                NativeExecutor.Admission admission) {
+        Run(KernelMetadata kernel, KernelRequest request, int[] slots, NativeExecutor.Admission admission) {
             this.kernel = kernel;
-            this.inputs = inputs;
-            this.parameters = parameters;
+            this.request = request;
+            this.slots = slots;
             this.admission = admission;
         }
 
-        <T> T execute(OutputHandler<T> handler) {
+        KernelResult execute() {
             String outcome = "error";
             try {
+                buffers = executor.control(this::allocateInputs);
+                for (int r = 0; r < buffers.size(); r++) {
+                    request.inputs().get(r).source().writeTo(buffers.get(r).segment());
+                }
                 int parts = executor.run(this::setup);
                 runParts(parts);
-                T result = executor.run(() -> collect(handler));
+                KernelResult result = executor.run(this::collect);
                 outcome = "success";
                 return result;
             } catch (NativeException e) {
                 outcome = outcome(e.status());
                 if (e.status() == NativeStatus.OUT_OF_MEMORY) {
                     memoryRejections.increment();
+                    throw withBudget(e);
                 }
                 throw e;
             } catch (InvalidInputException e) {
@@ -157,19 +190,45 @@ public class KernelService {
             }
         }
 
+        /** The budget's figures, for a refusal that did not say them itself. */
+        private NativeException withBudget(NativeException e) {
+            if (e.getMessage().contains("budget is")) {
+                return e;
+            }
+            NativeStats stats = executor.control(runtime::stats);
+            return new NativeException(e.status(), e.getMessage() + "; the native memory budget is "
+                    + stats.limitBytes() + " bytes and " + stats.liveBytes() + " are in use");
+        }
+
+        /** All inputs' buffers, or none: a budget refusal frees what was already taken. */
+        private List<NativeBuffer> allocateInputs() {
+            long needed = request.inputs().stream().mapToLong(input -> input.source().byteSize()).sum();
+            long limit = runtime.stats().limitBytes();
+            if (limit > 0 && needed > limit) {
+                throw new ExceedsMemoryBudgetException("the inputs need " + needed + " bytes of native memory, more than "
+                        + "the whole budget of " + limit + " bytes (ncs.native.memory-limit): send a smaller request");
+            }
+            List<NativeBuffer> allocated = new ArrayList<>(request.inputs().size());
+            try {
+                for (KernelInput input : request.inputs()) {
+                    allocated.add(runtime.allocate(input.source().byteSize(), kernel.name()));
+                }
+                return allocated;
+            } catch (RuntimeException e) {
+                allocated.forEach(NativeBuffer::close);
+                throw e;
+            }
+        }
+
         private int setup() {
             admission.started();
             startedAt = System.nanoTime();
-            for (KernelInput input : inputs) {
-                NativeBuffer buffer = runtime.allocate(input.source().byteSize(), kernel.name());
-                buffers.add(buffer);
-                input.source().writeTo(buffer.segment());
-            }
             call = runtime.newCall(kernel.name());
-            for (int i = 0; i < inputs.length; i++) {
-                call.setInput(i, inputs[i].dataType(), inputs[i].shape(), buffers.get(i));
+            for (int r = 0; r < slots.length; r++) {
+                KernelInput input = request.inputs().get(r);
+                call.setInput(slots[r], input.dataType(), input.shape(), buffers.get(r));
             }
-            parameters.forEach(call::setParam);
+            request.parameters().forEach(call::setParam);
             return call.prepare(executor.threads());
         }
 
@@ -179,19 +238,29 @@ public class KernelService {
                 int index = part;
                 futures.add(executor.submit(() -> runPart(index)));
             }
-            RuntimeException failure = null;
+            Throwable failure = null;
             for (Future<Void> future : futures) {
                 try {
                     NativeExecutor.await(future);
-                } catch (RuntimeException e) {
-                    if (failure == null) {
-                        failure = e;
-                    }
+                } catch (Throwable e) {
+                    failure = moreTelling(failure, e);
                 }
             }
-            if (failure != null) {
-                throw failure;
+            if (failure instanceof RuntimeException runtimeFailure) {
+                throw runtimeFailure;
             }
+            if (failure instanceof Error error) {
+                throw error;
+            }
+        }
+
+        /** A part's own failure says more than its siblings' "cancelled", which that failure caused. */
+        private static Throwable moreTelling(Throwable first, Throwable next) {
+            if (first == null) {
+                return next;
+            }
+            boolean firstCancelled = first instanceof NativeException n && n.status() == NativeStatus.CANCELLED;
+            return firstCancelled ? next : first;
         }
 
         private Void runPart(int part) {
@@ -210,7 +279,7 @@ public class KernelService {
             return null;
         }
 
-        private <T> T collect(OutputHandler<T> handler) {
+        private KernelResult collect() {
             call.finish();
             List<NativeCall.OutputInfo> infos = call.outputs();
             List<NativeBuffer> taken = new ArrayList<>(infos.size());
@@ -223,18 +292,49 @@ public class KernelService {
                     outputs.add(new KernelOutput(kernel.outputs().get(i).name(), info.dataType(), info.shape(),
                             buffer.segment()));
                 }
-                return handler.handle(outputs);
-            } finally {
+                return new Outputs(List.copyOf(outputs), taken);
+            } catch (RuntimeException e) {
                 taken.forEach(NativeBuffer::close);
+                throw e;
             }
         }
 
         private Void cleanup() {
-            if (call != null) {
-                call.close();
+            try {
+                if (call != null) {
+                    call.close();
+                }
+            } finally {
+                buffers.forEach(NativeBuffer::close);
             }
-            buffers.forEach(NativeBuffer::close);
             return null;
+        }
+    }
+
+    /** A result whose buffers are released on the native control thread, whatever thread closes it. */
+    private final class Outputs implements KernelResult {
+        private final List<KernelOutput> outputs;
+        private final List<NativeBuffer> buffers;
+        private final AtomicBoolean closed = new AtomicBoolean();
+
+        Outputs(List<KernelOutput> outputs, List<NativeBuffer> buffers) {
+            this.outputs = outputs;
+            this.buffers = buffers;
+        }
+
+        @Override
+        public List<KernelOutput> outputs() {
+            return outputs;
+        }
+
+        @Override
+        public void close() {
+            if (closed.compareAndSet(false, true)) {
+                executor.control(() -> {
+                    buffers.forEach(NativeBuffer::close);
+                    return null;
+                });
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.ncs.nativelib;
 
 import dev.ncs.nativelib.raw.NcsLibrary;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
 import java.lang.ref.Reference;
@@ -22,22 +23,21 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class NativeBuffer implements AutoCloseable {
 
-    private final NativeRuntime runtime;
     private final long handle;
-    private final long address;
     private final long size;
     private final String owner;
+    private final MemorySegment segment;
     private final References references;
     private final Cleaner.Cleanable cleanable;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private NativeBuffer(NativeRuntime runtime, long handle, long address, long size, String owner) {
-        this.runtime = runtime;
         this.handle = handle;
-        this.address = address;
         this.size = size;
         this.owner = owner;
-        this.references = new References(runtime, handle, size, owner);
+        Arena arena = Arena.ofShared();
+        this.segment = MemorySegment.ofAddress(address).reinterpret(size, arena, null);
+        this.references = new References(runtime, handle, size, owner, arena);
         this.cleanable = runtime.cleaner().register(this, references);
     }
 
@@ -68,11 +68,13 @@ public final class NativeBuffer implements AutoCloseable {
 
     /**
      * The buffer's memory, borrowed: valid while this object holds a reference. Reading or writing it
-     * is plain Java memory access (no native call), so any thread may do it.
+     * is plain Java memory access (no native call), so any thread may do it. The segment's scope ends
+     * when this object's last reference is released: any later access throws instead of touching
+     * memory that may already be freed.
      */
     public MemorySegment segment() {
         ensureAlive();
-        return MemorySegment.ofAddress(address).reinterpret(size);
+        return segment;
     }
 
     /** The native reference count (all owners), or 0 once this object holds no reference. */
@@ -113,6 +115,9 @@ public final class NativeBuffer implements AutoCloseable {
             }
             return n - 1;
         });
+        if (left == 0) {
+            references.arena.close();
+        }
         try {
             NativeRuntime.check(NcsLibrary.ncs_buffer_release(handle), () -> "cannot release " + this);
         } finally {
@@ -124,9 +129,13 @@ public final class NativeBuffer implements AutoCloseable {
         return left == 0;
     }
 
-    /** Drops the creator's reference, once; later calls do nothing. */
+    /**
+     * Drops the creator's reference, once; later calls do nothing. Whoever closes must not also
+     * {@link #release()} the creator's reference: close is that release, made idempotent.
+     */
     @Override
     public void close() {
+        NativeRuntime.requirePlatformThread();
         if (closed.compareAndSet(false, true) && references.count.get() > 0) {
             release();
         }
@@ -153,19 +162,22 @@ public final class NativeBuffer implements AutoCloseable {
         private final long handle;
         private final long size;
         private final String owner;
+        private final Arena arena;
         private final AtomicInteger count = new AtomicInteger(1);
 
-        References(NativeRuntime runtime, long handle, long size, String owner) {
+        References(NativeRuntime runtime, long handle, long size, String owner, Arena arena) {
             this.runtime = runtime;
             this.handle = handle;
             this.size = size;
             this.owner = owner;
+            this.arena = arena;
         }
 
         @Override
         public void run() {
             int leaked = count.getAndSet(0);
             if (leaked > 0) {
+                arena.close();
                 for (int i = 0; i < leaked; i++) {
                     NcsLibrary.ncs_buffer_release(handle);
                 }

@@ -4,7 +4,6 @@ import dev.ncs.nativelib.raw.NcsLibrary;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -22,8 +21,9 @@ public final class NativeCall implements AutoCloseable {
     private final NativeRuntime runtime;
     private final long call;
     private final String kernel;
-    private final AtomicInteger runningParts = new AtomicInteger();
-    private final AtomicBoolean closed = new AtomicBoolean();
+    /** Parts running now, or {@link #CLOSED}: one atomic, so a part cannot slip in while the call is freed. */
+    private final AtomicInteger state = new AtomicInteger();
+    private static final int CLOSED = -1;
 
     NativeCall(NativeRuntime runtime, long call, String kernel) {
         this.runtime = runtime;
@@ -56,11 +56,16 @@ public final class NativeCall implements AutoCloseable {
 
     public void runPart(int part) {
         NativeRuntime.requirePlatformThread();
-        runningParts.incrementAndGet();
+        state.updateAndGet(running -> {
+            if (running == CLOSED) {
+                throw closed();
+            }
+            return running + 1;
+        });
         try {
-            check(NcsLibrary.ncs_call_run_part(live(), part));
+            check(NcsLibrary.ncs_call_run_part(call, part));
         } finally {
-            runningParts.decrementAndGet();
+            state.decrementAndGet();
         }
     }
 
@@ -106,11 +111,11 @@ public final class NativeCall implements AutoCloseable {
     @Override
     public void close() {
         NativeRuntime.requirePlatformThread();
-        if (runningParts.get() > 0) {
-            throw new IllegalStateException("call of '" + kernel + "' closed while " + runningParts.get()
-                    + " part(s) still run");
+        int running = state.compareAndExchange(0, CLOSED);
+        if (running > 0) {
+            throw new IllegalStateException("call of '" + kernel + "' closed while " + running + " part(s) still run");
         }
-        if (closed.compareAndSet(false, true)) {
+        if (running == 0) {
             long[] leaked = new long[1];
             NcsLibrary.ncs_call_destroy(call, leaked);
             if (leaked[0] > 0) {
@@ -120,10 +125,14 @@ public final class NativeCall implements AutoCloseable {
     }
 
     private long live() {
-        if (closed.get()) {
-            throw new IllegalStateException("call of '" + kernel + "' was already closed");
+        if (state.get() == CLOSED) {
+            throw closed();
         }
         return call;
+    }
+
+    private IllegalStateException closed() {
+        return new IllegalStateException("call of '" + kernel + "' was already closed");
     }
 
     private void check(int status) {

@@ -3,6 +3,7 @@ package dev.ncs.system;
 import dev.ncs.execution.QueueFullException;
 import dev.ncs.inference.PayloadTooLargeException;
 import dev.ncs.inference.UnsupportedEncodingException;
+import dev.ncs.kernel.ExceedsMemoryBudgetException;
 import dev.ncs.kernel.InvalidInputException;
 import dev.ncs.kernel.UnknownKernelException;
 import dev.ncs.nativelib.NativeException;
@@ -40,8 +41,8 @@ class ErrorMapping {
         return error(HttpStatus.NOT_FOUND, e.getMessage());
     }
 
-    @ExceptionHandler(PayloadTooLargeException.class)
-    ResponseEntity<Map<String, String>> tooLarge(PayloadTooLargeException e) {
+    @ExceptionHandler({PayloadTooLargeException.class, ExceedsMemoryBudgetException.class})
+    ResponseEntity<Map<String, String>> tooLarge(RuntimeException e) {
         return error(HttpStatus.CONTENT_TOO_LARGE, e.getMessage());
     }
 

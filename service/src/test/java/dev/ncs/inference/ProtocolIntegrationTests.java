@@ -67,7 +67,7 @@ class ProtocolIntegrationTests extends IntegrationTestSupport {
         Reply viaGet = get("/v2/repository/index");
         Reply viaPost = post("/v2/repository/index", "{\"ready\":true}");
 
-        assertThat(viaGet.json().findValuesAsString("name")).containsExactly("describe", "matmul", "sort");
+        assertThat(viaGet.json().findValuesAsString("name")).containsExactly("describe", "identity", "matmul", "sort");
         assertThat(viaGet.json().findValuesAsString("state")).containsOnly("READY");
         assertThat(viaPost.json()).isEqualTo(viaGet.json());
     }

@@ -10,6 +10,8 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import triton.client.InferInput;
 import triton.client.InferRequestedOutput;
 import triton.client.InferResult;
@@ -33,8 +35,9 @@ class TritonJavaClientIntegrationTests extends IntegrationTestSupport {
         client.close();
     }
 
-    @Test
-    void matmulFp64() throws Exception {
+    @ParameterizedTest(name = "binary={0}")
+    @ValueSource(booleans = {false, true})
+    void matmulFp64(boolean binary) throws Exception {
         int m = 37;
         int k = 19;
         int n = 23;
@@ -42,12 +45,12 @@ class TritonJavaClientIntegrationTests extends IntegrationTestSupport {
         double[] a = random.doubles(m * k).toArray();
         double[] b = random.doubles(k * n).toArray();
         InferInput inputA = new InferInput("a", new long[] {m, k}, DataType.FP64);
-        inputA.setData(a, false);
+        inputA.setData(a, binary);
         InferInput inputB = new InferInput("b", new long[] {k, n}, DataType.FP64);
-        inputB.setData(b, false);
+        inputB.setData(b, binary);
 
         InferResult result = client.infer("matmul", List.of(inputA, inputB),
-                List.of(new InferRequestedOutput("c", false)));
+                List.of(new InferRequestedOutput("c", binary)));
 
         assertThat(result.getResponse().getOutputByName("c").getShape()).containsExactly(m, n);
         double[] c = result.getOutputAsDouble("c");
@@ -74,6 +77,24 @@ class TritonJavaClientIntegrationTests extends IntegrationTestSupport {
         assertThat(described.getOutputAsLong("count")).containsExactly(4);
         assertThat(described.getOutputAsDouble("mean")).containsExactly(0.9375);
         assertThat(described.getOutputAsDouble("max")).containsExactly(4.0);
+    }
+
+    @Test
+    void binaryModeCarriesIntegersBooleansAndStrings() throws Exception {
+        int[] ints = new Random(4).ints(777).toArray();
+        InferInput x = new InferInput("x", new long[] {ints.length}, DataType.INT32);
+        x.setData(ints, true);
+        InferResult sorted = client.infer("sort", List.of(x), List.of(new InferRequestedOutput("sorted", true)));
+        int[] expected = ints.clone();
+        java.util.Arrays.sort(expected);
+        assertThat(sorted.getOutputAsInt("sorted")).containsExactly(expected);
+
+        boolean[] flags = {true, false, false, true};
+        InferInput bools = new InferInput("x", new long[] {2, 2}, DataType.BOOL);
+        bools.setData(flags, true);
+        InferResult same = client.infer("identity", List.of(bools), List.of(new InferRequestedOutput("y", true)));
+        assertThat(same.getOutputAsBool("y")).containsExactly(flags);
+        assertThat(same.getResponse().getOutputByName("y").getShape()).containsExactly(2, 2);
     }
 
     @Test

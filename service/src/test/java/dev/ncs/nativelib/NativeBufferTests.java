@@ -49,8 +49,11 @@ class NativeBufferTests {
         NativeBuffer buffer = runtime.allocate(8, "test");
         buffer.segment().set(ValueLayout.JAVA_DOUBLE, 0, 2.5);
         assertThat(buffer.segment().get(ValueLayout.JAVA_DOUBLE, 0)).isEqualTo(2.5);
+        var segment = buffer.segment();
         buffer.close();
         buffer.close();
+
+        assertThatThrownBy(() -> segment.get(ValueLayout.JAVA_DOUBLE, 0)).isInstanceOf(IllegalStateException.class);
 
         assertThatThrownBy(buffer::segment).isInstanceOf(IllegalStateException.class).hasMessageContaining("released");
         assertThatThrownBy(buffer::retain).isInstanceOf(IllegalStateException.class);

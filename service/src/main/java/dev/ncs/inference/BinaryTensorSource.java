@@ -1,0 +1,44 @@
+package dev.ncs.inference;
+
+import dev.ncs.kernel.TensorSource;
+import dev.ncs.nativelib.DataType;
+import java.lang.foreign.MemorySegment;
+
+/** An input carried in the binary part of the body: read straight from the body into native memory. */
+final class BinaryTensorSource implements TensorSource {
+
+    private final RequestBody body;
+    private final String name;
+    private final DataType type;
+    private final long size;
+    private final long count;
+    private final boolean last;
+
+    /**
+     * @param last whether this is the body's last binary tensor, after which nothing may follow
+     */
+    BinaryTensorSource(RequestBody body, String name, DataType type, long size, long count, boolean last) {
+        this.body = body;
+        this.name = name;
+        this.type = type;
+        this.size = size;
+        this.count = count;
+        this.last = last;
+    }
+
+    @Override
+    public long byteSize() {
+        return size;
+    }
+
+    @Override
+    public void writeTo(MemorySegment target) {
+        body.readInto(target, "input '" + name + "' (binary_data_size " + size + ")");
+        if (type == DataType.BYTES) {
+            BytesEncoding.validate(name, target, count);
+        }
+        if (last) {
+            body.expectEnd();
+        }
+    }
+}

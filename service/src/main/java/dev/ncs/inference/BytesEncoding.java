@@ -1,0 +1,52 @@
+package dev.ncs.inference;
+
+import dev.ncs.kernel.InvalidInputException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The protocol's BYTES encoding: each element a 4-byte little-endian length, then that many bytes,
+ * row-major, no padding.
+ */
+final class BytesEncoding {
+
+    private BytesEncoding() {
+    }
+
+    /** Checks that {@code data} holds exactly {@code count} well-framed elements. */
+    static void validate(String name, MemorySegment data, long count) {
+        long offset = 0;
+        long size = data.byteSize();
+        for (long i = 0; i < count; i++) {
+            if (size - offset < 4) {
+                throw new InvalidInputException("input '" + name + "': BYTES element " + i + " has no 4-byte length ("
+                        + (size - offset) + " bytes left); the shape needs " + count + " elements");
+            }
+            long length = Integer.toUnsignedLong(data.get(LittleEndian.I32, offset));
+            offset += 4;
+            if (length > size - offset) {
+                throw new InvalidInputException("input '" + name + "': BYTES element " + i + " declares " + length
+                        + " bytes but only " + (size - offset) + " remain");
+            }
+            offset += length;
+        }
+        if (offset != size) {
+            throw new InvalidInputException("input '" + name + "': " + (size - offset) + " bytes follow the last of its "
+                    + count + " BYTES elements; binary_data_size must equal the encoded size");
+        }
+    }
+
+    /** Decodes well-framed elements as UTF-8 strings (invalid sequences become U+FFFD). */
+    static String[] strings(MemorySegment data, long count) {
+        String[] values = new String[Math.toIntExact(count)];
+        long offset = 0;
+        for (int i = 0; i < values.length; i++) {
+            int length = data.get(LittleEndian.I32, offset);
+            offset += 4;
+            values[i] = new String(data.asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+            offset += length;
+        }
+        return values;
+    }
+}

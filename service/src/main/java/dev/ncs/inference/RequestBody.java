@@ -1,0 +1,169 @@
+package dev.ncs.inference;
+
+import dev.ncs.kernel.InvalidInputException;
+import jakarta.servlet.ServletInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.InflaterInputStream;
+
+/**
+ * A request body read once, front to back, never more than {@code limit} bytes (after decompression):
+ * the JSON header into the heap, binary tensors straight into native memory. Uncompressed bodies are
+ * read with {@link ServletInputStream#read(ByteBuffer)} into a view of the native buffer, so the
+ * bytes are copied once, from the server's socket buffer to their final place.
+ */
+final class RequestBody {
+
+    private static final int CHUNK = 1 << 16;
+    /** Bytes per read into native memory: bounded, in case a stream copies through a heap array. */
+    private static final int SLICE = 1 << 20;
+
+    private final InputStream in;
+    private final ServletInputStream direct;
+    private final long limit;
+    private final long declaredLength;
+    private long consumed;
+    private byte[] chunk;
+
+    private RequestBody(InputStream in, ServletInputStream direct, long limit, long declaredLength) {
+        this.in = in;
+        this.direct = direct;
+        this.limit = limit;
+        this.declaredLength = declaredLength;
+    }
+
+    /**
+     * Wraps {@code raw} for the given {@code Content-Encoding} (null, identity, gzip or deflate).
+     * {@code contentLength} is -1 when unknown.
+     */
+    static RequestBody open(InputStream raw, String encoding, long contentLength, long limit) {
+        if (contentLength > limit) {
+            throw tooLarge(contentLength + " bytes", limit);
+        }
+        if (encoding == null || encoding.isBlank() || encoding.equalsIgnoreCase("identity")) {
+            return new RequestBody(raw, raw instanceof ServletInputStream s ? s : null, limit, contentLength);
+        }
+        try {
+            InputStream decoded = switch (encoding.trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "gzip", "x-gzip" -> new GZIPInputStream(raw, CHUNK);
+                case "deflate" -> new InflaterInputStream(raw);
+                default -> throw new UnsupportedEncodingException("Content-Encoding '" + encoding
+                        + "' is not supported; use gzip, deflate or none");
+            };
+            return new RequestBody(decoded, null, limit, -1);
+        } catch (IOException e) {
+            throw unreadable(e);
+        }
+    }
+
+    /** The body's length after decoding, if the request said it (uncompressed with Content-Length); else -1. */
+    long declaredLength() {
+        return declaredLength;
+    }
+
+    /** Reads exactly {@code n} bytes into a new array; {@code what} names them in errors. */
+    byte[] readBytes(int n, String what) {
+        reserve(n);
+        byte[] bytes;
+        try {
+            bytes = in.readNBytes(n);
+        } catch (IOException e) {
+            throw unreadable(e);
+        }
+        consumed += bytes.length;
+        if (bytes.length < n) {
+            throw truncated(what, n, bytes.length);
+        }
+        return bytes;
+    }
+
+    /** Reads the rest of the body (no binary part follows): at most the limit. */
+    byte[] readAll() {
+        byte[] bytes;
+        try {
+            bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit - consumed + 1));
+        } catch (IOException e) {
+            throw unreadable(e);
+        }
+        consumed += bytes.length;
+        if (consumed > limit) {
+            throw tooLarge("more than " + limit + " bytes", limit);
+        }
+        return bytes;
+    }
+
+    /** Reads exactly {@code target.byteSize()} bytes into native memory. */
+    void readInto(MemorySegment target, String what) {
+        long n = target.byteSize();
+        reserve(n);
+        long done = 0;
+        try {
+            while (done < n) {
+                int want = (int) Math.min(n - done, SLICE);
+                int got = direct != null ? readDirect(target, done, want) : readChunked(target, done, want);
+                if (got < 0) {
+                    throw truncated(what, n, done);
+                }
+                done += got;
+                consumed += got;
+            }
+        } catch (IOException e) {
+            throw unreadable(e);
+        }
+    }
+
+    /** Checks that nothing follows what was read. */
+    void expectEnd() {
+        int next;
+        try {
+            next = in.read();
+        } catch (IOException e) {
+            throw unreadable(e);
+        }
+        if (next >= 0) {
+            throw new InvalidInputException("the request body has bytes after the last binary tensor: "
+                    + "the binary_data_size values add up to less than the body");
+        }
+    }
+
+    /** Reads up to {@code want} bytes into native memory at {@code offset}, trusting only read's count. */
+    private int readDirect(MemorySegment target, long offset, int want) throws IOException {
+        ByteBuffer view = target.asSlice(offset, want).asByteBuffer();
+        return direct.read(view);
+    }
+
+    private int readChunked(MemorySegment target, long offset, int want) throws IOException {
+        if (chunk == null) {
+            chunk = new byte[CHUNK];
+        }
+        int got = in.read(chunk, 0, Math.min(want, CHUNK));
+        if (got > 0) {
+            MemorySegment.copy(MemorySegment.ofArray(chunk), 0, target, offset, got);
+        }
+        return got;
+    }
+
+    private void reserve(long n) {
+        if (consumed + n > limit) {
+            throw tooLarge("more than " + limit + " bytes (declared sizes)", limit);
+        }
+    }
+
+    private static InvalidInputException truncated(String what, long expected, long got) {
+        return new InvalidInputException("the request body ended early: " + what + " needs " + expected
+                + " bytes but only " + got + " arrived (check Inference-Header-Content-Length and binary_data_size)");
+    }
+
+    /** A body that cannot be read (corrupt compression, a client that went away) is the client's problem. */
+    private static InvalidInputException unreadable(IOException e) {
+        return new InvalidInputException("the request body could not be read: " + e.getMessage());
+    }
+
+    static PayloadTooLargeException tooLarge(String size, long max) {
+        return new PayloadTooLargeException("the request body is " + size + "; the limit (ncs.limits.max-request-size) is "
+                + max + " bytes");
+    }
+}

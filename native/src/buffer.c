@@ -7,6 +7,12 @@
  * can never be resurrected. The release that drops the last reference moves the generation on
  * in that same swap; only then is the memory freed and the slot pushed on the free list.
  *
+ * Generations only grow, so a handle is valid for one buffer only, ever. A slot whose last
+ * generation (UINT32_MAX) is released is retired instead: its state stays (UINT32_MAX, count 0)
+ * and it never returns to the free list, because the next generation would wrap to 0 and bring
+ * the slot's oldest handles back to life. (The free list is LIFO, so one busy slot can be reused
+ * 2^32 times; retiring it costs one slot's metadata.)
+ *
  * Slots live in fixed-size chunks allocated on demand and never moved or freed, so a reader
  * can look a slot up without a lock while another thread grows the table. Only the free list
  * (and growing) takes a mutex. Slot metadata outlives the buffers: a stale handle reads its
@@ -35,6 +41,7 @@ static _Atomic(slot *) chunks[MAX_CHUNKS];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t free_head = NO_SLOT; /* guarded by table_lock */
 static uint32_t next_unused;         /* guarded by table_lock */
+#define LAST_GENERATION UINT32_MAX
 
 static uint64_t make_state(uint32_t generation, uint32_t count)
 {
@@ -137,6 +144,9 @@ NCS_API int ncs_buffer_alloc(uint64_t size, ncs_handle *out)
         return refuse_allocation();
     }
     slot *s = slot_at(index);
+    /* Orders the slot's earlier free (seen through take_slot) before the new data and size, for
+       ncs_buffer_peek's re-check on a reader that still holds an old state. */
+    atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&s->data, (uintptr_t)data, memory_order_relaxed);
     atomic_store_explicit(&s->size, size, memory_order_relaxed);
     uint32_t generation = state_generation(atomic_load_explicit(&s->state, memory_order_relaxed));
@@ -167,18 +177,23 @@ NCS_API int ncs_buffer_retain(ncs_handle h)
 }
 
 /* Frees the memory of a slot whose last reference was just dropped (the generation has
-   already moved on, so no handle reaches it any more) and recycles the slot. */
-static void free_slot(slot *s, uint32_t index)
+   already moved on, or the slot is retired, so no handle reaches it any more) and recycles the
+   slot unless it is retired. */
+static void free_slot(slot *s, uint32_t index, int retire)
 {
     void *data = (void *)atomic_load_explicit(&s->data, memory_order_relaxed);
     uint64_t size = atomic_load_explicit(&s->size, memory_order_relaxed);
+    /* The state change that retired the handle is ordered before these stores, for
+       ncs_buffer_peek's re-check (seqlock writer side). */
+    atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&s->data, (uintptr_t)0, memory_order_relaxed);
     atomic_store_explicit(&s->size, 0, memory_order_relaxed);
     free(data);
     ncs_stat_unreserve_bytes(size);
     ncs_stat_sub(NCS_STAT_LIVE_BUFFERS, 1);
     ncs_stat_add(NCS_STAT_FREES, 1);
-    put_slot(index);
+    if (!retire)
+        put_slot(index);
 }
 
 NCS_API int ncs_buffer_release(ncs_handle h)
@@ -193,12 +208,18 @@ NCS_API int ncs_buffer_release(ncs_handle h)
             ncs_stat_add(NCS_STAT_DOUBLE_RELEASES, 1);
             return NCS_E_DOUBLE_RELEASE;
         }
-        next = state_count(state) == 1 ? make_state(state_generation(state) + 1, 0) : state - 1;
+        if (state_count(state) > 1)
+            next = state - 1;
+        else if (state_generation(state) == LAST_GENERATION)
+            next = make_state(LAST_GENERATION, 0); /* retired: count 0 refuses every handle */
+        else
+            next = make_state(state_generation(state) + 1, 0);
     } while (!atomic_compare_exchange_weak_explicit(&s->state, &state, next,
                                                     memory_order_acq_rel, memory_order_acquire));
     ncs_stat_add(NCS_STAT_RELEASES, 1);
     if (state_count(next) == 0)
-        free_slot(s, (uint32_t)((h & 0xffffffffu) - 1));
+        free_slot(s, (uint32_t)((h & 0xffffffffu) - 1),
+                  state_generation(state) == LAST_GENERATION);
     return NCS_OK;
 }
 
@@ -252,5 +273,21 @@ NCS_API int ncs_buffer_data(ncs_handle h, uint64_t *addr, uint64_t *size)
         return status;
     *addr = (uint64_t)(uintptr_t)data;
     *size = n;
+    return NCS_OK;
+}
+
+int ncs_buffer_test_set_generation(ncs_handle h, uint32_t generation, ncs_handle *renamed)
+{
+    slot *s = slot_of(h);
+    if (s == NULL || renamed == NULL)
+        return NCS_E_INVALID_ARGUMENT;
+    uint64_t state = atomic_load_explicit(&s->state, memory_order_acquire);
+    do {
+        if (state_generation(state) != handle_generation(h) || state_count(state) == 0)
+            return NCS_E_STALE_HANDLE;
+    } while (!atomic_compare_exchange_weak_explicit(&s->state, &state,
+                                                    make_state(generation, state_count(state)),
+                                                    memory_order_acq_rel, memory_order_acquire));
+    *renamed = ((uint64_t)generation << 32) | (h & 0xffffffffu);
     return NCS_OK;
 }

@@ -5,6 +5,18 @@
  * An ncs_call embeds its ncs_ctx as first member, so a kernel's ctx is the call itself. Every
  * host service checks its context and its phase: a kernel that calls set_output during run, or
  * passes NULL, gets an error status instead of crashing the process.
+ *
+ * Error messages. ncs_call_error shows the call's first failure since the last single-threaded
+ * entry point (which clears it). A failure is recorded once its status is final: directly by the
+ * host's entry points, and for a kernel callback (prepare, a part's run, finish) when it returns
+ * a failure. While a callback runs, the messages it (or a host service on its behalf) records are
+ * only tentative, kept in a kernel_scope on the calling thread's stack: the last one is recorded
+ * if the callback fails and dropped if it succeeds, so parts cannot overwrite each other's
+ * messages. The first failure wins, except that a real failure replaces an NCS_E_CANCELLED one
+ * (a sibling that stopped because of it is not the cause). The recorded text lives in one of two
+ * buffers, each written at most once between clears, and is published through an atomic pointer,
+ * so ncs_call_error can be read by a part's thread while other parts still run. A part that fails
+ * for real sets the cancellation flag (after recording) so its siblings stop early.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -28,6 +40,16 @@ enum call_state {
 };
 
 enum part_state { PART_PENDING, PART_RUNNING, PART_DONE, PART_FAILED };
+
+/* The messages of one kernel callback on one thread (see the top of the file). */
+typedef struct kernel_scope {
+    struct ncs_call *call;
+    struct kernel_scope *outer; /* the scope this thread was in before (normally none) */
+    int has_message;
+    char message[ERROR_CAPACITY];
+} kernel_scope;
+
+static _Thread_local kernel_scope *current_scope;
 
 typedef struct call_input {
     int set;
@@ -57,49 +79,135 @@ struct ncs_call {
     void *workspace_data;
     _Atomic unsigned char *parts; /* enum part_state per part */
     atomic_int cancelled;
+    atomic_int active;    /* ncs_call_run_part calls under way: destroy must not free the call */
     _Atomic uint64_t progress;
-    pthread_mutex_t lock; /* guards allocs and error, which parts touch concurrently */
+    pthread_mutex_t lock; /* guards allocs and the messages below, which parts touch concurrently */
     ncs_handle *allocs;   /* kernel scratch buffers not yet released */
     size_t alloc_count;
     size_t alloc_capacity;
-    char error[ERROR_CAPACITY];
+    int failure;          /* status of the recorded failure; NCS_OK when none */
+    int has_stray;        /* a kernel-side message from a thread outside any scope */
+    char stray[ERROR_CAPACITY];
+    char failure_text[2][ERROR_CAPACITY]; /* each written at most once between clears */
+    _Atomic(const char *) error;          /* what ncs_call_error returns: "" or failure_text */
 };
 
 static const ncs_host_api host_api;
 
 /* ---- messages -------------------------------------------------------------------------- */
 
-__attribute__((format(printf, 2, 0))) static void set_error_v(ncs_call *c, const char *fmt,
-                                                                  va_list ap)
+/* Records a failure of the call unless an earlier one is kept: the first failure wins, but a
+   real failure replaces a cancellation. */
+static void record_failure(ncs_call *c, int status, const char *text)
 {
+    if (status == NCS_OK)
+        status = NCS_E_INTERNAL; /* only failures are recorded */
     pthread_mutex_lock(&c->lock);
-    vsnprintf(c->error, sizeof c->error, fmt, ap);
+    char *slot = NULL;
+    if (c->failure == NCS_OK)
+        slot = c->failure_text[0];
+    else if (c->failure == NCS_E_CANCELLED && status != NCS_E_CANCELLED)
+        slot = c->failure_text[1];
+    if (slot != NULL) {
+        snprintf(slot, ERROR_CAPACITY, "%s", text);
+        c->failure = status;
+        atomic_store_explicit(&c->error, slot, memory_order_release);
+    }
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Records a message and returns `status`. */
+/* Host entry points: records a failure of the call and returns `status`. */
 __attribute__((format(printf, 3, 4))) static int fail(ncs_call *c, int status, const char *fmt, ...)
+{
+    char text[ERROR_CAPACITY];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    record_failure(c, status, text);
+    return status;
+}
+
+/* Kernel side (api->fail and host services): a tentative message for the running callback. */
+__attribute__((format(printf, 2, 0))) static void note_v(ncs_call *c, const char *fmt, va_list ap)
+{
+    for (kernel_scope *scope = current_scope; scope != NULL; scope = scope->outer) {
+        if (scope->call == c) {
+            vsnprintf(scope->message, sizeof scope->message, fmt, ap);
+            scope->has_message = 1;
+            return;
+        }
+    }
+    /* A thread of the kernel's own, or a callback that has already returned. */
+    pthread_mutex_lock(&c->lock);
+    vsnprintf(c->stray, sizeof c->stray, fmt, ap);
+    c->has_stray = 1;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Kernel side: notes a tentative message and returns `status`. */
+__attribute__((format(printf, 3, 4))) static int kfail(ncs_call *c, int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    set_error_v(c, fmt, ap);
+    note_v(c, fmt, ap);
     va_end(ap);
     return status;
 }
 
-static void clear_error(ncs_call *c)
+/* kfail when `kernel_side`, else fail. */
+__attribute__((format(printf, 4, 5))) static int note(ncs_call *c, int kernel_side, int status,
+                                                      const char *fmt, ...)
 {
-    c->error[0] = '\0';
+    char text[ERROR_CAPACITY];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    return kernel_side ? kfail(c, status, "%s", text) : fail(c, status, "%s", text);
 }
 
-/* After a kernel callback failed: make sure the client gets some message. */
-static void ensure_error(ncs_call *c, const char *phase, int status)
+/* Single-threaded entry points start with a clean slate. */
+static void clear_error(ncs_call *c)
 {
     pthread_mutex_lock(&c->lock);
-    if (c->error[0] == '\0')
-        snprintf(c->error, sizeof c->error, "kernel '%s' failed in %s: %s", c->kernel->desc.name,
-                 phase, ncs_status_str(status));
+    c->failure = NCS_OK;
+    c->has_stray = 0;
+    atomic_store_explicit(&c->error, "", memory_order_release);
     pthread_mutex_unlock(&c->lock);
+}
+
+/* Before a kernel callback: its messages go to `scope` from now on. */
+static void enter_scope(kernel_scope *scope, ncs_call *c)
+{
+    scope->call = c;
+    scope->outer = current_scope;
+    scope->has_message = 0;
+    scope->message[0] = '\0';
+    current_scope = scope;
+}
+
+/* After a kernel callback returned `status`: a failure is recorded with the callback's last
+   message (or a stray one, or a generic one); the messages of a success are dropped. */
+static void leave_scope(kernel_scope *scope, const char *phase, int status)
+{
+    ncs_call *c = scope->call;
+    current_scope = scope->outer;
+    if (status == NCS_OK)
+        return;
+    if (!scope->has_message) {
+        pthread_mutex_lock(&c->lock);
+        if (c->has_stray) {
+            memcpy(scope->message, c->stray, sizeof scope->message);
+            scope->has_message = 1;
+            c->has_stray = 0;
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (!scope->has_message)
+        snprintf(scope->message, sizeof scope->message, "kernel '%s' failed in %s: %s",
+                 c->kernel->desc.name, phase, ncs_status_str(status));
+    record_failure(c, status, scope->message);
 }
 
 /* A kernel's status, with values outside the enum treated as a kernel bug. */
@@ -142,43 +250,45 @@ static const char *shape_text(int rank, const int64_t *dims, char *text, size_t 
 static int check_tensor(ncs_call *c, const char *what, const ncs_tensor_desc *d, int dtype,
                         int rank, const int64_t *dims, ncs_tensor_view *view)
 {
+    /* Inputs are checked by ncs_call_set_input, outputs for the kernel (host services). */
+    int kernel_side = strcmp(what, "output") == 0;
     const char *kernel = c->kernel->desc.name;
     char list[160];
     if (!ncs_dtype_valid(dtype))
-        return fail(c, NCS_E_INVALID_ARGUMENT, "%s '%s': %d is not a datatype", what, d->name,
+        return note(c, kernel_side, NCS_E_INVALID_ARGUMENT, "%s '%s': %d is not a datatype", what, d->name,
                     dtype);
     if (!(d->dtypes & NCS_DTYPE_BIT(dtype)))
-        return fail(c, NCS_E_INVALID_ARGUMENT, "%s '%s' is %s but kernel '%s' accepts %s", what,
+        return note(c, kernel_side, NCS_E_INVALID_ARGUMENT, "%s '%s' is %s but kernel '%s' accepts %s", what,
                     d->name, ncs_dtype_name(dtype), kernel, dtype_list(d->dtypes, list, sizeof list));
     if (rank < 0 || rank > NCS_MAX_RANK)
-        return fail(c, NCS_E_INVALID_ARGUMENT, "%s '%s' has rank %d: ranks go from 0 to %d", what,
+        return note(c, kernel_side, NCS_E_INVALID_ARGUMENT, "%s '%s' has rank %d: ranks go from 0 to %d", what,
                     d->name, rank, NCS_MAX_RANK);
     if (d->rank != NCS_RANK_ANY && rank != d->rank)
-        return fail(c, NCS_E_INVALID_ARGUMENT, "%s '%s' has rank %d but kernel '%s' needs rank %d",
+        return note(c, kernel_side, NCS_E_INVALID_ARGUMENT, "%s '%s' has rank %d but kernel '%s' needs rank %d",
                     what, d->name, rank, kernel, d->rank);
     if (rank > 0 && dims == NULL)
-        return fail(c, NCS_E_INVALID_ARGUMENT, "%s '%s': the shape is NULL", what, d->name);
+        return note(c, kernel_side, NCS_E_INVALID_ARGUMENT, "%s '%s': the shape is NULL", what, d->name);
     int64_t count = 1;
     for (int r = 0; r < rank; r++) {
         if (dims[r] < 0)
-            return fail(c, NCS_E_INVALID_ARGUMENT,
+            return note(c, kernel_side, NCS_E_INVALID_ARGUMENT,
                         "%s '%s' has dimension %lld at axis %d: dimensions cannot be negative",
                         what, d->name, (long long)dims[r], r);
         if (d->rank != NCS_RANK_ANY && d->dims[r] != NCS_DIM_ANY && dims[r] != d->dims[r])
-            return fail(c, NCS_E_INVALID_ARGUMENT,
+            return note(c, kernel_side, NCS_E_INVALID_ARGUMENT,
                         "%s '%s' has dimension %lld at axis %d but kernel '%s' needs %lld", what,
                         d->name, (long long)dims[r], r, kernel, (long long)d->dims[r]);
     }
     for (int r = 0; r < rank; r++) {
         if (__builtin_mul_overflow(count, dims[r], &count))
-            return fail(c, NCS_E_INVALID_ARGUMENT,
+            return note(c, kernel_side, NCS_E_INVALID_ARGUMENT,
                         "%s '%s' with shape %s has more elements than fit in 64 bits", what,
                         d->name, shape_text(rank, dims, list, sizeof list));
     }
     uint64_t nbytes = 0;
     if (dtype != NCS_DTYPE_BYTES &&
         __builtin_mul_overflow((uint64_t)count, (uint64_t)ncs_dtype_size(dtype), &nbytes))
-        return fail(c, NCS_E_INVALID_ARGUMENT, "%s '%s' with shape %s has more bytes than fit in 64 bits",
+        return note(c, kernel_side, NCS_E_INVALID_ARGUMENT, "%s '%s' with shape %s has more bytes than fit in 64 bits",
                     what, d->name, shape_text(rank, dims, list, sizeof list));
     memset(view, 0, sizeof *view);
     view->dtype = dtype;
@@ -188,6 +298,56 @@ static int check_tensor(ncs_call *c, const char *what, const ncs_tensor_desc *d,
     view->count = count;
     view->nbytes = nbytes;
     return NCS_OK;
+}
+
+/* ---- BYTES framing ---------------------------------------------------------------------- */
+
+/*
+ * Checks that data[0..size) holds exactly `count` BYTES elements (4-byte little-endian length,
+ * then that many bytes) and nothing else. Returns 1 when it does; otherwise 0 with a sentence
+ * naming the element where the framing breaks in why[0..capacity).
+ */
+static int bytes_framing_valid(const unsigned char *data, uint64_t size, int64_t count, char *why,
+                               size_t capacity)
+{
+    uint64_t at = 0;
+    for (int64_t i = 0; i < count; i++) {
+        uint64_t left = size - at;
+        if (left == 0) {
+            snprintf(why, capacity,
+                     "BYTES element %lld is missing: the %llu bytes hold %lld of the %lld elements "
+                     "the shape needs",
+                     (long long)i, (unsigned long long)size, (long long)i, (long long)count);
+            return 0;
+        }
+        if (left < 4) {
+            snprintf(why, capacity,
+                     "BYTES element %lld's 4-byte length is cut off: only %llu bytes remain",
+                     (long long)i, (unsigned long long)left);
+            return 0;
+        }
+        const unsigned char *p = data + at;
+        uint64_t length = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+                          (uint64_t)p[3] << 24;
+        if (length > left - 4) {
+            snprintf(why, capacity, "BYTES element %lld declares %llu bytes but only %llu remain",
+                     (long long)i, (unsigned long long)length, (unsigned long long)(left - 4));
+            return 0;
+        }
+        at += 4 + length;
+    }
+    if (at != size) {
+        if (count == 0)
+            snprintf(why, capacity, "a BYTES tensor with no elements has 0 bytes, not %llu",
+                     (unsigned long long)size);
+        else
+            snprintf(why, capacity,
+                     "BYTES element %lld, the last, ends at byte %llu but %llu more bytes follow",
+                     (long long)(count - 1), (unsigned long long)at,
+                     (unsigned long long)(size - at));
+        return 0;
+    }
+    return 1;
 }
 
 /* ---- the host API for kernels ---------------------------------------------------------- */
@@ -212,7 +372,7 @@ static int running(const ncs_call *c)
 
 static int misuse(ncs_call *c, const char *service, const char *allowed)
 {
-    return fail(c, NCS_E_INTERNAL, "kernel '%s' called %s outside %s", c->kernel->desc.name,
+    return kfail(c, NCS_E_INTERNAL, "kernel '%s' called %s outside %s", c->kernel->desc.name,
                 service, allowed);
 }
 
@@ -234,10 +394,44 @@ static int api_set_output(ncs_ctx *ctx, int index, int dtype, int rank, const in
         return NCS_E_INVALID_ARGUMENT;
     if (c->state != CALL_PREPARING)
         return misuse(c, "set_output", "prepare");
+    if (dtype == NCS_DTYPE_BYTES)
+        return kfail(c, NCS_E_INVALID_ARGUMENT,
+                    "kernel '%s' declared BYTES output '%s' with set_output: BYTES outputs have no "
+                    "element size, declare them with set_output_bytes",
+                    c->kernel->desc.name, c->kernel->desc.outputs[index].name);
     call_output *o = &c->outputs[index];
     int status = check_tensor(c, "output", &c->kernel->desc.outputs[index], dtype, rank, dims, &o->view);
     o->declared = status == NCS_OK;
     return status;
+}
+
+static int api_set_output_bytes(ncs_ctx *ctx, int index, int rank, const int64_t *dims,
+                                uint64_t nbytes)
+{
+    ncs_call *c = call_of(ctx);
+    if (c == NULL || index < 0 || index >= c->kernel->desc.n_outputs)
+        return NCS_E_INVALID_ARGUMENT;
+    if (c->state != CALL_PREPARING)
+        return misuse(c, "set_output_bytes", "prepare");
+    const ncs_tensor_desc *d = &c->kernel->desc.outputs[index];
+    ncs_tensor_view view;
+    int status = check_tensor(c, "output", d, NCS_DTYPE_BYTES, rank, dims, &view);
+    if (status != NCS_OK)
+        return status;
+    uint64_t prefixes;
+    if (__builtin_mul_overflow((uint64_t)view.count, (uint64_t)4, &prefixes) || nbytes < prefixes) {
+        char text[160];
+        return kfail(c, NCS_E_INVALID_ARGUMENT,
+                    "kernel '%s' declared BYTES output '%s' %s with %llu bytes, fewer than the "
+                    "4-byte lengths of its %lld elements need",
+                    c->kernel->desc.name, d->name, shape_text(rank, dims, text, sizeof text),
+                    (unsigned long long)nbytes, (long long)view.count);
+    }
+    view.nbytes = nbytes;
+    call_output *o = &c->outputs[index];
+    o->view = view;
+    o->declared = 1;
+    return NCS_OK;
 }
 
 static int api_output(ncs_ctx *ctx, int index, ncs_tensor_view *view)
@@ -282,7 +476,7 @@ static int api_set_parts(ncs_ctx *ctx, int nparts)
     if (c->state != CALL_PREPARING)
         return misuse(c, "set_parts", "prepare");
     if (nparts < 1 || nparts > c->max_parts)
-        return fail(c, NCS_E_INVALID_ARGUMENT, "kernel '%s' asked for %d parts but at most %d are allowed",
+        return kfail(c, NCS_E_INVALID_ARGUMENT, "kernel '%s' asked for %d parts but at most %d are allowed",
                     c->kernel->desc.name, nparts, c->max_parts);
     c->nparts = nparts;
     return NCS_OK;
@@ -298,13 +492,13 @@ static int param_text(ncs_ctx *ctx, const char *name, int type, const void *out,
     for (int i = 0; i < k->n_params; i++) {
         if (strcmp(k->params[i].name, name) == 0) {
             if (k->params[i].type != type)
-                return fail(c, NCS_E_INVALID_ARGUMENT, "kernel '%s' read parameter '%s' as %s but declared it %s",
+                return kfail(c, NCS_E_INVALID_ARGUMENT, "kernel '%s' read parameter '%s' as %s but declared it %s",
                             k->name, name, ncs_param_type_name(type), ncs_param_type_name(k->params[i].type));
             *text = c->params[i] ? c->params[i] : k->params[i].default_value;
             return NCS_OK;
         }
     }
-    return fail(c, NCS_E_INVALID_ARGUMENT, "kernel '%s' read parameter '%s', which it does not declare",
+    return kfail(c, NCS_E_INVALID_ARGUMENT, "kernel '%s' read parameter '%s', which it does not declare",
                 k->name, name);
 }
 
@@ -348,7 +542,7 @@ static int api_cancelled(ncs_ctx *ctx)
 {
     ncs_call *c = call_of(ctx);
     /* A broken context stops the kernel rather than letting it run on. */
-    return c == NULL || atomic_load_explicit(&c->cancelled, memory_order_relaxed);
+    return c == NULL || atomic_load_explicit(&c->cancelled, memory_order_acquire);
 }
 
 static void api_progress(ncs_ctx *ctx, uint64_t units)
@@ -364,10 +558,10 @@ __attribute__((format(printf, 3, 4))) static int api_fail(ncs_ctx *ctx, int stat
     if (c == NULL)
         return status;
     if (fmt == NULL)
-        return fail(c, status, "%s", ncs_status_str(status));
+        return kfail(c, status, "%s", ncs_status_str(status));
     va_list ap;
     va_start(ap, fmt);
-    set_error_v(c, fmt, ap);
+    note_v(c, fmt, ap);
     va_end(ap);
     return status;
 }
@@ -417,7 +611,7 @@ static int api_alloc(ncs_ctx *ctx, uint64_t bytes, ncs_handle *out, void **data)
     ncs_handle h;
     int status = ncs_buffer_alloc(bytes, &h);
     if (status != NCS_OK)
-        return fail(c, status, "kernel '%s' could not get %llu bytes of scratch memory: %s",
+        return kfail(c, status, "kernel '%s' could not get %llu bytes of scratch memory: %s",
                     c->kernel->desc.name, (unsigned long long)bytes, ncs_status_str(status));
     status = track(c, h);
     void *memory = NULL;
@@ -441,7 +635,7 @@ static int api_release(ncs_ctx *ctx, ncs_handle h)
     if (c == NULL)
         return NCS_E_INVALID_ARGUMENT;
     if (!untrack(c, h))
-        return fail(c, NCS_E_INVALID_ARGUMENT,
+        return kfail(c, NCS_E_INVALID_ARGUMENT,
                     "kernel '%s' released buffer %llu, which it did not allocate or already released",
                     c->kernel->desc.name, (unsigned long long)h);
     return ncs_buffer_release(h);
@@ -464,6 +658,7 @@ static const ncs_host_api host_api = {
     .fail = api_fail,
     .alloc = api_alloc,
     .release = api_release,
+    .set_output_bytes = api_set_output_bytes,
 };
 
 /* ---- the public call API --------------------------------------------------------------- */
@@ -488,7 +683,10 @@ NCS_API int ncs_call_create(const char *kernel, ncs_call **out)
     c->state = CALL_CREATED;
     c->nparts = 1;
     atomic_init(&c->cancelled, 0);
+    atomic_init(&c->active, 0);
     atomic_init(&c->progress, 0);
+    c->failure = NCS_OK;
+    atomic_init(&c->error, "");
     *out = c;
     return NCS_OK;
 }
@@ -520,6 +718,10 @@ NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, c
                     d->name, ncs_dtype_name(dtype), shape_text(rank, shape, text, sizeof text),
                     (unsigned long long)view.nbytes, (unsigned long long)size);
     }
+    char why[200];
+    if (status == NCS_OK && dtype == NCS_DTYPE_BYTES &&
+        !bytes_framing_valid(data, size, view.count, why, sizeof why))
+        return fail(c, NCS_E_INVALID_ARGUMENT, "input '%s': %s", d->name, why);
     if (status == NCS_OK)
         status = ncs_buffer_retain(buffer); /* counts the stale use if freed meanwhile */
     else if (status == NCS_E_STALE_HANDLE)
@@ -595,6 +797,21 @@ static void release_outputs(ncs_call *c)
     c->workspace_data = NULL;
 }
 
+/* After the kernel's last step: refuses BYTES outputs whose framing is broken. */
+static int check_bytes_outputs(ncs_call *c)
+{
+    const ncs_kernel_desc *k = &c->kernel->desc;
+    for (int i = 0; i < k->n_outputs; i++) {
+        const ncs_tensor_view *v = &c->outputs[i].view;
+        char why[200];
+        if (v->dtype == NCS_DTYPE_BYTES &&
+            !bytes_framing_valid(v->data, v->nbytes, v->count, why, sizeof why))
+            return fail(c, NCS_E_INTERNAL, "kernel '%s' produced malformed BYTES output '%s': %s",
+                        k->name, k->outputs[i].name, why);
+    }
+    return NCS_OK;
+}
+
 /* Allocates the declared outputs, the workspace and the part table. */
 static int allocate_results(ncs_call *c)
 {
@@ -652,10 +869,11 @@ NCS_API int ncs_call_prepare(ncs_call *call, int max_parts, int *out_parts)
         c->max_parts = max_parts;
         c->nparts = 1;
         c->state = CALL_PREPARING;
+        kernel_scope scope;
+        enter_scope(&scope, c);
         status = kernel_status(k->prepare(&c->ctx, max_parts));
-        if (status != NCS_OK)
-            ensure_error(c, "prepare", status);
-        else
+        leave_scope(&scope, "prepare", status);
+        if (status == NCS_OK)
             status = allocate_results(c);
     }
     if (status != NCS_OK) {
@@ -668,11 +886,8 @@ NCS_API int ncs_call_prepare(ncs_call *call, int max_parts, int *out_parts)
     return NCS_OK;
 }
 
-NCS_API int ncs_call_run_part(ncs_call *call, int part)
+static int run_part(ncs_call *c, int part)
 {
-    if (call == NULL)
-        return NCS_E_INVALID_ARGUMENT;
-    ncs_call *c = call;
     if (c->state != CALL_PREPARED)
         return fail(c, NCS_E_INVALID_ARGUMENT, "parts run after a successful prepare and before finish");
     if (part < 0 || part >= c->nparts)
@@ -682,13 +897,30 @@ NCS_API int ncs_call_run_part(ncs_call *call, int part)
     if (!atomic_compare_exchange_strong(&c->parts[part], &expected, PART_RUNNING))
         return fail(c, NCS_E_INVALID_ARGUMENT, "part %d already ran", part);
     int status;
-    if (atomic_load_explicit(&c->cancelled, memory_order_relaxed))
+    if (atomic_load_explicit(&c->cancelled, memory_order_acquire)) {
         status = fail(c, NCS_E_CANCELLED, "the call was cancelled");
-    else
+    } else {
+        kernel_scope scope;
+        enter_scope(&scope, c);
         status = kernel_status(c->kernel->desc.run(&c->ctx, part, c->nparts));
-    if (status != NCS_OK)
-        ensure_error(c, "run", status);
+        leave_scope(&scope, "run", status);
+    }
+    /* A real failure stops the siblings; it is recorded first (release), so a sibling that
+       sees the flag and returns NCS_E_CANCELLED cannot be taken for the cause. */
+    if (status != NCS_OK && status != NCS_E_CANCELLED)
+        atomic_store_explicit(&c->cancelled, 1, memory_order_release);
     atomic_store(&c->parts[part], status == NCS_OK ? PART_DONE : PART_FAILED);
+    return status;
+}
+
+NCS_API int ncs_call_run_part(ncs_call *call, int part)
+{
+    if (call == NULL)
+        return NCS_E_INVALID_ARGUMENT;
+    /* Counts the whole call, failures included, so destroy can tell that the call is in use. */
+    atomic_fetch_add_explicit(&call->active, 1, memory_order_relaxed);
+    int status = run_part(call, part);
+    atomic_fetch_sub_explicit(&call->active, 1, memory_order_release); /* last touch of call */
     return status;
 }
 
@@ -706,13 +938,19 @@ NCS_API int ncs_call_finish(ncs_call *call)
                         c->nparts);
     }
     int status = NCS_OK;
-    if (atomic_load_explicit(&c->cancelled, memory_order_relaxed)) {
+    if (atomic_load_explicit(&c->cancelled, memory_order_acquire)) {
         status = fail(c, NCS_E_CANCELLED, "the call was cancelled");
     } else if (c->kernel->desc.finish != NULL) {
         c->state = CALL_FINISHING;
+        kernel_scope scope;
+        enter_scope(&scope, c);
         status = kernel_status(c->kernel->desc.finish(&c->ctx));
+        leave_scope(&scope, "finish", status);
+    }
+    if (status == NCS_OK) {
+        status = check_bytes_outputs(c);
         if (status != NCS_OK)
-            ensure_error(c, "finish", status);
+            release_outputs(c); /* never hand malformed data to anyone */
     }
     c->state = status == NCS_OK ? CALL_FINISHED : CALL_FAILED;
     return status;
@@ -735,6 +973,16 @@ NCS_API int ncs_call_output_info(const ncs_call *call, int index, int *dtype, in
     *rank = v->rank;
     for (int r = 0; r < v->rank; r++)
         shape[r] = v->dims[r];
+    return NCS_OK;
+}
+
+NCS_API int ncs_call_output_nbytes(const ncs_call *call, int index, uint64_t *nbytes)
+{
+    if (call == NULL || nbytes == NULL || index < 0 || index >= call->kernel->desc.n_outputs)
+        return NCS_E_INVALID_ARGUMENT;
+    if (call->state != CALL_PREPARED && call->state != CALL_FINISHING && call->state != CALL_FINISHED)
+        return NCS_E_INVALID_ARGUMENT;
+    *nbytes = call->outputs[index].view.nbytes;
     return NCS_OK;
 }
 
@@ -764,7 +1012,7 @@ NCS_API int ncs_call_take_output(ncs_call *call, int index, ncs_handle *out)
 NCS_API void ncs_call_cancel(ncs_call *call)
 {
     if (call != NULL)
-        atomic_store_explicit(&call->cancelled, 1, memory_order_relaxed);
+        atomic_store_explicit(&call->cancelled, 1, memory_order_release);
 }
 
 NCS_API uint64_t ncs_call_progress(const ncs_call *call)
@@ -774,7 +1022,9 @@ NCS_API uint64_t ncs_call_progress(const ncs_call *call)
 
 NCS_API const char *ncs_call_error(const ncs_call *call)
 {
-    return call ? call->error : "";
+    /* The text behind the pointer is never written again until the next clear, which only a
+       single-threaded entry point does. */
+    return call ? atomic_load_explicit(&((ncs_call *)call)->error, memory_order_acquire) : "";
 }
 
 NCS_API void ncs_call_destroy(ncs_call *call, uint64_t *leaked)
@@ -783,6 +1033,18 @@ NCS_API void ncs_call_destroy(ncs_call *call, uint64_t *leaked)
         return;
     ncs_call *c = call;
     const ncs_kernel_desc *k = &c->kernel->desc;
+    int active = atomic_load_explicit(&c->active, memory_order_acquire);
+    if (active != 0) {
+        /* Freeing the call would pull it from under the running parts (a use after free that
+           shows up much later, elsewhere): stop here, where the bug is. */
+        fprintf(stderr,
+                "libncs: fatal: ncs_call_destroy on a call of kernel '%s' while %d "
+                "ncs_call_run_part call(s) still run on it; the host must wait for every part "
+                "to return before destroying the call\n",
+                k->name, active);
+        fflush(stderr);
+        abort();
+    }
     for (int i = 0; i < k->n_inputs; i++) {
         if (c->inputs[i].set)
             ncs_buffer_release(c->inputs[i].buffer);

@@ -186,14 +186,15 @@ static int name_valid(const char *name, int allow_upper)
     return 1;
 }
 
-static int tensor_valid(const ncs_tensor_desc *t, int is_output)
+/* `bytes_outputs`: the kernel's ABI has set_output_bytes (1.1 and later). */
+static int tensor_valid(const ncs_tensor_desc *t, int is_output, int bytes_outputs)
 {
     if (!name_valid(t->name, 1))
         return 0;
     if (t->dtypes == 0 || (t->dtypes & ~ncs_dtype_all_mask()) != 0)
         return 0;
-    /* The host sizes outputs from their shape; a BYTES tensor has no element size. */
-    if (is_output && (t->dtypes & NCS_DTYPE_BIT(NCS_DTYPE_BYTES)))
+    /* A BYTES output has no element size: only kernels that know set_output_bytes can size it. */
+    if (is_output && !bytes_outputs && (t->dtypes & NCS_DTYPE_BIT(NCS_DTYPE_BYTES)))
         return 0;
     if (t->rank != NCS_RANK_ANY && (t->rank < 0 || t->rank > NCS_MAX_RANK))
         return 0;
@@ -204,12 +205,13 @@ static int tensor_valid(const ncs_tensor_desc *t, int is_output)
     return 1;
 }
 
-static int tensors_valid(const ncs_tensor_desc *tensors, int n, int min, int is_output)
+static int tensors_valid(const ncs_tensor_desc *tensors, int n, int min, int is_output,
+                         int bytes_outputs)
 {
     if (n < min || n > NCS_MAX_TENSORS || (n > 0 && tensors == NULL))
         return 0;
     for (int i = 0; i < n; i++) {
-        if (!tensor_valid(&tensors[i], is_output))
+        if (!tensor_valid(&tensors[i], is_output, bytes_outputs))
             return 0;
         for (int k = 0; k < i; k++) {
             if (strcmp(tensors[k].name, tensors[i].name) == 0)
@@ -236,12 +238,14 @@ static int params_valid(const ncs_param_desc *params, int n)
     return 1;
 }
 
-static int descriptor_valid(const ncs_kernel_desc *k)
+static int descriptor_valid(const ncs_kernel_desc *k, int abi_minor)
 {
+    int bytes_outputs = abi_minor >= 1;
     return k->struct_size >= sizeof(ncs_kernel_desc) && name_valid(k->name, 0) &&
            (k->flags & ~NCS_KERNEL_THREAD_SAFE) == 0 &&
-           tensors_valid(k->inputs, k->n_inputs, 0, 0) &&
-           tensors_valid(k->outputs, k->n_outputs, 1, 1) && params_valid(k->params, k->n_params) &&
+           tensors_valid(k->inputs, k->n_inputs, 0, 0, bytes_outputs) &&
+           tensors_valid(k->outputs, k->n_outputs, 1, 1, bytes_outputs) &&
+           params_valid(k->params, k->n_params) &&
            k->prepare != NULL && k->run != NULL;
 }
 
@@ -285,7 +289,7 @@ static int add_kernel(ncs_registrar *registrar, int abi_major, int abi_minor,
     if (abi_major != NCS_PLUGIN_ABI_MAJOR || abi_minor < 0 || abi_minor > NCS_PLUGIN_ABI_MINOR)
         return NCS_E_UNSUPPORTED;
     registration *r = (registration *)registrar;
-    if (kernel == NULL || !descriptor_valid(kernel) || name_taken(r, kernel->name))
+    if (kernel == NULL || !descriptor_valid(kernel, abi_minor) || name_taken(r, kernel->name))
         return NCS_E_INVALID_ARGUMENT;
     if (r->pending_count == r->pending_capacity) {
         int capacity = r->pending_capacity ? 2 * r->pending_capacity : 8;

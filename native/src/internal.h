@@ -36,6 +36,15 @@ void ncs_stat_unreserve_bytes(uint64_t bytes);
  *  memory. Returns NCS_OK, NCS_E_STALE_HANDLE or NCS_E_INVALID_ARGUMENT. */
 int ncs_buffer_peek(ncs_handle h, void **data, uint64_t *size);
 
+/**
+ * Test hook, for the C tests that link the runtime's objects (never exported, never called by
+ * the library): moves the live buffer `h` to generation `generation` of the same slot, as if
+ * the slot had been reused that often, and stores the buffer's new handle in *renamed (`h`
+ * becomes stale). Lets a test reach the end of a slot's generations without 2^32 allocations.
+ * NCS_E_STALE_HANDLE when `h` is not live; NCS_E_INVALID_ARGUMENT for a foreign handle or NULL.
+ */
+int ncs_buffer_test_set_generation(ncs_handle h, uint32_t generation, ncs_handle *renamed);
+
 /* ---- dtype.c -------------------------------------------------------------------------- */
 
 /** 1 when `dtype` is one of the ncs_dtype values other than NCS_DTYPE_INVALID. */

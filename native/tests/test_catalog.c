@@ -74,16 +74,16 @@ static int register_one(const ncs_kernel_desc *k)
 
 static void test_builtins(void)
 {
-    CHECK(ncs_kernel_count() == 3);
-    const char *expected[] = {"matmul", "describe", "sort"};
-    for (int i = 0; i < 3; i++) {
+    CHECK(ncs_kernel_count() == 4);
+    const char *expected[] = {"matmul", "describe", "sort", "identity"};
+    for (int i = 0; i < 4; i++) {
         int found = 0;
         for (int k = 0; k < ncs_kernel_count(); k++)
             found |= strcmp(ncs_kernel_name(k), expected[i]) == 0;
         CHECK(found);
     }
     CHECK(ncs_kernel_name(-1) == NULL);
-    CHECK(ncs_kernel_name(3) == NULL);
+    CHECK(ncs_kernel_name(4) == NULL);
     CHECK(ncs_kernel_metadata_json("nope") == NULL);
     CHECK(ncs_kernel_metadata_json(NULL) == NULL);
 
@@ -106,13 +106,24 @@ static void test_builtins(void)
     CHECK_CONTAINS(sort, "\"datatypes\":[\"INT32\",\"INT64\",\"FP32\",\"FP64\"]");
     CHECK_CONTAINS(sort, "{\"name\":\"sorted\"");
     CHECK_CONTAINS(sort, "\"parameters\":[{\"name\":\"descending\",\"type\":\"bool\",\"default\":\"false\",\"doc\":");
+
+    const char *identity = ncs_kernel_metadata_json("identity");
+    CHECK_CONTAINS(identity, "{\"name\":\"identity\",\"doc\":\"returns its input unchanged: for testing "
+                             "clients, encodings and the transport (like Triton's identity model)\"");
+    CHECK_CONTAINS(identity, "\"thread_safe\":true,\"library\":\"builtin\"");
+    const char *every_dtype = "\"datatypes\":[\"BOOL\",\"UINT8\",\"UINT16\",\"UINT32\",\"UINT64\",\"INT8\","
+                              "\"INT16\",\"INT32\",\"INT64\",\"FP16\",\"FP32\",\"FP64\",\"BYTES\",\"BF16\"],"
+                              "\"shape\":null}";
+    CHECK_CONTAINS(identity, every_dtype);
+    CHECK_CONTAINS(strstr(identity, "\"outputs\":[{\"name\":\"y\""), every_dtype);
+    CHECK_CONTAINS(identity, "\"parameters\":[]}");
 }
 
 static void test_register_and_escape(void)
 {
     ncs_kernel_desc k = good_kernel("test_ok");
     CHECK_OK(register_one(&k));
-    CHECK(ncs_kernel_count() == 4);
+    CHECK(ncs_kernel_count() == 5);
     const char *json = ncs_kernel_metadata_json("test_ok");
     CHECK_CONTAINS(json, "\"doc\":\"quote \\\" backslash \\\\ newline \\n tab \\t bell \\u0001 end\"");
     CHECK_CONTAINS(json, "\"thread_safe\":false,\"library\":\"testlib\"");
@@ -124,7 +135,7 @@ static void test_register_and_escape(void)
     CHECK_STATUS(register_one(&k), NCS_E_INVALID_ARGUMENT);
     ncs_kernel_desc clash = good_kernel("matmul");
     CHECK_STATUS(register_one(&clash), NCS_E_INVALID_ARGUMENT);
-    CHECK(ncs_kernel_count() == 4);
+    CHECK(ncs_kernel_count() == 5);
 }
 
 static void test_abi_check(void)
@@ -135,10 +146,30 @@ static void test_abi_check(void)
     plugin_abi_major = NCS_PLUGIN_ABI_MAJOR - 1;
     CHECK_STATUS(register_one(&k), NCS_E_UNSUPPORTED);
     plugin_abi_major = NCS_PLUGIN_ABI_MAJOR;
-    plugin_abi_minor = NCS_PLUGIN_ABI_MINOR + 1;
+    plugin_abi_minor = NCS_PLUGIN_ABI_MINOR + 1; /* a newer plugin than this host */
     CHECK_STATUS(register_one(&k), NCS_E_UNSUPPORTED);
-    plugin_abi_minor = NCS_PLUGIN_ABI_MINOR;
+    plugin_abi_minor = -1;
+    CHECK_STATUS(register_one(&k), NCS_E_UNSUPPORTED);
     CHECK(ncs_catalog_find("test_abi") == NULL);
+
+    /* An older plugin (1.0) is accepted, but may not declare BYTES outputs: 1.0 has no
+       set_output_bytes. 1.1 may. */
+    CHECK(NCS_PLUGIN_ABI_MAJOR == 1 && NCS_PLUGIN_ABI_MINOR == 1);
+    plugin_abi_minor = 0;
+    CHECK_OK(register_one(&k));
+    CHECK(ncs_catalog_find("test_abi") != NULL);
+    ncs_tensor_desc bytes_out[1] = {
+        {.name = "y", .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_BYTES), .rank = 1, .dims = {NCS_DIM_ANY}},
+    };
+    ncs_kernel_desc b = good_kernel("test_abi_bytes");
+    b.outputs = bytes_out;
+    CHECK_STATUS(register_one(&b), NCS_E_INVALID_ARGUMENT);
+    CHECK(ncs_catalog_find("test_abi_bytes") == NULL);
+    plugin_abi_minor = 1;
+    CHECK_OK(register_one(&b));
+    CHECK_CONTAINS(ncs_kernel_metadata_json("test_abi_bytes"),
+                   "\"outputs\":[{\"name\":\"y\",\"doc\":\"\",\"datatypes\":[\"BYTES\"],\"shape\":[-1]}]");
+    plugin_abi_minor = NCS_PLUGIN_ABI_MINOR;
 }
 
 static void expect_rejected(const ncs_kernel_desc *k, int line)
@@ -222,12 +253,7 @@ static void test_descriptor_validation(void)
         k.outputs = t;
         REJECT(k);
     }
-    /* Outputs are sized by the host, so BYTES (no element size) cannot be an output. */
-    memset(t, 0, sizeof t);
-    t[0] = (ncs_tensor_desc){.name = "y", .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_BYTES), .rank = 1, .dims = {NCS_DIM_ANY}};
-    k = good_kernel("test_bad");
-    k.outputs = t;
-    REJECT(k);
+    /* BYTES outputs need ABI 1.1: see test_abi_check. */
     /* Two inputs with one name. */
     t[0] = good_inputs[0];
     t[1] = good_inputs[0];

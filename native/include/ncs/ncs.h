@@ -12,7 +12,8 @@
  *  - Buffers are addressed by 64-bit handles. A handle names one slot and one generation of
  *    that slot; once the buffer is freed the slot's generation moves on, so the old handle is
  *    refused with NCS_E_STALE_HANDLE (counted in NCS_STAT_STALE_HANDLE_USES) instead of
- *    touching freed memory. Handle 0 is never valid.
+ *    touching freed memory. Generations never wrap: a slot whose last generation is freed is
+ *    retired for good, so a handle, once stale, is never valid again. Handle 0 is never valid.
  *  - Reference counts follow CPython's words: a call that "returns a new reference" gives the
  *    caller one reference that the caller must release; a call that "borrows" a reference does
  *    not change the count and relies on the caller holding one for the duration of the call.
@@ -93,6 +94,16 @@ typedef enum ncs_dtype {
     NCS_DTYPE_BYTES = 13,
     NCS_DTYPE_BF16 = 14
 } ncs_dtype;
+
+/*
+ * BYTES tensors (variable-length elements, the protocol's BYTES type) are stored serialized:
+ * for each element, in row-major order, a 4-byte little-endian unsigned length followed by that
+ * many bytes; no padding, no terminators. The buffer's byte size is exactly the sum of
+ * (4 + length) over the elements, so a BYTES tensor of N elements has at least 4 * N bytes and an
+ * empty one (a zero dimension) has 0 bytes. Elements of length 0 are valid. Example: the vector
+ * ["ab", ""] is the 10 bytes 02 00 00 00 'a' 'b' 00 00 00 00. ncs_dtype_size(NCS_DTYPE_BYTES)
+ * is 0 because elements have no fixed size.
+ */
 
 /** Bit for a dtype in a mask of accepted dtypes. */
 #define NCS_DTYPE_BIT(d) (1u << (unsigned)(d))
@@ -205,7 +216,8 @@ NCS_API const char *ncs_kernel_metadata_json(const char *name);
 /*   -> ncs_call_prepare -> ncs_call_run_part (each part, from any threads, concurrently)     */
 /*   -> ncs_call_finish -> ncs_call_take_output (each output wanted) -> ncs_call_destroy      */
 /* A call is used by one thread at a time, except ncs_call_run_part (distinct parts may run   */
-/* concurrently), ncs_call_cancel and ncs_call_progress (any thread, any time).               */
+/* concurrently), ncs_call_cancel and ncs_call_progress (any thread, any time before destroy) */
+/* and ncs_call_error (any thread, also while parts run).                                     */
 /* ---------------------------------------------------------------------------------------- */
 
 typedef struct ncs_call ncs_call; /* opaque */
@@ -223,6 +235,11 @@ NCS_API int ncs_call_create(const char *kernel, ncs_call **out);
  * NCS_E_INVALID_ARGUMENT when the index, dtype, rank or dims are invalid, when a dimension is
  * negative, when the element count overflows, or when the buffer is smaller than
  * element count * dtype size (the message from ncs_call_error says which).
+ * For NCS_DTYPE_BYTES the whole buffer is the serialized tensor (format above, near ncs_dtype)
+ * and its framing is checked: it must hold exactly element-count elements, each length must fit
+ * in the bytes that remain, and the elements must end exactly at the buffer's end. Otherwise
+ * NCS_E_INVALID_ARGUMENT, with a message naming the input and the element where the framing
+ * breaks ("input 'x': BYTES element 3 declares 100 bytes but only 7 remain").
  * NCS_E_STALE_HANDLE when the buffer was freed.
  */
 NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, const int64_t *shape,
@@ -248,11 +265,18 @@ NCS_API int ncs_call_prepare(ncs_call *call, int max_parts, int *out_parts);
 /**
  * Runs part `part` of the `nparts` decided by ncs_call_prepare. Distinct parts may run at the
  * same time on different threads. Returns NCS_E_CANCELLED when the cancellation flag was seen.
+ * A part that fails with any other status sets the call's cancellation flag (after recording
+ * its message), so the parts still running or not yet run stop early with NCS_E_CANCELLED;
+ * ncs_call_error then names the part that failed first, not the cancelled siblings.
  */
 NCS_API int ncs_call_run_part(ncs_call *call, int part);
 
-/** Merges the parts' results (if the kernel needs it). Call once after every part returned
- *  NCS_OK. */
+/**
+ * Merges the parts' results (if the kernel needs it). Call once after every part returned
+ * NCS_OK, also for kernels that have no merge step. Then checks the framing of every BYTES
+ * output the kernel produced: malformed BYTES are a kernel bug and give NCS_E_INTERNAL (message
+ * in ncs_call_error), after which the call can only be destroyed and no output can be taken.
+ */
 NCS_API int ncs_call_finish(ncs_call *call);
 
 /** Number of outputs (the descriptor's count). */
@@ -260,9 +284,20 @@ NCS_API int ncs_call_output_count(const ncs_call *call);
 
 /**
  * Describes output `index` after a successful prepare: *dtype, *rank and shape[0..rank-1]
- * (the caller provides NCS_MAX_RANK slots).
+ * (the caller provides NCS_MAX_RANK slots). For a BYTES output the shape counts elements, not
+ * bytes; ncs_call_output_nbytes gives its size.
  */
 NCS_API int ncs_call_output_info(const ncs_call *call, int index, int *dtype, int *rank, int64_t *shape);
+
+/**
+ * Size in bytes of output `index`'s buffer, into *nbytes, after a successful prepare (until the
+ * call is destroyed, also after the output was taken). For fixed-size dtypes it is element
+ * count * ncs_dtype_size; for BYTES it is the serialized size the kernel declared, which is
+ * also the exact size of the buffer ncs_call_take_output hands over.
+ * NCS_E_INVALID_ARGUMENT when call or nbytes is NULL, the index is out of range, or the call
+ * has not been prepared successfully (or its prepare or finish failed); *nbytes is then untouched.
+ */
+NCS_API int ncs_call_output_nbytes(const ncs_call *call, int index, uint64_t *nbytes);
 
 /**
  * Transfers the call's reference to output `index` to the caller (*out; the caller must
@@ -271,15 +306,24 @@ NCS_API int ncs_call_output_info(const ncs_call *call, int index, int *dtype, in
  */
 NCS_API int ncs_call_take_output(ncs_call *call, int index, ncs_handle *out);
 
-/** Sets the call's cancellation flag. Kernels poll it; running parts return NCS_E_CANCELLED. */
+/** Sets the call's cancellation flag. Kernels poll it; running parts return NCS_E_CANCELLED.
+ *  A part failing with a status other than NCS_E_CANCELLED sets it too. */
 NCS_API void ncs_call_cancel(ncs_call *call);
 
 /** Work units reported done by the kernel so far (its own unit, e.g. rows or elements). */
 NCS_API uint64_t ncs_call_progress(const ncs_call *call);
 
 /**
- * The last error message of this call ("" when none). Owned by the call; valid until the next
- * call on `call` or its destruction.
+ * The message of the call's first failure ("" when none) since the last single-threaded entry
+ * point, i.e. the last call on `call` other than ncs_call_run_part, ncs_call_cancel,
+ * ncs_call_progress, ncs_call_error and the read-only ncs_call_output_* functions (each such
+ * call starts afresh). A failure's message is kept: a later failure does not replace it, except
+ * that the first failure other than NCS_E_CANCELLED replaces a cancellation's message (a part
+ * that stopped because a sibling failed is not the cause). A kernel's messages count only when
+ * its step fails; those of a step that succeeds are dropped.
+ * Safe to call from any thread while parts run (e.g. from a part's thread right after its part
+ * failed). The string is owned by the call and never changes; it stays valid until the next
+ * single-threaded entry point on `call` (see above) or ncs_call_destroy.
  */
 NCS_API const char *ncs_call_error(const ncs_call *call);
 
@@ -287,8 +331,11 @@ NCS_API const char *ncs_call_error(const ncs_call *call);
  * Destructor. Releases every reference the call holds (inputs, outputs not taken, workspace).
  * Buffers the kernel allocated through its context and neither released nor returned are
  * leaks: they are freed, counted in NCS_STAT_KERNEL_LEAKS, and their number is stored in
- * *leaked when leaked is not NULL. Accepts NULL (does nothing). Must not run while a part of
- * the call is still running.
+ * *leaked when leaked is not NULL. Accepts NULL (does nothing).
+ * Must not run while an ncs_call_run_part on the call has not returned, nor concurrently with
+ * any other function on the call. An ncs_call_run_part still under way is a bug of the host
+ * (like freeing memory in use): the call is then not freed, a message goes to stderr and the
+ * process aborts (SIGABRT). Wait for every part to return, and cancel first to make that quick.
  */
 NCS_API void ncs_call_destroy(ncs_call *call, uint64_t *leaked);
 

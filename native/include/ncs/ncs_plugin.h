@@ -9,17 +9,31 @@
  * Versioning: NCS_PLUGIN_ABI_MAJOR changes only for breaking changes; NCS_PLUGIN_ABI_MINOR
  * grows when fields or functions are appended. A host accepts a kernel library when the majors
  * are equal and the host's minor is >= the library's minor.
+ *   1.0  the first ABI.
+ *   1.1  BYTES outputs: ncs_host_api.set_output_bytes appended; a tensor descriptor may list
+ *        NCS_DTYPE_BYTES among an output's dtypes (only for kernels registered as 1.1 or later).
  *
  * How a call runs (host side, see ncs.h):
  *   1. prepare(ctx, max_parts): check inputs and parameters, declare every output's dtype and
- *      shape (ncs_ctx_set_output), optionally ask for a workspace, and choose the number of
- *      parts (1 <= parts <= max_parts). Runs once, single-threaded. Returning an error with a
- *      message (ncs_ctx_fail) rejects the request; nothing runs.
+ *      shape (api->set_output; api->set_output_bytes for BYTES outputs), optionally ask for a
+ *      workspace, and choose the number of parts (1 <= parts <= max_parts). Runs once,
+ *      single-threaded. Returning an error with a message (api->fail) rejects the request;
+ *      nothing runs.
  *   2. run(ctx, part, nparts): compute one part. Parts run concurrently on different threads
  *      and must write disjoint memory (disjoint output ranges, or their own workspace slice).
- *      Poll ncs_ctx_cancelled often (about every 10 ms of work) and return NCS_E_CANCELLED when
- *      it is set.
+ *      Poll api->cancelled often (about every 10 ms of work) and return NCS_E_CANCELLED when
+ *      it is set (by the client, or by the host when a sibling part failed).
  *   3. finish(ctx): optional, single-threaded, after every part succeeded: merge the parts.
+ *      Then (also when there is no finish) the host checks the framing of every BYTES output;
+ *      a kernel that wrote malformed BYTES fails the call with NCS_E_INTERNAL and the client
+ *      never sees the data.
+ *
+ * BYTES tensors (variable-length elements) are serialized, inputs and outputs alike: for each
+ * element, in row-major order, a 4-byte little-endian unsigned length followed by that many
+ * bytes; no padding. The view's `count` is the number of elements (product of dims) and
+ * `nbytes` the serialized size, exactly the sum of (4 + length) over the elements; an empty
+ * tensor has 0 bytes. The host has checked an input's framing before prepare, so a kernel may
+ * walk it without bounds surprises (lengths are unaligned: read them bytewise or with memcpy).
  *
  * Ownership: input views are borrowed for the duration of the call; their memory must not be
  * written. Output memory is written by the kernel and owned by the host. Buffers allocated with
@@ -36,7 +50,7 @@ extern "C" {
 #endif
 
 #define NCS_PLUGIN_ABI_MAJOR 1
-#define NCS_PLUGIN_ABI_MINOR 0
+#define NCS_PLUGIN_ABI_MINOR 1
 
 /* ---------------------------------------------------------------------------------------- */
 /* Descriptors: static data owned by the kernel library, alive while it is loaded.           */
@@ -50,7 +64,8 @@ extern "C" {
 typedef struct ncs_tensor_desc {
     const char *name;         /* tensor name, part of the kernel's contract */
     const char *doc;          /* one line for humans */
-    uint32_t dtypes;          /* mask of NCS_DTYPE_BIT(dtype) accepted (inputs) / produced (outputs) */
+    uint32_t dtypes;          /* mask of NCS_DTYPE_BIT(dtype) accepted (inputs) / produced (outputs);
+                                 BYTES outputs need ABI 1.1 (see set_output_bytes) */
     int32_t rank;             /* number of dims, or NCS_RANK_ANY */
     int64_t dims[NCS_MAX_RANK]; /* first `rank` entries: a size or NCS_DIM_ANY */
 } ncs_tensor_desc;
@@ -99,8 +114,8 @@ typedef struct ncs_tensor_view {
     int32_t dtype;
     int32_t rank;
     int64_t dims[NCS_MAX_RANK];
-    int64_t count;            /* product of dims (1 for rank 0) */
-    uint64_t nbytes;
+    int64_t count;            /* product of dims (1 for rank 0); for BYTES, the element count */
+    uint64_t nbytes;          /* count * dtype size; for BYTES, the serialized size */
     void *data;
 } ncs_tensor_view;
 
@@ -109,7 +124,9 @@ typedef struct ncs_host_api {
                                  a function appended in a later minor version */
     /* Inputs: fills *view with input `index`. */
     int (*input)(ncs_ctx *ctx, int index, ncs_tensor_view *view);
-    /* prepare only: declares output `index`'s dtype and shape. */
+    /* prepare only: declares output `index`'s dtype and shape; the host allocates count * dtype
+       size bytes after prepare. NCS_DTYPE_BYTES is refused (NCS_E_INVALID_ARGUMENT): its size
+       does not follow from the shape, declare it with set_output_bytes. */
     int (*set_output)(ncs_ctx *ctx, int index, int dtype, int rank, const int64_t *dims);
     /* run / finish only: fills *view with output `index` (memory is writable). */
     int (*output)(ncs_ctx *ctx, int index, ncs_tensor_view *view);
@@ -130,11 +147,28 @@ typedef struct ncs_host_api {
     /* Adds `units` to the call's progress counter (atomic). */
     void (*progress)(ncs_ctx *ctx, uint64_t units);
     /* Records a message for the client (printf format) and returns `status`, so a kernel can
-       write `return ctx->api->fail(ctx, NCS_E_INVALID_ARGUMENT, "...", ...);`. */
+       write `return ctx->api->fail(ctx, NCS_E_INVALID_ARGUMENT, "...", ...);`. The message
+       belongs to the current prepare / part / finish (on the calling thread): the last one is
+       reported when that step returns a failure, and dropped when it succeeds (so are the
+       messages of host services that refused a request). Each part has its own, so parts do
+       not overwrite each other's messages; the call reports its first failure. */
     int (*fail)(ncs_ctx *ctx, int status, const char *fmt, ...);
     /* Scratch memory tracked per call, counted against the memory budget. */
     int (*alloc)(ncs_ctx *ctx, uint64_t bytes, ncs_handle *out, void **data);
     int (*release)(ncs_ctx *ctx, ncs_handle h);
+
+    /* ---- ABI 1.1 ---- */
+    /* prepare only: declares output `index` as a BYTES tensor of shape dims[0..rank-1] whose
+       serialized size (format above) is exactly `nbytes`. The descriptor must list
+       NCS_DTYPE_BYTES for that output, and nbytes must be at least 4 * element count (every
+       element has its length prefix), else NCS_E_INVALID_ARGUMENT; outside prepare,
+       NCS_E_INTERNAL. The host allocates exactly nbytes (owned by the host, counted against the
+       memory budget like every output); the kernel fills all of it during run/finish with
+       exactly element-count well-framed elements. After finish the host checks the framing:
+       a mismatch fails the call with NCS_E_INTERNAL and the buffer is freed, never handed out.
+       A kernel that must know its output size before computing it can compute into scratch
+       memory (alloc) in prepare and copy in run. */
+    int (*set_output_bytes)(ncs_ctx *ctx, int index, int rank, const int64_t *dims, uint64_t nbytes);
 } ncs_host_api;
 
 /** The context. Kernels read `api` and never touch anything else (the host's private state
@@ -153,7 +187,8 @@ struct ncs_registrar {
        NCS_PLUGIN_ABI_MINOR, or use NCS_ADD_KERNEL). The descriptor is borrowed for as long as the
        library is loaded. NCS_E_UNSUPPORTED when the ABI does not match the host's (majors differ,
        or the library's minor is newer); NCS_E_INVALID_ARGUMENT for a malformed descriptor or a
-       name already taken. */
+       name already taken (a BYTES output in a kernel registered as ABI 1.0 is malformed: that
+       ABI has no set_output_bytes). */
     int (*add_kernel)(ncs_registrar *registrar, int abi_major, int abi_minor,
                       const ncs_kernel_desc *kernel);
     const char *library; /* name of the library being registered (for metadata and logs) */

@@ -6,7 +6,8 @@
 
 int ncs_builtin_register(ncs_registrar *registrar)
 {
-    const ncs_kernel_desc *kernels[] = {&ncs_matmul_kernel, &ncs_describe_kernel, &ncs_sort_kernel};
+    const ncs_kernel_desc *kernels[] = {&ncs_matmul_kernel, &ncs_describe_kernel, &ncs_sort_kernel,
+                                       &ncs_identity_kernel};
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
         int status = NCS_ADD_KERNEL(registrar, kernels[i]);
         if (status != NCS_OK)

@@ -12,6 +12,7 @@
 extern const ncs_kernel_desc ncs_matmul_kernel;
 extern const ncs_kernel_desc ncs_describe_kernel;
 extern const ncs_kernel_desc ncs_sort_kernel;
+extern const ncs_kernel_desc ncs_identity_kernel;
 
 /** Test hook: non-zero makes matmul use its portable micro-kernel even on AVX2+FMA CPUs. */
 void ncs_matmul_force_portable(int on);

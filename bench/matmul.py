@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """matmul FP64: libncs's kernel alone, NCS end to end over HTTP (JSON), and numpy's a @ b, in one run.
 
-Usage (NCS running, e.g. `scripts/run --ncs.limits.max-request-size=1GB`):
+Usage (NCS running, e.g. `scripts/run`):
     python3 bench/matmul.py [--url http://127.0.0.1:8080] [--sizes 1024 2048] [--reps 5]
 
 Prints a table of medians and GFLOP/s (2 n^3 flops). The kernel is timed by bench/matmul_kernel.c (built by the normal build as
 native/target/build/ncs_bench_matmul)
 (prepare + parts on their own threads + finish, no JSON); numpy runs in a subprocess per thread count
 with OPENBLAS_NUM_THREADS set and OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset, so it uses its best kernel.
-End to end is the wall time of one HTTP request with JSON tensors, as a client sees it.
+End to end is the wall time of one HTTP request with binary tensors (a and b up, c down), as a
+client sees it (the body is built before the clock starts).
 """
 import argparse
 import json
@@ -18,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BUILD = ROOT / "native" / "target" / "build"
@@ -58,18 +58,30 @@ def numpy_seconds(threads, n, reps):
 
 
 def http_seconds(url, n, reps):
-    import random
-    rnd = random.Random(1)
-    matrix = [rnd.random() - 0.5 for _ in range(n * n)]
-    body = json.dumps({"inputs": [
-        {"name": "a", "datatype": "FP64", "shape": [n, n], "data": matrix},
-        {"name": "b", "datatype": "FP64", "shape": [n, n], "data": matrix}]}).encode()
+    """Wall time of one matmul request with binary tensors (Triton's extension) both ways."""
+    import http.client
+    import urllib.parse
+    import numpy as np
+    rng = np.random.default_rng(1)
+    a = rng.random((n, n)) - 0.5
+    blob = a.astype("<f8").tobytes()
+    header = json.dumps({"inputs": [
+        {"name": "a", "datatype": "FP64", "shape": [n, n], "parameters": {"binary_data_size": len(blob)}},
+        {"name": "b", "datatype": "FP64", "shape": [n, n], "parameters": {"binary_data_size": len(blob)}}],
+        "outputs": [{"name": "c", "parameters": {"binary_data": True}}]}).encode()
+    u = urllib.parse.urlparse(url)
     times = []
     for _ in range(reps):
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=300)
         t = time.perf_counter()
-        with urllib.request.urlopen(urllib.request.Request(url + "/v2/models/matmul/infer", data=body)) as r:
-            r.read()
+        conn.request("POST", "/v2/models/matmul/infer", body=header + blob + blob,
+                     headers={"Inference-Header-Content-Length": str(len(header))})
+        response = conn.getresponse()
+        body = response.read()
         times.append(time.perf_counter() - t)
+        conn.close()
+        if response.status != 200:
+            sys.exit("HTTP %d: %s" % (response.status, body[:300]))
     return statistics.median(times)
 
 
@@ -82,7 +94,7 @@ def main():
     args = parser.parse_args()
     binary = build_kernel_bench()
     gflops = lambda n, s: 2.0 * n ** 3 / s / 1e9
-    print("| n | threads | numpy a @ b | NCS kernel alone | kernel / numpy | NCS over HTTP (JSON) |")
+    print("| n | threads | numpy a @ b | NCS kernel alone | kernel / numpy | NCS over HTTP (binary) |")
     print("|---|---|---|---|---|---|")
     for n in args.sizes:
         e2e = None if args.no_http else http_seconds(args.url, n, max(1, args.reps // 2))

@@ -44,7 +44,7 @@ class InferenceService {
             throws IOException {
         KernelMetadata kernel = catalog.get(model, version);
         RequestBody body = RequestBody.open(request.getInputStream(), request.getHeader(HttpHeaders.CONTENT_ENCODING),
-                request.getContentLengthLong(), limits.maxRequestSize().toBytes());
+                request.getContentLengthLong(), limits.maxRequestSize().toBytes(), limits.maxJsonSize().toBytes());
         try (NativeExecutor.Admission admission = kernels.admit(kernel)) {
             JsonInferenceCodec.Decoded decoded = decode(kernel, version, body, request.getHeader(BINARY_HEADER));
             try (KernelResult result = kernels.infer(admission, decoded.request())) {

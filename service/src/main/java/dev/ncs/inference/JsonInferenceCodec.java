@@ -53,8 +53,8 @@ class JsonInferenceCodec {
      */
     Decoded decode(KernelMetadata kernel, String version, RequestBody body, String headerLength) {
         long jsonLength = headerLength == null ? -1 : headerLength(headerLength, body.declaredLength());
-        byte[] bytes = jsonLength < 0 ? body.readAll()
-                : body.readBytes((int) jsonLength, "the JSON header (Inference-Header-Content-Length)");
+        byte[] bytes = jsonLength < 0 ? body.readAllJson()
+                : body.readJson((int) jsonLength, "the JSON header (Inference-Header-Content-Length)");
         JsonNode root;
         try {
             root = json.readTree(bytes);

@@ -24,14 +24,16 @@ final class RequestBody {
     private final InputStream in;
     private final ServletInputStream direct;
     private final long limit;
+    private final long jsonLimit;
     private final long declaredLength;
     private long consumed;
     private byte[] chunk;
 
-    private RequestBody(InputStream in, ServletInputStream direct, long limit, long declaredLength) {
+    private RequestBody(InputStream in, ServletInputStream direct, long limit, long jsonLimit, long declaredLength) {
         this.in = in;
         this.direct = direct;
         this.limit = limit;
+        this.jsonLimit = Math.min(jsonLimit, limit);
         this.declaredLength = declaredLength;
     }
 
@@ -39,12 +41,12 @@ final class RequestBody {
      * Wraps {@code raw} for the given {@code Content-Encoding} (null, identity, gzip or deflate).
      * {@code contentLength} is -1 when unknown.
      */
-    static RequestBody open(InputStream raw, String encoding, long contentLength, long limit) {
+    static RequestBody open(InputStream raw, String encoding, long contentLength, long limit, long jsonLimit) {
         if (contentLength > limit) {
             throw tooLarge(contentLength + " bytes", limit);
         }
         if (encoding == null || encoding.isBlank() || encoding.equalsIgnoreCase("identity")) {
-            return new RequestBody(raw, raw instanceof ServletInputStream s ? s : null, limit, contentLength);
+            return new RequestBody(raw, raw instanceof ServletInputStream s ? s : null, limit, jsonLimit, contentLength);
         }
         try {
             InputStream decoded = switch (encoding.trim().toLowerCase(java.util.Locale.ROOT)) {
@@ -53,7 +55,7 @@ final class RequestBody {
                 default -> throw new UnsupportedEncodingException("Content-Encoding '" + encoding
                         + "' is not supported; use gzip, deflate or none");
             };
-            return new RequestBody(decoded, null, limit, -1);
+            return new RequestBody(decoded, null, limit, jsonLimit, -1);
         } catch (IOException e) {
             throw unreadable(e);
         }
@@ -64,8 +66,11 @@ final class RequestBody {
         return declaredLength;
     }
 
-    /** Reads exactly {@code n} bytes into a new array; {@code what} names them in errors. */
-    byte[] readBytes(int n, String what) {
+    /** Reads the JSON header: exactly {@code n} bytes into a new array; {@code what} names them in errors. */
+    byte[] readJson(int n, String what) {
+        if (n > jsonLimit) {
+            throw jsonTooLarge(n + " bytes");
+        }
         reserve(n);
         byte[] bytes;
         try {
@@ -80,17 +85,20 @@ final class RequestBody {
         return bytes;
     }
 
-    /** Reads the rest of the body (no binary part follows): at most the limit. */
-    byte[] readAll() {
+    /** Reads the rest of the body as JSON (no binary part follows): at most the JSON limit. */
+    byte[] readAllJson() {
+        if (declaredLength > jsonLimit) {
+            throw jsonTooLarge(declaredLength + " bytes");
+        }
         byte[] bytes;
         try {
-            bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit - consumed + 1));
+            bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, jsonLimit - consumed + 1));
         } catch (IOException e) {
             throw unreadable(e);
         }
         consumed += bytes.length;
-        if (consumed > limit) {
-            throw tooLarge("more than " + limit + " bytes", limit);
+        if (consumed > jsonLimit) {
+            throw jsonTooLarge("more than " + jsonLimit + " bytes");
         }
         return bytes;
     }
@@ -160,6 +168,12 @@ final class RequestBody {
     /** A body that cannot be read (corrupt compression, a client that went away) is the client's problem. */
     private static InvalidInputException unreadable(IOException e) {
         return new InvalidInputException("the request body could not be read: " + e.getMessage());
+    }
+
+    private PayloadTooLargeException jsonTooLarge(String size) {
+        return new PayloadTooLargeException("the JSON part of the request is " + size + "; the limit "
+                + "(ncs.limits.max-json-size, or max-request-size if lower) is " + jsonLimit + " bytes: send large "
+                + "tensors in binary (Triton's binary tensor data extension)");
     }
 
     static PayloadTooLargeException tooLarge(String size, long max) {

@@ -9,7 +9,7 @@ import org.springframework.test.context.TestPropertySource;
 import tools.jackson.databind.JsonNode;
 
 /** The Open Inference Protocol's endpoints and the request details real clients rely on. */
-@TestPropertySource(properties = "ncs.limits.max-request-size=4KB")
+@TestPropertySource(properties = {"ncs.limits.max-request-size=4KB", "ncs.limits.max-json-size=2KB"})
 class ProtocolIntegrationTests extends IntegrationTestSupport {
 
     private static final String MATMUL = "{\"id\":\"req-17\",\"inputs\":["
@@ -107,6 +107,29 @@ class ProtocolIntegrationTests extends IntegrationTestSupport {
 
         assertThat(reply.status()).isEqualTo(413);
         assertThat(reply.error()).contains("max-request-size");
+    }
+
+    @Test
+    void binaryBodiesOverTheLimitGet413BeforeTheyAreRead() throws Exception {
+        BinaryRequests.Body body = BinaryRequests.body("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\","
+                + "\"shape\":[1000],\"parameters\":{\"binary_data_size\":8000}}]}", new byte[8000]);
+
+        Reply reply = send(HttpRequest.newBuilder(api("/v2/models/describe/infer"))
+                .header("Inference-Header-Content-Length", Integer.toString(body.headerLength()))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body.bytes())).build());
+
+        assertThat(reply.status()).isEqualTo(413);
+        assertThat(reply.error()).contains("max-request-size").contains(Integer.toString(body.bytes().length));
+    }
+
+    @Test
+    void jsonOverItsOwnLimitGets413WithAHintToUseBinary() throws Exception {
+        String json = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[1200],\"data\":["
+                + "1,".repeat(1199) + "1]}]}";
+        Reply reply = post("/v2/models/describe/infer", json);
+
+        assertThat(reply.status()).isEqualTo(413);
+        assertThat(reply.error()).contains("max-json-size").contains("binary");
     }
 
     @Test

@@ -17,7 +17,6 @@ import java.time.Duration;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.springframework.test.context.TestPropertySource;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -27,7 +26,6 @@ import tools.jackson.databind.JsonNode;
  * the download on the fly.
  */
 @Tag("small-heap")
-@TestPropertySource(properties = "ncs.limits.max-request-size=512MB")
 class SmallHeapIntegrationTests extends IntegrationTestSupport {
 
     private static final int N = 1 << 25; // FP64 elements: 256 MiB

@@ -72,9 +72,12 @@ static int register_one(const ncs_kernel_desc *k)
     return ncs_catalog_register_library("testlib", plugin_entry);
 }
 
+static int builtin_count;
+
 static void test_builtins(void)
 {
-    CHECK(ncs_kernel_count() == 4);
+    builtin_count = ncs_kernel_count();
+    CHECK(builtin_count >= 4);
     const char *expected[] = {"matmul", "describe", "sort", "identity"};
     for (int i = 0; i < 4; i++) {
         int found = 0;
@@ -83,7 +86,7 @@ static void test_builtins(void)
         CHECK(found);
     }
     CHECK(ncs_kernel_name(-1) == NULL);
-    CHECK(ncs_kernel_name(4) == NULL);
+    CHECK(ncs_kernel_name(builtin_count) == NULL);
     CHECK(ncs_kernel_metadata_json("nope") == NULL);
     CHECK(ncs_kernel_metadata_json(NULL) == NULL);
 
@@ -123,7 +126,7 @@ static void test_register_and_escape(void)
 {
     ncs_kernel_desc k = good_kernel("test_ok");
     CHECK_OK(register_one(&k));
-    CHECK(ncs_kernel_count() == 5);
+    CHECK(ncs_kernel_count() == builtin_count + 1);
     const char *json = ncs_kernel_metadata_json("test_ok");
     CHECK_CONTAINS(json, "\"doc\":\"quote \\\" backslash \\\\ newline \\n tab \\t bell \\u0001 end\"");
     CHECK_CONTAINS(json, "\"thread_safe\":false,\"library\":\"testlib\"");
@@ -135,7 +138,7 @@ static void test_register_and_escape(void)
     CHECK_STATUS(register_one(&k), NCS_E_INVALID_ARGUMENT);
     ncs_kernel_desc clash = good_kernel("matmul");
     CHECK_STATUS(register_one(&clash), NCS_E_INVALID_ARGUMENT);
-    CHECK(ncs_kernel_count() == 5);
+    CHECK(ncs_kernel_count() == builtin_count + 1);
 }
 
 static void test_abi_check(void)

@@ -87,8 +87,7 @@ public class NativeExecutor implements DisposableBean {
             throw new QueueFullException("all " + threads + " native workers are busy and " + queueCapacity
                     + " requests are already waiting; retry after " + RETRY_AFTER.toSeconds() + " s", RETRY_AFTER);
         }
-        waiting.incrementAndGet();
-        return new Admission(kernel, System.nanoTime());
+        return new Admission(kernel);
     }
 
     /** Runs {@code task} on a worker and waits for it; the task's exception is rethrown as is. */
@@ -150,35 +149,47 @@ public class NativeExecutor implements DisposableBean {
         control.awaitTermination(5, TimeUnit.SECONDS);
     }
 
-    /** One admitted request. {@link #started()} when its first task runs; close when it is done. */
+    /**
+     * One admitted request: {@link #queued()} when its inputs are in native memory and it waits for a
+     * worker, {@link #started()} when a worker takes it up; close when it is done. Time spent receiving
+     * the body counts against admission but not as queue wait.
+     */
     public final class Admission implements AutoCloseable {
         private final String kernel;
-        private final long admittedAt;
+        private final AtomicBoolean queued = new AtomicBoolean();
         private final AtomicBoolean started = new AtomicBoolean();
         private final AtomicBoolean closed = new AtomicBoolean();
+        private volatile long queuedAt;
 
-        private Admission(String kernel, long admittedAt) {
+        private Admission(String kernel) {
             this.kernel = kernel;
-            this.admittedAt = admittedAt;
+        }
+
+        /** Marks the request as waiting for a worker. */
+        public void queued() {
+            if (queued.compareAndSet(false, true)) {
+                queuedAt = System.nanoTime();
+                waiting.incrementAndGet();
+            }
         }
 
         /** Marks the request as taken up by a worker and records its queue wait. */
         public void started() {
-            if (started.compareAndSet(false, true)) {
+            if (queued.get() && started.compareAndSet(false, true)) {
                 waiting.decrementAndGet();
                 Timer.builder("ncs.queue.wait")
                         .description("Time from a request's admission to a worker starting it")
                         .tag("kernel", kernel)
                         .publishPercentileHistogram()
                         .register(registry)
-                        .record(System.nanoTime() - admittedAt, TimeUnit.NANOSECONDS);
+                        .record(System.nanoTime() - queuedAt, TimeUnit.NANOSECONDS);
             }
         }
 
         @Override
         public void close() {
             if (closed.compareAndSet(false, true)) {
-                if (started.compareAndSet(false, true)) {
+                if (queued.get() && started.compareAndSet(false, true)) {
                     waiting.decrementAndGet();
                 }
                 admission.release();

@@ -26,6 +26,17 @@ final class BinaryTensorSource implements TensorSource {
         this.last = last;
     }
 
+    /** The protocol's BOOL is one byte, 0 or 1: anything else is refused, not passed on as "true". */
+    private void checkBooleans(MemorySegment target) {
+        for (long i = 0; i < target.byteSize(); i++) {
+            byte b = target.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i);
+            if (b != 0 && b != 1) {
+                throw new dev.ncs.kernel.InvalidInputException("input '" + name + "': BOOL element " + i + " is byte " + b
+                        + "; BOOL elements must be 0 or 1");
+            }
+        }
+    }
+
     @Override
     public long byteSize() {
         return size;
@@ -36,6 +47,9 @@ final class BinaryTensorSource implements TensorSource {
         body.readInto(target, "input '" + name + "' (binary_data_size " + size + ")");
         if (type == DataType.BYTES) {
             BytesEncoding.validate(name, target, count);
+        }
+        if (type == DataType.BOOL) {
+            checkBooleans(target);
         }
         if (last) {
             body.expectEnd();

@@ -44,11 +44,13 @@ class InferenceResponseWriter {
     void write(KernelMetadata kernel, JsonInferenceCodec.Decoded request, KernelResult result,
             HttpServletResponse response) throws IOException {
         List<KernelOutput> outputs = new ArrayList<>();
+        List<Boolean> inBinary = new ArrayList<>();
         List<MemorySegment> binary = new ArrayList<>();
         for (JsonInferenceCodec.RequestedOutput wanted : request.outputs()) {
             KernelOutput output = result.outputs().stream().filter(o -> o.name().equals(wanted.name())).findFirst()
                     .orElseThrow();
             outputs.add(output);
+            inBinary.add(wanted.binary());
             if (wanted.binary()) {
                 binary.add(output.data());
             }
@@ -57,12 +59,12 @@ class InferenceResponseWriter {
         if (binary.isEmpty()) {
             response.setContentType(MediaType.APPLICATION_JSON_VALUE);
             ServletOutputStream out = response.getOutputStream();
-            writeHeader(out, kernel, request, outputs, binary);
+            writeHeader(out, kernel, request, outputs, inBinary);
             out.flush();
             return;
         }
         ByteArrayOutputStream header = new ByteArrayOutputStream();
-        writeHeader(header, kernel, request, outputs, binary);
+        writeHeader(header, kernel, request, outputs, inBinary);
         response.setContentType(MediaType.APPLICATION_OCTET_STREAM_VALUE);
         response.setHeader(InferenceService.BINARY_HEADER, Integer.toString(header.size()));
         response.setContentLengthLong(header.size() + binary.stream().mapToLong(MemorySegment::byteSize).sum());
@@ -88,7 +90,7 @@ class InferenceResponseWriter {
     }
 
     private void writeHeader(OutputStream out, KernelMetadata kernel, JsonInferenceCodec.Decoded request,
-            List<KernelOutput> outputs, List<MemorySegment> binary) {
+            List<KernelOutput> outputs, List<Boolean> inBinary) {
         try (JsonGenerator g = json.createGenerator(out)) {
             g.writeStartObject();
             g.writeStringProperty("model_name", kernel.name());
@@ -98,13 +100,14 @@ class InferenceResponseWriter {
             }
             g.writeName("outputs");
             g.writeStartArray();
-            for (KernelOutput output : outputs) {
+            for (int i = 0; i < outputs.size(); i++) {
+                KernelOutput output = outputs.get(i);
                 g.writeStartObject();
                 g.writeStringProperty("name", output.name());
                 g.writeStringProperty("datatype", output.dataType().name());
                 g.writeName("shape");
                 g.writeArray(output.shape(), 0, output.shape().length);
-                if (binary.contains(output.data())) {
+                if (inBinary.get(i)) {
                     g.writeName("parameters");
                     g.writeStartObject();
                     g.writeNumberProperty("binary_data_size", output.data().byteSize());

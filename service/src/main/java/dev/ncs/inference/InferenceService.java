@@ -44,9 +44,10 @@ class InferenceService {
             throws IOException {
         KernelMetadata kernel = catalog.get(model, version);
         RequestBody body = RequestBody.open(request.getInputStream(), request.getHeader(HttpHeaders.CONTENT_ENCODING),
-                request.getContentLengthLong(), limits.maxRequestSize().toBytes(), limits.maxJsonSize().toBytes());
+                request.getContentLengthLong(), limits.maxRequestSize().toBytes(), limits.effectiveMaxJsonSize());
         try (NativeExecutor.Admission admission = kernels.admit(kernel)) {
-            JsonInferenceCodec.Decoded decoded = decode(kernel, version, body, request.getHeader(BINARY_HEADER));
+            JsonInferenceCodec.JsonPart json = codec.readJson(body, request.getHeader(BINARY_HEADER));
+            JsonInferenceCodec.Decoded decoded = decode(kernel, version, json, body);
             try (KernelResult result = kernels.infer(admission, decoded.request())) {
                 writer.write(kernel, decoded, result, response);
             }
@@ -54,14 +55,15 @@ class InferenceService {
     }
 
     /**
-     * Decodes the JSON part under a permit: a parsed JSON tree takes several times the body's size on
-     * the heap, so only as many are built at once as there are cores to build them.
+     * Parses the JSON part under a permit: a JSON tree takes several times its text's size on the heap
+     * while it lives, so only as many are built at once as there are cores to build them. The text itself
+     * is read off the network before, without a permit, so a slow client holds none.
      */
-    private JsonInferenceCodec.Decoded decode(KernelMetadata kernel, String version, RequestBody body,
-            String headerLength) {
+    private JsonInferenceCodec.Decoded decode(KernelMetadata kernel, String version, JsonInferenceCodec.JsonPart json,
+            RequestBody body) {
         decoding.acquireUninterruptibly();
         try {
-            return codec.decode(kernel, version, body, headerLength);
+            return codec.decode(kernel, version, json, body);
         } finally {
             decoding.release();
         }

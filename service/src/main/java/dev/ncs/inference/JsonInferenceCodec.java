@@ -51,10 +51,25 @@ class JsonInferenceCodec {
      * binary extension's {@code Inference-Header-Content-Length} is given) and decodes it. Binary inputs
      * are not read here: their sources read them from the body later, in order.
      */
-    Decoded decode(KernelMetadata kernel, String version, RequestBody body, String headerLength) {
-        long jsonLength = headerLength == null ? -1 : headerLength(headerLength, body.declaredLength());
-        byte[] bytes = jsonLength < 0 ? body.readAllJson()
-                : body.readJson((int) jsonLength, "the JSON header (Inference-Header-Content-Length)");
+    /** The JSON part of a body, read off the network: everything, or the first headerLength bytes. */
+    record JsonPart(byte[] bytes, boolean binaryFollows) {
+    }
+
+    JsonPart readJson(RequestBody body, String headerLength) {
+        if (headerLength == null) {
+            return new JsonPart(body.readAllJson(), false);
+        }
+        long jsonLength = headerLength(headerLength, body.declaredLength());
+        return new JsonPart(body.readJson((int) jsonLength, "the JSON header (Inference-Header-Content-Length)"), true);
+    }
+
+    /**
+     * Parses and checks the JSON part. Binary inputs are not read here: their sources read them from the
+     * body later, in order. JSON tensors are encoded here, so the tree is garbage when this returns.
+     */
+    Decoded decode(KernelMetadata kernel, String version, JsonPart part, RequestBody body) {
+        long jsonLength = part.binaryFollows() ? part.bytes().length : -1;
+        byte[] bytes = part.bytes();
         JsonNode root;
         try {
             root = json.readTree(bytes);
@@ -75,7 +90,11 @@ class JsonInferenceCodec {
             id = root.get("id").stringValue();
         }
         JsonNode parameters = root.get("parameters");
-        boolean binaryOutputs = parameters != null && parameters.path("binary_data_output").asBoolean(false);
+        JsonNode binaryOutputFlag = parameters == null ? null : parameters.get("binary_data_output");
+        if (binaryOutputFlag != null && !binaryOutputFlag.isBoolean()) {
+            throw new InvalidInputException("parameter binary_data_output must be true or false, got " + binaryOutputFlag);
+        }
+        boolean binaryOutputs = binaryOutputFlag != null && binaryOutputFlag.booleanValue();
         Map<String, String> kernelParameters = kernelParameters(parameters);
         JsonNode inputs = root.get("inputs");
         if (inputs == null || !inputs.isArray()) {
@@ -104,8 +123,12 @@ class JsonInferenceCodec {
             KernelInput input = input(inputs.get(i), body, i == lastBinary);
             decoded.add(input);
             if (input.source() instanceof BinaryTensorSource) {
-                binaryBytes += input.source().byteSize();
+                binaryBytes = saturatingAdd(binaryBytes, input.source().byteSize());
             }
+        }
+        if (jsonLength >= 0 && jsonLength + binaryBytes > body.limit()) {
+            throw RequestBody.tooLarge((jsonLength + binaryBytes) + " bytes (the JSON header and the binary_data_size "
+                    + "values)", body.limit());
         }
         if (jsonLength >= 0 && body.declaredLength() >= 0 && jsonLength + binaryBytes != body.declaredLength()) {
             throw new InvalidInputException("the JSON header (" + jsonLength + " bytes) and the binary_data_size values ("
@@ -116,6 +139,11 @@ class JsonInferenceCodec {
             body.expectEnd();
         }
         return decoded;
+    }
+
+    private static long saturatingAdd(long a, long b) {
+        long sum = a + b;
+        return sum < 0 ? Long.MAX_VALUE : sum;
     }
 
     private static long headerLength(String header, long bodyLength) {
@@ -271,7 +299,11 @@ class JsonInferenceCodec {
                 throw new InvalidInputException("output '" + name.stringValue() + "' is requested more than once");
             }
             JsonNode flag = output.path("parameters").get("binary_data");
-            requested.add(new RequestedOutput(name.stringValue(), flag == null ? binary : flag.asBoolean(false)));
+            if (flag != null && !flag.isBoolean()) {
+                throw new InvalidInputException("binary_data of output '" + name.stringValue() + "' must be true or false, got "
+                        + flag);
+            }
+            requested.add(new RequestedOutput(name.stringValue(), flag == null ? binary : flag.booleanValue()));
         }
         return requested;
     }

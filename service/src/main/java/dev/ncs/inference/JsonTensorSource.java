@@ -19,14 +19,17 @@ final class JsonTensorSource implements TensorSource {
 
     private final String name;
     private final DataType type;
-    private final JsonNode data;
     private final long count;
     private final long bytesSize;
+    private final byte[] encoded;
 
+    /**
+     * Checks {@code data} and encodes it at once into the protocol's binary form, so the JSON tree (several
+     * times the size of its text) can be dropped as soon as the request is decoded.
+     */
     JsonTensorSource(String name, DataType type, JsonNode data, long[] shape, long expectedCount) {
         this.name = name;
         this.type = type;
-        this.data = data;
         checkStructure(name, data, shape);
         long[] seen = {0, 0};
         visit(data, node -> {
@@ -42,6 +45,11 @@ final class JsonTensorSource implements TensorSource {
             throw new InvalidInputException("input '" + name + "' has " + count + " data elements but its shape needs "
                     + expectedCount + " (the product of the dims)");
         }
+        if (byteSize() > Integer.MAX_VALUE - 8) {
+            throw new InvalidInputException("input '" + name + "' is too large to send as JSON: send it in binary");
+        }
+        this.encoded = new byte[(int) byteSize()];
+        encode(data, MemorySegment.ofArray(encoded));
     }
 
     @Override
@@ -51,6 +59,10 @@ final class JsonTensorSource implements TensorSource {
 
     @Override
     public void writeTo(MemorySegment target) {
+        MemorySegment.copy(MemorySegment.ofArray(encoded), 0, target, 0, encoded.length);
+    }
+
+    private void encode(JsonNode data, MemorySegment target) {
         if (type == DataType.BYTES) {
             long[] offset = {0};
             visit(data, node -> {

@@ -61,6 +61,11 @@ final class RequestBody {
         }
     }
 
+    /** The most bytes this body may hold (ncs.limits.max-request-size). */
+    long limit() {
+        return limit;
+    }
+
     /** The body's length after decoding, if the request said it (uncompressed with Content-Length); else -1. */
     long declaredLength() {
         return declaredLength;
@@ -72,15 +77,16 @@ final class RequestBody {
             throw jsonTooLarge(n + " bytes");
         }
         reserve(n);
-        byte[] bytes;
+        byte[] bytes = new byte[n];
+        int got;
         try {
-            bytes = in.readNBytes(n);
+            got = in.readNBytes(bytes, 0, n);
         } catch (IOException e) {
             throw unreadable(e);
         }
-        consumed += bytes.length;
-        if (bytes.length < n) {
-            throw truncated(what, n, bytes.length);
+        consumed += got;
+        if (got < n) {
+            throw truncated(what, n, got);
         }
         return bytes;
     }
@@ -167,7 +173,8 @@ final class RequestBody {
 
     /** A body that cannot be read (corrupt compression, a client that went away) is the client's problem. */
     private static InvalidInputException unreadable(IOException e) {
-        return new InvalidInputException("the request body could not be read: " + e.getMessage());
+        String reason = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        return new InvalidInputException("the request body could not be read: " + reason);
     }
 
     private PayloadTooLargeException jsonTooLarge(String size) {

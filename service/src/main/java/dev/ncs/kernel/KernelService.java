@@ -162,6 +162,7 @@ public class KernelService {
                 for (int r = 0; r < buffers.size(); r++) {
                     request.inputs().get(r).source().writeTo(buffers.get(r).segment());
                 }
+                admission.queued();
                 int parts = executor.run(this::setup);
                 runParts(parts);
                 KernelResult result = executor.run(this::collect);
@@ -202,7 +203,10 @@ public class KernelService {
 
         /** All inputs' buffers, or none: a budget refusal frees what was already taken. */
         private List<NativeBuffer> allocateInputs() {
-            long needed = request.inputs().stream().mapToLong(input -> input.source().byteSize()).sum();
+            long needed = 0;
+            for (KernelInput input : request.inputs()) {
+                needed = Math.addExact(needed, input.source().byteSize());
+            }
             long limit = runtime.stats().limitBytes();
             if (limit > 0 && needed > limit) {
                 throw new ExceedsMemoryBudgetException("the inputs need " + needed + " bytes of native memory, more than "

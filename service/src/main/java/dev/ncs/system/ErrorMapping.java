@@ -8,6 +8,7 @@ import dev.ncs.kernel.InvalidInputException;
 import dev.ncs.kernel.UnknownKernelException;
 import dev.ncs.nativelib.NativeException;
 import java.util.Map;
+import org.apache.catalina.connector.ClientAbortException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpHeaders;
@@ -19,6 +20,7 @@ import org.springframework.http.ResponseEntity;
 import org.springframework.web.ErrorResponse;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.async.AsyncRequestNotUsableException;
 
 /**
  * The one place where failures become HTTP statuses. Every error body is {@code {"error": "..."}},
@@ -72,6 +74,12 @@ class ErrorMapping {
                 yield error(HttpStatus.INTERNAL_SERVER_ERROR, "internal error in libncs: " + e.getMessage());
             }
         };
+    }
+
+    /** The client went away: nobody is left to answer, and it is not the server's failure. */
+    @ExceptionHandler({ClientAbortException.class, AsyncRequestNotUsableException.class})
+    void clientGone(Exception e) {
+        log.debug("client disconnected: {}", e.getMessage());
     }
 
     @ExceptionHandler(HttpMessageNotReadableException.class)

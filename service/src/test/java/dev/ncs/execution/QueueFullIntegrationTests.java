@@ -21,6 +21,8 @@ class QueueFullIntegrationTests extends IntegrationTestSupport {
     void aFullQueueAnswers503WithRetryAfterAndRecoversWhenWorkFinishes() throws Exception {
         double rejectedBefore = metric(scrape(), "ncs_rejected_total{reason=\"queue_full\"}");
         try (NativeExecutor.Admission inFlight = executor.admit("sort")) {
+            assertThat(metric(scrape(), "ncs_queue_depth")).isZero();
+            inFlight.queued();
             assertThat(metric(scrape(), "ncs_queue_depth")).isEqualTo(1);
 
             Reply refused = post("/v2/models/sort/infer", SORT);

@@ -155,6 +155,46 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
     }
 
     @Test
+    void boolBytesOtherThanZeroOrOneAre400() throws Exception {
+        BinaryRequests.Body body = body("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"BOOL\",\"shape\":[3],"
+                + "\"parameters\":{\"binary_data_size\":3}}]}", new byte[] {1, 2, 0});
+
+        Reply reply = postExpectingError(body, "/v2/models/identity/infer");
+
+        assertThat(reply.status()).isEqualTo(400);
+        assertThat(reply.error()).contains("BOOL element 1 is byte 2");
+    }
+
+    @Test
+    void binaryFlagsMustBeBooleans() throws Exception {
+        String x = "{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[1],\"data\":[1]}";
+        Reply perOutput = post("/v2/models/identity/infer", "{\"inputs\":[" + x + "],\"outputs\":[{\"name\":\"y\","
+                + "\"parameters\":{\"binary_data\":\"yes\"}}]}");
+        Reply forAll = post("/v2/models/identity/infer", "{\"parameters\":{\"binary_data_output\":1},\"inputs\":["
+                + x + "]}");
+
+        assertThat(perOutput.status()).isEqualTo(400);
+        assertThat(perOutput.error()).contains("binary_data of output 'y' must be true or false");
+        assertThat(forAll.status()).isEqualTo(400);
+        assertThat(forAll.error()).contains("binary_data_output must be true or false");
+    }
+
+    @Test
+    void aBodyCutShortOfItsContentLengthGetsAJsonError() throws Exception {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+            socket.setSoTimeout(10_000);
+            String head = "POST /v2/models/describe/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                    + "Connection: close\r\n\r\n{\"inputs\":[";
+            socket.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
+            socket.shutdownOutput();
+            String response = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+
+            assertThat(response).startsWith("HTTP/1.1 400");
+            assertThat(response).contains("{\"error\":");
+        }
+    }
+
+    @Test
     void gzipAndDeflateRequestBodiesAreAccepted() throws Exception {
         BinaryRequests.Body body = matmulBody(48, 48);
         ByteArrayOutputStream gzipped = new ByteArrayOutputStream();

@@ -29,6 +29,7 @@ public final class NativeBuffer implements AutoCloseable {
     private final MemorySegment segment;
     private final References references;
     private final Cleaner.Cleanable cleanable;
+    private final LeakDetection.Records records;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private NativeBuffer(NativeRuntime runtime, long handle, long address, long size, String owner) {
@@ -37,8 +38,9 @@ public final class NativeBuffer implements AutoCloseable {
         this.owner = owner;
         Arena arena = Arena.ofShared();
         this.segment = MemorySegment.ofAddress(address).reinterpret(size, arena, null);
-        this.references = new References(runtime, handle, size, owner, arena);
-        this.cleanable = runtime.cleaner().register(this, references);
+        this.records = runtime.leakDetection().records(runtime.samplingInterval()) ? new LeakDetection.Records() : null;
+        this.references = new References(runtime, handle, size, owner, arena, records);
+        this.cleanable = runtime.leakDetection().tracks() ? runtime.cleaner().register(this, references) : null;
     }
 
     /** Wraps a handle whose one reference the caller transfers to the new object. */
@@ -74,6 +76,7 @@ public final class NativeBuffer implements AutoCloseable {
      */
     public MemorySegment segment() {
         ensureAlive();
+        record("segment()");
         return segment;
     }
 
@@ -99,6 +102,7 @@ public final class NativeBuffer implements AutoCloseable {
             return n + 1;
         });
         NativeRuntime.check(NcsLibrary.ncs_buffer_retain(handle), () -> "cannot retain " + this);
+        record("retain()");
         Reference.reachabilityFence(this);
         return this;
     }
@@ -115,13 +119,17 @@ public final class NativeBuffer implements AutoCloseable {
             }
             return n - 1;
         });
+        record("release()");
         if (left == 0) {
+            if (records != null) {
+                records.released();
+            }
             references.arena.close();
         }
         try {
             NativeRuntime.check(NcsLibrary.ncs_buffer_release(handle), () -> "cannot release " + this);
         } finally {
-            if (left == 0) {
+            if (left == 0 && cleanable != null) {
                 cleanable.clean();
             }
             Reference.reachabilityFence(this);
@@ -148,7 +156,14 @@ public final class NativeBuffer implements AutoCloseable {
     }
 
     private IllegalStateException released() {
-        return new IllegalStateException(this + " was already released");
+        return new IllegalStateException(this + " was already released"
+                + (records == null ? " (set ncs.leak-detection.level=paranoid to see where)" : ":" + records.report()));
+    }
+
+    private void record(String what) {
+        if (records != null) {
+            records.access(what);
+        }
     }
 
     @Override
@@ -163,14 +178,17 @@ public final class NativeBuffer implements AutoCloseable {
         private final long size;
         private final String owner;
         private final Arena arena;
+        private final LeakDetection.Records records;
         private final AtomicInteger count = new AtomicInteger(1);
 
-        References(NativeRuntime runtime, long handle, long size, String owner, Arena arena) {
+        References(NativeRuntime runtime, long handle, long size, String owner, Arena arena,
+                LeakDetection.Records records) {
             this.runtime = runtime;
             this.handle = handle;
             this.size = size;
             this.owner = owner;
             this.arena = arena;
+            this.records = records;
         }
 
         @Override
@@ -181,7 +199,7 @@ public final class NativeBuffer implements AutoCloseable {
                 for (int i = 0; i < leaked; i++) {
                     NcsLibrary.ncs_buffer_release(handle);
                 }
-                runtime.reportJavaLeak(handle, size, owner);
+                runtime.reportJavaLeak(handle, size, owner, records == null ? "" : records.report());
             }
         }
     }

@@ -9,9 +9,10 @@ import org.springframework.context.annotation.Configuration;
 class NativeConfiguration {
 
     @Bean
-    NativeRuntime nativeRuntime(NativeProperties properties) {
+    NativeRuntime nativeRuntime(NativeProperties properties, LeakDetectionProperties leaks) {
         NativeRuntime runtime = NativeRuntime.load(Optional.ofNullable(properties.library()));
         runtime.setMemoryLimit(properties.memoryLimit().toBytes());
+        runtime.setLeakDetection(leaks.level(), leaks.samplingInterval());
         return runtime;
     }
 }

@@ -29,6 +29,8 @@ public final class NativeRuntime {
     private final Cleaner cleaner = Cleaner.create(Thread.ofPlatform().name("ncs-buffer-cleaner").daemon().factory());
     private final Map<String, LongAdder> javaLeaks = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> kernelLeaks = new ConcurrentHashMap<>();
+    private volatile LeakDetection leakDetection = LeakDetection.SIMPLE;
+    private volatile int samplingInterval = 128;
 
     private NativeRuntime(String version) {
         this.version = version;
@@ -118,10 +120,25 @@ public final class NativeRuntime {
         return cleaner;
     }
 
-    void reportJavaLeak(long handle, long size, String owner) {
+    void reportJavaLeak(long handle, long size, String owner, String records) {
         javaLeaks.computeIfAbsent(owner, k -> new LongAdder()).increment();
         log.warn("LEAK: native buffer {} ({} bytes, owner '{}') became unreachable without being released; "
-                + "its memory was reclaimed", Long.toHexString(handle), size, owner);
+                + "its memory was reclaimed{}", Long.toHexString(handle), size, owner,
+                records.isEmpty() ? " (ncs.leak-detection.level=advanced or paranoid records where)" : ":" + records);
+    }
+
+    /** Sets how Java-side leaks are looked for (applies to buffers created from now on). */
+    public void setLeakDetection(LeakDetection level, int samplingInterval) {
+        this.leakDetection = level;
+        this.samplingInterval = samplingInterval;
+    }
+
+    LeakDetection leakDetection() {
+        return leakDetection;
+    }
+
+    int samplingInterval() {
+        return samplingInterval;
     }
 
     void reportKernelLeaks(String kernel, long leaked) {

@@ -61,6 +61,42 @@ class NativeBufferTests {
     }
 
     @Test
+    void atParanoidLevelUseAfterReleaseSaysWhereTheBufferWasReleasedAndCreated() {
+        runtime.setLeakDetection(LeakDetection.PARANOID, 1);
+        try {
+            NativeBuffer buffer = runtime.allocate(8, "test");
+            buffer.retain();
+            buffer.release();
+            buffer.close();
+
+            assertThatThrownBy(buffer::segment).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("released at:")
+                    .hasMessageContaining("created at:")
+                    .hasMessageContaining("NativeBufferTests.atParanoidLevel");
+        } finally {
+            runtime.setLeakDetection(LeakDetection.SIMPLE, 128);
+        }
+    }
+
+    @Test
+    void withDetectionDisabledADroppedBufferIsNotReclaimed() throws InterruptedException {
+        runtime.setLeakDetection(LeakDetection.DISABLED, 128);
+        long handle;
+        try {
+            NativeBuffer buffer = runtime.allocate(64, "disabled-test");
+            handle = buffer.handle();
+        } finally {
+            runtime.setLeakDetection(LeakDetection.SIMPLE, 128);
+        }
+        for (int i = 0; i < 5; i++) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        assertThat(runtime.javaLeaks("disabled-test")).isZero();
+        assertThat(NcsLibrary.ncs_buffer_release(handle)).isZero(); // still alive: release it by hand
+    }
+
+    @Test
     void aReleasedHandleIsRefusedAsStaleAndCounted() {
         long[] handle = new long[1];
         assertThat(NcsLibrary.ncs_buffer_alloc(16, handle)).isZero();

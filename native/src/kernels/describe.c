@@ -8,13 +8,29 @@
  * cache; chunk results are merged with Chan et al.'s pairwise formula, and so are the parts'
  * results in finish. All of it runs on data shifted by x's first element (see describe_shift).
  * Each part stores its summary in its own cache line of the workspace.
+ *
+ * Percentiles (parameter `percentiles`, e.g. "5,50,95"): when some are requested, the workspace
+ * also holds a copy of x as doubles after the summary slots; each part writes its range of the
+ * copy while that chunk is still in cache, so the parts stay parallel. finish then finds the
+ * order statistics numpy's 'linear' method needs (two neighbours per percentile) with one
+ * introselect over all of them at once: branch-free partitions around a median of three, going
+ * into both sides only where requested ranks lie, so a few percentiles cost O(N) expected and
+ * many degrade gracefully to a sort, O(N log N) at worst through heapsort. Then it interpolates
+ * operation for operation like numpy.percentile (bit-identical results). Selection polls
+ * cancellation; progress counts elements summarized, as without percentiles.
  */
+#include <locale.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "kernels.h"
 
 #define DESCRIBE_MIN_PART (1 << 18)
 #define DESCRIBE_CHUNK 32768
+#define DESCRIBE_SELECT_SMALL 24        /* ranges this short are sorted */
+#define DESCRIBE_SELECT_POLL (1 << 16)  /* ranges at least this long poll cancellation */
 
 typedef struct summary {
     int64_t n;
@@ -127,6 +143,306 @@ static void merge(summary *acc, const summary *b)
 DEFINE_CHUNK_SUMMARY(chunk_summary_f64, double)
 DEFINE_CHUNK_SUMMARY(chunk_summary_f32, float)
 
+/* ---- percentiles ---------------------------------------------------------------------- */
+
+#define PERCENTILES_SYNTAX "comma-separated numbers in [0, 100] such as \"5,50,95\""
+
+/* Decimal text to double in the "C" locale whatever the process's locale (a host that called
+   setlocale may use ',' as its decimal point). */
+static double parse_decimal(const char *start, char **end)
+{
+    locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    locale_t previous = c_locale != (locale_t)0 ? uselocale(c_locale) : (locale_t)0;
+    double value = strtod(start, end);
+    if (c_locale != (locale_t)0) {
+        uselocale(previous);
+        freelocale(c_locale);
+    }
+    return value;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/*
+ * Parses the `percentiles` parameter: "" is none; otherwise items separated by commas, each a
+ * decimal number ([+-]digits[.digits][e[+-]digits], spaces or tabs around it) in [0, 100].
+ * Returns the number of items (stored in out[0..] when out is not NULL), or -1 after writing
+ * the reason into err.
+ */
+static int64_t parse_percentiles(const char *text, double *out, char *err, size_t err_size)
+{
+    if (*text == '\0')
+        return 0;
+    int64_t count = 0;
+    for (const char *s = text;;) {
+        count++;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        const char *start = s, *p = s;
+        if (*p == ',' || *p == '\0') {
+            snprintf(err, err_size, "parameter 'percentiles': item %lld is empty; expected " PERCENTILES_SYNTAX,
+                     (long long)count);
+            return -1;
+        }
+        if (*p == '+' || *p == '-')
+            p++;
+        int digits = 0;
+        for (; is_digit(*p); p++)
+            digits++;
+        if (*p == '.')
+            for (p++; is_digit(*p); p++)
+                digits++;
+        int valid = digits > 0;
+        if (valid && (*p == 'e' || *p == 'E')) {
+            p++;
+            if (*p == '+' || *p == '-')
+                p++;
+            valid = is_digit(*p);
+            while (is_digit(*p))
+                p++;
+        }
+        const char *number_end = p;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!valid || (*p != ',' && *p != '\0')) {
+            int shown = 0;
+            while (start[shown] != '\0' && start[shown] != ',' && shown < 40)
+                shown++;
+            snprintf(err, err_size,
+                     "parameter 'percentiles': item %lld (\"%.*s\") is not a number; expected " PERCENTILES_SYNTAX,
+                     (long long)count, shown, start);
+            return -1;
+        }
+        char *end;
+        double value = parse_decimal(start, &end);
+        if (end != number_end || !(value >= 0 && value <= 100)) {
+            snprintf(err, err_size,
+                     "parameter 'percentiles': item %lld (%.*s) is outside [0, 100]; expected " PERCENTILES_SYNTAX,
+                     (long long)count, (int)(number_end - start < 40 ? number_end - start : 40), start);
+            return -1;
+        }
+        if (out != NULL)
+            out[count - 1] = value;
+        if (*p == '\0')
+            return count;
+        s = p + 1;
+    }
+}
+
+/* Where numpy.percentile's 'linear' method looks for percentile q of N > 0 sorted values:
+   h = (N - 1) * (q / 100), neighbours v[floor(h)] and v[floor(h) + 1], weight h - floor(h);
+   from h >= N - 1 on both neighbours are the last value and numpy's "previous index" is -1,
+   so the weight is h + 1 (which matters for infinities, turned into NaN, and signed zeros). */
+typedef struct percentile_at {
+    int64_t prev, next;
+    double gamma;
+} percentile_at;
+
+static percentile_at percentile_position(double q, int64_t n)
+{
+    double h = (double)(n - 1) * (q / 100);
+    percentile_at at;
+    if (h >= (double)(n - 1)) {
+        at.prev = at.next = n - 1;
+        at.gamma = h - -1.0;
+    } else {
+        double below = floor(h);
+        at.prev = (int64_t)below;
+        at.next = at.prev + 1;
+        at.gamma = h - below;
+    }
+    return at;
+}
+
+/* numpy's _lerp, operation for operation: diff = b - a in x's own dtype, then a + diff * t,
+   replaced by b - diff * (1 - t) where t >= 0.5. */
+static double percentile_lerp(double a, double b, double t, int fp32)
+{
+    double diff = fp32 ? (double)((float)b - (float)a) : b - a;
+    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+}
+
+static int compare_int64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+static void swap_values(double *a, int64_t i, int64_t j)
+{
+    double t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+}
+
+static void sift_down(double *a, int64_t root, int64_t n)
+{
+    for (;;) {
+        int64_t child = 2 * root + 1;
+        if (child >= n)
+            return;
+        if (child + 1 < n && a[child + 1] > a[child])
+            child++;
+        if (!(a[child] > a[root]))
+            return;
+        swap_values(a, root, child);
+        root = child;
+    }
+}
+
+/* Heapsort: for short ranges, and the introselect fallback (O(n log n) whatever the values;
+   short ranges use it too, so every test covers it). Polls cancellation every
+   DESCRIBE_SELECT_POLL steps; returns NCS_OK or NCS_E_CANCELLED. */
+static int heap_sort(ncs_ctx *ctx, double *a, int64_t n)
+{
+    for (int64_t i = n / 2; i-- > 0;)
+        sift_down(a, i, n);
+    for (int64_t end = n - 1; end > 0; end--) {
+        if (end % DESCRIBE_SELECT_POLL == 0 && ctx->api->cancelled(ctx))
+            return NCS_E_CANCELLED;
+        swap_values(a, 0, end);
+        sift_down(a, 0, end);
+    }
+    return NCS_OK;
+}
+
+/* Median of three values (no NaN). */
+static double median3(double x, double y, double z)
+{
+    if (x < y)
+        return y < z ? y : x < z ? z : x;
+    return x < z ? x : y < z ? z : y;
+}
+
+/*
+ * Moves the values of a[0..n) below `pivot` (with or_equal: not above it) to the front, the
+ * others behind them, and returns how many moved; -1 when the call was cancelled (polled every
+ * DESCRIBE_SELECT_POLL * 16 values). Branch-free Lomuto: every value is swapped with the first
+ * one not yet known to be small, and the boundary moves by the comparison's result, so random
+ * data costs no mispredicted branches (about 4x faster than Hoare's scheme on this CPU).
+ */
+static int64_t partition_pass(ncs_ctx *ctx, double *a, int64_t n, double pivot, int or_equal)
+{
+    const int64_t block = (int64_t)DESCRIBE_SELECT_POLL * 16;
+    int64_t store = 0;
+    for (int64_t start = 0; start < n; start += block) {
+        if (start > 0 && ctx->api->cancelled(ctx))
+            return -1;
+        int64_t end = n - start < block ? n : start + block;
+        if (or_equal) {
+            for (int64_t i = start; i < end; i++) {
+                double v = a[i];
+                a[i] = a[store];
+                a[store] = v;
+                store += v <= pivot;
+            }
+        } else {
+            for (int64_t i = start; i < end; i++) {
+                double v = a[i];
+                a[i] = a[store];
+                a[store] = v;
+                store += v < pivot;
+            }
+        }
+    }
+    return store;
+}
+
+/*
+ * Rearranges a[lo..hi) so that a[r] is the r-th smallest value of the range for every rank r of
+ * ranks[0..k) (ascending, distinct, in [lo, hi)). Introselect: partition around the median of
+ * the first, middle and last values into [lo, s) < pivot <= [s, hi) and go on into the sides
+ * that hold requested ranks. When nothing is below the pivot (it is the range's minimum, e.g.
+ * among many equal values), a second pass splits off the values equal to it, which settles every
+ * rank among them. After `depth` levels a range is heap-sorted instead. Returns NCS_OK or
+ * NCS_E_CANCELLED.
+ */
+static int select_ranks(ncs_ctx *ctx, double *a, int64_t lo, int64_t hi, const int64_t *ranks, int64_t k,
+                        int depth)
+{
+    while (k > 0 && hi - lo > 1) {
+        if (hi - lo <= DESCRIBE_SELECT_SMALL)
+            return heap_sort(ctx, a + lo, hi - lo);
+        if (hi - lo >= DESCRIBE_SELECT_POLL && ctx->api->cancelled(ctx))
+            return NCS_E_CANCELLED;
+        /* One rank left at an end of the range (typically the second neighbour of a percentile
+           once a partition fell between the two): the smallest or largest value, one scan. */
+        if (k == 1 && (ranks[0] == lo || ranks[0] == hi - 1)) {
+            int low = ranks[0] == lo;
+            int64_t best = lo;
+            for (int64_t i = lo + 1; i < hi; i++)
+                if (low ? a[i] < a[best] : a[i] > a[best])
+                    best = i;
+            swap_values(a, ranks[0], best);
+            return NCS_OK;
+        }
+        if (depth-- == 0)
+            return heap_sort(ctx, a + lo, hi - lo);
+        double pivot = median3(a[lo], a[lo + (hi - lo) / 2], a[hi - 1]);
+        int64_t below = partition_pass(ctx, a + lo, hi - lo, pivot, 0);
+        if (below < 0)
+            return NCS_E_CANCELLED;
+        int64_t split = lo + below; /* [lo, split) < pivot <= [split, hi); the pivot is on the right */
+        int64_t left = 0;
+        while (left < k && ranks[left] < split)
+            left++;
+        if (below == 0) { /* pivot is the minimum: [lo, lo + equal) == pivot, settled */
+            int64_t equal = partition_pass(ctx, a + lo, hi - lo, pivot, 1);
+            if (equal < 0)
+                return NCS_E_CANCELLED;
+            split = lo + equal;
+            while (left < k && ranks[left] < split)
+                left++;
+        } else if (left > 0) {
+            int status = select_ranks(ctx, a, lo, split, ranks, left, depth);
+            if (status != NCS_OK)
+                return status;
+        }
+        ranks += left;
+        k -= left;
+        lo = split;
+    }
+    return NCS_OK;
+}
+
+/* Writes the requested percentiles of x's copy `values` (n > 0 doubles, no NaN; reordered) into
+   out[0..p), which holds the percentiles q on entry. */
+static int compute_percentiles(ncs_ctx *ctx, double *values, int64_t n, int fp32, double *out, int64_t p)
+{
+    const ncs_host_api *api = ctx->api;
+    ncs_handle scratch;
+    void *memory;
+    int status = api->alloc(ctx, (uint64_t)p * 2 * sizeof(int64_t), &scratch, &memory);
+    if (status != NCS_OK)
+        return status;
+    int64_t *ranks = memory, k = 0;
+    for (int64_t i = 0; i < p; i++) {
+        percentile_at at = percentile_position(out[i], n);
+        ranks[k++] = at.prev;
+        ranks[k++] = at.next;
+    }
+    qsort(ranks, (size_t)k, sizeof *ranks, compare_int64);
+    int64_t distinct = 0;
+    for (int64_t i = 0; i < k; i++)
+        if (distinct == 0 || ranks[i] != ranks[distinct - 1])
+            ranks[distinct++] = ranks[i];
+    int depth = 2;
+    for (int64_t m = n; m > 1; m >>= 1)
+        depth += 2;
+    status = select_ranks(ctx, values, 0, n, ranks, distinct, depth);
+    if (status == NCS_OK) {
+        for (int64_t i = 0; i < p; i++) {
+            percentile_at at = percentile_position(out[i], n);
+            out[i] = percentile_lerp(values[at.prev], values[at.next], at.gamma, fp32);
+        }
+    }
+    int released = api->release(ctx, scratch);
+    return status != NCS_OK ? status : released;
+}
+
 static int describe_prepare(ncs_ctx *ctx, int max_parts)
 {
     const ncs_host_api *api = ctx->api;
@@ -137,10 +453,24 @@ static int describe_prepare(ncs_ctx *ctx, int max_parts)
     if (x.dtype != NCS_DTYPE_FP64 && x.dtype != NCS_DTYPE_FP32)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "input 'x' is %s: describe supports FP64 and FP32",
                          ncs_kernel_dtype_text(x.dtype));
+    const char *text;
+    status = api->param_string(ctx, "percentiles", &text);
+    if (status != NCS_OK)
+        return status;
+    char err[256];
+    int64_t npercentiles = parse_percentiles(text, NULL, err, sizeof err);
+    if (npercentiles < 0)
+        return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "%s", err);
+    if (npercentiles > 0 && x.count == 0)
+        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
+                         "input 'x' is empty: percentiles of no values are undefined (numpy.percentile "
+                         "raises IndexError); send values or leave parameter 'percentiles' empty");
     const int64_t one[1] = {1};
     status = api->set_output(ctx, 0, NCS_DTYPE_INT64, 1, one);
     for (int i = 1; i <= 4 && status == NCS_OK; i++)
         status = api->set_output(ctx, i, NCS_DTYPE_FP64, 1, one);
+    if (status == NCS_OK)
+        status = api->set_output(ctx, 5, NCS_DTYPE_FP64, 1, &npercentiles);
     if (status != NCS_OK)
         return status;
     int64_t parts = x.count / DESCRIBE_MIN_PART;
@@ -148,7 +478,12 @@ static int describe_prepare(ncs_ctx *ctx, int max_parts)
         parts = max_parts;
     if (parts < 1)
         parts = 1;
-    status = api->set_workspace(ctx, (uint64_t)parts * sizeof(summary_slot));
+    /* The summary slots, then (for percentiles) x's copy as doubles. */
+    uint64_t workspace = (uint64_t)parts * sizeof(summary_slot), copy = 0;
+    if (npercentiles > 0 && (__builtin_mul_overflow((uint64_t)x.count, sizeof(double), &copy) ||
+                             __builtin_add_overflow(workspace, copy, &workspace)))
+        return api->fail(ctx, NCS_E_OUT_OF_MEMORY, "input 'x' is too large to copy for percentiles");
+    status = api->set_workspace(ctx, workspace);
     if (status == NCS_OK)
         status = api->set_parts(ctx, (int)parts);
     return status;
@@ -181,6 +516,11 @@ static int describe_run(ncs_ctx *ctx, int part, int nparts)
         return api->fail(ctx, NCS_E_INTERNAL, "describe has no workspace");
     int64_t lo, hi;
     ncs_kernel_part_range(x.count, part, nparts, &lo, &hi);
+    const char *text;
+    status = api->param_string(ctx, "percentiles", &text);
+    if (status != NCS_OK)
+        return status;
+    double *copy = text[0] != '\0' ? (double *)(slots + nparts) : NULL; /* x as doubles */
     double shift = describe_shift(&x);
     summary acc = {.n = 0, .min = INFINITY, .max = -INFINITY};
     for (int64_t i = lo; i < hi; i += DESCRIBE_CHUNK) {
@@ -191,6 +531,13 @@ static int describe_run(ncs_ctx *ctx, int part, int nparts)
                             ? chunk_summary_f64((const double *)x.data + i, len, shift)
                             : chunk_summary_f32((const float *)x.data + i, len, shift);
         merge(&acc, &chunk);
+        if (copy != NULL && x.dtype == NCS_DTYPE_FP64) {
+            memcpy(copy + i, (const double *)x.data + i, (size_t)len * sizeof(double));
+        } else if (copy != NULL) {
+            const float *f = (const float *)x.data + i;
+            for (int64_t j = 0; j < len; j++)
+                copy[i + j] = (double)f[j];
+        }
         api->progress(ctx, (uint64_t)len);
     }
     slots[part].part.s = acc;
@@ -201,13 +548,13 @@ static int describe_run(ncs_ctx *ctx, int part, int nparts)
 static int describe_finish(ncs_ctx *ctx)
 {
     const ncs_host_api *api = ctx->api;
-    ncs_tensor_view x, out[5];
+    ncs_tensor_view x, out[6];
     int status = api->input(ctx, 0, &x);
-    for (int i = 0; i < 5 && status == NCS_OK; i++)
+    for (int i = 0; i < 6 && status == NCS_OK; i++)
         status = api->output(ctx, i, &out[i]);
     if (status != NCS_OK)
         return status;
-    const summary_slot *slots = api->workspace(ctx);
+    summary_slot *slots = api->workspace(ctx);
     if (slots == NULL)
         return api->fail(ctx, NCS_E_INTERNAL, "describe has no workspace");
     summary total = {.n = 0, .min = INFINITY, .max = -INFINITY};
@@ -226,7 +573,25 @@ static int describe_finish(ncs_ctx *ctx)
         *min = total.min;
         *max = total.max;
     }
-    return NCS_OK;
+
+    int64_t npercentiles = out[5].count;
+    if (npercentiles == 0)
+        return NCS_OK;
+    const char *text;
+    char err[256];
+    status = api->param_string(ctx, "percentiles", &text);
+    if (status != NCS_OK)
+        return status;
+    double *percentiles = out[5].data;
+    if (parse_percentiles(text, percentiles, err, sizeof err) != npercentiles || x.count == 0)
+        return api->fail(ctx, NCS_E_INTERNAL, "describe: parameter 'percentiles' changed after prepare");
+    if (total.nan_seen) { /* numpy.percentile: NaN for every q when x holds a NaN */
+        for (int64_t i = 0; i < npercentiles; i++)
+            percentiles[i] = NAN;
+        return NCS_OK;
+    }
+    double *copy = (double *)(slots + slots[0].part.nparts);
+    return compute_percentiles(ctx, copy, x.count, x.dtype == NCS_DTYPE_FP32, percentiles, npercentiles);
 }
 
 static const ncs_tensor_desc describe_inputs[] = {
@@ -249,6 +614,24 @@ static const ncs_tensor_desc describe_outputs[] = {
                     "NaN or infinite, or x is empty; 0 for one element"),
     DESCRIBE_SCALAR("min", NCS_DTYPE_FP64, "smallest element like numpy.min (NaN if any element is NaN or x is empty)"),
     DESCRIBE_SCALAR("max", NCS_DTYPE_FP64, "largest element like numpy.max (NaN if any element is NaN or x is empty)"),
+    {.name = "percentiles",
+     .doc = "FP64 [p]: the percentiles requested by parameter 'percentiles', in the order given, "
+            "bit for bit numpy.percentile(x, [q1, ..., qp]) with the default 'linear' method over "
+            "all elements: with v sorted and h = (N - 1) * (q / 100), v[floor(h)] interpolated "
+            "towards v[floor(h) + 1] by numpy's lerp (b - a taken in x's datatype); all NaN if any "
+            "element is NaN; infinities give numpy's results (percentile 0 of [1, inf] is NaN); "
+            "shape [0] when none are requested",
+     .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_FP64),
+     .rank = 1,
+     .dims = {NCS_DIM_ANY}},
+};
+
+static const ncs_param_desc describe_params[] = {
+    {.name = "percentiles",
+     .type = NCS_PARAM_STRING,
+     .default_value = "",
+     .doc = "percentiles to compute, " PERCENTILES_SYNTAX " (spaces allowed around the commas); "
+            "\"\" (the default) computes none. Requires a non-empty x."},
 };
 
 const ncs_kernel_desc ncs_describe_kernel = {
@@ -256,14 +639,15 @@ const ncs_kernel_desc ncs_describe_kernel = {
     .name = "describe",
     .doc = "Count, mean, population standard deviation, min and max of all elements of an FP64 "
            "or FP32 tensor, computed in double precision with a numerically stable two-pass "
-           "algorithm per range and Chan's merge; NaN and infinities behave as in numpy.",
+           "algorithm per range and Chan's merge, and optionally percentiles like numpy.percentile "
+           "(parameter 'percentiles'); NaN and infinities behave as in numpy.",
     .flags = NCS_KERNEL_THREAD_SAFE,
     .n_inputs = 1,
     .inputs = describe_inputs,
-    .n_outputs = 5,
+    .n_outputs = 6,
     .outputs = describe_outputs,
-    .n_params = 0,
-    .params = NULL,
+    .n_params = 1,
+    .params = describe_params,
     .prepare = describe_prepare,
     .run = describe_run,
     .finish = describe_finish,

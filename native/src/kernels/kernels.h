@@ -13,9 +13,16 @@ extern const ncs_kernel_desc ncs_matmul_kernel;
 extern const ncs_kernel_desc ncs_describe_kernel;
 extern const ncs_kernel_desc ncs_sort_kernel;
 extern const ncs_kernel_desc ncs_identity_kernel;
+extern const ncs_kernel_desc ncs_conv2d_kernel;
+extern const ncs_kernel_desc ncs_histogram_kernel;
+extern const ncs_kernel_desc ncs_sha256_kernel;
+extern const ncs_kernel_desc ncs_fft_kernel;
 
 /** Test hook: non-zero makes matmul use its portable micro-kernel even on AVX2+FMA CPUs. */
 void ncs_matmul_force_portable(int on);
+/** Test hooks: non-zero makes conv2d / histogram use their portable loops even on AVX2 CPUs. */
+void ncs_conv2d_force_portable(int on);
+void ncs_histogram_force_portable(int on);
 
 /** Protocol name of the dtypes the built-in kernels handle, for messages. */
 static inline const char *ncs_kernel_dtype_text(int dtype)

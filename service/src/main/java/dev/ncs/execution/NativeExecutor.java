@@ -112,6 +112,41 @@ public class NativeExecutor implements DisposableBean {
         return await(control.submit(task));
     }
 
+    /**
+     * Waits for {@code future} until {@code deadline} ({@link System#nanoTime()} based; {@code Long.MAX_VALUE}
+     * for none). Returns false if the deadline passed first; rethrows the task's failure as {@link #await}.
+     */
+    public static boolean awaitUntil(Future<?> future, long deadline) {
+        boolean interrupted = false;
+        try {
+            while (true) {
+                long left = deadline - System.nanoTime();
+                if (deadline != Long.MAX_VALUE && left <= 0 && !future.isDone()) {
+                    return false;
+                }
+                try {
+                    if (deadline == Long.MAX_VALUE) {
+                        future.get();
+                    } else {
+                        future.get(Math.max(0, left), TimeUnit.NANOSECONDS);
+                    }
+                    return true;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (java.util.concurrent.TimeoutException e) {
+                    return false;
+                }
+            }
+        } catch (ExecutionException e) {
+            await(future);
+            return true;
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     /** Waits for {@code future}; unchecked exceptions and errors from the task are rethrown as they were. */
     public static <T> T await(Future<T> future) {
         boolean interrupted = false;

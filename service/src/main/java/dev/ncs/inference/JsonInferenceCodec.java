@@ -5,6 +5,7 @@ import dev.ncs.kernel.KernelInput;
 import dev.ncs.kernel.KernelMetadata;
 import dev.ncs.kernel.KernelRequest;
 import dev.ncs.nativelib.DataType;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -96,13 +97,14 @@ class JsonInferenceCodec {
         }
         boolean binaryOutputs = binaryOutputFlag != null && binaryOutputFlag.booleanValue();
         Map<String, String> kernelParameters = kernelParameters(parameters);
+        Duration timeout = timeout(parameters);
         JsonNode inputs = root.get("inputs");
         if (inputs == null || !inputs.isArray()) {
             throw new InvalidInputException("the request needs an \"inputs\" array of {\"name\", \"shape\", "
                     + "\"datatype\", \"data\"} objects");
         }
         List<KernelInput> decoded = inputs(inputs, body, jsonLength);
-        return new Decoded(new KernelRequest(kernel.name(), version, decoded, kernelParameters), id,
+        return new Decoded(new KernelRequest(kernel.name(), version, decoded, kernelParameters, timeout), id,
                 requestedOutputs(kernel, root.get("outputs"), binaryOutputs));
     }
 
@@ -139,6 +141,19 @@ class JsonInferenceCodec {
             body.expectEnd();
         }
         return decoded;
+    }
+
+    /** Triton's {@code timeout} request parameter, in microseconds; null when absent. */
+    private static Duration timeout(JsonNode parameters) {
+        JsonNode value = parameters == null ? null : parameters.get("timeout");
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        if (!value.isIntegralNumber() || !value.canConvertToLong() || value.longValue() < 0) {
+            throw new InvalidInputException("parameter timeout must be a non-negative integer number of microseconds, "
+                    + "got " + value);
+        }
+        return Duration.ofNanos(Math.multiplyHigh(value.longValue(), 1000) == 0 ? value.longValue() * 1000 : Long.MAX_VALUE);
     }
 
     private static long saturatingAdd(long a, long b) {

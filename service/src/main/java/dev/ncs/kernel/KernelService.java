@@ -11,6 +11,7 @@ import dev.ncs.nativelib.NativeStatus;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -36,13 +37,18 @@ public class KernelService {
     private final NativeExecutor executor;
     private final MeterRegistry registry;
     private final Counter memoryRejections;
+    private final Counter deadlineRejections;
+    private final Duration defaultTimeout;
 
-    public KernelService(KernelCatalog catalog, NativeRuntime runtime, NativeExecutor executor, MeterRegistry registry) {
+    public KernelService(KernelCatalog catalog, NativeRuntime runtime, NativeExecutor executor, MeterRegistry registry,
+            RequestsProperties requests) {
         this.catalog = catalog;
         this.runtime = runtime;
         this.executor = executor;
         this.registry = registry;
         this.memoryRejections = NativeExecutor.rejections(registry, "memory_budget");
+        this.deadlineRejections = NativeExecutor.rejections(registry, "deadline");
+        this.defaultTimeout = requests.defaultTimeout();
     }
 
     /**
@@ -147,6 +153,8 @@ public class KernelService {
         private List<NativeBuffer> buffers = List.of();
         private NativeCall call;
         private long startedAt;
+        private long deadline = Long.MAX_VALUE;
+        private Duration timeout;
 
         Run(KernelMetadata kernel, KernelRequest request, int[] slots, NativeExecutor.Admission admission) {
             this.kernel = kernel;
@@ -162,8 +170,12 @@ public class KernelService {
                 for (int r = 0; r < buffers.size(); r++) {
                     request.inputs().get(r).source().writeTo(buffers.get(r).segment());
                 }
+                timeout = request.timeout() != null ? request.timeout() : defaultTimeout;
+                if (!timeout.isZero()) {
+                    deadline = System.nanoTime() + timeout.toNanos();
+                }
                 admission.queued();
-                int parts = executor.run(this::setup);
+                int parts = runSetup();
                 runParts(parts);
                 KernelResult result = executor.run(this::collect);
                 outcome = "success";
@@ -177,6 +189,10 @@ public class KernelService {
                 throw e;
             } catch (InvalidInputException e) {
                 outcome = "invalid_argument";
+                throw e;
+            } catch (DeadlineExceededException e) {
+                outcome = "deadline_exceeded";
+                deadlineRejections.increment();
                 throw e;
             } finally {
                 executor.control(this::cleanup);
@@ -224,7 +240,29 @@ public class KernelService {
             }
         }
 
+        /** Setup on a worker, within the deadline: a request still queued when it passes never runs. */
+        private int runSetup() {
+            Future<Integer> setup = executor.submit(this::setup);
+            if (!NativeExecutor.awaitUntil(setup, deadline)) {
+                if (setup.cancel(false)) {
+                    throw deadlinePassed("while waiting for a worker");
+                }
+                NativeExecutor.await(setup);
+                throw deadlinePassed("while the kernel was being prepared");
+            }
+            return NativeExecutor.await(setup);
+        }
+
+        private DeadlineExceededException deadlinePassed(String when) {
+            return new DeadlineExceededException("the request's deadline (" + timeout.toNanos() / 1000
+                    + " microseconds; the timeout parameter or ncs.requests.default-timeout) passed " + when
+                    + "; the kernel was cancelled and its memory freed");
+        }
+
         private int setup() {
+            if (System.nanoTime() - deadline > 0 && deadline != Long.MAX_VALUE) {
+                throw deadlinePassed("while waiting for a worker");
+            }
             admission.started();
             startedAt = System.nanoTime();
             call = runtime.newCall(kernel.name());
@@ -243,12 +281,23 @@ public class KernelService {
                 futures.add(executor.submit(() -> runPart(index)));
             }
             Throwable failure = null;
+            boolean late = false;
             for (Future<Void> future : futures) {
+                if (!late && !NativeExecutor.awaitUntil(future, deadline)) {
+                    late = true;
+                    executor.control(() -> {
+                        call.cancel();
+                        return null;
+                    });
+                }
                 try {
                     NativeExecutor.await(future);
                 } catch (Throwable e) {
                     failure = moreTelling(failure, e);
                 }
+            }
+            if (late) {
+                throw deadlinePassed("while the kernel ran");
             }
             if (failure instanceof RuntimeException runtimeFailure) {
                 throw runtimeFailure;

@@ -3,6 +3,7 @@ package dev.ncs.system;
 import dev.ncs.execution.QueueFullException;
 import dev.ncs.inference.PayloadTooLargeException;
 import dev.ncs.inference.UnsupportedEncodingException;
+import dev.ncs.kernel.DeadlineExceededException;
 import dev.ncs.kernel.ExceedsMemoryBudgetException;
 import dev.ncs.kernel.InvalidInputException;
 import dev.ncs.kernel.UnknownKernelException;
@@ -51,6 +52,11 @@ class ErrorMapping {
     @ExceptionHandler(UnsupportedEncodingException.class)
     ResponseEntity<Map<String, String>> unsupported(UnsupportedEncodingException e) {
         return error(HttpStatus.UNSUPPORTED_MEDIA_TYPE, e.getMessage());
+    }
+
+    @ExceptionHandler(DeadlineExceededException.class)
+    ResponseEntity<Map<String, String>> deadline(DeadlineExceededException e) {
+        return error(HttpStatus.GATEWAY_TIMEOUT, e.getMessage());
     }
 
     @ExceptionHandler(QueueFullException.class)

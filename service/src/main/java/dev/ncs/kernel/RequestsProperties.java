@@ -1,0 +1,15 @@
+package dev.ncs.kernel;
+
+import java.time.Duration;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+
+/**
+ * Per-request behaviour.
+ *
+ * @param defaultTimeout how long a request may wait for a worker and run, when it does not say (the
+ *     protocol's {@code timeout} parameter, in microseconds); 0 means no limit
+ */
+@ConfigurationProperties("ncs.requests")
+public record RequestsProperties(@DefaultValue("60s") Duration defaultTimeout) {
+}

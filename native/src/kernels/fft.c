@@ -10,34 +10,39 @@
  * Algorithms, by the prime factors of n:
  *  - Only factors 2, 3, 5, 7, 11, 13 ("smooth" n): mixed-radix Stockham passes (radix 4 first,
  *    then 2, 3, 5 and a generic odd-radix butterfly for 7, 11 and 13), out of place between two
- *    buffers, no bit reversal. Radix-4 and radix-2 passes have AVX2+FMA versions chosen at run
+ *    buffers, no bit reversal. Radix 2, 3, 4 and 5 passes have AVX2+FMA versions chosen at run
  *    time; the portable ones are plain C (ncs_fft_force_portable selects them for the tests).
  *    Up to FFT_SMALL_MAX points the passes run on the whole transform, in cache. Longer
- *    transforms use the four-step algorithm: n = n1 n2 with n1, n2 near sqrt(n); phase 1 runs
- *    the n1 column FFTs (length n2, on FFT_BLOCK columns at once, so every butterfly works on
- *    contiguous vectors), multiplies by the twiddles w_n^(j1 k2) and stores the rows of an
- *    intermediate matrix; phase 2 runs the n2 FFTs of length n1 on blocks of columns of that
- *    matrix and stores them to the result. Phase 2 reads and writes the same column block, so
- *    when the result is a plain FP64 array (the output tensor, or a Bluestein buffer) it is
- *    also the intermediate and no extra memory is needed.
+ *    transforms use the four-step algorithm: n = n1 n2 with n2 the largest divisor <= sqrt(n);
+ *    phase 1 runs the n1 column FFTs (length n2, on FFT_BLOCK columns at once, so every
+ *    butterfly works on contiguous vectors), multiplies by the twiddles w_n^(j1 k2) and stores
+ *    the rows of an intermediate matrix; phase 2 runs the n2 FFTs of length n1 on blocks of
+ *    columns of that matrix and stores them to the result. Phase 2 reads and writes the same
+ *    column block, so when the result is an FP64 array (the output tensor, a part's own slots of
+ *    it, or a Bluestein buffer) it is also the intermediate and no extra memory is needed (FP32
+ *    outputs use a workspace intermediate). Strided rows are prefetched a few rows ahead.
  *  - Any prime factor > 13: Bluestein's algorithm, a circular convolution of length m (the
  *    power of two >= 2n - 1) done with the power-of-two FFT above: chirp c_k = exp(-i pi k^2/n)
- *    (k^2 reduced modulo 2n in integers, so the angle is exact), y = c * (conj(c) conv (x c)).
+ *    (k^2 reduced modulo 2n in integers, updated incrementally, so the angle is exact),
+ *    y = c * (conj(c) conv (x c)).
  * Twiddles come from two tables of about sqrt(N) roots each (w^t = hi[t >> s] lo[t & mask]),
  * every root computed by sin/cos of an angle folded into the first octant, so twiddles are
  * accurate to an ulp or two and a plan costs O(sqrt n) sin/cos calls plus O(n) multiplies.
  *
  * Parts and plans: prepare only sizes things. Each part builds its own plans (factorisation,
  * twiddles, Bluestein chirp tables and the chirp's transform) in its own slice of the workspace
- * and then runs its share of "units". With several transforms (batch b) that divide evenly or
- * outnumber the parts four to one, a unit is one transform. Otherwise (a single transform,
- * [2^20, 2] say, or a few) each transform is split S ways (S <= 8 divides n, or m for
- * Bluestein) by one decimation-in-frequency step: unit r computes
+ * (nothing is cached across calls) and then runs its share of "units". With several transforms
+ * (batch b) that divide evenly over the parts or outnumber them four to one, a unit is one
+ * transform. Otherwise (a single transform, [2^20, 2] say, or a few) each transform is split S
+ * ways (S <= 8 divides n, or m for Bluestein; see choose_split, S may exceed the parts: 3 ways
+ * over 2 parts for n = 3^k) by one decimation-in-frequency step: unit r computes
  *     z_r[j] = w_n^(jr) sum_q x[j + q n/S] w_S^(qr),  j < n/S,
- * whose FFT of length n/S is exactly the outputs y[S k + r]. So every part reads the whole input
- * (fused into the first load, no extra pass), transforms an independent sub-problem with no
- * barrier between parts, and writes disjoint outputs; parts start their output phase at
- * different column blocks so they do not write the same cache lines at the same time.
+ * whose FFT of length n/S is exactly the outputs y[S k + r]. So every unit reads the whole input
+ * (fused into the four-step's first load: one row pass per range q, then the combination), and
+ * transforms an independent sub-problem with no barrier between parts: no phase waits for
+ * another part, so parts may run concurrently or one after the other. Unit r uses its own
+ * output slots y[S k + r] as its intermediate; units start both phases at different blocks
+ * (r/S of the way through) so concurrent parts do not write the same cache lines at once.
  * A split Bluestein transform does the same to both length-m FFTs (the chirp's, the data's) and
  * the inverse FFT of their product per residue r; the last radix-S step of that inverse (a
  * pass over the n outputs that needs every residue) is done by finish. That is the only work
@@ -64,6 +69,7 @@
 #define FFT_POLL_POINTS (1 << 16)    /* points of small transforms between cancellation checks */
 #define FFT_MAX_FACTORS 64
 #define FFT_PREFETCH_ROWS 8          /* rows ahead the four-step algorithm prefetches */
+#define FFT_PREFETCH_NEXT_MAX 4096  /* longest transform whose successor is prefetched whole */
 #define FFT_CHUNK 64                 /* complex values per step of the split loader */
 #define FFT_HEADER 64                /* workspace bytes before the shared area */
 #define FFT_BLUE_MAX_N (INT64_C(1) << 31) /* k^2 mod 2n is computed in 64-bit integers */
@@ -284,8 +290,10 @@ static inline void twiddle_store(double *y, double re, double im, const double *
     }
 }
 
-static inline void bf2_scalar(const double *x, int64_t xs, double *y, int64_t ys, const double *w)
+static inline void bf2_scalar(const double *x, int64_t xs, double *y, int64_t ys, const double *w,
+                              int64_t ws)
 {
+    (void)ws;
     double ar = x[0], ai = x[1], br = x[xs], bi = x[xs + 1];
     y[0] = ar + br;
     y[1] = ai + bi;
@@ -391,7 +399,7 @@ static void pass_portable(int ip, int64_t ido, int64_t l1, int64_t V, const doub
             switch (ip) {
             case 2:
                 for (int64_t v = 0; v < V; v++)
-                    bf2_scalar(x + 2 * v, xs, y + 2 * v, ys, w);
+                    bf2_scalar(x + 2 * v, xs, y + 2 * v, ys, w, ws);
                 break;
             case 3:
                 for (int64_t v = 0; v < V; v++)
@@ -433,133 +441,130 @@ AVX2_FMA static inline __m256d v_load2(const double *p0, const double *p1)
     return _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(p0)), _mm_loadu_pd(p1), 1);
 }
 
-AVX2_FMA static inline void v_bf4(__m256d x0, __m256d x1, __m256d x2, __m256d x3, __m256d *y)
+/* a * i = (-im, re) */
+AVX2_FMA static inline __m256d v_posi(__m256d a)
 {
-    __m256d t0 = _mm256_add_pd(x0, x2), t1 = _mm256_sub_pd(x0, x2);
-    __m256d t2 = _mm256_add_pd(x1, x3), t3 = v_negi(_mm256_sub_pd(x1, x3));
+    return _mm256_xor_pd(_mm256_permute_pd(a, 0x5), _mm256_set_pd(0.0, -0.0, 0.0, -0.0));
+}
+
+/* Butterflies on vectors of two complex values, same formulas as the scalar ones. */
+AVX2_FMA static inline void v_bf2(const __m256d *x, __m256d *y)
+{
+    y[0] = _mm256_add_pd(x[0], x[1]);
+    y[1] = _mm256_sub_pd(x[0], x[1]);
+}
+
+AVX2_FMA static inline void v_bf3(const __m256d *x, __m256d *y)
+{
+    const __m256d half = _mm256_set1_pd(0.5), tw1i = _mm256_set1_pd(-0.866025403784438646763723170752936183);
+    __m256d t1 = _mm256_add_pd(x[1], x[2]), t2 = _mm256_sub_pd(x[1], x[2]);
+    y[0] = _mm256_add_pd(x[0], t1);
+    __m256d ca = _mm256_fnmadd_pd(half, t1, x[0]), cb = v_posi(_mm256_mul_pd(tw1i, t2));
+    y[1] = _mm256_add_pd(ca, cb);
+    y[2] = _mm256_sub_pd(ca, cb);
+}
+
+AVX2_FMA static inline void v_bf4(const __m256d *x, __m256d *y)
+{
+    __m256d t0 = _mm256_add_pd(x[0], x[2]), t1 = _mm256_sub_pd(x[0], x[2]);
+    __m256d t2 = _mm256_add_pd(x[1], x[3]), t3 = v_negi(_mm256_sub_pd(x[1], x[3]));
     y[0] = _mm256_add_pd(t0, t2);
     y[1] = _mm256_add_pd(t1, t3);
     y[2] = _mm256_sub_pd(t0, t2);
     y[3] = _mm256_sub_pd(t1, t3);
 }
 
-AVX2_FMA static void pass4_avx2(int64_t ido, int64_t l1, int64_t V, const double *cc, double *ch,
-                                const double *wa)
+AVX2_FMA static inline void v_bf5(const __m256d *x, __m256d *y)
 {
-    const int64_t xs = 2 * V * ido, ys = 2 * V * ido * l1, ws = 2 * ido;
-    __m256d y[4];
-    if (V == 1 && ido == 1) { /* last pass: x_j(k) = cc[j + 4k], y_q(k) = ch[k + l1 q] */
-        int64_t k = 0;
-        for (; k + 2 <= l1; k += 2) {
-            const double *x = cc + 8 * k;
-            v_bf4(v_load2(x, x + 8), v_load2(x + 2, x + 10), v_load2(x + 4, x + 12),
-                  v_load2(x + 6, x + 14), y);
-            for (int q = 0; q < 4; q++)
-                _mm256_storeu_pd(ch + 2 * (k + l1 * q), y[q]);
-        }
-        for (; k < l1; k++)
-            bf4_scalar(cc + 8 * k, 2, ch + 2 * k, 2 * l1, NULL, 0);
-        return;
-    }
-    if (V == 1) { /* vectors along i, twiddles loaded per i */
-        for (int64_t k = 0; k < l1; k++) {
-            const double *x = cc + 2 * ido * 4 * k;
-            double *o = ch + 2 * ido * k;
-            int64_t i = 0;
-            for (; i + 2 <= ido; i += 2) {
-                v_bf4(_mm256_loadu_pd(x + 2 * i), _mm256_loadu_pd(x + 2 * i + xs),
-                      _mm256_loadu_pd(x + 2 * i + 2 * xs), _mm256_loadu_pd(x + 2 * i + 3 * xs), y);
-                _mm256_storeu_pd(o + 2 * i, y[0]);
-                for (int q = 1; q < 4; q++)
-                    _mm256_storeu_pd(o + 2 * i + q * ys,
-                                     v_cmul(y[q], _mm256_loadu_pd(wa + 2 * i + (q - 1) * ws)));
-            }
-            for (; i < ido; i++)
-                bf4_scalar(x + 2 * i, xs, o + 2 * i, ys, i ? wa + 2 * i : NULL, ws);
-        }
-        return;
-    }
-    if (V % 2) {
-        pass_portable(4, ido, l1, V, cc, ch, wa);
-        return;
-    }
-    for (int64_t k = 0; k < l1; k++) { /* vectors along the V columns, twiddles broadcast */
-        for (int64_t i = 0; i < ido; i++) {
-            const double *x = cc + 2 * V * (i + ido * 4 * k);
-            double *o = ch + 2 * V * (i + ido * k);
-            if (i == 0) {
-                for (int64_t v = 0; v < 2 * V; v += 4) {
-                    v_bf4(_mm256_loadu_pd(x + v), _mm256_loadu_pd(x + v + xs),
-                          _mm256_loadu_pd(x + v + 2 * xs), _mm256_loadu_pd(x + v + 3 * xs), y);
-                    for (int q = 0; q < 4; q++)
-                        _mm256_storeu_pd(o + v + q * ys, y[q]);
-                }
-                continue;
-            }
-            __m256d w1 = _mm256_broadcast_pd((const __m128d *)(const void *)(wa + 2 * i));
-            __m256d w2 = _mm256_broadcast_pd((const __m128d *)(const void *)(wa + 2 * i + ws));
-            __m256d w3 = _mm256_broadcast_pd((const __m128d *)(const void *)(wa + 2 * i + 2 * ws));
-            for (int64_t v = 0; v < 2 * V; v += 4) {
-                v_bf4(_mm256_loadu_pd(x + v), _mm256_loadu_pd(x + v + xs),
-                      _mm256_loadu_pd(x + v + 2 * xs), _mm256_loadu_pd(x + v + 3 * xs), y);
-                _mm256_storeu_pd(o + v, y[0]);
-                _mm256_storeu_pd(o + v + ys, v_cmul(y[1], w1));
-                _mm256_storeu_pd(o + v + 2 * ys, v_cmul(y[2], w2));
-                _mm256_storeu_pd(o + v + 3 * ys, v_cmul(y[3], w3));
-            }
-        }
-    }
+    const __m256d tw1r = _mm256_set1_pd(0.309016994374947424102293417182819059);
+    const __m256d tw1i = _mm256_set1_pd(-0.951056516295153572116439333379382143);
+    const __m256d tw2r = _mm256_set1_pd(-0.809016994374947424102293417182819059);
+    const __m256d tw2i = _mm256_set1_pd(-0.587785252292473129168705954639072769);
+    __m256d t1 = _mm256_add_pd(x[1], x[4]), t4 = _mm256_sub_pd(x[1], x[4]);
+    __m256d t2 = _mm256_add_pd(x[2], x[3]), t3 = _mm256_sub_pd(x[2], x[3]);
+    y[0] = _mm256_add_pd(x[0], _mm256_add_pd(t1, t2));
+    __m256d ca = _mm256_fmadd_pd(tw2r, t2, _mm256_fmadd_pd(tw1r, t1, x[0]));
+    __m256d cb = v_posi(_mm256_fmadd_pd(tw2i, t3, _mm256_mul_pd(tw1i, t4)));
+    __m256d cc = _mm256_fmadd_pd(tw1r, t2, _mm256_fmadd_pd(tw2r, t1, x[0]));
+    __m256d cd = v_posi(_mm256_fnmadd_pd(tw1i, t3, _mm256_mul_pd(tw2i, t4)));
+    y[1] = _mm256_add_pd(ca, cb);
+    y[4] = _mm256_sub_pd(ca, cb);
+    y[2] = _mm256_add_pd(cc, cd);
+    y[3] = _mm256_sub_pd(cc, cd);
 }
 
-AVX2_FMA static void pass2_avx2(int64_t ido, int64_t l1, int64_t V, const double *cc, double *ch,
-                                const double *wa)
-{
-    const int64_t xs = 2 * V * ido, ys = 2 * V * ido * l1;
-    if (V == 1 && ido == 1) {
-        int64_t k = 0;
-        for (; k + 2 <= l1; k += 2) {
-            const double *x = cc + 4 * k;
-            __m256d a = v_load2(x, x + 4), b = v_load2(x + 2, x + 6);
-            _mm256_storeu_pd(ch + 2 * k, _mm256_add_pd(a, b));
-            _mm256_storeu_pd(ch + 2 * (k + l1), _mm256_sub_pd(a, b));
-        }
-        for (; k < l1; k++)
-            bf2_scalar(cc + 4 * k, 2, ch + 2 * k, 2 * l1, NULL);
-        return;
+/*
+ * AVX2 pass of radix P (same layout as pass_portable). Three shapes: the last pass of a single
+ * column (V = 1, ido = 1: vectors along k, inputs from two places), single columns (V = 1:
+ * vectors along i, twiddles loaded per i) and column blocks (V even: vectors along the
+ * columns, twiddles broadcast). Odd V > 1 (a narrow last block) uses the portable pass.
+ */
+#define DEFINE_PASS_AVX2(P)                                                                          \
+    AVX2_FMA static void pass##P##_avx2(int64_t ido, int64_t l1, int64_t V, const double *cc,         \
+                                        double *ch, const double *wa)                                 \
+    {                                                                                                 \
+        const int64_t xs = 2 * V * ido, ys = 2 * V * ido * l1, ws = 2 * ido;                          \
+        __m256d x[P], y[P];                                                                           \
+        if (V == 1 && ido == 1) { /* x_j(k) = cc[j + P k], y_q(k) = ch[k + l1 q] */                  \
+            int64_t k = 0;                                                                            \
+            for (; k + 2 <= l1; k += 2) {                                                             \
+                const double *p = cc + 2 * P * k;                                                     \
+                for (int j = 0; j < P; j++)                                                           \
+                    x[j] = v_load2(p + 2 * j, p + 2 * P + 2 * j);                                     \
+                v_bf##P(x, y);                                                                        \
+                for (int q = 0; q < P; q++)                                                           \
+                    _mm256_storeu_pd(ch + 2 * (k + l1 * q), y[q]);                                    \
+            }                                                                                         \
+            for (; k < l1; k++)                                                                       \
+                bf##P##_scalar(cc + 2 * P * k, 2, ch + 2 * k, 2 * l1, NULL, 0);                       \
+            return;                                                                                   \
+        }                                                                                             \
+        if (V == 1) {                                                                                 \
+            for (int64_t k = 0; k < l1; k++) {                                                        \
+                const double *p = cc + 2 * ido * P * k;                                               \
+                double *o = ch + 2 * ido * k;                                                         \
+                int64_t i = 0;                                                                        \
+                for (; i + 2 <= ido; i += 2) {                                                        \
+                    for (int j = 0; j < P; j++)                                                       \
+                        x[j] = _mm256_loadu_pd(p + 2 * i + j * xs);                                   \
+                    v_bf##P(x, y);                                                                    \
+                    _mm256_storeu_pd(o + 2 * i, y[0]);                                                \
+                    for (int q = 1; q < P; q++)                                                       \
+                        _mm256_storeu_pd(o + 2 * i + q * ys,                                          \
+                                         v_cmul(y[q], _mm256_loadu_pd(wa + 2 * i + (q - 1) * ws)));   \
+                }                                                                                     \
+                for (; i < ido; i++)                                                                  \
+                    bf##P##_scalar(p + 2 * i, xs, o + 2 * i, ys, i ? wa + 2 * i : NULL, ws);          \
+            }                                                                                         \
+            return;                                                                                   \
+        }                                                                                             \
+        if (V % 2) {                                                                                  \
+            pass_portable(P, ido, l1, V, cc, ch, wa);                                                 \
+            return;                                                                                   \
+        }                                                                                             \
+        __m256d w[P];                                                                                 \
+        for (int64_t k = 0; k < l1; k++) {                                                            \
+            for (int64_t i = 0; i < ido; i++) {                                                       \
+                const double *p = cc + 2 * V * (i + ido * P * k);                                     \
+                double *o = ch + 2 * V * (i + ido * k);                                               \
+                for (int q = 1; q < P; q++)                                                           \
+                    w[q] = _mm256_broadcast_pd((const __m128d *)(const void *)(wa + 2 * i + (q - 1) * ws)); \
+                for (int64_t v = 0; v < 2 * V; v += 4) {                                              \
+                    for (int j = 0; j < P; j++)                                                       \
+                        x[j] = _mm256_loadu_pd(p + v + j * xs);                                       \
+                    v_bf##P(x, y);                                                                    \
+                    _mm256_storeu_pd(o + v, y[0]);                                                    \
+                    for (int q = 1; q < P; q++)                                                       \
+                        _mm256_storeu_pd(o + v + q * ys, i ? v_cmul(y[q], w[q]) : y[q]);              \
+                }                                                                                     \
+            }                                                                                         \
+        }                                                                                             \
     }
-    if (V == 1) {
-        for (int64_t k = 0; k < l1; k++) {
-            const double *x = cc + 2 * ido * 2 * k;
-            double *o = ch + 2 * ido * k;
-            int64_t i = 0;
-            for (; i + 2 <= ido; i += 2) {
-                __m256d a = _mm256_loadu_pd(x + 2 * i), b = _mm256_loadu_pd(x + 2 * i + xs);
-                _mm256_storeu_pd(o + 2 * i, _mm256_add_pd(a, b));
-                _mm256_storeu_pd(o + 2 * i + ys, v_cmul(_mm256_sub_pd(a, b), _mm256_loadu_pd(wa + 2 * i)));
-            }
-            for (; i < ido; i++)
-                bf2_scalar(x + 2 * i, xs, o + 2 * i, ys, i ? wa + 2 * i : NULL);
-        }
-        return;
-    }
-    if (V % 2) {
-        pass_portable(2, ido, l1, V, cc, ch, wa);
-        return;
-    }
-    for (int64_t k = 0; k < l1; k++) {
-        for (int64_t i = 0; i < ido; i++) {
-            const double *x = cc + 2 * V * (i + ido * 2 * k);
-            double *o = ch + 2 * V * (i + ido * k);
-            __m256d w1 = _mm256_broadcast_pd((const __m128d *)(const void *)(wa + 2 * i));
-            for (int64_t v = 0; v < 2 * V; v += 4) {
-                __m256d a = _mm256_loadu_pd(x + v), b = _mm256_loadu_pd(x + v + xs);
-                _mm256_storeu_pd(o + v, _mm256_add_pd(a, b));
-                __m256d d = _mm256_sub_pd(a, b);
-                _mm256_storeu_pd(o + v + ys, i ? v_cmul(d, w1) : d);
-            }
-        }
-    }
-}
+
+DEFINE_PASS_AVX2(2)
+DEFINE_PASS_AVX2(3)
+DEFINE_PASS_AVX2(4)
+DEFINE_PASS_AVX2(5)
 
 /* Runs the passes of p on V interleaved columns held in a; b is scratch of the same size.
    Returns the buffer holding the result (a or b). */
@@ -570,12 +575,17 @@ static double *small_run(const fft_small *p, int64_t V, double *a, double *b, in
     for (int s = 0; s < p->nfac; s++) {
         int ip = p->fac[s];
         int64_t ido = p->n / (l1 * ip);
+        const double *tw = p->tw[s];
         if (avx && ip == 4)
-            pass4_avx2(ido, l1, V, in, out, p->tw[s]);
+            pass4_avx2(ido, l1, V, in, out, tw);
         else if (avx && ip == 2)
-            pass2_avx2(ido, l1, V, in, out, p->tw[s]);
+            pass2_avx2(ido, l1, V, in, out, tw);
+        else if (avx && ip == 3)
+            pass3_avx2(ido, l1, V, in, out, tw);
+        else if (avx && ip == 5)
+            pass5_avx2(ido, l1, V, in, out, tw);
         else
-            pass_portable(ip, ido, l1, V, in, out, p->tw[s]);
+            pass_portable(ip, ido, l1, V, in, out, tw);
         double *t = in;
         in = out;
         out = t;
@@ -599,6 +609,7 @@ typedef struct fft_src {
     int64_t n, m;          /* Bluestein: transform length, convolution length */
     const fft_roots *chirp; /* Bluestein: roots of order 2n; chirp_k = w_2n^(k^2 mod 2n) */
     int64_t split, r, len;
+    int avx;               /* split: AVX2+FMA arithmetic */
     const fft_roots *wlen;
     const double *wsplit;  /* w_split^t, t < split */
 } fft_src;
@@ -707,6 +718,49 @@ static void base_load(const fft_src *s, int64_t start, int64_t len, double *out)
     }
 }
 
+/* acc[i] += v[i] w, i < len */
+static void cmul_add(double *acc, const double *v, const double *w, int64_t len)
+{
+    for (int64_t i = 0; i < len; i++) {
+        acc[2 * i] += v[2 * i] * w[0] - v[2 * i + 1] * w[1];
+        acc[2 * i + 1] += v[2 * i] * w[1] + v[2 * i + 1] * w[0];
+    }
+}
+
+AVX2_FMA static void cmul_add_avx2(double *acc, const double *v, const double *w, int64_t len)
+{
+    __m256d wv = _mm256_broadcast_pd((const __m128d *)(const void *)w);
+    int64_t i = 0;
+    for (; i + 2 <= len; i += 2)
+        _mm256_storeu_pd(acc + 2 * i, _mm256_add_pd(_mm256_loadu_pd(acc + 2 * i),
+                                                    v_cmul(_mm256_loadu_pd(v + 2 * i), wv)));
+    cmul_add(acc + 2 * i, v + 2 * i, w, len - i);
+}
+
+/* acc[i] *= w^((j0 + i) r), i < len */
+static void twiddle_seq(double *acc, const fft_roots *roots, int64_t j0, int64_t r, int64_t len)
+{
+    for (int64_t i = 0; i < len; i++) {
+        double wr, wi, ar = acc[2 * i], ai = acc[2 * i + 1];
+        root_get(roots, (j0 + i) * r, &wr, &wi);
+        acc[2 * i] = ar * wr - ai * wi;
+        acc[2 * i + 1] = ar * wi + ai * wr;
+    }
+}
+
+AVX2_FMA static void twiddle_seq_avx2(double *acc, const fft_roots *roots, int64_t j0, int64_t r,
+                                      int64_t len)
+{
+    int64_t i = 0;
+    for (; i + 2 <= len; i += 2) {
+        int64_t t0 = (j0 + i) * r, t1 = t0 + r;
+        __m256d lo = v_load2(roots->lo + 2 * (t0 & roots->mask), roots->lo + 2 * (t1 & roots->mask));
+        __m256d hi = v_load2(roots->hi + 2 * (t0 >> roots->shift), roots->hi + 2 * (t1 >> roots->shift));
+        _mm256_storeu_pd(acc + 2 * i, v_cmul(_mm256_loadu_pd(acc + 2 * i), v_cmul(hi, lo)));
+    }
+    twiddle_seq(acc + 2 * i, roots, j0 + i, r, len - i);
+}
+
 /* Values start .. start + len - 1 of the source's sequence into out. */
 static void src_load(const fft_src *s, int64_t start, int64_t len, double *out)
 {
@@ -723,19 +777,17 @@ static void src_load(const fft_src *s, int64_t start, int64_t len, double *out)
         for (int64_t q = 1; q < s->split; q++) {
             base_load(s, start + c + q * sub, cl, tmp);
             const double *w = s->wsplit + 2 * ((q * s->r) % s->split);
-            for (int64_t i = 0; i < cl; i++) {
-                acc[2 * i] += tmp[2 * i] * w[0] - tmp[2 * i + 1] * w[1];
-                acc[2 * i + 1] += tmp[2 * i] * w[1] + tmp[2 * i + 1] * w[0];
-            }
+            if (s->avx)
+                cmul_add_avx2(acc, tmp, w, cl);
+            else
+                cmul_add(acc, tmp, w, cl);
         }
         if (s->r == 0)
             continue;
-        for (int64_t i = 0; i < cl; i++) {
-            double wr, wi, ar = acc[2 * i], ai = acc[2 * i + 1];
-            root_get(s->wlen, (start + c + i) * s->r, &wr, &wi);
-            acc[2 * i] = ar * wr - ai * wi;
-            acc[2 * i + 1] = ar * wi + ai * wr;
-        }
+        if (s->avx)
+            twiddle_seq_avx2(acc, s->wlen, start + c, s->r, cl);
+        else
+            twiddle_seq(acc, s->wlen, start + c, s->r, cl);
     }
 }
 
@@ -751,16 +803,54 @@ static inline void prefetch_range(const void *p, int64_t bytes, int write)
     }
 }
 
-/* Prefetches what src_load(s, start, len) will read from memory. */
-static void src_prefetch(const fft_src *s, int64_t start, int64_t len)
+/* Prefetches what base_load(s, start, len) will read from memory. */
+static void base_prefetch(const fft_src *s, int64_t start, int64_t len)
 {
-    int64_t sub = s->split > 1 ? s->len / s->split : 0, size = s->fp32 ? 8 : 16;
-    for (int64_t q = 0; q < (s->split > 1 ? s->split : 1); q++) {
-        int64_t pos = start + q * sub;
-        if (s->kind == SRC_TENSOR || (s->kind == SRC_BLUE_A && pos < s->n))
-            prefetch_range((const char *)s->x + pos * size, len * size, 0);
-        else if (s->kind == SRC_CONJ_BUF)
-            prefetch_range(s->buf + 2 * pos, len * 16, 0);
+    int64_t size = s->fp32 ? 8 : 16;
+    if (s->kind == SRC_TENSOR || (s->kind == SRC_BLUE_A && start < s->n))
+        prefetch_range((const char *)s->x + start * size, len * size, 0);
+    else if (s->kind == SRC_CONJ_BUF)
+        prefetch_range(s->buf + 2 * start, len * 16, 0);
+}
+
+/* base_load of `rows` rows of len values at first, first + stride, ... into out (row r at
+   out + 2 len r), prefetching FFT_PREFETCH_ROWS rows ahead. */
+static void base_load_rows(const fft_src *s, int64_t first, int64_t stride, int64_t rows, int64_t len,
+                           double *out)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        if (r + FFT_PREFETCH_ROWS < rows)
+            base_prefetch(s, first + (r + FFT_PREFETCH_ROWS) * stride, len);
+        base_load(s, first + r * stride, len, out + 2 * len * r);
+    }
+}
+
+/* src_load of rows rows of len values at first, first + stride, ... into out (row r at
+   out + 2 len r); tmp holds as much as out. A split source reads each of its ranges in turn
+   (a row-by-row walk alternating between ranges len/split apart makes their pages collide in
+   the TLB), then combines. */
+static void src_load_rows(const fft_src *s, int64_t first, int64_t stride, int64_t rows, int64_t len,
+                          double *out, double *tmp)
+{
+    base_load_rows(s, first, stride, rows, len, out);
+    if (s->split <= 1)
+        return;
+    int64_t sub = s->len / s->split, count = rows * len;
+    for (int64_t q = 1; q < s->split; q++) {
+        base_load_rows(s, first + q * sub, stride, rows, len, tmp);
+        const double *w = s->wsplit + 2 * ((q * s->r) % s->split);
+        if (s->avx)
+            cmul_add_avx2(out, tmp, w, count);
+        else
+            cmul_add(out, tmp, w, count);
+    }
+    if (s->r == 0)
+        return;
+    for (int64_t r = 0; r < rows; r++) {
+        if (s->avx)
+            twiddle_seq_avx2(out + 2 * len * r, s->wlen, first + r * stride, s->r, len);
+        else
+            twiddle_seq(out + 2 * len * r, s->wlen, first + r * stride, s->r, len);
     }
 }
 
@@ -936,11 +1026,7 @@ static int engine_run(ncs_ctx *ctx, const fft_engine *e, const fft_src *src, con
             return NCS_E_CANCELLED;
         int64_t j0 = ((bi + first) % blocks) * FFT_BLOCK;
         int64_t w = n1 - j0 < FFT_BLOCK ? n1 - j0 : FFT_BLOCK;
-        for (int64_t j2 = 0; j2 < n2; j2++) {
-            if (j2 + FFT_PREFETCH_ROWS < n2)
-                src_prefetch(src, j0 + n1 * (j2 + FFT_PREFETCH_ROWS), w);
-            src_load(src, j0 + n1 * j2, w, e->wa + 2 * w * j2);
-        }
+        src_load_rows(src, j0, n1, n2, w, e->wa, e->wb);
         const double *res = small_run(&e->cols, w, e->wa, e->wb, e->avx);
         if (e->avx)
             twiddle_rows_avx2(e, res, w, j0, inter, is);
@@ -1053,16 +1139,27 @@ static int job_from_ctx(ncs_ctx *ctx, fft_job *job, int with_output)
     return NCS_OK;
 }
 
-/* How many ways each transform is split for `parts` parts (1: a unit is a whole transform). */
+/* How many ways each transform is split for `parts` parts (1: a unit is a whole transform).
+   Among the divisors d <= FFT_MAX_SPLIT of the length, the one whose batch * d units give the
+   busiest part the smallest share of the work, counting 5% more work per extra way (every unit
+   reads the whole input); d may exceed the parts (3 ways over 2 parts for n = 3^k). */
 static int64_t choose_split(const fft_job *job, int parts)
 {
     if (parts <= 1 || job->batch % parts == 0 || job->batch >= 4 * (int64_t)parts)
         return 1;
-    int64_t len = job->blue ? job->m : job->n;
-    for (int64_t d = parts < FFT_MAX_SPLIT ? parts : FFT_MAX_SPLIT; d >= 2; d--)
-        if (len % d == 0 && len / d >= FFT_MIN_SPLIT_POINTS)
-            return d;
-    return 1;
+    int64_t len = job->blue ? job->m : job->n, best = 1;
+    double best_cost = (double)((job->batch + parts - 1) / parts) / (double)job->batch;
+    for (int64_t d = 2; d <= FFT_MAX_SPLIT; d++) {
+        if (len % d != 0 || len / d < FFT_MIN_SPLIT_POINTS)
+            continue;
+        int64_t units = job->batch * d;
+        double cost = (double)((units + parts - 1) / parts) / (double)units * (1.0 + 0.05 * (double)(d - 1));
+        if (cost < best_cost) {
+            best = d;
+            best_cost = cost;
+        }
+    }
+    return best;
 }
 
 /* Everything one part uses, laid out in its workspace slice (or only measured). */
@@ -1209,6 +1306,7 @@ static void set_split(fft_src *s, const fft_part_state *st, int64_t split, int64
     s->len = len;
     s->wlen = &st->wlen;
     s->wsplit = st->wsplit;
+    s->avx = st->e.avx;
 }
 
 /* Smooth n: unit u is transform u / split, residue u % split. */
@@ -1228,6 +1326,10 @@ static int run_smooth(ncs_ctx *ctx, const fft_job *job, const fft_part_state *st
         if (!job->fp32) { /* the four-step intermediate: this unit's own output slots */
             dst.direct = (double *)dst.y + 2 * dst.offset;
             dst.direct_stride = dst.stride;
+        }
+        if (split == 1 && !st->e.four && u + 1 < hi && job->n <= FFT_PREFETCH_NEXT_MAX) {
+            fft_src next = tensor_src(job, b + 1); /* stream the next short transform in */
+            base_prefetch(&next, 0, job->n);
         }
         int status = engine_run(ctx, &st->e, &src, &dst, r, split);
         if (status != NCS_OK)

@@ -17,15 +17,18 @@ import dev.ncs.kernel.KernelCatalog;
 import dev.ncs.kernel.UnknownKernelException;
 import dev.ncs.nativelib.NativeException;
 import dev.ncs.nativelib.NativeStatus;
+import dev.ncs.system.SecurityProperties;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.webmvc.test.autoconfigure.WebMvcTest;
 import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.servlet.MockMvc;
 
 /** The controller slice: routing of the protocol's paths and the one mapping of failures to statuses. */
 @WebMvcTest(InferenceController.class)
+@EnableConfigurationProperties(SecurityProperties.class)
 class InferenceControllerTests {
 
     @Autowired

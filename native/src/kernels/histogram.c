@@ -29,9 +29,12 @@
  * validates the range like numpy and counts all of x itself (one thread). Progress is reported
  * in elements read: x's size with a range, twice that without.
  *
- * The index arithmetic of the counting loop runs on AVX2 (8 values per step, the two edges of
- * the corrections recomputed in registers by linspace's formula) when the CPU has it, else on a
- * portable loop with a table of edges; both are exact.
+ * Counting runs on AVX2 when the CPU has it, else on portable loops with a table of edges; both
+ * are exact. The AVX2 loops take 8 values per step: when all 8 are provably farther from every
+ * edge than the arithmetic's error (see hist_plan_steps) their bins are the truncated positions
+ * (x - first) * bins / (last - first), with no division and no edge comparison (and with at most
+ * 16 bins, counted as 4 pairs of bins); otherwise the 8 go through numpy's arithmetic above, with
+ * the two edges of the corrections recomputed in registers by linspace's formula.
  */
 #include <float.h>
 #include <immintrin.h>
@@ -44,7 +47,9 @@
 #define HIST_MIN_PART (1 << 18)   /* elements */
 #define HIST_CHUNK (1 << 20)      /* elements between cancellation checks */
 #define HIST_MAX_BINS (1 << 30)   /* keeps bin indices in int32 lanes */
-#define HIST_SMALL_BINS 2048      /* up to this many bins, four interleaved sub-histograms */
+#define HIST_SMALL_BINS 256       /* up to this many bins, four interleaved sub-histograms (8 KiB) */
+#define HIST_PAIR_BINS 16         /* up to this many bins, the AVX2 shortcut counts pairs of values */
+#define HIST_PAIRS (4 * 256)      /* pair counters: 4 tables of 16 x 16 */
 #define HIST_SLOT 64              /* bytes of one part's header */
 
 static atomic_int force_portable;
@@ -78,6 +83,9 @@ typedef struct hist_plan {
     int step_zero;
     double step, delta;
     float step32, delta32;
+    /* AVX2 shortcut (see hist_plan_steps): bins / (last - first), and the distance from the
+       nearest integer beyond which a truncated position is the bin; 0 disables the shortcut. */
+    double recip, fast_delta;
 } hist_plan;
 
 /* A part's header in the workspace, one cache line per part. */
@@ -101,11 +109,34 @@ static int hist_subs(int64_t bins)
     return bins <= HIST_SMALL_BINS ? 4 : 1;
 }
 
-/* Bytes of one counting area: the sub-histograms, then the edge table (bins + 1 values). */
+/* A counting area holds the sub-histograms (subs x bins counters), the edge table (bins + 1
+   values) and, when bins <= HIST_PAIR_BINS, the pair counters of the AVX2 shortcut: table j
+   counts pairs (bin of lane j, bin of lane j + 4) of 8 values at index 16 a + b, so 8 values
+   cost 4 increments; hist_reduce unfolds them. Offsets of the parts: */
+static uint64_t hist_edges_offset(int64_t bins)
+{
+    return round64((uint64_t)hist_subs(bins) * (uint64_t)bins * sizeof(int64_t));
+}
+
+static uint64_t hist_pairs_offset(int64_t bins)
+{
+    return hist_edges_offset(bins) + round64((uint64_t)(bins + 1) * sizeof(double));
+}
+
+/* Bytes of one counting area, in whole 4 KiB pages: with areas merely 64-byte aligned, two parts
+   counting into neighbouring areas ran at half speed each (measured on the 2-core AMD EPYC used
+   for the benchmarks). */
 static uint64_t hist_area_bytes(int64_t bins)
 {
-    return round64((uint64_t)hist_subs(bins) * (uint64_t)bins * sizeof(int64_t)) +
-           round64((uint64_t)(bins + 1) * sizeof(double));
+    uint64_t bytes = hist_pairs_offset(bins) + (bins <= HIST_PAIR_BINS ? HIST_PAIRS * sizeof(int64_t) : 0);
+    return (bytes + 4095) & ~(uint64_t)4095;
+}
+
+/* Offset of the first counting area in the workspace, after the parts' headers (a whole page:
+   the workspace is only 64-byte aligned, but the areas then keep apart from the headers). */
+static uint64_t hist_areas_offset(int64_t nparts)
+{
+    return ((uint64_t)nparts * HIST_SLOT + 4095) & ~(uint64_t)4095;
 }
 
 /* Finishes a plan whose first, last (or first32, last32), arith and lin32 are set: the
@@ -130,6 +161,25 @@ static int hist_plan_steps(hist_plan *p)
         p->step = p->delta / (double)p->bins;
         p->step_zero = p->step == 0;
     }
+    /*
+     * The shortcut. With t = (x - first) / (last - first) * bins the exact position of x, the
+     * double f' = (x - first) * recip is within 4.01u * bins of t (u = 2^-53), and edge i lies
+     * within bins * (u (3.01 + M/L) + uf M/L) of position i for FP64 and FP32-with-range edges
+     * (uf = 2^-24 when rounded to float, else 0) and within bins * uf (5.01 + M/L) for edges
+     * computed in float, where M = max(|first|, |last|) and L = last - first. numpy's own first
+     * index is within 4.01u * bins (FP64), bins * (3 uf M/L + 4u) (FP32 with a range) or
+     * 5.01 uf bins (float arithmetic) of t. E below bounds every sum of one index error and one
+     * edge error. So when E < 1, numpy's first index is within one of the bin the edges define
+     * (its two corrections then land exactly there), and when f' is farther than E from an
+     * integer, trunc(f') is that bin. The AVX2 loops count such values directly and send the
+     * others (values near edges, a tiny fraction) through numpy's arithmetic. E > 2^-8 (absurd
+     * ranges or huge bins in FP32) disables the shortcut.
+     */
+    double length = p->last - p->first, big = fmax(fabs(p->first), fabs(p->last));
+    double unit = (p->dtype == NCS_DTYPE_FP32 ? 0x1p-24 : 0x1p-53) + 0x1p-53;
+    double bound = (double)p->bins * unit * (12 + 4 * big / length);
+    p->recip = (double)p->bins / length;
+    p->fast_delta = length > 0 && isfinite(p->recip) && !p->step_zero && bound <= 0x1p-8 ? 2 * bound : 0;
     return 1;
 }
 
@@ -309,7 +359,7 @@ static int histogram_prepare(ncs_ctx *ctx, int max_parts)
     /* Without a range the parts only find min and max: the bins do not limit them. */
     int64_t parts = hist_parts(x.count, given ? bins : 1, max_parts);
     uint64_t areas = given ? (uint64_t)parts : 1;
-    status = api->set_workspace(ctx, (uint64_t)parts * HIST_SLOT + areas * hist_area_bytes(bins));
+    status = api->set_workspace(ctx, hist_areas_offset(parts) + areas * hist_area_bytes(bins));
     if (status == NCS_OK)
         status = api->set_parts(ctx, (int)parts);
     return status;
@@ -433,18 +483,89 @@ __attribute__((target("avx2"))) static inline void hist_corrections_pd(__m256d v
     *up = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(v, hi, _CMP_GE_OQ)) & ~*down;
 }
 
-/* FP64 data, 8 values per step. */
-__attribute__((target("avx2"))) static void count_avx2_a64(const double *x, int64_t n, const hist_plan *p,
-                                                            const double *e, int64_t *cnt, int subs)
+/* Constants of the shortcut (see hist_plan_steps) in registers. */
+typedef struct hist_fast {
+    __m256d first, recip, nb, lo, hi; /* lo = fast_delta, hi = 1 - fast_delta */
+} hist_fast;
+
+__attribute__((target("avx2"))) static void hist_fast_init(hist_fast *c, const hist_plan *p)
+{
+    c->first = _mm256_set1_pd(p->first);
+    c->recip = _mm256_set1_pd(p->recip);
+    c->nb = _mm256_set1_pd((double)p->bins);
+    c->lo = _mm256_set1_pd(p->fast_delta);
+    c->hi = _mm256_set1_pd(1 - p->fast_delta);
+}
+
+/*
+ * The shortcut for 8 values (v0: lanes 0-3, v1: lanes 4-7, widened to double): when every
+ * position f' = (v - first) * recip lies below bins with a fractional part in (fast_delta,
+ * 1 - fast_delta), counts bin trunc(f') of each and returns 1; else counts nothing and returns 0.
+ * Such a value is inside [first, last] (f' > 0, and f' < bins - fast_delta), so the
+ * checks also keep every index within [0, bins - 1]; NaN and infinities fail them. subs is a
+ * constant at each call (4 or 1) so the counting unrolls; pairs (NULL or a constant at each call)
+ * are the pair counters when bins <= HIST_PAIR_BINS.
+ */
+__attribute__((target("avx2"), always_inline)) static inline int hist_fast8(const hist_fast *c, __m256d v0,
+                                                                             __m256d v1, int64_t *cnt,
+                                                                             int64_t *pairs, int64_t bins,
+                                                                             const int subs)
+{
+    __m256d f0 = _mm256_mul_pd(_mm256_sub_pd(v0, c->first), c->recip);
+    __m256d f1 = _mm256_mul_pd(_mm256_sub_pd(v1, c->first), c->recip);
+    __m128i k0 = _mm256_cvttpd_epi32(f0), k1 = _mm256_cvttpd_epi32(f1);
+    __m256d r0 = _mm256_sub_pd(f0, _mm256_cvtepi32_pd(k0)), r1 = _mm256_sub_pd(f1, _mm256_cvtepi32_pd(k1));
+    __m256d ok0 = _mm256_and_pd(_mm256_cmp_pd(r0, c->lo, _CMP_GT_OQ), _mm256_cmp_pd(r0, c->hi, _CMP_LT_OQ));
+    __m256d ok1 = _mm256_and_pd(_mm256_cmp_pd(r1, c->lo, _CMP_GT_OQ), _mm256_cmp_pd(r1, c->hi, _CMP_LT_OQ));
+    __m256d ok = _mm256_and_pd(_mm256_and_pd(ok0, _mm256_cmp_pd(f0, c->nb, _CMP_LT_OQ)),
+                               _mm256_and_pd(ok1, _mm256_cmp_pd(f1, c->nb, _CMP_LT_OQ)));
+    if (_mm256_movemask_pd(ok) != 0xf)
+        return 0;
+    if (pairs != NULL) { /* bins <= 16: one increment per two values */
+        int32_t pk[4];
+        _mm_storeu_si128((__m128i *)pk, _mm_or_si128(_mm_slli_epi32(k0, 4), k1));
+        pairs[pk[0]]++;
+        pairs[256 + pk[1]]++;
+        pairs[512 + pk[2]]++;
+        pairs[768 + pk[3]]++;
+        return 1;
+    }
+    int32_t k[8];
+    _mm_storeu_si128((__m128i *)k, k0);
+    _mm_storeu_si128((__m128i *)(k + 4), k1);
+    int64_t *c1 = cnt + (subs > 1 ? bins : 0), *c2 = cnt + (subs > 1 ? 2 * bins : 0);
+    int64_t *c3 = cnt + (subs > 1 ? 3 * bins : 0);
+    cnt[k[0]]++;
+    c1[k[1]]++;
+    c2[k[2]]++;
+    c3[k[3]]++;
+    cnt[k[4]]++;
+    c1[k[5]]++;
+    c2[k[6]]++;
+    c3[k[7]]++;
+    return 1;
+}
+
+/* FP64 data, 8 values per step; subs is a constant at each call. */
+__attribute__((target("avx2"), always_inline)) static inline void count_avx2_a64_subs(const double *x, int64_t n,
+                                                                                      const hist_plan *p,
+                                                                                      const double *e,
+                                                                                      int64_t *cnt, int64_t *pairs,
+                                                                                      const int subs)
 {
     const __m256d first = _mm256_set1_pd(p->first), last = _mm256_set1_pd(p->last);
     const __m256d denom = _mm256_set1_pd(p->denom), nb = _mm256_set1_pd((double)p->bins);
     const __m256d step = _mm256_set1_pd(p->step);
     const __m128i top = _mm_set1_epi32((int32_t)(p->bins - 1)), zero = _mm_setzero_si128();
+    const int fast = p->fast_delta > 0;
+    hist_fast fc;
+    hist_fast_init(&fc, p);
     int64_t i = 0;
     int32_t k[8];
     for (; i + 8 <= n; i += 8) {
         __m256d v0 = _mm256_loadu_pd(x + i), v1 = _mm256_loadu_pd(x + i + 4);
+        if (fast && hist_fast8(&fc, v0, v1, cnt, pairs, p->bins, subs))
+            continue;
         __m256d keep0 = _mm256_and_pd(_mm256_cmp_pd(v0, first, _CMP_GE_OQ), _mm256_cmp_pd(v0, last, _CMP_LE_OQ));
         __m256d keep1 = _mm256_and_pd(_mm256_cmp_pd(v1, first, _CMP_GE_OQ), _mm256_cmp_pd(v1, last, _CMP_LE_OQ));
         unsigned keep = (unsigned)_mm256_movemask_pd(keep0) | (unsigned)_mm256_movemask_pd(keep1) << 4;
@@ -466,10 +587,24 @@ __attribute__((target("avx2"))) static void count_avx2_a64(const double *x, int6
         count_portable_a64(x + i, n - i, p, e, cnt, subs);
 }
 
+__attribute__((target("avx2"))) static void count_avx2_a64(const double *x, int64_t n, const hist_plan *p,
+                                                            const double *e, int64_t *cnt, int64_t *pairs, int subs)
+{
+    if (pairs != NULL)
+        count_avx2_a64_subs(x, n, p, e, cnt, pairs, 4);
+    else if (subs == 4)
+        count_avx2_a64_subs(x, n, p, e, cnt, NULL, 4);
+    else
+        count_avx2_a64_subs(x, n, p, e, cnt, NULL, 1);
+}
+
 /* FP32 data, 8 values per step: HIST_A32D (float subtraction, double division, edges computed in
-   double and rounded) or HIST_A32F (all float). */
-__attribute__((target("avx2"))) static void count_avx2_a32(const float *x, int64_t n, const hist_plan *p,
-                                                            const float *e, int64_t *cnt, int subs)
+   double and rounded) or HIST_A32F (all float); subs is a constant at each call. */
+__attribute__((target("avx2"), always_inline)) static inline void count_avx2_a32_subs(const float *x, int64_t n,
+                                                                                      const hist_plan *p,
+                                                                                      const float *e,
+                                                                                      int64_t *cnt, int64_t *pairs,
+                                                                                      const int subs)
 {
     const __m256 first = _mm256_set1_ps(p->first32), last = _mm256_set1_ps(p->last32);
     const __m256d denom = _mm256_set1_pd(p->denom), nb = _mm256_set1_pd((double)p->bins);
@@ -478,11 +613,16 @@ __attribute__((target("avx2"))) static void count_avx2_a32(const float *x, int64
     const __m256 step32 = _mm256_set1_ps(p->step32);
     const __m256i top = _mm256_set1_epi32((int32_t)(p->bins - 1)), zero = _mm256_setzero_si256();
     const __m256i one = _mm256_set1_epi32(1);
-    const int in_float = p->arith == HIST_A32F;
+    const int in_float = p->arith == HIST_A32F, fast = p->fast_delta > 0;
+    hist_fast fc;
+    hist_fast_init(&fc, p);
     int64_t i = 0;
     int32_t k[8];
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
+        __m256d v0 = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), v1 = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        if (fast && hist_fast8(&fc, v0, v1, cnt, pairs, p->bins, subs))
+            continue;
         __m256 keep = _mm256_and_ps(_mm256_cmp_ps(v, first, _CMP_GE_OQ), _mm256_cmp_ps(v, last, _CMP_LE_OQ));
         unsigned mask = (unsigned)_mm256_movemask_ps(keep);
         if (mask == 0)
@@ -507,10 +647,8 @@ __attribute__((target("avx2"))) static void count_avx2_a32(const float *x, int64
             __m128i k1 = _mm_max_epi32(_mm_min_epi32(_mm256_cvttpd_epi32(f1), _mm256_castsi256_si128(top)),
                                        _mm_setzero_si128());
             unsigned down0, up0, down1, up1;
-            hist_corrections_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), k0, step, first64,
-                                _mm256_castsi256_si128(top), 1, &down0, &up0);
-            hist_corrections_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), k1, step, first64,
-                                _mm256_castsi256_si128(top), 1, &down1, &up1);
+            hist_corrections_pd(v0, k0, step, first64, _mm256_castsi256_si128(top), 1, &down0, &up0);
+            hist_corrections_pd(v1, k1, step, first64, _mm256_castsi256_si128(top), 1, &down1, &up1);
             ki = _mm256_set_m128i(k1, k0);
             down = down0 | down1 << 4;
             up = up0 | up1 << 4;
@@ -526,6 +664,17 @@ __attribute__((target("avx2"))) static void count_avx2_a32(const float *x, int64
     }
 }
 
+__attribute__((target("avx2"))) static void count_avx2_a32(const float *x, int64_t n, const hist_plan *p,
+                                                            const float *e, int64_t *cnt, int64_t *pairs, int subs)
+{
+    if (pairs != NULL)
+        count_avx2_a32_subs(x, n, p, e, cnt, pairs, 4);
+    else if (subs == 4)
+        count_avx2_a32_subs(x, n, p, e, cnt, NULL, 4);
+    else
+        count_avx2_a32_subs(x, n, p, e, cnt, NULL, 1);
+}
+
 /* Counts x[lo, hi) into the area `area` (zeroed here, edge table built here), polling
    cancellation and reporting progress every HIST_CHUNK elements. */
 static int hist_count_range(ncs_ctx *ctx, const ncs_tensor_view *x, const hist_plan *p, void *area, int64_t lo,
@@ -533,8 +682,11 @@ static int hist_count_range(ncs_ctx *ctx, const ncs_tensor_view *x, const hist_p
 {
     int subs = hist_subs(p->bins);
     int64_t *cnt = area;
-    void *edges = (unsigned char *)area + round64((uint64_t)subs * (uint64_t)p->bins * sizeof(int64_t));
+    void *edges = (unsigned char *)area + hist_edges_offset(p->bins);
+    int64_t *pairs = p->bins <= HIST_PAIR_BINS ? (int64_t *)((unsigned char *)area + hist_pairs_offset(p->bins)) : NULL;
     memset(cnt, 0, (size_t)subs * (size_t)p->bins * sizeof(int64_t));
+    if (pairs != NULL)
+        memset(pairs, 0, HIST_PAIRS * sizeof(int64_t));
     if (x->dtype == NCS_DTYPE_FP64) {
         for (int64_t i = 0; i <= p->bins; i++)
             ((double *)edges)[i] = hist_edge(p, i);
@@ -550,13 +702,13 @@ static int hist_count_range(ncs_ctx *ctx, const ncs_tensor_view *x, const hist_p
         if (x->dtype == NCS_DTYPE_FP64) {
             const double *xs = (const double *)x->data + at;
             if (vector)
-                count_avx2_a64(xs, len, p, edges, cnt, subs);
+                count_avx2_a64(xs, len, p, edges, cnt, pairs, subs);
             else
                 count_portable_a64(xs, len, p, edges, cnt, subs);
         } else {
             const float *xs = (const float *)x->data + at;
             if (vector)
-                count_avx2_a32(xs, len, p, edges, cnt, subs);
+                count_avx2_a32(xs, len, p, edges, cnt, pairs, subs);
             else if (p->arith == HIST_A32F)
                 count_portable_a32f(xs, len, p, edges, cnt, subs);
             else
@@ -577,6 +729,18 @@ static void hist_reduce(const void *area, int64_t bins, int64_t *counts, int add
         for (int j = 0; j < subs; j++)
             s += cnt[j * bins + k];
         counts[k] = s;
+    }
+    if (bins <= HIST_PAIR_BINS) {
+        const int64_t *pairs = (const int64_t *)((const unsigned char *)area + hist_pairs_offset(bins));
+        for (int j = 0; j < 4; j++) {
+            for (int64_t a = 0; a < bins; a++) {
+                for (int64_t b = 0; b < bins; b++) {
+                    int64_t n = pairs[j * 256 + a * 16 + b];
+                    counts[a] += n;
+                    counts[b] += n;
+                }
+            }
+        }
     }
 }
 
@@ -640,7 +804,7 @@ static int histogram_run(ncs_ctx *ctx, int part, int nparts)
         hist_plan p;
         if (!hist_plan_given(&p, x.dtype, bins, lo, hi))
             return hist_bad_width(ctx, &p);
-        void *area = ws + (uint64_t)nparts * HIST_SLOT + (uint64_t)part * hist_area_bytes(bins);
+        void *area = ws + hist_areas_offset(nparts) + (uint64_t)part * hist_area_bytes(bins);
         return hist_count_range(ctx, &x, &p, area, from, to);
     }
     /* Phase 1 of 2: min, max and NaN of this range; finish counts. */
@@ -682,7 +846,7 @@ static int histogram_finish(ncs_ctx *ctx)
         return api->fail(ctx, NCS_E_INTERNAL, "histogram has no workspace");
     const hist_slot *slots = (const hist_slot *)ws;
     int nparts = slots[0].s.nparts;
-    unsigned char *areas = ws + (uint64_t)nparts * HIST_SLOT;
+    unsigned char *areas = ws + hist_areas_offset(nparts);
     uint64_t area_bytes = hist_area_bytes(bins);
     int64_t *out = counts.data;
     hist_plan p;

@@ -2,7 +2,7 @@
  * matmul_kernel.c -- times libncs's matmul kernel alone (no HTTP, no JSON): prepare, all parts on
  * their own threads, finish. Prints one line per size: n, parts, median seconds, GFLOP/s.
  *
- *   usage: matmul_kernel THREADS REPS N [N ...]
+ *   usage: matmul_kernel THREADS REPS [f32] N [N ...]   (FP64 unless f32 is given)
  */
 #include <ncs/ncs.h>
 
@@ -42,36 +42,45 @@ static void check(int status, const char *what) {
     }
 }
 
-static ncs_handle random_matrix(int64_t n) {
+static ncs_handle random_matrix(int64_t n, int dtype) {
     ncs_handle h;
     uint64_t addr, size;
-    check(ncs_buffer_alloc((uint64_t)(n * n) * sizeof(double), &h), "alloc");
+    size_t element = dtype == NCS_DTYPE_FP64 ? sizeof(double) : sizeof(float);
+    check(ncs_buffer_alloc((uint64_t)(n * n) * element, &h), "alloc");
     check(ncs_buffer_data(h, &addr, &size), "data");
-    double *d = (double *)(uintptr_t)addr;
     for (int64_t i = 0; i < n * n; i++) {
-        d[i] = (double)rand() / RAND_MAX - 0.5;
+        double v = (double)rand() / RAND_MAX - 0.5;
+        if (dtype == NCS_DTYPE_FP64)
+            ((double *)(uintptr_t)addr)[i] = v;
+        else
+            ((float *)(uintptr_t)addr)[i] = (float)v;
     }
     return h;
 }
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s THREADS REPS N [N ...]\n", argv[0]);
+        fprintf(stderr, "usage: %s THREADS REPS [f32] N [N ...]\n", argv[0]);
         return 2;
     }
     int threads = atoi(argv[1]);
     int reps = atoi(argv[2]);
-    for (int arg = 3; arg < argc; arg++) {
+    int first = 3, dtype = NCS_DTYPE_FP64;
+    if (strcmp(argv[3], "f32") == 0) {
+        dtype = NCS_DTYPE_FP32;
+        first = 4;
+    }
+    for (int arg = first; arg < argc; arg++) {
         int64_t n = atoll(argv[arg]);
         int64_t shape[2] = {n, n};
-        ncs_handle a = random_matrix(n), b = random_matrix(n);
+        ncs_handle a = random_matrix(n, dtype), b = random_matrix(n, dtype);
         double *times = calloc((size_t)reps, sizeof(double));
         int parts = 0;
         for (int r = 0; r < reps; r++) {
             ncs_call *call;
             check(ncs_call_create("matmul", &call), "create");
-            check(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, shape, a), "input a");
-            check(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, shape, b), "input b");
+            check(ncs_call_set_input(call, 0, dtype, 2, shape, a), "input a");
+            check(ncs_call_set_input(call, 1, dtype, 2, shape, b), "input b");
             double t0 = now();
             check(ncs_call_prepare(call, threads, &parts), "prepare");
             pthread_t tids[64];

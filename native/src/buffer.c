@@ -17,10 +17,20 @@
  * can look a slot up without a lock while another thread grows the table. Only the free list
  * (and growing) takes a mutex. Slot metadata outlives the buffers: a stale handle reads its
  * slot's state, never the freed data.
+ *
+ * Owners. Each slot has room for its buffer's owner text: up to 64 bytes as eight atomic words,
+ * in an array beside the slots in the slot's chunk, so no allocation per buffer. Only the words
+ * through the one holding the NUL are written and read (the text is NUL-padded within it). The
+ * allocator writes the owner before publishing the state; later changes (ncs_buffer_set_owner)
+ * pin the buffer with an extra reference so its slot cannot be reused under the write, and take
+ * owner_lock, which the snapshot also holds: owner texts are never read torn. The snapshot reads each slot seqlock-style like ncs_buffer_peek (state,
+ * fields, state again) and skips a slot whose buffer changed meanwhile.
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -29,6 +39,7 @@
 #define MAX_CHUNKS 16384u /* 2^26 slots at most */
 #define NO_SLOT UINT32_MAX
 #define ALIGNMENT 64
+#define OWNER_WORDS 8 /* (NCS_OWNER_MAX + 1) / 8 */
 
 typedef struct slot {
     _Atomic uint64_t state; /* generation << 32 | reference count */
@@ -37,7 +48,22 @@ typedef struct slot {
     uint32_t next_free; /* guarded by table_lock */
 } slot;
 
-static _Atomic(slot *) chunks[MAX_CHUNKS];
+/* A slot's owner text (see the top of the file); kept apart from the slots so that retain and
+   release touch the same compact slot table as before owners existed. */
+typedef struct slot_owner {
+    _Atomic uint64_t words[OWNER_WORDS];
+} slot_owner;
+
+typedef struct slot_chunk {
+    slot slots[CHUNK_SLOTS];
+    slot_owner owners[CHUNK_SLOTS];
+} slot_chunk;
+
+_Static_assert(OWNER_WORDS * 8 == NCS_OWNER_MAX + 1, "owner words hold NCS_OWNER_MAX + NUL");
+
+static pthread_mutex_t owner_lock = PTHREAD_MUTEX_INITIALIZER; /* owner changes vs snapshots */
+
+static _Atomic(slot_chunk *) chunks[MAX_CHUNKS];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t free_head = NO_SLOT; /* guarded by table_lock */
 static uint32_t next_unused;         /* guarded by table_lock */
@@ -60,8 +86,14 @@ static uint32_t state_count(uint64_t state)
 
 static slot *slot_at(uint32_t index)
 {
-    slot *chunk = atomic_load_explicit(&chunks[index >> CHUNK_BITS], memory_order_acquire);
-    return &chunk[index & (CHUNK_SLOTS - 1)];
+    slot_chunk *c = atomic_load_explicit(&chunks[index >> CHUNK_BITS], memory_order_acquire);
+    return &c->slots[index & (CHUNK_SLOTS - 1)];
+}
+
+static slot_owner *owner_at(uint32_t index)
+{
+    slot_chunk *c = atomic_load_explicit(&chunks[index >> CHUNK_BITS], memory_order_acquire);
+    return &c->owners[index & (CHUNK_SLOTS - 1)];
 }
 
 /* The slot a handle names, or NULL when the handle was never issued by this registry. */
@@ -93,9 +125,11 @@ static int take_slot(uint32_t *index)
     } else if ((next_unused >> CHUNK_BITS) < MAX_CHUNKS) {
         uint32_t chunk = next_unused >> CHUNK_BITS;
         if (atomic_load_explicit(&chunks[chunk], memory_order_relaxed) == NULL) {
-            slot *fresh = calloc(CHUNK_SLOTS, sizeof(slot));
-            if (fresh != NULL)
+            slot_chunk *fresh = aligned_alloc(64, sizeof(slot_chunk)); /* owners on whole cache lines */
+            if (fresh != NULL) {
+                memset(fresh, 0, sizeof *fresh);
                 atomic_store_explicit(&chunks[chunk], fresh, memory_order_release);
+            }
             else
                 ok = 0;
         }
@@ -116,6 +150,46 @@ static void put_slot(uint32_t index)
     pthread_mutex_unlock(&table_lock);
 }
 
+/* Copies `owner` into prepared->text (NUL-padded), cut to NCS_OWNER_MAX bytes without
+   splitting a UTF-8 sequence. */
+void ncs_owner_prepare(ncs_owner *prepared, const char *owner)
+{
+    char text[OWNER_WORDS * 8];
+    memset(text, 0, sizeof text);
+    size_t n = strnlen(owner, NCS_OWNER_MAX + 1);
+    if (n > NCS_OWNER_MAX) {
+        /* owner[n] is the first byte cut off: if it continues a UTF-8 sequence, drop that
+           sequence's first bytes too (at most 3: sequences are 4 bytes long at most). */
+        n = NCS_OWNER_MAX;
+        size_t back = 0;
+        while (back < 4 && n > 0 && ((unsigned char)owner[n] & 0xc0) == 0x80) {
+            n--;
+            back++;
+        }
+        if (back == 4) /* not UTF-8 after all: cut where the limit says */
+            n = NCS_OWNER_MAX;
+    }
+    memcpy(text, owner, n);
+    memcpy(prepared->text.bytes, text, sizeof text);
+    prepared->words = (int)(n / 8) + 1; /* through the word holding the NUL */
+}
+
+/* Stores the words of the owner text through the one holding its NUL: readers stop there. */
+static void store_owner(uint32_t index, const ncs_owner *owner)
+{
+    slot_owner *o = owner_at(index);
+    for (int i = 0; i < owner->words; i++)
+        atomic_store_explicit(&o->words[i], owner->text.words[i], memory_order_relaxed);
+}
+
+/* 1 when one of the 8 bytes of `word` is zero. */
+static int has_zero_byte(uint64_t word)
+{
+    return ((word - 0x0101010101010101u) & ~word & 0x8080808080808080u) != 0;
+}
+
+static const ncs_owner host_owner = {.text.bytes = "host", .words = 1};
+
 static int refuse_allocation(void)
 {
     ncs_stat_add(NCS_STAT_FAILED_ALLOCATIONS, 1);
@@ -124,7 +198,12 @@ static int refuse_allocation(void)
 
 NCS_API int ncs_buffer_alloc(uint64_t size, ncs_handle *out)
 {
-    if (out == NULL)
+    return ncs_buffer_alloc_owned(size, &host_owner, out);
+}
+
+int ncs_buffer_alloc_owned(uint64_t size, const ncs_owner *owner, ncs_handle *out)
+{
+    if (out == NULL || owner == NULL)
         return NCS_E_INVALID_ARGUMENT;
 #if SIZE_MAX < UINT64_MAX
     if (size > SIZE_MAX)
@@ -149,6 +228,7 @@ NCS_API int ncs_buffer_alloc(uint64_t size, ncs_handle *out)
     atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&s->data, (uintptr_t)data, memory_order_relaxed);
     atomic_store_explicit(&s->size, size, memory_order_relaxed);
+    store_owner(index, owner);
     uint32_t generation = state_generation(atomic_load_explicit(&s->state, memory_order_relaxed));
     atomic_store_explicit(&s->state, make_state(generation, 1), memory_order_release);
     ncs_stat_add(NCS_STAT_LIVE_BUFFERS, 1);
@@ -196,7 +276,9 @@ static void free_slot(slot *s, uint32_t index, int retire)
         put_slot(index);
 }
 
-NCS_API int ncs_buffer_release(ncs_handle h)
+/* Drops one reference; `counted`: a caller's release (counted in the statistics), else the
+   host's own pin. */
+static int drop_reference(ncs_handle h, int counted)
 {
     slot *s = slot_of(h);
     if (s == NULL)
@@ -205,7 +287,8 @@ NCS_API int ncs_buffer_release(ncs_handle h)
     uint64_t next;
     do {
         if (state_generation(state) != handle_generation(h) || state_count(state) == 0) {
-            ncs_stat_add(NCS_STAT_DOUBLE_RELEASES, 1);
+            if (counted)
+                ncs_stat_add(NCS_STAT_DOUBLE_RELEASES, 1);
             return NCS_E_DOUBLE_RELEASE;
         }
         if (state_count(state) > 1)
@@ -216,11 +299,17 @@ NCS_API int ncs_buffer_release(ncs_handle h)
             next = make_state(state_generation(state) + 1, 0);
     } while (!atomic_compare_exchange_weak_explicit(&s->state, &state, next,
                                                     memory_order_acq_rel, memory_order_acquire));
-    ncs_stat_add(NCS_STAT_RELEASES, 1);
+    if (counted)
+        ncs_stat_add(NCS_STAT_RELEASES, 1);
     if (state_count(next) == 0)
         free_slot(s, (uint32_t)((h & 0xffffffffu) - 1),
                   state_generation(state) == LAST_GENERATION);
     return NCS_OK;
+}
+
+NCS_API int ncs_buffer_release(ncs_handle h)
+{
+    return drop_reference(h, 1);
 }
 
 NCS_API int ncs_buffer_refcount(ncs_handle h, uint32_t *out)
@@ -289,5 +378,220 @@ int ncs_buffer_test_set_generation(ncs_handle h, uint32_t generation, ncs_handle
                                                     make_state(generation, state_count(state)),
                                                     memory_order_acq_rel, memory_order_acquire));
     *renamed = ((uint64_t)generation << 32) | (h & 0xffffffffu);
+    return NCS_OK;
+}
+
+/* ---- owners and the snapshot ------------------------------------------------------------- */
+
+NCS_API int ncs_buffer_set_owner(ncs_handle h, const char *owner)
+{
+    if (owner == NULL)
+        return NCS_E_INVALID_ARGUMENT;
+    slot *s = slot_of(h);
+    if (s == NULL)
+        return NCS_E_INVALID_ARGUMENT;
+    /* Pin: an extra reference (not counted as a retain) keeps the slot from being freed and
+       reused while its owner is written. */
+    uint64_t state = atomic_load_explicit(&s->state, memory_order_acquire);
+    do {
+        if (state_generation(state) != handle_generation(h) || state_count(state) == 0) {
+            ncs_stat_add(NCS_STAT_STALE_HANDLE_USES, 1);
+            return NCS_E_STALE_HANDLE;
+        }
+        if (state_count(state) == UINT32_MAX)
+            return NCS_E_INVALID_ARGUMENT;
+    } while (!atomic_compare_exchange_weak_explicit(&s->state, &state, state + 1,
+                                                    memory_order_acq_rel, memory_order_acquire));
+    ncs_owner prepared;
+    ncs_owner_prepare(&prepared, owner);
+    pthread_mutex_lock(&owner_lock);
+    store_owner((uint32_t)((h & 0xffffffffu) - 1), &prepared);
+    pthread_mutex_unlock(&owner_lock);
+    drop_reference(h, 0); /* frees the buffer if its holder released it meanwhile */
+    return NCS_OK;
+}
+
+typedef struct owner_group {
+    uint64_t words[OWNER_WORDS]; /* the owner text; all zero marks an empty table entry... */
+    int used;                    /* ...so this tells them apart (an owner may be "") */
+    uint64_t count;
+    uint64_t bytes;
+} owner_group;
+
+typedef struct group_table {
+    owner_group *groups;
+    size_t capacity; /* a power of two */
+    size_t used;
+} group_table;
+
+static uint64_t owner_hash(const uint64_t words[OWNER_WORDS])
+{
+    uint64_t h = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < OWNER_WORDS; i++) {
+        h ^= words[i];
+        h *= 0xff51afd7ed558ccdu;
+        h ^= h >> 33;
+    }
+    return h;
+}
+
+/* Doubles the table (open addressing, linear probing), moving the groups over. */
+static int table_grow(group_table *t)
+{
+    size_t capacity = t->capacity ? 2 * t->capacity : 64;
+    owner_group *groups = calloc(capacity, sizeof *groups);
+    if (groups == NULL)
+        return 0;
+    for (size_t i = 0; i < t->capacity; i++) {
+        if (!t->groups[i].used)
+            continue;
+        size_t k = owner_hash(t->groups[i].words) & (capacity - 1);
+        while (groups[k].used)
+            k = (k + 1) & (capacity - 1);
+        groups[k] = t->groups[i];
+    }
+    free(t->groups);
+    t->groups = groups;
+    t->capacity = capacity;
+    return 1;
+}
+
+/* Adds one buffer of `bytes` to its owner's group. Returns 0 when out of memory. */
+static int table_insert(group_table *t, const uint64_t words[OWNER_WORDS], uint64_t bytes)
+{
+    if (2 * (t->used + 1) > t->capacity && !table_grow(t))
+        return 0;
+    size_t mask = t->capacity - 1;
+    for (size_t k = owner_hash(words) & mask;; k = (k + 1) & mask) {
+        owner_group *g = &t->groups[k];
+        if (!g->used) {
+            memcpy(g->words, words, sizeof g->words);
+            g->used = 1;
+            g->count = 1;
+            g->bytes = bytes;
+            t->used++;
+            return 1;
+        }
+        if (memcmp(g->words, words, sizeof g->words) == 0) {
+            g->count++;
+            g->bytes += bytes;
+            return 1;
+        }
+    }
+}
+
+/* Largest groups first, then by owner text. */
+static int group_order(const void *a, const void *b)
+{
+    const owner_group *x = a, *y = b;
+    if (x->bytes != y->bytes)
+        return x->bytes > y->bytes ? -1 : 1;
+    return strncmp((const char *)x->words, (const char *)y->words, sizeof x->words);
+}
+
+/* Appends to the text being measured (and written when it fits). */
+typedef struct text_out {
+    char *out;
+    size_t size;
+    size_t length; /* without the NUL */
+} text_out;
+
+static void put(text_out *t, const char *s, size_t n)
+{
+    if (t->out != NULL && t->length + n < t->size)
+        memcpy(t->out + t->length, s, n);
+    t->length += n;
+}
+
+static void put_owner(text_out *t, const char *owner)
+{
+    put(t, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)owner; *p; p++) {
+        char escaped[8];
+        if (*p == '"' || *p == '\\') {
+            escaped[0] = '\\';
+            escaped[1] = (char)*p;
+            put(t, escaped, 2);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            snprintf(escaped, sizeof escaped, "\\u%04x", *p);
+            put(t, escaped, 6);
+        } else {
+            put(t, (const char *)p, 1);
+        }
+    }
+    put(t, "\"", 1);
+}
+
+NCS_API int ncs_buffer_snapshot(char *out, size_t size, size_t *needed)
+{
+    group_table table = {0};
+    int ok = 1;
+    pthread_mutex_lock(&owner_lock);
+    pthread_mutex_lock(&table_lock);
+    uint32_t slots = next_unused;
+    pthread_mutex_unlock(&table_lock);
+    for (uint32_t index = 0; index < slots && ok; index++) {
+        slot *s = slot_at(index);
+        uint64_t state = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (state_count(state) == 0)
+            continue;
+        uint64_t bytes = atomic_load_explicit(&s->size, memory_order_relaxed);
+        uint64_t words[OWNER_WORDS] = {0};
+        slot_owner *o = owner_at(index);
+        for (int i = 0; i < OWNER_WORDS; i++) { /* through the word holding the NUL */
+            words[i] = atomic_load_explicit(&o->words[i], memory_order_relaxed);
+            if (has_zero_byte(words[i]))
+                break;
+        }
+        /* Seqlock-style re-check (see ncs_buffer_peek): skip a buffer freed or replaced while
+           its fields were read. */
+        atomic_thread_fence(memory_order_acquire);
+        uint64_t again = atomic_load_explicit(&s->state, memory_order_relaxed);
+        if (state_generation(again) != state_generation(state) || state_count(again) == 0)
+            continue;
+        ((char *)words)[NCS_OWNER_MAX] = '\0';
+        ok = table_insert(&table, words, bytes);
+    }
+    pthread_mutex_unlock(&owner_lock);
+    if (!ok) {
+        free(table.groups);
+        return NCS_E_OUT_OF_MEMORY;
+    }
+    /* Compact and sort the groups. */
+    size_t n = 0;
+    for (size_t i = 0; i < table.capacity; i++) {
+        if (table.groups[i].used)
+            table.groups[n++] = table.groups[i];
+    }
+    if (n > 1)
+        qsort(table.groups, n, sizeof *table.groups, group_order);
+    /* Measure first; write only when it fits. */
+    text_out text = {0};
+    for (int pass = 0; pass < 2; pass++) {
+        text.length = 0;
+        put(&text, "[", 1);
+        for (size_t i = 0; i < n; i++) {
+            const owner_group *g = &table.groups[i];
+            char numbers[96];
+            put(&text, i ? ",{\"owner\":" : "{\"owner\":", i ? 10 : 9);
+            put_owner(&text, (const char *)g->words);
+            int length = snprintf(numbers, sizeof numbers, ",\"count\":%llu,\"bytes\":%llu}",
+                                  (unsigned long long)g->count, (unsigned long long)g->bytes);
+            put(&text, numbers, (size_t)length);
+        }
+        put(&text, "]", 1);
+        if (pass == 0) {
+            if (needed != NULL)
+                *needed = text.length + 1;
+            if (out == NULL || text.length + 1 > size) {
+                free(table.groups);
+                return NCS_E_INVALID_ARGUMENT;
+            }
+            text.out = out;
+            text.size = size;
+        }
+    }
+    out[text.length] = '\0';
+    free(table.groups);
     return NCS_OK;
 }

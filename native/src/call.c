@@ -17,6 +17,13 @@
  * buffers, each written at most once between clears, and is published through an atomic pointer,
  * so ncs_call_error can be read by a part's thread while other parts still run. A part that fails
  * for real sets the cancellation flag (after recording) so its siblings stop early.
+ *
+ * The library lock. A kernel registered without NCS_KERNEL_THREAD_SAFE runs each step (prepare,
+ * a part, finish) holding its library's lock, taken when the step's kernel_scope is entered and
+ * given back when it is left. The scope also records whether the step has released the lock
+ * (release_lock / reacquire_lock, the NCS_*_ALLOW_THREADS macros): while it has, the host
+ * buffer services refuse that step, and a step that returns with the lock released is simply
+ * not unlocked again.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -45,6 +52,9 @@ enum part_state { PART_PENDING, PART_RUNNING, PART_DONE, PART_FAILED };
 typedef struct kernel_scope {
     struct ncs_call *call;
     struct kernel_scope *outer; /* the scope this thread was in before (normally none) */
+    ncs_library *library;       /* the lock held around this step; NULL for thread-safe kernels */
+    int released;               /* the step released the lock (NCS_BEGIN_ALLOW_THREADS) */
+    uint64_t acquired_at;       /* when the lock was (re)taken, for the held time */
     int has_message;
     char message[ERROR_CAPACITY];
 } kernel_scope;
@@ -68,6 +78,8 @@ struct ncs_call {
     ncs_ctx ctx; /* first member: ctx -> call is a cast */
     uint32_t magic;
     const ncs_kernel_entry *kernel;
+    ncs_library *library_lock; /* the library whose lock guards the kernel's steps; NULL: thread-safe */
+    ncs_owner scratch_owner;   /* "kernel:<name>", for api->alloc (prepared once per call) */
     int state; /* enum call_state; changes only in single-threaded entry points */
     int max_parts;
     int nparts;
@@ -177,14 +189,31 @@ static void clear_error(ncs_call *c)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Before a kernel callback: its messages go to `scope` from now on. */
+/* Before a kernel callback: its messages go to `scope` from now on, and the library lock of a
+   kernel that is not thread-safe is held. */
 static void enter_scope(kernel_scope *scope, ncs_call *c)
 {
     scope->call = c;
     scope->outer = current_scope;
+    scope->library = c->library_lock;
+    scope->released = 0;
+    scope->acquired_at = 0;
     scope->has_message = 0;
     scope->message[0] = '\0';
     current_scope = scope;
+    if (scope->library != NULL)
+        scope->acquired_at = ncs_library_lock(scope->library);
+}
+
+/* The scope of the step of `c` running on this thread, or NULL (a thread of the kernel's own,
+   or no step running). */
+static kernel_scope *scope_of(const ncs_call *c)
+{
+    for (kernel_scope *scope = current_scope; scope != NULL; scope = scope->outer) {
+        if (scope->call == c)
+            return scope;
+    }
+    return NULL;
 }
 
 /* After a kernel callback returned `status`: a failure is recorded with the callback's last
@@ -193,6 +222,8 @@ static void leave_scope(kernel_scope *scope, const char *phase, int status)
 {
     ncs_call *c = scope->call;
     current_scope = scope->outer;
+    if (scope->library != NULL && !scope->released)
+        ncs_library_unlock(scope->library, scope->acquired_at);
     if (status == NCS_OK)
         return;
     if (!scope->has_message) {
@@ -352,6 +383,15 @@ static int bytes_framing_valid(const unsigned char *data, uint64_t size, int64_t
 
 /* ---- the host API for kernels ---------------------------------------------------------- */
 
+/* Prepares the owner of the call's buffers: "kernel:<name><suffix>", cut to NCS_OWNER_MAX. */
+static const ncs_owner *owner_of(const ncs_call *c, const char *suffix, ncs_owner *owner)
+{
+    char text[NCS_MAX_NAME + 32];
+    snprintf(text, sizeof text, "kernel:%s%s", c->kernel->desc.name, suffix);
+    ncs_owner_prepare(owner, text);
+    return owner;
+}
+
 static ncs_call *call_of(ncs_ctx *ctx)
 {
     if (ctx == NULL || ctx->api != &host_api)
@@ -376,11 +416,31 @@ static int misuse(ncs_call *c, const char *service, const char *allowed)
                 service, allowed);
 }
 
+/* 1 when the step of `c` on this thread has released the library lock: the host buffer
+   services then refuse it (unlocked() says so) instead of racing. */
+static int lock_released(const ncs_call *c)
+{
+    if (c->library_lock == NULL)
+        return 0;
+    const kernel_scope *scope = scope_of(c);
+    return scope != NULL && scope->released;
+}
+
+static int unlocked(ncs_call *c, const char *service)
+{
+    return kfail(c, NCS_E_INTERNAL,
+                 "kernel '%s' called %s: host API called while the library lock is released "
+                 "(call it before NCS_BEGIN_ALLOW_THREADS or after NCS_END_ALLOW_THREADS)",
+                 c->kernel->desc.name, service);
+}
+
 static int api_input(ncs_ctx *ctx, int index, ncs_tensor_view *view)
 {
     ncs_call *c = call_of(ctx);
     if (c == NULL || view == NULL || index < 0 || index >= c->kernel->desc.n_inputs)
         return NCS_E_INVALID_ARGUMENT;
+    if (lock_released(c))
+        return unlocked(c, "input");
     if (!in_kernel(c))
         return misuse(c, "input", "prepare, run and finish");
     *view = c->inputs[index].view;
@@ -392,6 +452,8 @@ static int api_set_output(ncs_ctx *ctx, int index, int dtype, int rank, const in
     ncs_call *c = call_of(ctx);
     if (c == NULL || index < 0 || index >= c->kernel->desc.n_outputs)
         return NCS_E_INVALID_ARGUMENT;
+    if (lock_released(c))
+        return unlocked(c, "set_output");
     if (c->state != CALL_PREPARING)
         return misuse(c, "set_output", "prepare");
     if (dtype == NCS_DTYPE_BYTES)
@@ -411,6 +473,8 @@ static int api_set_output_bytes(ncs_ctx *ctx, int index, int rank, const int64_t
     ncs_call *c = call_of(ctx);
     if (c == NULL || index < 0 || index >= c->kernel->desc.n_outputs)
         return NCS_E_INVALID_ARGUMENT;
+    if (lock_released(c))
+        return unlocked(c, "set_output_bytes");
     if (c->state != CALL_PREPARING)
         return misuse(c, "set_output_bytes", "prepare");
     const ncs_tensor_desc *d = &c->kernel->desc.outputs[index];
@@ -439,6 +503,8 @@ static int api_output(ncs_ctx *ctx, int index, ncs_tensor_view *view)
     ncs_call *c = call_of(ctx);
     if (c == NULL || view == NULL || index < 0 || index >= c->kernel->desc.n_outputs)
         return NCS_E_INVALID_ARGUMENT;
+    if (lock_released(c))
+        return unlocked(c, "output");
     if (!running(c))
         return misuse(c, "output", "run and finish");
     *view = c->outputs[index].view;
@@ -450,6 +516,8 @@ static int api_set_workspace(ncs_ctx *ctx, uint64_t bytes)
     ncs_call *c = call_of(ctx);
     if (c == NULL)
         return NCS_E_INVALID_ARGUMENT;
+    if (lock_released(c))
+        return unlocked(c, "set_workspace");
     if (c->state != CALL_PREPARING)
         return misuse(c, "set_workspace", "prepare");
     c->workspace_bytes = bytes;
@@ -461,6 +529,10 @@ static void *api_workspace(ncs_ctx *ctx)
     ncs_call *c = call_of(ctx);
     if (c == NULL)
         return NULL;
+    if (lock_released(c)) {
+        unlocked(c, "workspace");
+        return NULL;
+    }
     if (!running(c)) {
         misuse(c, "workspace", "run and finish");
         return NULL;
@@ -473,6 +545,8 @@ static int api_set_parts(ncs_ctx *ctx, int nparts)
     ncs_call *c = call_of(ctx);
     if (c == NULL)
         return NCS_E_INVALID_ARGUMENT;
+    if (lock_released(c))
+        return unlocked(c, "set_parts");
     if (c->state != CALL_PREPARING)
         return misuse(c, "set_parts", "prepare");
     if (nparts < 1 || nparts > c->max_parts)
@@ -606,10 +680,12 @@ static int api_alloc(ncs_ctx *ctx, uint64_t bytes, ncs_handle *out, void **data)
     ncs_call *c = call_of(ctx);
     if (c == NULL || out == NULL)
         return NCS_E_INVALID_ARGUMENT;
+    if (lock_released(c))
+        return unlocked(c, "alloc");
     if (!in_kernel(c))
         return misuse(c, "alloc", "prepare, run and finish");
     ncs_handle h;
-    int status = ncs_buffer_alloc(bytes, &h);
+    int status = ncs_buffer_alloc_owned(bytes, &c->scratch_owner, &h);
     if (status != NCS_OK)
         return kfail(c, status, "kernel '%s' could not get %llu bytes of scratch memory: %s",
                     c->kernel->desc.name, (unsigned long long)bytes, ncs_status_str(status));
@@ -634,11 +710,49 @@ static int api_release(ncs_ctx *ctx, ncs_handle h)
     ncs_call *c = call_of(ctx);
     if (c == NULL)
         return NCS_E_INVALID_ARGUMENT;
+    if (lock_released(c))
+        return unlocked(c, "release");
     if (!untrack(c, h))
         return kfail(c, NCS_E_INVALID_ARGUMENT,
                     "kernel '%s' released buffer %llu, which it did not allocate or already released",
                     c->kernel->desc.name, (unsigned long long)h);
     return ncs_buffer_release(h);
+}
+
+static int api_release_lock(ncs_ctx *ctx)
+{
+    ncs_call *c = call_of(ctx);
+    if (c == NULL)
+        return NCS_E_INVALID_ARGUMENT;
+    if (c->library_lock == NULL)
+        return NCS_OK; /* thread-safe kernel: nothing to release */
+    kernel_scope *scope = scope_of(c);
+    if (scope == NULL)
+        return kfail(c, NCS_E_INTERNAL,
+                     "kernel '%s' called release_lock on a thread that is not running one of its steps",
+                     c->kernel->desc.name);
+    if (scope->released)
+        return kfail(c, NCS_E_INTERNAL, "kernel '%s' called release_lock twice without reacquire_lock",
+                     c->kernel->desc.name);
+    scope->released = 1;
+    ncs_library_unlock(scope->library, scope->acquired_at);
+    return NCS_OK;
+}
+
+static int api_reacquire_lock(ncs_ctx *ctx)
+{
+    ncs_call *c = call_of(ctx);
+    if (c == NULL)
+        return NCS_E_INVALID_ARGUMENT;
+    if (c->library_lock == NULL)
+        return NCS_OK;
+    kernel_scope *scope = scope_of(c);
+    if (scope == NULL || !scope->released)
+        return kfail(c, NCS_E_INTERNAL, "kernel '%s' called reacquire_lock without release_lock",
+                     c->kernel->desc.name);
+    scope->acquired_at = ncs_library_lock(scope->library);
+    scope->released = 0;
+    return NCS_OK;
 }
 
 static const ncs_host_api host_api = {
@@ -659,6 +773,8 @@ static const ncs_host_api host_api = {
     .alloc = api_alloc,
     .release = api_release,
     .set_output_bytes = api_set_output_bytes,
+    .release_lock = api_release_lock,
+    .reacquire_lock = api_reacquire_lock,
 };
 
 /* ---- the public call API --------------------------------------------------------------- */
@@ -680,6 +796,8 @@ NCS_API int ncs_call_create(const char *kernel, ncs_call **out)
     c->ctx.api = &host_api;
     c->magic = CALL_MAGIC;
     c->kernel = entry;
+    owner_of(c, "", &c->scratch_owner);
+    c->library_lock = (entry->desc.flags & NCS_KERNEL_THREAD_SAFE) ? NULL : entry->library;
     c->state = CALL_CREATED;
     c->nparts = 1;
     atomic_init(&c->cancelled, 0);
@@ -821,7 +939,8 @@ static int allocate_results(ncs_call *c)
         if (!o->declared)
             return fail(c, NCS_E_INTERNAL, "kernel '%s' did not declare output '%s' in prepare",
                         k->name, k->outputs[i].name);
-        int status = ncs_buffer_alloc(o->view.nbytes, &o->buffer);
+        ncs_owner owner;
+        int status = ncs_buffer_alloc_owned(o->view.nbytes, owner_of(c, "/output", &owner), &o->buffer);
         if (status != NCS_OK) {
             o->buffer = 0;
             return fail(c, status, "output '%s' needs %llu bytes: %s", k->outputs[i].name,
@@ -833,7 +952,9 @@ static int allocate_results(ncs_call *c)
             o->view.data = NULL;
     }
     if (c->workspace_bytes > 0) {
-        int status = ncs_buffer_alloc(c->workspace_bytes, &c->workspace);
+        ncs_owner owner;
+        int status = ncs_buffer_alloc_owned(c->workspace_bytes, owner_of(c, "/workspace", &owner),
+                                            &c->workspace);
         if (status != NCS_OK) {
             c->workspace = 0;
             return fail(c, status, "kernel '%s' needs %llu bytes of workspace: %s", k->name,
@@ -1029,6 +1150,11 @@ NCS_API const char *ncs_call_error(const ncs_call *call)
 
 NCS_API void ncs_call_destroy(ncs_call *call, uint64_t *leaked)
 {
+    ncs_call_destroy_v2(call, leaked, NULL);
+}
+
+NCS_API void ncs_call_destroy_v2(ncs_call *call, uint64_t *leaked, uint64_t *leaked_bytes)
+{
     if (call == NULL)
         return;
     ncs_call *c = call;
@@ -1050,12 +1176,20 @@ NCS_API void ncs_call_destroy(ncs_call *call, uint64_t *leaked)
             ncs_buffer_release(c->inputs[i].buffer);
     }
     release_outputs(c);
-    for (size_t i = 0; i < c->alloc_count; i++)
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < c->alloc_count; i++) {
+        void *data;
+        uint64_t size;
+        if (ncs_buffer_peek(c->allocs[i], &data, &size) == NCS_OK)
+            bytes += size;
         ncs_buffer_release(c->allocs[i]);
+    }
     if (c->alloc_count > 0)
         ncs_stat_add(NCS_STAT_KERNEL_LEAKS, c->alloc_count);
     if (leaked != NULL)
         *leaked = c->alloc_count;
+    if (leaked_bytes != NULL)
+        *leaked_bytes = bytes;
     for (int i = 0; i < k->n_params; i++)
         free(c->params[i]);
     free(c->allocs);

@@ -5,8 +5,13 @@
  * a library adds are staged and become visible together when its entry point succeeds, so a
  * failing library leaves nothing behind. Entries are never removed: the strings handed out by
  * ncs_kernel_name and ncs_kernel_metadata_json live as long as the library is loaded.
+ *
+ * Each registration belongs to a library record (name, lock, lock statistics). Library records
+ * are never removed either; one whose registration fails is dropped before anyone sees it.
  */
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +24,23 @@ static pthread_mutex_t catalog_lock = PTHREAD_MUTEX_INITIALIZER;
 static ncs_kernel_entry **entries; /* guarded by catalog_lock */
 static int entry_count;            /* guarded by catalog_lock */
 static int entry_capacity;         /* guarded by catalog_lock */
+static ncs_library **libraries;    /* guarded by catalog_lock */
+static int library_count;          /* guarded by catalog_lock */
+static int library_capacity;       /* guarded by catalog_lock */
+
+#define REASON_CAPACITY 320
 
 /* A registrar with the state of one library's registration. */
 typedef struct registration {
     ncs_registrar registrar; /* first member: registrar -> registration is a cast */
     const char *library;
+    ncs_library *record; /* existing, or new and not yet visible (is_new) */
+    int is_new;
     ncs_kernel_entry **pending;
     int pending_count;
     int pending_capacity;
+    int refused;                  /* status of the first refused add_kernel; NCS_OK when none */
+    char reason[REASON_CAPACITY]; /* why it was refused */
 } registration;
 
 /* ---- JSON text ------------------------------------------------------------------------- */
@@ -238,18 +252,64 @@ static int params_valid(const ncs_param_desc *params, int n)
     return 1;
 }
 
-static int descriptor_valid(const ncs_kernel_desc *k, int abi_minor)
+/* What is wrong with a descriptor, or NULL when it is valid. */
+static const char *descriptor_problem(const ncs_kernel_desc *k, int abi_minor)
 {
     int bytes_outputs = abi_minor >= 1;
-    return k->struct_size >= sizeof(ncs_kernel_desc) && name_valid(k->name, 0) &&
-           (k->flags & ~NCS_KERNEL_THREAD_SAFE) == 0 &&
-           tensors_valid(k->inputs, k->n_inputs, 0, 0, bytes_outputs) &&
-           tensors_valid(k->outputs, k->n_outputs, 1, 1, bytes_outputs) &&
-           params_valid(k->params, k->n_params) &&
-           k->prepare != NULL && k->run != NULL;
+    if (k->struct_size < sizeof(ncs_kernel_desc))
+        return "struct_size is smaller than this host's ncs_kernel_desc";
+    if (!name_valid(k->name, 0))
+        return "the name must be 1 to 64 characters of [a-z0-9_-]";
+    if ((k->flags & ~NCS_KERNEL_THREAD_SAFE) != 0)
+        return "flags has bits this host does not know";
+    if (!tensors_valid(k->inputs, k->n_inputs, 0, 0, bytes_outputs))
+        return "the inputs are malformed (count, names, dtypes, rank or dims)";
+    if (!tensors_valid(k->outputs, k->n_outputs, 1, 1, bytes_outputs))
+        return "the outputs are malformed (at least one; names, dtypes, rank or dims; BYTES "
+               "outputs need ABI 1.1)";
+    if (!params_valid(k->params, k->n_params))
+        return "the parameters are malformed (names, types, or defaults that do not parse)";
+    if (k->prepare == NULL || k->run == NULL)
+        return "prepare and run are required";
+    return NULL;
 }
 
 /* ---- the catalog ----------------------------------------------------------------------- */
+
+static ncs_library *find_library_locked(const char *name)
+{
+    for (int i = 0; i < library_count; i++) {
+        if (strcmp(libraries[i]->name, name) == 0)
+            return libraries[i];
+    }
+    return NULL;
+}
+
+static ncs_library *new_library(const char *name)
+{
+    ncs_library *lib = calloc(1, sizeof *lib);
+    if (lib == NULL)
+        return NULL;
+    lib->name = strdup(name);
+    if (lib->name == NULL || pthread_mutex_init(&lib->lock, NULL) != 0) {
+        free(lib->name);
+        free(lib);
+        return NULL;
+    }
+    atomic_init(&lib->acquisitions, 0);
+    atomic_init(&lib->wait_ns, 0);
+    atomic_init(&lib->held_ns, 0);
+    return lib;
+}
+
+static void free_library(ncs_library *lib)
+{
+    if (lib != NULL) {
+        pthread_mutex_destroy(&lib->lock);
+        free(lib->name);
+        free(lib);
+    }
+}
 
 static ncs_kernel_entry *find_locked(const char *name)
 {
@@ -263,7 +323,6 @@ static ncs_kernel_entry *find_locked(const char *name)
 static void free_entry(ncs_kernel_entry *e)
 {
     if (e != NULL) {
-        free(e->library);
         free(e->metadata_json);
         free(e);
     }
@@ -281,43 +340,84 @@ static int name_taken(const registration *r, const char *name)
     return taken;
 }
 
+/* Remembers the first refusal of a registration (the library then fails as a whole) and
+   returns `status`. */
+__attribute__((format(printf, 3, 4))) static int refuse(registration *r, int status, const char *fmt, ...)
+{
+    if (r->refused == NCS_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->reason, sizeof r->reason, fmt, ap);
+        va_end(ap);
+        r->refused = status;
+    }
+    return status;
+}
+
+/* A kernel's name for messages: the descriptor's may be anything. */
+static const char *shown_name(const ncs_kernel_desc *kernel)
+{
+    return (kernel != NULL && kernel->name != NULL) ? kernel->name : "(null)";
+}
+
 static int add_kernel(ncs_registrar *registrar, int abi_major, int abi_minor,
                       const ncs_kernel_desc *kernel)
 {
     if (registrar == NULL)
         return NCS_E_INVALID_ARGUMENT;
-    if (abi_major != NCS_PLUGIN_ABI_MAJOR || abi_minor < 0 || abi_minor > NCS_PLUGIN_ABI_MINOR)
-        return NCS_E_UNSUPPORTED;
     registration *r = (registration *)registrar;
-    if (kernel == NULL || !descriptor_valid(kernel, abi_minor) || name_taken(r, kernel->name))
-        return NCS_E_INVALID_ARGUMENT;
+    if (abi_major != NCS_PLUGIN_ABI_MAJOR || abi_minor < 0 || abi_minor > NCS_PLUGIN_ABI_MINOR)
+        return refuse(r, NCS_E_UNSUPPORTED,
+                      "kernel '%.64s' was built against plugin ABI %d.%d, but this host accepts "
+                      "%d.0 to %d.%d (same major, minor at most the host's): rebuild it against "
+                      "this host's ncs_plugin.h",
+                      shown_name(kernel), abi_major, abi_minor, NCS_PLUGIN_ABI_MAJOR,
+                      NCS_PLUGIN_ABI_MAJOR, NCS_PLUGIN_ABI_MINOR);
+    if (kernel == NULL)
+        return refuse(r, NCS_E_INVALID_ARGUMENT, "add_kernel was given a NULL descriptor");
+    const char *problem = descriptor_problem(kernel, abi_minor);
+    if (problem != NULL)
+        return refuse(r, NCS_E_INVALID_ARGUMENT, "kernel '%.64s' has a malformed descriptor: %s",
+                      shown_name(kernel), problem);
+    if (name_taken(r, kernel->name))
+        return refuse(r, NCS_E_INVALID_ARGUMENT, "kernel name '%s' is already taken", kernel->name);
     if (r->pending_count == r->pending_capacity) {
         int capacity = r->pending_capacity ? 2 * r->pending_capacity : 8;
         ncs_kernel_entry **pending = realloc(r->pending, (size_t)capacity * sizeof *pending);
         if (pending == NULL)
-            return NCS_E_OUT_OF_MEMORY;
+            return refuse(r, NCS_E_OUT_OF_MEMORY, "out of memory registering kernel '%s'", kernel->name);
         r->pending = pending;
         r->pending_capacity = capacity;
     }
     ncs_kernel_entry *e = calloc(1, sizeof *e);
     if (e == NULL)
-        return NCS_E_OUT_OF_MEMORY;
+        return refuse(r, NCS_E_OUT_OF_MEMORY, "out of memory registering kernel '%s'", kernel->name);
     memcpy(&e->desc, kernel, sizeof e->desc);
     e->desc.struct_size = sizeof e->desc;
-    e->library = strdup(r->library);
+    e->library = r->record;
     e->metadata_json = metadata_json(kernel, r->library);
-    if (e->library == NULL || e->metadata_json == NULL) {
+    if (e->metadata_json == NULL) {
         free_entry(e);
-        return NCS_E_OUT_OF_MEMORY;
+        return refuse(r, NCS_E_OUT_OF_MEMORY, "out of memory registering kernel '%s'", kernel->name);
     }
     r->pending[r->pending_count++] = e;
     return NCS_OK;
 }
 
-/* Makes the staged kernels visible. */
+/* Makes the staged kernels (and a new library record) visible. */
 static int commit(registration *r)
 {
     pthread_mutex_lock(&catalog_lock);
+    if (r->is_new && library_count == library_capacity) {
+        int capacity = library_capacity ? 2 * library_capacity : 8;
+        ncs_library **grown = realloc(libraries, (size_t)capacity * sizeof *grown);
+        if (grown == NULL) {
+            pthread_mutex_unlock(&catalog_lock);
+            return NCS_E_OUT_OF_MEMORY;
+        }
+        libraries = grown;
+        library_capacity = capacity;
+    }
     int needed = entry_count + r->pending_count;
     if (needed > entry_capacity) {
         int capacity = entry_capacity ? entry_capacity : 16;
@@ -334,21 +434,76 @@ static int commit(registration *r)
     for (int i = 0; i < r->pending_count; i++)
         entries[entry_count++] = r->pending[i];
     r->pending_count = 0;
+    if (r->is_new) {
+        libraries[library_count++] = r->record;
+        r->is_new = 0; /* now owned by the catalog */
+    }
     pthread_mutex_unlock(&catalog_lock);
     return NCS_OK;
 }
 
-static int register_library(const char *library, ncs_plugin_register_fn entry)
+__attribute__((format(printf, 3, 4))) static void set_error(char *error, size_t error_size,
+                                                            const char *fmt, ...)
 {
+    if (error == NULL || error_size == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(error, error_size, fmt, ap);
+    va_end(ap);
+}
+
+static int register_library(const char *library, ncs_plugin_register_fn entry, int exclusive,
+                            char *error, size_t error_size)
+{
+    set_error(error, error_size, "%s", "");
     pthread_mutex_lock(&registration_lock);
     registration r = {.registrar = {.add_kernel = add_kernel, .library = library},
                       .library = library};
-    int status = entry(&r.registrar);
-    if (status == NCS_OK)
-        status = commit(&r);
+    pthread_mutex_lock(&catalog_lock);
+    r.record = find_library_locked(library);
+    pthread_mutex_unlock(&catalog_lock);
+    int status = NCS_OK;
+    if (r.record != NULL && exclusive) {
+        status = NCS_E_INVALID_ARGUMENT;
+        set_error(error, error_size, "a library named '%s' is already registered", library);
+    } else if (r.record == NULL) {
+        r.record = new_library(library);
+        r.is_new = 1;
+        if (r.record == NULL) {
+            status = NCS_E_OUT_OF_MEMORY;
+            set_error(error, error_size, "out of memory registering library '%s'", library);
+        }
+    }
+    if (status == NCS_OK) {
+        status = entry(&r.registrar);
+        if (status != NCS_OK) {
+            if (r.refused == status)
+                set_error(error, error_size, "library '%s': %s", library, r.reason);
+            else if (r.refused != NCS_OK)
+                set_error(error, error_size, "library '%s': its entry point returned %d (%s) after a refusal: %s",
+                          library, status, ncs_status_str(status), r.reason);
+            else
+                set_error(error, error_size, "library '%s': its entry point returned %d (%s)", library,
+                          status, ncs_status_str(status));
+        } else if (r.refused != NCS_OK) {
+            /* All or nothing, even when the entry point ignored the refusal. */
+            status = r.refused;
+            set_error(error, error_size, "library '%s': %s", library, r.reason);
+        } else if (exclusive && r.pending_count == 0) {
+            status = NCS_E_INVALID_ARGUMENT;
+            set_error(error, error_size, "library '%s' registered no kernel", library);
+        } else {
+            status = commit(&r);
+            if (status != NCS_OK)
+                set_error(error, error_size, "out of memory registering library '%s'", library);
+        }
+    }
     for (int i = 0; i < r.pending_count; i++)
         free_entry(r.pending[i]);
     free(r.pending);
+    if (r.is_new)
+        free_library(r.record);
     pthread_mutex_unlock(&registration_lock);
     return status;
 }
@@ -357,7 +512,7 @@ static void register_builtins(void)
 {
     /* Only a bug in a built-in descriptor fails this; the catalog then lacks the built-ins,
        which every test notices. */
-    (void)register_library("builtin", ncs_builtin_register);
+    (void)register_library("builtin", ncs_builtin_register, 1, NULL, 0);
 }
 
 static void ensure_builtins(void)
@@ -365,12 +520,31 @@ static void ensure_builtins(void)
     pthread_once(&builtin_once, register_builtins);
 }
 
+int ncs_catalog_register(const char *library, ncs_plugin_register_fn entry, int exclusive,
+                         char *error, size_t error_size)
+{
+    if (library == NULL || entry == NULL) {
+        set_error(error, error_size, "%s", "library name and entry point must not be NULL");
+        return NCS_E_INVALID_ARGUMENT;
+    }
+    ensure_builtins();
+    return register_library(library, entry, exclusive, error, error_size);
+}
+
 int ncs_catalog_register_library(const char *library, ncs_plugin_register_fn entry)
 {
-    if (library == NULL || entry == NULL)
-        return NCS_E_INVALID_ARGUMENT;
+    return ncs_catalog_register(library, entry, 0, NULL, 0);
+}
+
+int ncs_catalog_library_exists(const char *name)
+{
+    if (name == NULL)
+        return 0;
     ensure_builtins();
-    return register_library(library, entry);
+    pthread_mutex_lock(&catalog_lock);
+    int exists = find_library_locked(name) != NULL;
+    pthread_mutex_unlock(&catalog_lock);
+    return exists;
 }
 
 const ncs_kernel_entry *ncs_catalog_find(const char *name)
@@ -406,4 +580,43 @@ NCS_API const char *ncs_kernel_metadata_json(const char *name)
 {
     const ncs_kernel_entry *e = ncs_catalog_find(name);
     return e ? e->metadata_json : NULL;
+}
+
+NCS_API int ncs_library_count(void)
+{
+    ensure_builtins();
+    pthread_mutex_lock(&catalog_lock);
+    int n = library_count;
+    pthread_mutex_unlock(&catalog_lock);
+    return n;
+}
+
+NCS_API const char *ncs_library_name(int index)
+{
+    ensure_builtins();
+    pthread_mutex_lock(&catalog_lock);
+    const char *name = (index >= 0 && index < library_count) ? libraries[index]->name : NULL;
+    pthread_mutex_unlock(&catalog_lock);
+    return name;
+}
+
+NCS_API int ncs_library_lock_stats(int index, uint64_t *out, int n)
+{
+    if (out == NULL || n < 1)
+        return 0;
+    ensure_builtins();
+    pthread_mutex_lock(&catalog_lock);
+    ncs_library *lib = (index >= 0 && index < library_count) ? libraries[index] : NULL;
+    pthread_mutex_unlock(&catalog_lock);
+    if (lib == NULL)
+        return 0;
+    uint64_t values[NCS_LOCK_STAT_COUNT] = {
+        [NCS_LOCK_STAT_ACQUISITIONS] = atomic_load_explicit(&lib->acquisitions, memory_order_relaxed),
+        [NCS_LOCK_STAT_WAIT_NS] = atomic_load_explicit(&lib->wait_ns, memory_order_relaxed),
+        [NCS_LOCK_STAT_HELD_NS] = atomic_load_explicit(&lib->held_ns, memory_order_relaxed),
+    };
+    int count = n < NCS_LOCK_STAT_COUNT ? n : NCS_LOCK_STAT_COUNT;
+    for (int i = 0; i < count; i++)
+        out[i] = values[i];
+    return count;
 }

@@ -6,6 +6,9 @@
 #ifndef NCS_INTERNAL_H
 #define NCS_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ncs/ncs.h"
@@ -35,6 +38,23 @@ void ncs_stat_unreserve_bytes(uint64_t bytes);
 /** Like ncs_buffer_data, but counts nothing: checks that `h` names a live buffer and reports its
  *  memory. Returns NCS_OK, NCS_E_STALE_HANDLE or NCS_E_INVALID_ARGUMENT. */
 int ncs_buffer_peek(ncs_handle h, void **data, uint64_t *size);
+
+/** An owner text prepared for the allocator: NUL-padded to whole 8-byte words, of which the
+ *  first `words` (up to the one holding the terminating NUL) are stored in a slot. */
+typedef struct ncs_owner {
+    union {
+        uint64_t words[(NCS_OWNER_MAX + 1) / 8];
+        char bytes[NCS_OWNER_MAX + 1];
+    } text;
+    int words;
+} ncs_owner;
+
+/** Prepares `owner` (cut like ncs_buffer_set_owner does) into *prepared. */
+void ncs_owner_prepare(ncs_owner *prepared, const char *owner);
+
+/** ncs_buffer_alloc with a prepared owner (see ncs_buffer_set_owner), written before the buffer
+ *  becomes visible. */
+int ncs_buffer_alloc_owned(uint64_t size, const ncs_owner *owner, ncs_handle *out);
 
 /**
  * Test hook, for the C tests that link the runtime's objects (never exported, never called by
@@ -68,11 +88,21 @@ const char *ncs_param_type_name(int type);
 
 /* ---- catalog.c ------------------------------------------------------------------------ */
 
+/** One registered kernel library ("builtin", a plugin, or one registered in-process). Never
+ *  freed or moved once registered. */
+typedef struct ncs_library {
+    char *name;
+    pthread_mutex_t lock; /* the library lock of its kernels without NCS_KERNEL_THREAD_SAFE */
+    _Atomic uint64_t acquisitions;
+    _Atomic uint64_t wait_ns;
+    _Atomic uint64_t held_ns;
+} ncs_library;
+
 /** One registered kernel. Entries are never freed or moved, so pointers to them stay valid
  *  for as long as the library is loaded. */
 typedef struct ncs_kernel_entry {
     ncs_kernel_desc desc; /* copied; the tensor and parameter tables stay borrowed */
-    char *library;
+    ncs_library *library;
     char *metadata_json;
 } ncs_kernel_entry;
 
@@ -85,6 +115,28 @@ const ncs_kernel_entry *ncs_catalog_find(const char *name);
  * registered and its status is returned. Registrations are serialised.
  */
 int ncs_catalog_register_library(const char *library, ncs_plugin_register_fn entry);
+
+/**
+ * The registration behind both: runs `entry` for library `library`. With `exclusive` set (a
+ * plugin file), a library of that name must not exist yet and must register at least one
+ * kernel; without it, kernels join an existing library of that name (same lock). Any kernel the
+ * registrar refuses fails the whole library, even if the entry point ignores that status.
+ * A failure's message goes to error[0..error_size) ("" on success; error may be NULL when
+ * error_size is 0).
+ */
+int ncs_catalog_register(const char *library, ncs_plugin_register_fn entry, int exclusive,
+                         char *error, size_t error_size);
+
+/** 1 when a library named `name` is registered. */
+int ncs_catalog_library_exists(const char *name);
+
+/* ---- plugin.c: the library lock ------------------------------------------------------- */
+
+/** Takes `library`'s lock, counting the acquisition and the wait. Returns the monotonic time
+ *  (ns) it was acquired, to pass to ncs_library_unlock. */
+uint64_t ncs_library_lock(ncs_library *library);
+/** Counts the time held since `acquired_at` and gives the lock back. */
+void ncs_library_unlock(ncs_library *library, uint64_t acquired_at);
 
 /* ---- kernels/ ------------------------------------------------------------------------- */
 

@@ -391,7 +391,8 @@ static const ncs_param_desc bytes_params[] = {
 
 #define TEST_KERNEL(NAME, PREPARE, RUN)                                                          \
     {.struct_size = sizeof(ncs_kernel_desc), .name = NAME, .doc = "test", .n_outputs = 1,       \
-     .outputs = one_int64_output, .prepare = PREPARE, .run = RUN}
+     .outputs = one_int64_output, .prepare = PREPARE, .run = RUN,                                \
+     .flags = NCS_KERNEL_THREAD_SAFE /* test_siblings' parts wait for each other */}
 
 static const ncs_kernel_desc test_kernels[] = {
     TEST_KERNEL("test_leak", declare_y, leak_run),

@@ -1,6 +1,7 @@
 /*
- * test_matmul.c -- matmul against a naive triple loop, for both dtypes, edge sizes, several part
- * counts (sequential and concurrent parts), with the AVX2+FMA and the portable micro-kernels.
+ * test_matmul.c -- matmul against a naive triple loop, for both dtypes, edge, odd and prime
+ * sizes, sizes crossing every cache block, several part counts (sequential and concurrent
+ * parts), with every micro-kernel this CPU runs (portable, AVX2+FMA, AVX-512), and cancellation.
  */
 #include <float.h>
 #include <math.h>
@@ -8,6 +9,7 @@
 
 #include "check.h"
 #include "kernels/kernels.h"
+#include "kernels/matmul.h"
 
 typedef struct matrices {
     int64_t m, k, n;
@@ -132,18 +134,24 @@ static void check_product(const matrices *x, int max_parts, int concurrent)
     CHECK_OK(ncs_buffer_release(c));
 }
 
+/* Every micro-kernel path; those the CPU lacks are refused and skipped. */
+static const int paths[] = {NCS_MATMUL_BEST, NCS_MATMUL_PORTABLE, NCS_MATMUL_AVX2, NCS_MATMUL_AVX512};
+
 static void check_sizes(int64_t m, int64_t k, int64_t n)
 {
     const int dtypes[] = {NCS_DTYPE_FP64, NCS_DTYPE_FP32};
     const int part_limits[] = {1, 3, 8};
     for (int d = 0; d < 2; d++) {
         matrices x = make_matrices(m, k, n, dtypes[d]);
-        for (int portable = 0; portable <= 1; portable++) {
-            ncs_matmul_force_portable(portable);
-            for (int p = 0; p < 3; p++)
-                check_product(&x, part_limits[p], part_limits[p] == 8);
+        for (int p = 0; p < 4; p++) {
+            int status = ncs_matmul_force_path(paths[p]);
+            CHECK(status == NCS_OK || status == NCS_E_UNSUPPORTED);
+            if (status != NCS_OK)
+                continue;
+            for (int l = 0; l < 3; l++)
+                check_product(&x, part_limits[l], part_limits[l] == 8);
         }
-        ncs_matmul_force_portable(0);
+        CHECK_OK(ncs_matmul_force_path(NCS_MATMUL_BEST));
         free_matrices(&x);
     }
 }
@@ -155,6 +163,9 @@ static void test_small_sizes(void)
     check_sizes(65, 1, 130);
     check_sizes(6, 256, 8);
     check_sizes(13, 600, 17);
+    check_sizes(12, 16, 32); /* whole micro-tiles of every path */
+    check_sizes(37, 41, 43); /* primes */
+    check_sizes(2, 3, 97);
 }
 
 static void test_empty_sizes(void)
@@ -169,6 +180,48 @@ static void test_blocked_sizes(void)
 {
     check_sizes(300, 257, 129);
     check_sizes(130, 300, 2100); /* crosses MC, KC and (for FP64) NC */
+    check_sizes(149, 521, 131); /* primes, two KC slices and a remainder */
+    check_sizes(7, 3, 4133);     /* crosses NC for FP32 too */
+}
+
+/* The path hook refuses unknown paths and ncs_matmul_force_portable still works. */
+static void test_paths(void)
+{
+    CHECK_STATUS(ncs_matmul_force_path(-1), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_matmul_force_path(4), NCS_E_INVALID_ARGUMENT);
+    ncs_matmul_force_portable(1);
+    matrices x = make_matrices(9, 11, 10, NCS_DTYPE_FP64);
+    check_product(&x, 2, 0);
+    ncs_matmul_force_portable(0);
+    check_product(&x, 2, 1);
+    free_matrices(&x);
+}
+
+/* A cancelled call: every part returns NCS_E_CANCELLED and nothing leaks. */
+static void test_cancel(void)
+{
+    matrices x = make_matrices(240, 100, 100, NCS_DTYPE_FP32); /* 4.8 MFLOP: 2 parts */
+    int64_t a_shape[2] = {x.m, x.k}, b_shape[2] = {x.k, x.n};
+    for (int concurrent = 0; concurrent <= 1; concurrent++) {
+        ncs_call *call;
+        int nparts;
+        CHECK_OK(ncs_call_create("matmul", &call));
+        CHECK_OK(ncs_call_set_input(call, 0, x.dtype, 2, a_shape, x.a));
+        CHECK_OK(ncs_call_set_input(call, 1, x.dtype, 2, b_shape, x.b));
+        CHECK_OK(ncs_call_prepare(call, 2, &nparts));
+        CHECK(nparts == 2);
+        ncs_call_cancel(call);
+        if (concurrent) {
+            CHECK_STATUS(run_parts_concurrently(call, nparts), NCS_E_CANCELLED);
+        } else {
+            for (int p = 0; p < nparts; p++)
+                CHECK_STATUS(ncs_call_run_part(call, p), NCS_E_CANCELLED);
+        }
+        uint64_t leaked = 99;
+        ncs_call_destroy(call, &leaked);
+        CHECK(leaked == 0);
+    }
+    free_matrices(&x);
 }
 
 /* More parts allowed than the work deserves: the kernel asks for fewer. */
@@ -193,5 +246,7 @@ int main(void)
     RUN_TEST(test_empty_sizes);
     RUN_TEST(test_blocked_sizes);
     RUN_TEST(test_part_choice);
+    RUN_TEST(test_paths);
+    RUN_TEST(test_cancel);
     return 0;
 }

@@ -1,8 +1,12 @@
 /*
  * test_sort.c -- sort against qsort with a reference comparator, for the four dtypes, special
- * floating-point values, duplicates, edge sizes, both directions and several parts.
+ * floating-point values (NaN payloads kept bit for bit), duplicates, clustered values, edge and
+ * prime sizes, both directions, several parts (one after the other and on their own threads),
+ * and cancellation.
  */
 #include <math.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "check.h"
 
@@ -52,9 +56,69 @@ static int is_nan_at(const void *data, int dtype, int64_t i)
     return 0;
 }
 
+static void *run_one_part(void *arg)
+{
+    void **job = arg;
+    return (void *)(intptr_t)ncs_call_run_part(job[0], (int)(intptr_t)job[1]);
+}
+
+/* Runs every part on its own thread at once, then finish. */
+static int run_parts_concurrently(ncs_call *call, int nparts)
+{
+    pthread_t threads[16];
+    void *jobs[16][2];
+    CHECK(nparts <= 16);
+    for (int p = 0; p < nparts; p++) {
+        jobs[p][0] = call;
+        jobs[p][1] = (void *)(intptr_t)p;
+        CHECK(pthread_create(&threads[p], NULL, run_one_part, jobs[p]) == 0);
+    }
+    int status = NCS_OK;
+    for (int p = 0; p < nparts; p++) {
+        void *result;
+        CHECK(pthread_join(threads[p], &result) == 0);
+        if ((int)(intptr_t)result != NCS_OK)
+            status = (int)(intptr_t)result;
+    }
+    return status == NCS_OK ? ncs_call_finish(call) : status;
+}
+
+/* The bit patterns of the NaNs among data[0..n), sorted (count in *count). */
+static uint64_t *nan_bits(const void *data, int dtype, int64_t n, int64_t *count)
+{
+    uint64_t *bits = malloc((size_t)n * sizeof *bits + 1);
+    CHECK(bits != NULL);
+    *count = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!is_nan_at(data, dtype, i))
+            continue;
+        uint64_t b = 0;
+        memcpy(&b, (const unsigned char *)data + i * (int64_t)ncs_dtype_size(dtype), ncs_dtype_size(dtype));
+        bits[(*count)++] = b;
+    }
+    for (int64_t i = 1; i < *count; i++) { /* insertion sort: few NaNs */
+        uint64_t b = bits[i];
+        int64_t j = i;
+        for (; j > 0 && bits[j - 1] > b; j--)
+            bits[j] = bits[j - 1];
+        bits[j] = b;
+    }
+    return bits;
+}
+
+static int check_sort_on(const void *data, int dtype, int64_t n, int descending, int max_parts,
+                         int concurrent);
+
 /* Sorts data[0..n) with the kernel and compares with qsort. `descending`: -1 leaves the
    parameter at its default. Returns the number of parts used. */
 static int check_sort(const void *data, int dtype, int64_t n, int descending, int max_parts)
+{
+    return check_sort_on(data, dtype, n, descending, max_parts, 0);
+}
+
+/* check_sort, with the parts on their own threads when `concurrent`. */
+static int check_sort_on(const void *data, int dtype, int64_t n, int descending, int max_parts,
+                         int concurrent)
 {
     size_t size = ncs_dtype_size(dtype);
     ncs_handle x = buffer_from(data, (size_t)n * size);
@@ -66,7 +130,7 @@ static int check_sort(const void *data, int dtype, int64_t n, int descending, in
     int nparts;
     CHECK_OK(ncs_call_prepare(call, max_parts, &nparts));
     CHECK(nparts >= 1 && nparts <= max_parts);
-    CHECK_OK(run_parts_and_finish(call, nparts));
+    CHECK_OK(concurrent ? run_parts_concurrently(call, nparts) : run_parts_and_finish(call, nparts));
     CHECK(ncs_call_progress(call) == (uint64_t)n);
     ncs_handle out;
     CHECK_OK(ncs_call_take_output(call, 0, &out));
@@ -91,6 +155,14 @@ static int check_sort(const void *data, int dtype, int64_t n, int descending, in
             exit(1);
         }
     }
+    /* NaNs come last, with their exact bits (sign and payload). */
+    int64_t nans_in, nans_out;
+    uint64_t *bits_in = nan_bits(data, dtype, n, &nans_in), *bits_out = nan_bits(got, dtype, n, &nans_out);
+    CHECK(nans_in == nans_out && memcmp(bits_in, bits_out, (size_t)nans_in * sizeof *bits_in) == 0);
+    for (int64_t i = n - nans_in; i < n; i++)
+        CHECK(is_nan_at(got, dtype, i));
+    free(bits_in);
+    free(bits_out);
     free(want);
     CHECK_OK(ncs_buffer_release(out));
     CHECK_OK(ncs_buffer_release(x));
@@ -199,6 +271,156 @@ static void test_many_parts(void)
     free(small);
 }
 
+/* Random uniform values plus NaNs of both signs with random payloads (quiet and signalling). */
+static void test_nan_payloads(void)
+{
+    const int64_t n = 200003; /* prime; 3 parts at most */
+    uint64_t seed = 17;
+    double *d = malloc((size_t)n * sizeof *d);
+    float *f = malloc((size_t)n * sizeof *f);
+    CHECK(d != NULL && f != NULL);
+    for (int64_t i = 0; i < n; i++) {
+        double u = test_random(&seed);
+        uint64_t payload = (uint64_t)(test_random(&seed) * 0x1p52);
+        if (u < 0.05) {
+            uint64_t b = UINT64_C(0x7ff0000000000000) | (payload ? payload : 1) |
+                         (u < 0.025 ? UINT64_C(0x8000000000000000) : 0);
+            memcpy(&d[i], &b, sizeof b);
+            uint32_t b32 = UINT32_C(0x7f800000) | ((uint32_t)(payload >> 29) ? (uint32_t)(payload >> 29) : 1) |
+                           (u < 0.025 ? UINT32_C(0x80000000) : 0);
+            memcpy(&f[i], &b32, sizeof b32);
+        } else {
+            d[i] = (u - 0.5) * 1e3;
+            f[i] = (float)d[i];
+        }
+    }
+    for (int descending = 0; descending <= 1; descending++) {
+        CHECK(check_sort_on(d, NCS_DTYPE_FP64, n, descending, 1, 0) == 1);
+        CHECK(check_sort_on(d, NCS_DTYPE_FP64, n, descending, 2, 1) == 2);
+        CHECK(check_sort_on(f, NCS_DTYPE_FP32, n, descending, 3, 0) == 3);
+        CHECK(check_sort_on(f, NCS_DTYPE_FP32, n, descending, 2, 1) == 2);
+    }
+    free(d);
+    free(f);
+}
+
+/* Most values in a narrow cluster (so one top-level bucket exceeds the in-cache scratch and is
+   partitioned in place), the rest spread far on both sides. */
+static void test_clustered(void)
+{
+    const int64_t n = 300007;
+    for (int pattern = 0; pattern < 2; pattern++) {
+        for (int d = 0; d < 4; d++) {
+            int dtype = dtypes[d];
+            void *data = malloc((size_t)n * ncs_dtype_size(dtype));
+            CHECK(data != NULL);
+            uint64_t seed = 23 + (uint64_t)(d + 4 * pattern);
+            for (int64_t i = 0; i < n; i++) {
+                double u = test_random(&seed), w = test_random(&seed);
+                /* pattern 0: 1000 distinct cluster values; pattern 1: two */
+                int64_t step = pattern == 0 ? (int64_t)(w * 1000) : (int64_t)(w * 2);
+                int64_t wide = (int64_t)((w - 0.5) * 2e9);
+                switch (dtype) {
+                case NCS_DTYPE_FP64:
+                    ((double *)data)[i] = u < 0.85 ? nextafter(1.0, 2.0) + (double)step * 0x1p-52 : (w - 0.5) * 1e12;
+                    break;
+                case NCS_DTYPE_FP32:
+                    ((float *)data)[i] = u < 0.85 ? 1.0f + (float)step * 0x1p-23f : (float)((w - 0.5) * 1e12);
+                    break;
+                case NCS_DTYPE_INT64:
+                    ((int64_t *)data)[i] = u < 0.85 ? 5000 + step : wide * 1000000;
+                    break;
+                default:
+                    ((int32_t *)data)[i] = u < 0.85 ? (int32_t)(5000 + step) : (int32_t)wide;
+                }
+            }
+            for (int descending = 0; descending <= 1; descending++) {
+                CHECK(check_sort_on(data, dtype, n, descending, 1, 0) == 1);
+                CHECK(check_sort_on(data, dtype, n, descending, 2, 1) == 2);
+                CHECK(check_sort_on(data, dtype, n, descending, 4, 0) == 4);
+            }
+            free(data);
+        }
+    }
+}
+
+/* Prime sizes around the part thresholds, parts on their own threads. */
+static void test_prime_sizes(void)
+{
+    const int64_t sizes[] = {65537, 131071, 196613, 262147};
+    for (int d = 0; d < 4; d++) {
+        for (int s = 0; s < 4; s++) {
+            void *data = make_values(dtypes[d], sizes[s], 7 + (uint64_t)(s + 4 * d));
+            int64_t expect = sizes[s] / 65536;
+            CHECK(check_sort_on(data, dtypes[d], sizes[s], s % 2, 2, 1) == (expect < 2 ? expect : 2));
+            CHECK(check_sort_on(data, dtypes[d], sizes[s], 1 - s % 2, 4, 1) == (int)expect);
+            free(data);
+        }
+    }
+}
+
+/* A cancelled call: every part returns NCS_E_CANCELLED and nothing leaks. */
+static void test_cancel(void)
+{
+    const int64_t n = 1 << 20;
+    void *data = make_values(NCS_DTYPE_FP64, n, 3);
+    ncs_handle x = buffer_from(data, (size_t)n * sizeof(double));
+    free(data);
+    for (int concurrent = 0; concurrent <= 1; concurrent++) {
+        ncs_call *call;
+        int nparts;
+        CHECK_OK(ncs_call_create("sort", &call));
+        CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, &n, x));
+        CHECK_OK(ncs_call_prepare(call, 2, &nparts));
+        CHECK(nparts == 2);
+        ncs_call_cancel(call);
+        if (concurrent) {
+            CHECK_STATUS(run_parts_concurrently(call, nparts), NCS_E_CANCELLED);
+        } else {
+            for (int p = 0; p < nparts; p++)
+                CHECK_STATUS(ncs_call_run_part(call, p), NCS_E_CANCELLED);
+        }
+        uint64_t leaked = 99;
+        ncs_call_destroy(call, &leaked);
+        CHECK(leaked == 0);
+    }
+    CHECK_OK(ncs_buffer_release(x));
+
+    /* Cancelled while the parts run: they stop at their next poll (or finish first). */
+    const int64_t big = 6 << 20;
+    double *values = malloc((size_t)big * sizeof *values);
+    CHECK(values != NULL);
+    uint64_t seed = 11;
+    for (int64_t i = 0; i < big; i++)
+        values[i] = test_random(&seed);
+    x = buffer_from(values, (size_t)big * sizeof *values);
+    free(values);
+    ncs_call *call;
+    int nparts;
+    CHECK_OK(ncs_call_create("sort", &call));
+    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, &big, x));
+    CHECK_OK(ncs_call_prepare(call, 2, &nparts));
+    pthread_t threads[2];
+    void *jobs[2][2];
+    for (int p = 0; p < nparts; p++) {
+        jobs[p][0] = call;
+        jobs[p][1] = (void *)(intptr_t)p;
+        CHECK(pthread_create(&threads[p], NULL, run_one_part, jobs[p]) == 0);
+    }
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    ncs_call_cancel(call);
+    for (int p = 0; p < nparts; p++) {
+        void *result;
+        CHECK(pthread_join(threads[p], &result) == 0);
+        CHECK((int)(intptr_t)result == NCS_OK || (int)(intptr_t)result == NCS_E_CANCELLED);
+    }
+    uint64_t leaked = 99;
+    ncs_call_destroy(call, &leaked);
+    CHECK(leaked == 0);
+    CHECK_OK(ncs_buffer_release(x));
+}
+
 static void test_rejects(void)
 {
     double x[4] = {4, 3, 2, 1};
@@ -219,6 +441,10 @@ int main(void)
     RUN_TEST(test_small_sizes);
     RUN_TEST(test_special_values);
     RUN_TEST(test_many_parts);
+    RUN_TEST(test_nan_payloads);
+    RUN_TEST(test_clustered);
+    RUN_TEST(test_prime_sizes);
+    RUN_TEST(test_cancel);
     RUN_TEST(test_rejects);
     return 0;
 }

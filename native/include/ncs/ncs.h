@@ -339,6 +339,128 @@ NCS_API const char *ncs_call_error(const ncs_call *call);
  */
 NCS_API void ncs_call_destroy(ncs_call *call, uint64_t *leaked);
 
+/**
+ * Destructor, like ncs_call_destroy, that also reports the size of the kernel-side leaks:
+ * *leaked receives the number of buffers the kernel allocated through its context and neither
+ * released nor returned (reclaimed here, counted in NCS_STAT_KERNEL_LEAKS), and *leaked_bytes
+ * their total size in bytes. Either pointer may be NULL. ncs_call_destroy(call, leaked) is
+ * ncs_call_destroy_v2(call, leaked, NULL). Accepts NULL (does nothing, writes nothing). Same
+ * rules as ncs_call_destroy: never while a part of the call still runs.
+ */
+NCS_API void ncs_call_destroy_v2(ncs_call *call, uint64_t *leaked, uint64_t *leaked_bytes);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Buffer owners and the native-memory snapshot                                              */
+/* ---------------------------------------------------------------------------------------- */
+
+/** Longest owner text kept, in bytes (longer ones are truncated, at a UTF-8 boundary). */
+#define NCS_OWNER_MAX 63
+
+/*
+ * Every live buffer carries an owner: a short text saying who holds it, for the snapshot below
+ * (like tracemalloc's statistics grouped by owner). Defaults:
+ *   "host"                        ncs_buffer_alloc
+ *   "kernel:<name>"               scratch a kernel allocated through its context (ctx->api->alloc)
+ *   "kernel:<name>/output"        an output buffer of a call of kernel <name> (also once taken)
+ *   "kernel:<name>/workspace"     a call's workspace
+ * (kernel names are cut like any owner text: at NCS_OWNER_MAX bytes). The owner is stored in the
+ * buffer's slot: setting it allocates nothing.
+ */
+
+/**
+ * Sets the owner of the live buffer `h` to a copy of `owner` (truncated to NCS_OWNER_MAX bytes,
+ * cut before an incomplete UTF-8 sequence). Any text is accepted; the snapshot escapes it.
+ * Returns NCS_E_STALE_HANDLE (counted in NCS_STAT_STALE_HANDLE_USES) when the buffer was freed,
+ * NCS_E_INVALID_ARGUMENT for handle 0, a handle never issued, or a NULL owner. Safe to call
+ * concurrently with any buffer function, also on the same buffer (one of the owners wins).
+ */
+NCS_API int ncs_buffer_set_owner(ncs_handle h, const char *owner);
+
+/**
+ * Writes a snapshot of the live buffers grouped by owner into out[0..size) as a NUL-terminated
+ * JSON array, largest groups first (by bytes, then by owner text):
+ *   [{"owner":"kernel:leaky","count":3,"bytes":12288},{"owner":"host","count":1,"bytes":64}]
+ * ("[]" when no buffer is live). *needed (when needed is not NULL) receives the size the text
+ * needs, terminating NUL included, on success and when `size` is too small; in that case the
+ * call returns NCS_E_INVALID_ARGUMENT and writes nothing to `out` (out may be NULL with size 0
+ * to ask for the size). Buffers come and go: ask again with some room to spare (say needed +
+ * 4096). NCS_E_OUT_OF_MEMORY when the grouping table cannot be allocated.
+ * Concurrency: safe at any time. Each buffer counted was live, with that owner and size, at
+ * one moment during the call; a buffer allocated or freed while the scan runs may or may not be
+ * counted, but no buffer is counted twice and no owner text is ever torn. Costs one pass over
+ * the buffer table (cheap next to a JSON encoding of the result on the Java side).
+ */
+NCS_API int ncs_buffer_snapshot(char *out, size_t size, size_t *needed);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Plugins: kernel libraries loaded from files                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+/**
+ * Loads the kernel library (plugin) at `path` and registers its kernels, which then appear in
+ * ncs_kernel_count / ncs_kernel_name / ncs_kernel_metadata_json and are called like built-ins.
+ * The library's name, reported as "library" in their metadata and by ncs_library_name, is the
+ * file name without a leading "lib" and a trailing ".so" ("/opt/ncs/plugins/libfoo.so" is
+ * "foo"); it must be 1 to 64 characters of [A-Za-z0-9_-].
+ *
+ * Checks, in order, each refusing with NCS_E_INVALID_ARGUMENT and a message in `error`:
+ *  - the directory holding the file is not group- or world-writable;
+ *  - the file itself (opened without following a symbolic link: a symlink is refused) is a
+ *    regular file and not group- or world-writable. Both are checked with fstat on the opened
+ *    descriptors; after dlopen the path must still name the file that was checked (same device
+ *    and inode), so swapping it in between is refused too;
+ *  - no library of that name is registered yet (the built-in one is "builtin");
+ *  - dlopen(RTLD_NOW | RTLD_LOCAL) succeeds (dlerror's text in the message) and the library
+ *    exports the entry point NCS_PLUGIN_ENTRY (ncs_plugin.h).
+ * Then its entry point runs, once, and registration is all-or-nothing: if the entry point
+ * returns an error (that status is returned), or refuses a kernel for a wrong ABI version
+ * (NCS_E_UNSUPPORTED: the majors must be equal and the library's minor at most this host's),
+ * a malformed descriptor or a name already taken (NCS_E_INVALID_ARGUMENT), even one it chose to
+ * ignore, or registers no kernel at all (NCS_E_INVALID_ARGUMENT), none of its kernels is
+ * registered and the library is closed again (dlclose). Note that dlopen runs the library's
+ * constructors before these checks: the file checks above are what keeps foreign code out.
+ *
+ * `error` receives a NUL-terminated English message on failure (truncated to error_size) and
+ * "" on success; it may be NULL when error_size is 0. A loaded library stays loaded until the
+ * process exits; there is no unload. Thread-safe (loads and registrations are serialised), but
+ * meant for start-up: a kernel becomes callable the moment this returns NCS_OK.
+ */
+NCS_API int ncs_plugin_load(const char *path, char *error, size_t error_size);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Kernel libraries and their locks                                                          */
+/*                                                                                           */
+/* Every kernel belongs to a library: "builtin", a loaded plugin, or one registered in-process.*/
+/* The kernels of a library registered without NCS_KERNEL_THREAD_SAFE share one lock per     */
+/* library that the host holds around their prepare, each run part and finish (a kernel can   */
+/* release it around pure computation: NCS_BEGIN_ALLOW_THREADS in ncs_plugin.h). Its          */
+/* statistics are read below; thread-safe kernels never take it.                              */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef enum ncs_lock_stat {
+    NCS_LOCK_STAT_ACQUISITIONS = 0, /* times the lock was taken (prepare, parts, finish, reacquire) */
+    NCS_LOCK_STAT_WAIT_NS = 1,      /* total nanoseconds spent waiting to take it */
+    NCS_LOCK_STAT_HELD_NS = 2,      /* total nanoseconds it was held (never more than wall time) */
+    NCS_LOCK_STAT_COUNT = 3         /* number of values; grows when values are appended */
+} ncs_lock_stat;
+
+/** Number of registered libraries ("builtin" included). Libraries are never removed, so an
+ *  index, once valid, names the same library for the life of the process. */
+NCS_API int ncs_library_count(void);
+
+/** Name of library `index` (0 <= index < ncs_library_count()), or NULL when out of range.
+ *  The string lives until the process exits. */
+NCS_API const char *ncs_library_name(int index);
+
+/**
+ * Copies min(n, NCS_LOCK_STAT_COUNT) lock statistics of library `index` into out[0..], indexed
+ * by ncs_lock_stat, and returns the number copied: 0 when the index is out of range, out is
+ * NULL or n < 1. All are totals since start-up (monotonic; the caller takes deltas). A library
+ * whose kernels are all thread-safe reports zeros. Each value is read atomically; the set is
+ * not one atomic snapshot.
+ */
+NCS_API int ncs_library_lock_stats(int index, uint64_t *out, int n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,10 @@
  *   1.0  the first ABI.
  *   1.1  BYTES outputs: ncs_host_api.set_output_bytes appended; a tensor descriptor may list
  *        NCS_DTYPE_BYTES among an output's dtypes (only for kernels registered as 1.1 or later).
+ *   1.2  The library lock: ncs_host_api.release_lock and reacquire_lock appended, with the
+ *        macros NCS_BEGIN_ALLOW_THREADS / NCS_END_ALLOW_THREADS; NCS_PLUGIN_EXPORT and the
+ *        entry point's prototype. A library using the macros must register as 1.2 or later
+ *        (NCS_ADD_KERNEL does), so an older host refuses it instead of calling a missing slot.
  *
  * How a call runs (host side, see ncs.h):
  *   1. prepare(ctx, max_parts): check inputs and parameters, declare every output's dtype and
@@ -35,6 +39,29 @@
  * tensor has 0 bytes. The host has checked an input's framing before prepare, so a kernel may
  * walk it without bounds surprises (lengths are unaligned: read them bytewise or with memcpy).
  *
+ * Threading and the library lock: a kernel registered with NCS_KERNEL_THREAD_SAFE may run any
+ * number of its steps at once (its own calls' parts, and other calls). A kernel registered
+ * without it is protected by its library's lock, one mutex shared by all such kernels of the
+ * library: the host holds it around prepare, each run part and finish, so at most one of those
+ * steps of the library runs at a time and library-global state (statics, a non-reentrant
+ * third-party library) is safe. Parts of such a kernel therefore run one after the other unless
+ * the kernel releases the lock around pure computation, like CPython's Py_BEGIN_ALLOW_THREADS:
+ *
+ *     update_global_bookkeeping();          // lock held
+ *     NCS_BEGIN_ALLOW_THREADS(ctx)
+ *     compute(x, y, n);                     // lock released: other steps of the library run
+ *     NCS_END_ALLOW_THREADS(ctx)
+ *
+ * While released, the step must not touch library-global state, and the host buffer API
+ * (input, output, set_output, set_output_bytes, set_workspace, workspace, set_parts, alloc,
+ * release) refuses to serve it: such a call returns NCS_E_INTERNAL with the message "host API
+ * called while the library lock is released" (workspace returns NULL) instead of racing. Read
+ * the views and pointers you need before NCS_BEGIN_ALLOW_THREADS. cancelled, progress, fail and
+ * the param_* functions stay allowed. Do not return from inside the block (the host copes, but
+ * the rest of the step then runs without the lock). Parts of a non-thread-safe kernel must
+ * never wait for each other while holding the lock. For a thread-safe kernel the macros do
+ * nothing. Lock wait and hold times are reported per library (ncs_library_lock_stats, ncs.h).
+ *
  * Ownership: input views are borrowed for the duration of the call; their memory must not be
  * written. Output memory is written by the kernel and owned by the host. Buffers allocated with
  * ncs_ctx_alloc belong to the call: release them with ncs_ctx_release; any still live when the
@@ -50,7 +77,14 @@ extern "C" {
 #endif
 
 #define NCS_PLUGIN_ABI_MAJOR 1
-#define NCS_PLUGIN_ABI_MINOR 1
+#define NCS_PLUGIN_ABI_MINOR 2
+
+/** Marks the entry point exported when the library is built with -fvisibility=hidden. */
+#if defined(__GNUC__)
+#define NCS_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define NCS_PLUGIN_EXPORT
+#endif
 
 /* ---------------------------------------------------------------------------------------- */
 /* Descriptors: static data owned by the kernel library, alive while it is loaded.           */
@@ -84,7 +118,8 @@ typedef struct ncs_param_desc {
     const char *doc;
 } ncs_param_desc;
 
-/** Kernel flag: the kernel's library may be entered by several threads at once. */
+/** Kernel flag: the kernel's steps may run on several threads at once. Without it the host
+ *  serialises the kernel's steps with its library's lock (see the top of this file). */
 #define NCS_KERNEL_THREAD_SAFE 1u
 
 typedef struct ncs_ctx ncs_ctx;
@@ -169,7 +204,34 @@ typedef struct ncs_host_api {
        A kernel that must know its output size before computing it can compute into scratch
        memory (alloc) in prepare and copy in run. */
     int (*set_output_bytes)(ncs_ctx *ctx, int index, int rank, const int64_t *dims, uint64_t nbytes);
+
+    /* ---- ABI 1.2 ---- */
+    /* Releases the library lock held around the current step (prepare, a part, finish) on the
+       calling thread; use NCS_BEGIN_ALLOW_THREADS rather than calling it directly. Until
+       reacquire_lock, the host buffer API refuses this step (see the top of this file).
+       NCS_OK and nothing else for a thread-safe kernel. NCS_E_INTERNAL when called from a
+       thread that is not running a step of this call, or when the lock is already released. */
+    int (*release_lock)(ncs_ctx *ctx);
+    /* Takes the library lock back (waiting for it; the wait is counted in the library's lock
+       statistics). NCS_OK and nothing else for a thread-safe kernel; NCS_E_INTERNAL when the
+       step had not released it. */
+    int (*reacquire_lock)(ncs_ctx *ctx);
 } ncs_host_api;
+
+/**
+ * Releases the library lock until the matching NCS_END_ALLOW_THREADS: a block, so the two must
+ * pair up in the same scope (like CPython's Py_BEGIN_ALLOW_THREADS / Py_END_ALLOW_THREADS).
+ * No-ops for thread-safe kernels. `ctx` is evaluated once by each macro.
+ */
+#define NCS_BEGIN_ALLOW_THREADS(ctx)              \
+    {                                             \
+        ncs_ctx *const ncs_allow_threads_ = (ctx); \
+        (void)ncs_allow_threads_->api->release_lock(ncs_allow_threads_);
+/** Takes the library lock back; closes the block opened by NCS_BEGIN_ALLOW_THREADS. */
+#define NCS_END_ALLOW_THREADS(ctx)                                      \
+        (void)(ctx);                                                    \
+        (void)ncs_allow_threads_->api->reacquire_lock(ncs_allow_threads_); \
+    }
 
 /** The context. Kernels read `api` and never touch anything else (the host's private state
  *  follows it in memory). */
@@ -202,8 +264,16 @@ struct ncs_registrar {
 #define NCS_PLUGIN_ENTRY "ncs_plugin_register"
 
 /** Signature of the entry point: registers the library's kernels, returns NCS_OK or the first
- *  failing status (the host then unloads the library and none of its kernels stay registered). */
+ *  failing status (the host then unloads the library and none of its kernels stay registered).
+ *  Registration is all-or-nothing: a kernel the registrar refused fails the whole library even
+ *  when the entry point ignores that status and returns NCS_OK. */
 typedef int (*ncs_plugin_register_fn)(ncs_registrar *registrar);
+
+/** The entry point, as a kernel library defines it:
+ *      NCS_PLUGIN_EXPORT int ncs_plugin_register(ncs_registrar *registrar)
+ *      { return NCS_ADD_KERNEL(registrar, &my_kernel); }
+ *  Declared here so the compiler checks the definition; the host never defines it. */
+NCS_PLUGIN_EXPORT int ncs_plugin_register(ncs_registrar *registrar);
 
 #ifdef __cplusplus
 }

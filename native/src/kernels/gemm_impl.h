@@ -1,24 +1,29 @@
 /*
- * gemm_impl.h -- cache-blocked, packed GEMM driver, instantiated once per element type by
- * matmul.c. Before including it, define:
+ * gemm_impl.h -- cache-blocked, packed GEMM driver, instantiated by matmul.c once per element
+ * type and micro-kernel. Before including it, define:
  *   GEMM_T          element type (double, float)
- *   GEMM_NAME(x)    x with a type suffix (x##_f64)
+ *   GEMM_NAME(x)    x with a suffix naming the instantiation (x##_f64_avx2)
  *   GEMM_MR, GEMM_NR  micro-tile rows and columns
  *   GEMM_KC, GEMM_MC, GEMM_NC  block sizes (MC a multiple of MR, NC of NR)
- *   GEMM_UKR_AVX2   the AVX2+FMA micro-kernel, same signature as the portable one below
+ *   GEMM_UKR        the micro-kernel (signature of GEMM_NAME(ukr_fn) below); when it is not
+ *                   defined, the portable C micro-kernel below is used
+ * and undefine them before the next instantiation.
  *
  * The loops follow the Goto/BLIS layering: for each NC-wide column block of B and KC-deep
- * slice, B is packed into NR-wide panels (kept in L3/L2); for each MC-high row block of A the
+ * slice, B is packed into NR-wide panels (kept in L2/L3); for each MC-high row block of A the
  * slice is packed into MR-high panels (kept in L2); the micro-kernel then multiplies one A
- * panel by one B panel (B panel in L1) into an MR x NR tile of C held in registers. Panels are
- * zero-padded, so edge tiles run the same micro-kernel and only store their valid part.
+ * panel by one B panel (the B panel stays in L1 while the A panels of the block stream past)
+ * into an MR x NR tile of C held in registers. Panels are zero-padded, so edge tiles run the
+ * same micro-kernel and only store their valid part.
  */
 
 /* Micro-kernel: c[0..mr) x [0..nr) (row stride ldc) = (accumulate ? c : 0) + a_panel * b_panel,
-   where a is kc x MR (MR values per k) and b is kc x NR (NR values per k). */
+   where a is kc x MR (MR values per k) and b is kc x NR (NR values per k), both 64-byte
+   aligned. */
 typedef void (*GEMM_NAME(ukr_fn))(int64_t kc, const GEMM_T *a, const GEMM_T *b, GEMM_T *c,
                                   int64_t ldc, int accumulate, int mr, int nr);
 
+#ifndef GEMM_UKR
 static void GEMM_NAME(ukr_portable)(int64_t kc, const GEMM_T *restrict a, const GEMM_T *restrict b,
                                     GEMM_T *restrict c, int64_t ldc, int accumulate, int mr, int nr)
 {
@@ -35,6 +40,9 @@ static void GEMM_NAME(ukr_portable)(int64_t kc, const GEMM_T *restrict a, const 
             c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
     }
 }
+#define GEMM_UKR GEMM_NAME(ukr_portable)
+#define GEMM_UKR_DEFAULTED
+#endif
 
 /* Packs rows [0, mc) x columns [0, kc) of A (row stride lda) into MR-high panels. */
 static void GEMM_NAME(pack_a)(int64_t mc, int64_t kc, const GEMM_T *restrict a, int64_t lda,
@@ -58,55 +66,40 @@ static void GEMM_NAME(pack_a)(int64_t mc, int64_t kc, const GEMM_T *restrict a, 
     }
 }
 
-/* Packs rows [0, kc) x columns [0, nc) of B (row stride ldb) into NR-wide panels. */
+/* Packs rows [0, kc) x columns [0, nc) of B (row stride ldb) into NR-wide panels, reading B
+   row by row. */
 static void GEMM_NAME(pack_b)(int64_t kc, int64_t nc, const GEMM_T *restrict b, int64_t ldb,
                               GEMM_T *restrict packed)
 {
-    for (int64_t j0 = 0; j0 < nc; j0 += GEMM_NR) {
-        int64_t cols = nc - j0 < GEMM_NR ? nc - j0 : GEMM_NR;
-        for (int64_t p = 0; p < kc; p++) {
-            const GEMM_T *src = b + p * ldb + j0;
-            GEMM_T *dst = packed + p * GEMM_NR;
-            if (cols == GEMM_NR) {
-                for (int j = 0; j < GEMM_NR; j++)
-                    dst[j] = src[j];
-            } else {
-                for (int j = 0; j < GEMM_NR; j++)
-                    dst[j] = j < cols ? src[j] : 0;
-            }
+    int64_t full = nc / GEMM_NR * GEMM_NR;
+    for (int64_t p = 0; p < kc; p++) {
+        const GEMM_T *src = b + p * ldb;
+        GEMM_T *dst = packed + p * GEMM_NR;
+        for (int64_t j0 = 0; j0 < full; j0 += GEMM_NR) {
+            for (int j = 0; j < GEMM_NR; j++)
+                dst[j] = src[j0 + j];
+            dst += GEMM_NR * kc;
         }
-        packed += GEMM_NR * kc;
+        if (full < nc) {
+            for (int j = 0; j < GEMM_NR; j++)
+                dst[j] = full + j < nc ? src[full + j] : 0;
+        }
     }
-}
-
-static int64_t GEMM_NAME(round_up)(int64_t x, int64_t to)
-{
-    return (x + to - 1) / to * to;
 }
 
 /*
- * C[m0..m1) = A[m0..m1) * B for row-major A [m,k], B [k,n], C [m,n]. Scratch comes from the
- * call (released before returning); cancellation is polled once per MC x KC x NC block and
- * progress is reported in finished rows.
+ * C[m0..m1) = A[m0..m1) * B for row-major A [m,k], B [k,n], C [m,n] (k, n > 0). Scratch comes
+ * from the call (released before returning); cancellation is polled once per MC x KC x NC
+ * block and progress is reported in finished rows.
  */
 static int GEMM_NAME(gemm_rows)(ncs_ctx *ctx, const GEMM_T *a, const GEMM_T *b, GEMM_T *c,
-                                int64_t m0, int64_t m1, int64_t n, int64_t k, int vector)
+                                int64_t m0, int64_t m1, int64_t n, int64_t k)
 {
     const ncs_host_api *api = ctx->api;
-    if (m0 >= m1 || n == 0)
-        return NCS_OK;
-    if (k == 0) {
-        for (int64_t i = m0; i < m1; i++) {
-            for (int64_t j = 0; j < n; j++)
-                c[i * n + j] = 0;
-        }
-        api->progress(ctx, (uint64_t)(m1 - m0));
-        return NCS_OK;
-    }
-    GEMM_NAME(ukr_fn) ukr = vector ? GEMM_UKR_AVX2 : GEMM_NAME(ukr_portable);
+    GEMM_NAME(ukr_fn) ukr = GEMM_UKR;
     int64_t kc_max = k < GEMM_KC ? k : GEMM_KC;
-    int64_t nc_max = GEMM_NAME(round_up)(n < GEMM_NC ? n : GEMM_NC, GEMM_NR);
-    int64_t mc_max = GEMM_NAME(round_up)(m1 - m0 < GEMM_MC ? m1 - m0 : GEMM_MC, GEMM_MR);
+    int64_t nc_max = n < GEMM_NC ? (n + GEMM_NR - 1) / GEMM_NR * GEMM_NR : GEMM_NC;
+    int64_t mc_max = m1 - m0 < GEMM_MC ? (m1 - m0 + GEMM_MR - 1) / GEMM_MR * GEMM_MR : GEMM_MC;
     ncs_handle a_handle, b_handle;
     void *a_memory, *b_memory;
     int status = api->alloc(ctx, (uint64_t)(mc_max * kc_max) * sizeof(GEMM_T), &a_handle, &a_memory);
@@ -148,3 +141,8 @@ static int GEMM_NAME(gemm_rows)(ncs_ctx *ctx, const GEMM_T *a, const GEMM_T *b, 
     api->release(ctx, a_handle);
     return status;
 }
+
+#ifdef GEMM_UKR_DEFAULTED
+#undef GEMM_UKR
+#undef GEMM_UKR_DEFAULTED
+#endif

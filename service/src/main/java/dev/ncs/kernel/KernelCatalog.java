@@ -2,6 +2,7 @@ package dev.ncs.kernel;
 
 import dev.ncs.nativelib.DataType;
 import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.plugin.PluginLoader;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -24,7 +25,8 @@ public class KernelCatalog {
 
     private final Map<String, KernelMetadata> kernels;
 
-    public KernelCatalog(NativeRuntime runtime, JsonMapper json) {
+    /** Reads the catalog after the plugins have been loaded (hence the loader parameter). */
+    public KernelCatalog(NativeRuntime runtime, JsonMapper json, PluginLoader plugins) {
         Map<String, KernelMetadata> byName = new LinkedHashMap<>();
         for (String name : runtime.kernelNames().stream().sorted().toList()) {
             byName.put(name, parse(json.readTree(runtime.kernelMetadataJson(name))));

@@ -117,9 +117,10 @@ public final class NativeCall implements AutoCloseable {
         }
         if (running == 0) {
             long[] leaked = new long[1];
-            NcsLibrary.ncs_call_destroy(call, leaked);
+            long[] leakedBytes = new long[1];
+            NcsLibrary.ncs_call_destroy_v2(call, leaked, leakedBytes);
             if (leaked[0] > 0) {
-                runtime.reportKernelLeaks(kernel, leaked[0]);
+                runtime.reportKernelLeaks(kernel, leaked[0], leakedBytes[0]);
             }
         }
     }

@@ -29,6 +29,8 @@ public final class NativeRuntime {
     private final Cleaner cleaner = Cleaner.create(Thread.ofPlatform().name("ncs-buffer-cleaner").daemon().factory());
     private final Map<String, LongAdder> javaLeaks = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> kernelLeaks = new ConcurrentHashMap<>();
+    private static final long LEAK_LOG_INTERVAL_NANOS = 60_000_000_000L;
+    private final Map<String, Long> lastLeakLog = new ConcurrentHashMap<>();
     private volatile LeakDetection leakDetection = LeakDetection.SIMPLE;
     private volatile int samplingInterval = 128;
 
@@ -60,6 +62,7 @@ public final class NativeRuntime {
         long[] handle = new long[1];
         check(NcsLibrary.ncs_buffer_alloc(size, handle),
                 () -> "cannot allocate " + size + " bytes of native memory: " + budgetText());
+        NcsLibrary.ncs_buffer_set_owner(handle[0], "java:" + owner);
         return NativeBuffer.adopt(this, handle[0], owner);
     }
 
@@ -141,10 +144,72 @@ public final class NativeRuntime {
         return samplingInterval;
     }
 
-    void reportKernelLeaks(String kernel, long leaked) {
+    void reportKernelLeaks(String kernel, long leaked, long bytes) {
         kernelLeaks.computeIfAbsent(kernel, k -> new LongAdder()).add(leaked);
-        log.warn("LEAK: kernel '{}' left {} buffer(s) allocated when its call ended; they were reclaimed",
-                kernel, leaked);
+        long now = System.nanoTime();
+        Long last = lastLeakLog.get(kernel);
+        if (last == null || now - last > LEAK_LOG_INTERVAL_NANOS) {
+            lastLeakLog.put(kernel, now);
+            log.warn("LEAK: kernel '{}' left {} buffer(s), {} bytes, allocated when its call ended; they were "
+                    + "reclaimed ({} leaked buffers from this kernel so far; this message at most once a minute)",
+                    kernel, leaked, bytes, kernelLeaks(kernel));
+        }
+    }
+
+    /**
+     * Loads a kernel library (see {@code ncs_plugin_load}): its kernels join the catalog. Returns null on
+     * success, else libncs's reason for refusing it (nothing of it stays loaded).
+     */
+    public String loadPlugin(Path file) {
+        requirePlatformThread();
+        byte[] error = new byte[1024];
+        int status = NcsLibrary.ncs_plugin_load(file.toString(), error, error.length);
+        if (status == NativeStatus.OK.code()) {
+            return null;
+        }
+        int end = 0;
+        while (end < error.length && error[end] != 0) {
+            end++;
+        }
+        String reason = new String(error, 0, end, java.nio.charset.StandardCharsets.UTF_8);
+        return reason.isEmpty() ? NcsLibrary.ncs_status_str(status) : reason;
+    }
+
+    /** Names of the kernel libraries loaded ("builtin" and the plugins), in index order. */
+    public List<String> libraryNames() {
+        requirePlatformThread();
+        int count = NcsLibrary.ncs_library_count();
+        List<String> names = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            names.add(NcsLibrary.ncs_library_name(i));
+        }
+        return names;
+    }
+
+    /** Library {@code index}'s lock: {acquisitions, wait nanoseconds, held nanoseconds}, all since start. */
+    public long[] lockStats(int index) {
+        requirePlatformThread();
+        long[] stats = new long[3];
+        NcsLibrary.ncs_library_lock_stats(index, stats, stats.length);
+        return stats;
+    }
+
+    /** Live native buffers grouped by owner, as libncs's JSON ({@code ncs_buffer_snapshot}). */
+    public String snapshotJson() {
+        requirePlatformThread();
+        long[] needed = new long[1];
+        byte[] out = new byte[16 * 1024];
+        while (NcsLibrary.ncs_buffer_snapshot(out, out.length, needed) != NativeStatus.OK.code()) {
+            if (needed[0] <= out.length) {
+                throw new NativeException(NativeStatus.INTERNAL, "ncs_buffer_snapshot failed");
+            }
+            out = new byte[(int) needed[0] + 1024];
+        }
+        int end = 0;
+        while (end < out.length && out[end] != 0) {
+            end++;
+        }
+        return new String(out, 0, end, java.nio.charset.StandardCharsets.UTF_8);
     }
 
     private String budgetText() {

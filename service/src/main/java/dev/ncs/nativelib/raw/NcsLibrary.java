@@ -71,4 +71,18 @@ public final class NcsLibrary {
     public static native String ncs_call_error(long call);
 
     public static native void ncs_call_destroy(long call, long[] leaked);
+
+    public static native void ncs_call_destroy_v2(long call, long[] leaked, long[] leakedBytes);
+
+    public static native int ncs_buffer_set_owner(long handle, String owner);
+
+    public static native int ncs_buffer_snapshot(byte[] out, long size, long[] needed);
+
+    public static native int ncs_plugin_load(String path, byte[] error, long errorSize);
+
+    public static native int ncs_library_count();
+
+    public static native String ncs_library_name(int index);
+
+    public static native int ncs_library_lock_stats(int index, long[] out, int n);
 }

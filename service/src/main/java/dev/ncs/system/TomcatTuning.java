@@ -13,7 +13,9 @@ import org.springframework.stereotype.Component;
 @Component
 class TomcatTuning implements WebServerFactoryCustomizer<TomcatServletWebServerFactory> {
 
-    static final int SOCKET_BUFFER = 64 * 1024;
+    static final int SOCKET_BUFFER = 256 * 1024;
+    /** The kernel's socket buffers (SO_RCVBUF, SO_SNDBUF): kernel memory, not the JVM's. */
+    static final int KERNEL_BUFFER = 4 * 1024 * 1024;
 
     @Override
     public void customize(TomcatServletWebServerFactory factory) {
@@ -21,6 +23,8 @@ class TomcatTuning implements WebServerFactoryCustomizer<TomcatServletWebServerF
             connector.setProperty("socket.directBuffer", "true");
             connector.setProperty("socket.appReadBufSize", Integer.toString(SOCKET_BUFFER));
             connector.setProperty("socket.appWriteBufSize", Integer.toString(SOCKET_BUFFER));
+            connector.setProperty("socket.rxBufSize", Integer.toString(KERNEL_BUFFER));
+            connector.setProperty("socket.txBufSize", Integer.toString(KERNEL_BUFFER));
         });
     }
 }

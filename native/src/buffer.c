@@ -31,6 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#define HUGE_THRESHOLD (4u << 20)
+#define HUGE_ALIGNMENT ((size_t)2 << 20)
 
 #include "internal.h"
 
@@ -212,10 +216,17 @@ int ncs_buffer_alloc_owned(uint64_t size, const ncs_owner *owner, ncs_handle *ou
     if (!ncs_stat_reserve_bytes(size))
         return refuse_allocation();
     void *data = NULL;
-    if (size > 0 && posix_memalign(&data, ALIGNMENT, (size_t)size) != 0) {
+    /* Large buffers are aligned to 2 MiB and asked to use transparent huge pages (as numpy does):
+       a kernel's first touch of a fresh output then faults 512 times less often. Only advice. */
+    int large = size >= HUGE_THRESHOLD;
+    if (size > 0 && posix_memalign(&data, large ? HUGE_ALIGNMENT : ALIGNMENT, (size_t)size) != 0) {
         ncs_stat_unreserve_bytes(size);
         return refuse_allocation();
     }
+#ifdef MADV_HUGEPAGE
+    if (large)
+        (void)madvise(data, (size_t)size, MADV_HUGEPAGE);
+#endif
     uint32_t index;
     if (!take_slot(&index)) {
         free(data);

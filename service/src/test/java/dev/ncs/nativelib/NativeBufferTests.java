@@ -127,7 +127,12 @@ class NativeBufferTests {
     @Test
     void anUnreachableUnreleasedBufferIsReclaimedAndCountedAsAJavaLeak() throws InterruptedException {
         long leaksBefore = runtime.javaLeaks("leak-test");
-        runtime.allocate(1024, "leak-test");
+        runtime.setLeakDetection(LeakDetection.PARANOID, 1);
+        try {
+            runtime.allocate(1024, "leak-test");
+        } finally {
+            runtime.setLeakDetection(LeakDetection.SIMPLE, 128);
+        }
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (runtime.javaLeaks("leak-test") == leaksBefore && System.nanoTime() < deadline) {
             System.gc();

@@ -13,34 +13,13 @@
  */
 #include <ncs/ncs.h>
 
+#include "bench_util.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-typedef struct part_arg {
-    ncs_call *call;
-    int part;
-    int status;
-} part_arg;
-
-static void *run_part(void *p) {
-    part_arg *arg = p;
-    arg->status = ncs_call_run_part(arg->call, arg->part);
-    return NULL;
-}
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
 
 static void check(int status, const char *what) {
     if (status != NCS_OK) {

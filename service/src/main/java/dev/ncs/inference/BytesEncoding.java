@@ -4,6 +4,7 @@ import dev.ncs.kernel.InvalidInputException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
+import java.util.function.Consumer;
 
 /**
  * The protocol's BYTES encoding: each element a 4-byte little-endian length, then that many bytes,
@@ -37,16 +38,14 @@ final class BytesEncoding {
         }
     }
 
-    /** Decodes well-framed elements as UTF-8 strings (invalid sequences become U+FFFD). */
-    static String[] strings(MemorySegment data, long count) {
-        String[] values = new String[Math.toIntExact(count)];
+    /** Decodes well-framed elements one by one as UTF-8 strings (invalid sequences become U+FFFD). */
+    static void forEachString(MemorySegment data, long count, Consumer<String> action) {
         long offset = 0;
-        for (int i = 0; i < values.length; i++) {
+        for (long i = 0; i < count; i++) {
             int length = data.get(LittleEndian.I32, offset);
-            offset += 4;
-            values[i] = new String(data.asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
-            offset += length;
+            action.accept(new String(data.asSlice(offset + 4, length).toArray(ValueLayout.JAVA_BYTE),
+                    StandardCharsets.UTF_8));
+            offset += 4 + length;
         }
-        return values;
     }
 }

@@ -14,7 +14,6 @@ import java.io.OutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.math.BigInteger;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import org.springframework.http.MediaType;
@@ -130,13 +129,7 @@ class InferenceResponseWriter {
         DataType type = output.dataType();
         g.writeStartArray();
         if (type == DataType.BYTES) {
-            long offset = 0;
-            for (long i = 0; i < n; i++) {
-                int length = s.get(LittleEndian.I32, offset);
-                byte[] bytes = s.asSlice(offset + 4, length).toArray(ValueLayout.JAVA_BYTE);
-                g.writeString(new String(bytes, StandardCharsets.UTF_8));
-                offset += 4 + length;
-            }
+            BytesEncoding.forEachString(s, n, g::writeString);
         } else {
             for (long i = 0; i < n; i++) {
                 writeElement(g, type, s, i);

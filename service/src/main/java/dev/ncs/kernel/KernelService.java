@@ -52,18 +52,6 @@ public class KernelService {
     }
 
     /**
-     * Runs {@code request}. The inputs' sources are read on the calling thread, in request order,
-     * straight into native buffers; the kernel runs on the native workers. The caller owns the result
-     * and must close it. On failure nothing stays allocated.
-     */
-    public KernelResult infer(KernelRequest request) {
-        KernelMetadata kernel = catalog.get(request.kernel(), request.version());
-        try (NativeExecutor.Admission admission = admit(kernel)) {
-            return infer(admission, request);
-        }
-    }
-
-    /**
      * Admits one request for {@code kernel} (503 when the queue is full). Callers that must do heavy
      * work before the request can run (decoding a large body) admit first, so that work is bounded too.
      */
@@ -71,7 +59,11 @@ public class KernelService {
         return executor.admit(kernel.name());
     }
 
-    /** Runs an admitted request; see {@link #infer(KernelRequest)}. */
+    /**
+     * Runs an admitted request. The inputs' sources are read on the calling thread, in request order,
+     * straight into native buffers; the kernel runs on the native workers. The caller owns the result
+     * and must close it. On failure nothing stays allocated.
+     */
     public KernelResult infer(NativeExecutor.Admission admission, KernelRequest request) {
         KernelMetadata kernel = catalog.get(request.kernel(), request.version());
         int[] slots = descriptorSlots(kernel, request);

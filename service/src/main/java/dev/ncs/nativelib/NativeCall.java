@@ -102,11 +102,6 @@ public final class NativeCall implements AutoCloseable {
         NcsLibrary.ncs_call_cancel(live());
     }
 
-    public long progress() {
-        NativeRuntime.requirePlatformThread();
-        return NcsLibrary.ncs_call_progress(live());
-    }
-
     /** Destroys the call (once). Buffers the kernel leaked are reclaimed and reported. */
     @Override
     public void close() {

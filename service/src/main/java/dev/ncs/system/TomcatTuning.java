@@ -1,5 +1,6 @@
 package dev.ncs.system;
 
+import org.apache.catalina.core.StandardHost;
 import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.core.env.Environment;
@@ -16,6 +17,8 @@ import org.springframework.stereotype.Component;
  * and, unless {@code server.tomcat.max-connections} is set, connections are capped so that their
  * buffers can take at most about 3/8 of the heap ({@code maxHeap / (8 × buffer)}). Beyond the cap
  * Tomcat stops accepting until a connection closes; the kernel queues the rest.
+ *
+ * <p>Errors Tomcat answers itself (oversized headers) get JSON bodies through {@link JsonErrorReportValve}.
  */
 @Component
 class TomcatTuning implements WebServerFactoryCustomizer<TomcatServletWebServerFactory> {
@@ -49,6 +52,11 @@ class TomcatTuning implements WebServerFactoryCustomizer<TomcatServletWebServerF
         long maxHeap = Runtime.getRuntime().maxMemory();
         int buffer = socketBuffer(maxHeap);
         boolean capConnections = !environment.containsProperty("server.tomcat.max-connections");
+        factory.addContextCustomizers(context -> {
+            if (context.getParent() instanceof StandardHost host) {
+                host.setErrorReportValveClass(JsonErrorReportValve.class.getName());
+            }
+        });
         factory.addConnectorCustomizers(connector -> {
             connector.setProperty("socket.directBuffer", "true");
             connector.setProperty("socket.appReadBufSize", Integer.toString(buffer));

@@ -1,5 +1,6 @@
 package dev.ncs.inference;
 
+import dev.ncs.execution.Cancellation;
 import dev.ncs.execution.NativeExecutor;
 import dev.ncs.execution.WorkersProperties;
 import dev.ncs.kernel.KernelCatalog;
@@ -28,15 +29,18 @@ class InferenceService {
     private final JsonInferenceCodec codec;
     private final InferenceResponseWriter writer;
     private final LimitsProperties limits;
+    private final ClientConnections connections;
     private final Semaphore decoding;
 
     InferenceService(KernelCatalog catalog, KernelService kernels, JsonInferenceCodec codec,
-            InferenceResponseWriter writer, LimitsProperties limits, WorkersProperties workers) {
+            InferenceResponseWriter writer, LimitsProperties limits, WorkersProperties workers,
+            ClientConnections connections) {
         this.catalog = catalog;
         this.kernels = kernels;
         this.codec = codec;
         this.writer = writer;
         this.limits = limits;
+        this.connections = connections;
         this.decoding = new Semaphore(workers.effectiveThreads());
     }
 
@@ -48,7 +52,12 @@ class InferenceService {
         try (NativeExecutor.Admission admission = kernels.admit(kernel)) {
             JsonInferenceCodec.JsonPart json = codec.readJson(body, request.getHeader(BINARY_HEADER));
             JsonInferenceCodec.Decoded decoded = decode(kernel, version, json, body);
-            try (KernelResult result = kernels.infer(admission, decoded.request())) {
+            Cancellation cancellation = new Cancellation();
+            KernelResult result;
+            try (ClientConnections.Watch watch = connections.watch(request, cancellation)) {
+                result = kernels.infer(admission, decoded.request(), cancellation);
+            }
+            try (result) {
                 writer.write(kernel, decoded, result, response);
             }
         }

@@ -1,5 +1,6 @@
 package dev.ncs.kernel;
 
+import dev.ncs.execution.Cancellation;
 import dev.ncs.execution.NativeExecutor;
 import dev.ncs.nativelib.DataType;
 import dev.ncs.nativelib.NativeBuffer;
@@ -16,6 +17,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -38,6 +40,7 @@ public class KernelService {
     private final MeterRegistry registry;
     private final Counter memoryRejections;
     private final Counter deadlineRejections;
+    private final Counter disconnectRejections;
     private final Duration defaultTimeout;
 
     public KernelService(KernelCatalog catalog, NativeRuntime runtime, NativeExecutor executor, MeterRegistry registry,
@@ -48,6 +51,7 @@ public class KernelService {
         this.registry = registry;
         this.memoryRejections = NativeExecutor.rejections(registry, "memory_budget");
         this.deadlineRejections = NativeExecutor.rejections(registry, "deadline");
+        this.disconnectRejections = NativeExecutor.rejections(registry, "client_disconnected");
         this.defaultTimeout = requests.defaultTimeout();
     }
 
@@ -64,10 +68,10 @@ public class KernelService {
      * straight into native buffers; the kernel runs on the native workers. The caller owns the result
      * and must close it. On failure nothing stays allocated.
      */
-    public KernelResult infer(NativeExecutor.Admission admission, KernelRequest request) {
+    public KernelResult infer(NativeExecutor.Admission admission, KernelRequest request, Cancellation cancellation) {
         KernelMetadata kernel = catalog.get(request.kernel(), request.version());
         int[] slots = descriptorSlots(kernel, request);
-        return new Run(kernel, request, slots, admission).execute();
+        return new Run(kernel, request, slots, admission, cancellation).execute();
     }
 
     /** For each request input (request order), its index in the kernel's descriptor. */
@@ -142,17 +146,22 @@ public class KernelService {
         private final KernelRequest request;
         private final int[] slots;
         private final NativeExecutor.Admission admission;
+        private final Cancellation cancellation;
         private List<NativeBuffer> buffers = List.of();
-        private NativeCall call;
+        /** Read by the thread that cancels, hence volatile; written once each. */
+        private volatile Future<Integer> setupTask;
+        private volatile NativeCall call;
         private long startedAt;
         private long deadline = Long.MAX_VALUE;
         private Duration timeout;
 
-        Run(KernelMetadata kernel, KernelRequest request, int[] slots, NativeExecutor.Admission admission) {
+        Run(KernelMetadata kernel, KernelRequest request, int[] slots, NativeExecutor.Admission admission,
+                Cancellation cancellation) {
             this.kernel = kernel;
             this.request = request;
             this.slots = slots;
             this.admission = admission;
+            this.cancellation = cancellation;
         }
 
         KernelResult execute() {
@@ -167,12 +176,18 @@ public class KernelService {
                     deadline = System.nanoTime() + timeout.toNanos();
                 }
                 admission.queued();
+                cancellation.onCancel(this::abandon);
                 int parts = runSetup();
                 runParts(parts);
                 KernelResult result = executor.run(this::collect);
                 outcome = "success";
                 return result;
             } catch (NativeException e) {
+                if (e.status() == NativeStatus.CANCELLED && cancellation.reason() != null) {
+                    outcome = "client_disconnected";
+                    disconnectRejections.increment();
+                    throw disconnected("while the kernel ran");
+                }
                 outcome = outcome(e.status());
                 if (e.status() == NativeStatus.OUT_OF_MEMORY) {
                     memoryRejections.increment();
@@ -186,7 +201,12 @@ public class KernelService {
                 outcome = "deadline_exceeded";
                 deadlineRejections.increment();
                 throw e;
+            } catch (ClientDisconnectedException e) {
+                outcome = "client_disconnected";
+                disconnectRejections.increment();
+                throw e;
             } finally {
+                cancellation.onCancel(() -> { });
                 executor.control(this::cleanup);
                 if (startedAt != 0) {
                     Timer.builder("ncs.kernel")
@@ -235,14 +255,55 @@ public class KernelService {
         /** Setup on a worker, within the deadline: a request still queued when it passes never runs. */
         private int runSetup() {
             Future<Integer> setup = executor.submit(this::setup);
-            if (!NativeExecutor.awaitUntil(setup, deadline)) {
-                if (setup.cancel(false)) {
-                    throw deadlinePassed("while waiting for a worker");
-                }
-                NativeExecutor.await(setup);
-                throw deadlinePassed("while the kernel was being prepared");
+            setupTask = setup;
+            if (cancellation.reason() != null) {
+                setup.cancel(false);
             }
-            return NativeExecutor.await(setup);
+            try {
+                if (!NativeExecutor.awaitUntil(setup, deadline)) {
+                    if (setup.cancel(false)) {
+                        throw deadlinePassed("while waiting for a worker");
+                    }
+                    NativeExecutor.await(setup);
+                    throw deadlinePassed("while the kernel was being prepared");
+                }
+                int parts = NativeExecutor.await(setup);
+                throwIfCancelled("before the kernel ran");
+                return parts;
+            } catch (CancellationException e) {
+                throwIfCancelled("while waiting for a worker");
+                throw e;
+            }
+        }
+
+        /**
+         * The client hung up: a request still queued is withdrawn, a running kernel has its cancel flag
+         * set (on the control thread: native calls never run on the caller's thread). The request's own
+         * thread sees it when its wait ends and answers with {@link ClientDisconnectedException}.
+         */
+        private void abandon() {
+            Future<Integer> setup = setupTask;
+            if (setup != null) {
+                setup.cancel(false);
+            }
+            NativeCall running = call;
+            if (running != null) {
+                executor.control(() -> {
+                    running.cancel();
+                    return null;
+                });
+            }
+        }
+
+        private void throwIfCancelled(String when) {
+            if (cancellation.reason() != null) {
+                throw disconnected(when);
+            }
+        }
+
+        private ClientDisconnectedException disconnected(String when) {
+            return new ClientDisconnectedException(cancellation.reason() + " " + when
+                    + "; the kernel was cancelled and its memory freed");
         }
 
         private DeadlineExceededException deadlinePassed(String when) {
@@ -274,15 +335,16 @@ public class KernelService {
             }
             Throwable failure = null;
             boolean late = false;
+            // Every part is waited for, failed or not: the call and its buffers are freed only when none runs.
             for (Future<Void> future : futures) {
-                if (!late && !NativeExecutor.awaitUntil(future, deadline)) {
-                    late = true;
-                    executor.control(() -> {
-                        call.cancel();
-                        return null;
-                    });
-                }
                 try {
+                    if (!late && !NativeExecutor.awaitUntil(future, deadline)) {
+                        late = true;
+                        executor.control(() -> {
+                            call.cancel();
+                            return null;
+                        });
+                    }
                     NativeExecutor.await(future);
                 } catch (Throwable e) {
                     failure = moreTelling(failure, e);
@@ -291,6 +353,7 @@ public class KernelService {
             if (late) {
                 throw deadlinePassed("while the kernel ran");
             }
+            throwIfCancelled("while the kernel ran");
             if (failure instanceof RuntimeException runtimeFailure) {
                 throw runtimeFailure;
             }

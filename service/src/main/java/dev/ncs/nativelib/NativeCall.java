@@ -99,7 +99,10 @@ public final class NativeCall implements AutoCloseable {
     /** Sets the cancellation flag; safe from any platform thread while parts run. */
     public void cancel() {
         NativeRuntime.requirePlatformThread();
-        NcsLibrary.ncs_call_cancel(live());
+        if (state.get() == CLOSED) {
+            return; // finished and destroyed: nothing left to cancel
+        }
+        NcsLibrary.ncs_call_cancel(call);
     }
 
     /** Destroys the call (once). Buffers the kernel leaked are reclaimed and reported. */

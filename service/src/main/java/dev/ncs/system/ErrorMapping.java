@@ -3,6 +3,7 @@ package dev.ncs.system;
 import dev.ncs.execution.QueueFullException;
 import dev.ncs.inference.PayloadTooLargeException;
 import dev.ncs.inference.UnsupportedEncodingException;
+import dev.ncs.kernel.ClientDisconnectedException;
 import dev.ncs.kernel.DeadlineExceededException;
 import dev.ncs.kernel.ExceedsMemoryBudgetException;
 import dev.ncs.kernel.InvalidInputException;
@@ -80,6 +81,16 @@ class ErrorMapping {
                 yield error(HttpStatus.INTERNAL_SERVER_ERROR, "internal error in libncs: " + e.getMessage());
             }
         };
+    }
+
+    /**
+     * The client hung up while its kernel was queued or ran, and the work was cancelled. Nobody reads
+     * the answer; 499 (the status proxies log for it) keeps it out of the server-error counts.
+     */
+    @ExceptionHandler(ClientDisconnectedException.class)
+    ResponseEntity<Map<String, String>> disconnected(ClientDisconnectedException e) {
+        log.debug("{}", e.getMessage());
+        return error(HttpStatusCode.valueOf(499), e.getMessage());
     }
 
     /** The client went away: nobody is left to answer, and it is not the server's failure. */

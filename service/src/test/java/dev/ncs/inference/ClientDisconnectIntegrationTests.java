@@ -1,0 +1,102 @@
+package dev.ncs.inference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ncs.IntegrationTestSupport;
+import dev.ncs.execution.NativeExecutor;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.DoublePredicate;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+
+/** A client that hangs up has its queued or running kernel cancelled, its memory freed and the worker freed. */
+class ClientDisconnectIntegrationTests extends IntegrationTestSupport {
+
+    private static final String DISCONNECTED = "ncs_rejected_total{reason=\"client_disconnected\"}";
+
+    @Autowired
+    NativeExecutor executor;
+
+    @Test
+    void aRunningKernelIsCancelledWhenItsClientHangsUp() throws Exception {
+        double before = metric(scrape(), DISCONNECTED);
+        int n = 3000; // seconds of FP64 matmul on this machine's two cores
+        long matrixBytes = 8L * n * n;
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            byte[] header = ("{\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[" + n + "," + n + "],"
+                    + "\"parameters\":{\"binary_data_size\":" + matrixBytes + "}},{\"name\":\"b\",\"datatype\":\"FP64\","
+                    + "\"shape\":[" + n + "," + n + "],\"parameters\":{\"binary_data_size\":" + matrixBytes + "}}]}")
+                    .getBytes(StandardCharsets.UTF_8);
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /v2/models/matmul/infer HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream"
+                    + "\r\nInference-Header-Content-Length: " + header.length + "\r\nContent-Length: "
+                    + (header.length + 2 * matrixBytes) + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            out.write(header);
+            byte[] zeros = new byte[1 << 20];
+            for (long sent = 0; sent < 2 * matrixBytes; sent += zeros.length) {
+                out.write(zeros, 0, (int) Math.min(zeros.length, 2 * matrixBytes - sent));
+            }
+            out.flush();
+            awaitMetric("ncs_workers_busy", busy -> busy > 0);
+        }
+        long hungUp = System.nanoTime();
+
+        awaitMetric(DISCONNECTED, count -> count == before + 1);
+        awaitMetric("ncs_workers_busy", busy -> busy == 0);
+        long freedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - hungUp);
+        String metrics = scrape();
+        assertThat(metric(metrics, "ncs_kernel_seconds_count{kernel=\"matmul\",outcome=\"client_disconnected\"}"))
+                .isGreaterThanOrEqualTo(1);
+        assertThat(metrics).doesNotContain("ncs_kernel_seconds_count{kernel=\"matmul\",outcome=\"success\"}");
+        assertThat(freedMillis).as("workers free again after the hang-up").isLessThan(2_000);
+        assertThat(post("/v2/models/sort/infer", "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"INT32\",\"shape\":[2],"
+                + "\"data\":[2,1]}]}").status()).isEqualTo(200);
+    }
+
+    @Test
+    void aQueuedRequestWhoseClientHangsUpNeverRuns() throws Exception {
+        double before = metric(scrape(), DISCONNECTED);
+        CountDownLatch release = new CountDownLatch(1);
+        Future<?> first = executor.submit(() -> release.await(30, TimeUnit.SECONDS));
+        Future<?> second = executor.submit(() -> release.await(30, TimeUnit.SECONDS));
+        try {
+            try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                byte[] body = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[3],\"data\":[3,1,2]}]}"
+                        .getBytes(StandardCharsets.UTF_8);
+                OutputStream out = socket.getOutputStream();
+                out.write(("POST /v2/models/describe/infer HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json"
+                        + "\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                out.write(body);
+                out.flush();
+                awaitMetric("ncs_queue_depth", depth -> depth > 0);
+            }
+            awaitMetric(DISCONNECTED, count -> count == before + 1);
+            assertThat(metric(scrape(), "ncs_native_buffers_live")).isZero();
+        } finally {
+            release.countDown();
+            first.get();
+            second.get();
+        }
+        assertThat(scrape()).doesNotContain("ncs_kernel_seconds_count{kernel=\"describe\"");
+    }
+
+    private void awaitMetric(String series, DoublePredicate condition) throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        double value = Double.NaN;
+        while (System.nanoTime() < end) {
+            value = metric(scrape(), series);
+            if (condition.test(value)) {
+                return;
+            }
+            Thread.sleep(10);
+        }
+        throw new AssertionError(series + " is still " + value + " after 20 s; " + scrape().lines()
+                .filter(line -> line.startsWith("ncs_kernel_seconds_count") || line.startsWith("ncs_rejected")).toList());
+    }
+}

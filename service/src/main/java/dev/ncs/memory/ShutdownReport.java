@@ -1,0 +1,39 @@
+package dev.ncs.memory;
+
+import dev.ncs.execution.NativeExecutor;
+import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.nativelib.NativeStats;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.stereotype.Component;
+
+/**
+ * The last word on native memory: at shutdown, after the web server has drained its requests and
+ * before the workers stop, says how many native buffers and bytes are still live (zero when every
+ * owner released what it took). A warning otherwise, with the figures, so a leak at exit is not silent.
+ */
+@Component
+class ShutdownReport implements DisposableBean {
+
+    private static final Logger log = LoggerFactory.getLogger(ShutdownReport.class);
+
+    private final NativeRuntime runtime;
+    private final NativeExecutor executor;
+
+    ShutdownReport(NativeRuntime runtime, NativeExecutor executor) {
+        this.runtime = runtime;
+        this.executor = executor;
+    }
+
+    @Override
+    public void destroy() {
+        NativeStats stats = executor.control(runtime::stats);
+        if (stats.liveBuffers() == 0 && stats.liveBytes() == 0) {
+            log.info("native memory at shutdown: 0 buffers live, 0 bytes ({} allocated and freed, {} kernel leaks reclaimed)",
+                    stats.allocations(), stats.kernelLeaks());
+        } else {
+            log.warn("native memory at shutdown: {} buffers live, {} bytes", stats.liveBuffers(), stats.liveBytes());
+        }
+    }
+}

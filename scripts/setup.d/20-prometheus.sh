@@ -8,9 +8,16 @@ report() {
     echo "prometheus: $(/usr/bin/prometheus --version 2>&1 | head -n 1)"
 }
 
-# The package's daemon runs as the user "prometheus"; nothing else on this machine does.
+# The package's daemon: /usr/bin/prometheus running as the package's user "prometheus".
 package_daemon_pids() {
-    pgrep -u prometheus -x prometheus 2>/dev/null || true
+    local uid dir
+    uid=$(id -u prometheus 2>/dev/null) || return 0
+    for dir in /proc/[0-9]*; do
+        if [ "$(stat -c %u "$dir" 2>/dev/null)" = "$uid" ] \
+            && [ "$(readlink "$dir/exe" 2>/dev/null)" = /usr/bin/prometheus ]; then
+            echo "${dir#/proc/}"
+        fi
+    done
 }
 
 stop_package_service() {

@@ -223,15 +223,15 @@ class MonitoringIntegrationTests extends IntegrationTestSupport {
         expect(400, "/v2/models/sort/infer", "{\"inputs\":[]}");
         expect(404, "/v2/models/no_such_kernel/infer", vector);
 
-        // Both workers' admissions taken (the queue holds none): further requests are refused. Held a
-        // little over a scrape interval, so the queue depth panel sees them waiting. Two refusals a
-        // scrape apart: a series that first appears with a count of 1 has no rate until it rises again.
+        // Both workers' admissions taken (the queue holds none): further requests are refused. Held over
+        // two scrape intervals, so the queue depth panel sees them waiting, with one refusal in each
+        // scrape: a series that first appears with a count of 1 has no rate until it rises again.
         try (NativeExecutor.Admission first = executor.admit("sort");
                 NativeExecutor.Admission second = executor.admit("sort")) {
             first.queued();
             second.queued();
             expect(503, "/v2/models/sort/infer", vector);
-            Thread.sleep(1500);
+            Thread.sleep(2500);
             expect(503, "/v2/models/sort/infer", vector);
         }
 
@@ -296,6 +296,8 @@ class MonitoringIntegrationTests extends IntegrationTestSupport {
                 .contains("matmul", "describe", "sort", "leaky", "legacy_work");
         assertThat(value(results.get("Throughput by outcome"), Map.of("status", "503"))).isPositive();
         assertThat(value(results.get("Error ratio"), Map.of())).isBetween(0.05, 1.0);
+        assertThat(value(prometheus.query("max_over_time(ncs_queue_depth[5m])"), Map.of()))
+                .as("the queue depth graph shows the two waiting requests").isEqualTo(2);
     }
 
     /**

@@ -332,8 +332,8 @@ class KubernetesManifestsTests {
         long limit = bytes((String) get(container(find(rendered, "Deployment", "ncs")), "resources", "limits",
                 "memory"));
         Matcher percentage = Pattern.compile("-XX:MaxRAMPercentage=(\\d+(?:\\.\\d+)?)")
-                .matcher((String) config.get("JDK_JAVA_OPTIONS"));
-        assertThat(percentage.find()).as("JDK_JAVA_OPTIONS sets MaxRAMPercentage").isTrue();
+                .matcher((String) config.get("JAVA_TOOL_OPTIONS"));
+        assertThat(percentage.find()).as("JAVA_TOOL_OPTIONS sets MaxRAMPercentage").isTrue();
         double heap = limit * Double.parseDouble(percentage.group(1)) / 100;
         long nativeBudget = DataSize.parse((String) config.get("NCS_NATIVE_MEMORYLIMIT")).toBytes();
         assertThat(nativeBudget).as("a native memory budget is set").isPositive();

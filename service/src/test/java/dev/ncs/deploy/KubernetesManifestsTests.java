@@ -3,6 +3,7 @@ package dev.ncs.deploy;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ncs.ExternalTools;
 import java.io.File;
@@ -311,6 +312,32 @@ class KubernetesManifestsTests {
                     .filter(v -> tmp.get("name").equals(v.get("name"))).findFirst().orElseThrow();
             assertThat(volume).containsKey("emptyDir");
         }
+    }
+
+    @Test
+    void theImageRunsAsTheUserAndHasTheLibraryTheManifestsExpect() throws IOException {
+        Path dockerfile = ROOT.resolve("Dockerfile");
+        assumeTrue(Files.exists(dockerfile), "no Dockerfile to compare with");
+        String text = Files.readString(dockerfile);
+        Map<String, String> args = new LinkedHashMap<>();
+        Matcher arg = Pattern.compile("(?m)^ARG (\\w+)=(\\S+)$").matcher(text);
+        while (arg.find()) {
+            args.put(arg.group(1), arg.group(2));
+        }
+        Matcher user = Pattern.compile("(?m)^USER (\\S+)$").matcher(text);
+        String lastUser = null;
+        while (user.find()) {
+            lastUser = user.group(1);
+        }
+        assertThat(lastUser).as("the image's USER").isNotNull();
+        Matcher variable = Pattern.compile("\\$\\{(\\w+)}").matcher(lastUser);
+        String uid = variable.replaceAll(m -> args.getOrDefault(m.group(1), m.group())).split(":")[0];
+        Map<String, Object> container = container(find(rendered, "Deployment", "ncs"));
+        assertThat(uid).as("the image's user").isEqualTo(String.valueOf(get(container, "securityContext",
+                "runAsUser")));
+        Object library = get(find(rendered, "ConfigMap", "ncs"), "data", "NCS_NATIVE_LIBRARY");
+        assertThat(text).as("the image installs the library the ConfigMap names").contains(
+                "NCS_NATIVE_LIBRARY=" + library);
     }
 
     @Test

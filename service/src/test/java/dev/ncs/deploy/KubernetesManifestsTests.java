@@ -111,7 +111,8 @@ class KubernetesManifestsTests {
                 "spec")).remove("scaleTargetRef"), "INVALID: autoscaling/v2 HorizontalPodAutoscaler ncs",
                 "scaleTargetRef");
         assertRefused("a wrong type in a CRD", objects -> map(list(get(find(objects, "ServiceMonitor", "ncs"), "spec",
-                "endpoints")).get(0)).put("interval", List.of("15s")), "INVALID: monitoring.coreos.com/v1 ServiceMonitor",
+                "endpoints")).get(0)).put("interval", List.of("15s")),
+                "INVALID: monitoring.coreos.com/v1 ServiceMonitor",
                 "/spec/endpoints/0/interval");
         assertRefused("an unknown apiVersion", objects -> find(objects, "PodDisruptionBudget", "ncs")
                 .put("apiVersion", "policy/v9"), "INVALID: policy/v9 PodDisruptionBudget ncs", "no schema");
@@ -373,7 +374,8 @@ class KubernetesManifestsTests {
         assertThat(get(application, "server", "shutdown")).isEqualTo("graceful");
         Map<String, Object> deployment = find(rendered, "Deployment", "ncs");
         Map<String, Object> config = map(get(find(rendered, "ConfigMap", "ncs"), "data"));
-        Duration shutdown = DurationStyle.detectAndParse((String) config.get("SPRING_LIFECYCLE_TIMEOUTPERSHUTDOWNPHASE"));
+        Duration shutdown = DurationStyle.detectAndParse(
+                (String) config.get("SPRING_LIFECYCLE_TIMEOUTPERSHUTDOWNPHASE"));
         Duration requests = DurationStyle.detectAndParse((String) config.get("NCS_REQUESTS_DEFAULTTIMEOUT"));
         assertThat(shutdown).as("in-flight requests may finish").isGreaterThanOrEqualTo(requests);
         int preStop = (Integer) get(container(deployment), "lifecycle", "preStop", "sleep", "seconds");
@@ -394,7 +396,8 @@ class KubernetesManifestsTests {
         // Bind every @ConfigurationProperties record of NCS from these variables alone, as Spring does in
         // the container; a value that does not convert fails here, and a variable nothing reads is unused.
         Binder binder = new Binder(ConfigurationPropertySources.from(new SystemEnvironmentPropertySource(
-                StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME, env)), null, ApplicationConversionService.getSharedInstance());
+                StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME, env)), null,
+                ApplicationConversionService.getSharedInstance());
         Set<String> used = new TreeSet<>();
         BindHandler recordUse = new AbstractBindHandler() {
             @Override
@@ -499,7 +502,8 @@ class KubernetesManifestsTests {
         Result result = validate(new Yaml(options).dumpAll(objects.iterator()));
         assertThat(result.exit()).as("validator exit with %s:%n%s", what, result.output()).isEqualTo(1);
         assertThat(result.output()).as(what).contains(expectedOutput);
-        assertThat(result.output()).as(what).contains((objects.size() - 1) + " of " + objects.size() + " objects valid");
+        assertThat(result.output()).as("%s: the other objects stay valid", what)
+                .contains((objects.size() - 1) + " of " + objects.size() + " objects valid");
     }
 
     static String kustomize(Path dir) throws Exception {
@@ -531,7 +535,8 @@ class KubernetesManifestsTests {
         Path output = Files.createTempFile("ncs-k8s", ".out");
         try {
             Process process = new ProcessBuilder(command).directory(ROOT.toFile()).redirectErrorStream(true)
-                    .redirectOutput(output.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+                    .redirectOutput(output.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
             if (!process.waitFor(2, TimeUnit.MINUTES)) {
                 process.destroyForcibly();
                 fail(command + " did not finish in 2 minutes");

@@ -260,6 +260,11 @@ def main():
         end = start + 60 * args.minutes
         threads = [threading.Thread(target=soak.client, args=(100 + seed, end)) for seed in range(args.clients)]
         [t.start() for t in threads]
+        timeline = []  # RSS and live native bytes each 30 s under load: flat means a plateau, not a slope
+        while any(t.is_alive() for t in threads):
+            time.sleep(min(30, max(0.1, end - time.time())))
+            rss = int(re.search(r"VmRSS:\s+(\d+)", open("/proc/%d/status" % process.pid).read()).group(1)) / 1024
+            timeline.append("%.0fs %.0f MiB" % (time.time() - start, rss))
         [t.join() for t in threads]
         elapsed = time.time() - start
         time.sleep(2)  # hang-ups still being noticed
@@ -269,6 +274,7 @@ def main():
         print("|---|---|---|")
         for key in before:
             print("| %s | %.1f | %.1f |" % (key, before[key], after[key]))
+        print("RSS under load: " + ", ".join(timeline))
         print("actions: " + ", ".join("%s %d" % item for item in sorted(soak.counts.items())))
         problems = list(soak.failures)
         for key in ("ncs_native_buffers_live", "ncs_native_memory_live_bytes", 'ncs_leaks_total{source="java"}'):

@@ -21,6 +21,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import org.springframework.stereotype.Service;
 
@@ -141,6 +142,11 @@ public class KernelService {
      * thread), call set up and prepared, parts run, finished (workers). Fields are handed between
      * threads through futures, which order the accesses.
      */
+    private static final int SETUP_QUEUED = 0;
+    private static final int SETUP_STARTED = 1;
+    private static final int SETUP_WITHDRAWN = 2;
+    private static final int WITHDRAWN_PARTS = -1;
+
     private final class Run {
         private final KernelMetadata kernel;
         private final KernelRequest request;
@@ -148,6 +154,12 @@ public class KernelService {
         private final NativeExecutor.Admission admission;
         private final Cancellation cancellation;
         private List<NativeBuffer> buffers = List.of();
+        /**
+         * Whether setup was taken up by a worker or withdrawn while still queued: exactly one of the two
+         * wins, so a withdrawn request can free its buffers while no worker can be using them.
+         * ({@link Future#cancel} cannot tell: it also "succeeds" on a task that is already running.)
+         */
+        private final AtomicInteger setupState = new AtomicInteger(SETUP_QUEUED);
         /** Read by the thread that cancels, hence volatile; written once each. */
         private volatile Future<Integer> setupTask;
         private volatile NativeCall call;
@@ -256,24 +268,33 @@ public class KernelService {
         private int runSetup() {
             Future<Integer> setup = executor.submit(this::setup);
             setupTask = setup;
-            if (cancellation.reason() != null) {
+            if (setupState.get() == SETUP_WITHDRAWN) {
                 setup.cancel(false);
             }
             try {
                 if (!NativeExecutor.awaitUntil(setup, deadline)) {
-                    if (setup.cancel(false)) {
+                    if (withdraw()) {
+                        setup.cancel(false);
                         throw deadlinePassed("while waiting for a worker");
                     }
                     NativeExecutor.await(setup);
                     throw deadlinePassed("while the kernel was being prepared");
                 }
                 int parts = NativeExecutor.await(setup);
-                throwIfCancelled("before the kernel ran");
+                throwIfCancelled(parts == WITHDRAWN_PARTS ? "while waiting for a worker" : "before the kernel ran");
+                if (parts == WITHDRAWN_PARTS) {
+                    throw new IllegalStateException("setup withdrawn without a cancellation");
+                }
                 return parts;
             } catch (CancellationException e) {
                 throwIfCancelled("while waiting for a worker");
                 throw e;
             }
+        }
+
+        /** Withdraws setup if no worker has taken it up yet; true if it will never run. */
+        private boolean withdraw() {
+            return setupState.compareAndSet(SETUP_QUEUED, SETUP_WITHDRAWN);
         }
 
         /**
@@ -282,9 +303,12 @@ public class KernelService {
          * thread sees it when its wait ends and answers with {@link ClientDisconnectedException}.
          */
         private void abandon() {
-            Future<Integer> setup = setupTask;
-            if (setup != null) {
-                setup.cancel(false);
+            if (withdraw()) {
+                Future<Integer> setup = setupTask;
+                if (setup != null) {
+                    setup.cancel(false); // wakes the request's thread; the task's body can no longer run
+                }
+                return;
             }
             NativeCall running = call;
             if (running != null) {
@@ -313,6 +337,9 @@ public class KernelService {
         }
 
         private int setup() {
+            if (!setupState.compareAndSet(SETUP_QUEUED, SETUP_STARTED)) {
+                return WITHDRAWN_PARTS;
+            }
             if (System.nanoTime() - deadline > 0 && deadline != Long.MAX_VALUE) {
                 throw deadlinePassed("while waiting for a worker");
             }

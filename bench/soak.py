@@ -261,7 +261,7 @@ def main():
         threads = [threading.Thread(target=soak.client, args=(100 + seed, end)) for seed in range(args.clients)]
         [t.start() for t in threads]
         timeline = []  # RSS and live native bytes each 30 s under load: flat means a plateau, not a slope
-        while any(t.is_alive() for t in threads):
+        while time.time() < end:
             time.sleep(min(30, max(0.1, end - time.time())))
             rss = int(re.search(r"VmRSS:\s+(\d+)", open("/proc/%d/status" % process.pid).read()).group(1)) / 1024
             timeline.append("%.0fs %.0f MiB" % (time.time() - start, rss))

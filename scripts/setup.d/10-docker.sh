@@ -12,6 +12,8 @@ BUILD_BASE=ncs-local/build-base:bookworm
 RUNTIME_BASE=ncs-local/runtime-base:bookworm
 JDK=${NCS_BASE_JDK:-/usr/lib/jvm/temurin-25-jdk-amd64}
 DOCKERD_LOG=/var/log/ncs-dockerd.log
+# Bumped when the recipe below changes, so that images made by an older recipe are made again.
+RECIPE=2
 # The modules of a Temurin JRE that a Spring Boot service can use: Java SE plus the jdk.* runtime
 # modules (charsets, locales, crypto, JFR, management, jcmd, zipfs, DNS naming, Unsafe).
 JRE_MODULES="java.se jdk.charsets jdk.crypto.cryptoki jdk.crypto.ec jdk.jcmd jdk.jfr jdk.localedata
@@ -23,7 +25,7 @@ engine_answers() {
 }
 
 has_image() {
-    docker image inspect "$1" >/dev/null 2>&1
+    [ "$(docker image inspect --format '{{index .Config.Labels "dev.ncs.base-recipe"}}' "$1" 2>/dev/null)" = "$RECIPE" ]
 }
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
@@ -95,12 +97,15 @@ import_with_java() {
         --change 'ENV PATH=/opt/java/openjdk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'ENV LANG=C.UTF-8' \
         --change 'CMD ["bash"]' \
+        --change "LABEL dev.ncs.base-recipe=$RECIPE" \
         - "$name" >/dev/null
     echo "docker: made $name ($(docker image inspect --format '{{.Size}}' "$name" | awk '{printf "%.0f MB", $1 / 1e6}'))"
 }
 
 if ! has_image "$BUILD_BASE"; then
     cp -a "$JDK" "$rootfs/opt/java/openjdk"
+    # Debian's JDK packages link the CA certificates to /etc/ssl; the image needs the file itself.
+    cp --remove-destination -L "$JDK/lib/security/cacerts" "$rootfs/opt/java/openjdk/lib/security/cacerts"
     import_with_java "$BUILD_BASE"
     rm -rf "$rootfs/opt/java/openjdk"
 fi

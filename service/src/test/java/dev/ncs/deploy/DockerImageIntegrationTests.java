@@ -8,6 +8,7 @@ import com.github.dockerjava.api.model.ExposedPort;
 import com.github.dockerjava.api.model.PortBinding;
 import com.github.dockerjava.api.model.Ports;
 import dev.ncs.ExternalTools;
+import dev.ncs.inference.TestTensors;
 import dev.ncs.kernel.References;
 import java.io.IOException;
 import java.net.URI;
@@ -23,13 +24,12 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Collectors;
-import java.util.stream.DoubleStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.testcontainers.DockerClientFactory;
+import org.testcontainers.containers.BindMode;
 import org.testcontainers.containers.Container.ExecResult;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.wait.strategy.Wait;
@@ -40,7 +40,8 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * The container image as users get it: built from the project's own Dockerfile (offline, on the
  * local base images that scripts/setup.d/10-docker.sh makes) and run the way the README says, with a
- * read-only root file system, a tmpfs /tmp mounted noexec, and ports published on 127.0.0.1 only.
+ * read-only root file system, a tmpfs /tmp mounted noexec, ports published on 127.0.0.1 only, and
+ * the example plugins of the build mounted read-only on the image's plugins volume.
  */
 @Timeout(value = 25, unit = TimeUnit.MINUTES)
 class DockerImageIntegrationTests {
@@ -50,6 +51,8 @@ class DockerImageIntegrationTests {
     private static final int API_PORT = 8080;
     private static final int MANAGEMENT_PORT = 9090;
     private static final int NCS_UID = 10001;
+    private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+    private static final Path PLUGINS = ROOT.resolve("native/target/plugins");
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -63,8 +66,9 @@ class DockerImageIntegrationTests {
         ExternalTools.require(hasImage(docker, BUILD_BASE) && hasImage(docker, RUNTIME_BASE),
                 "the local base images " + BUILD_BASE + " and " + RUNTIME_BASE);
 
-        Path dockerfile = Path.of("..", "Dockerfile").toAbsolutePath().normalize();
+        Path dockerfile = ROOT.resolve("Dockerfile");
         assertThat(dockerfile).exists();
+        assertThat(PLUGINS).as("the example plugins (./mvnw package builds them)").isDirectory();
         ImageFromDockerfile image = new ImageFromDockerfile("ncs-test/image-" + ProcessHandle.current().pid(), true)
                 .withDockerfile(dockerfile)
                 .withBuildArg("BUILD_IMAGE", BUILD_BASE)
@@ -76,6 +80,7 @@ class DockerImageIntegrationTests {
         ncs = new GenericContainer<>(imageName)
                 .withExposedPorts(API_PORT, MANAGEMENT_PORT)
                 .withTmpFs(Map.of("/tmp", "rw,noexec,nosuid,size=64m"))
+                .withFileSystemBind(PLUGINS.toString(), "/opt/ncs/plugins", BindMode.READ_ONLY)
                 .withCreateContainerCmdModifier(cmd -> cmd.getHostConfig()
                         .withReadonlyRootfs(true)
                         .withPortBindings(onLoopback(API_PORT), onLoopback(MANAGEMENT_PORT)))
@@ -111,7 +116,8 @@ class DockerImageIntegrationTests {
         // whatever order the kernel adds in.
         double[] a = random.ints(m * k, -9, 10).asDoubleStream().toArray();
         double[] b = random.ints(k * n, -9, 10).asDoubleStream().toArray();
-        String request = "{\"inputs\":[" + tensor("a", m, k, a) + "," + tensor("b", k, n, b) + "]}";
+        String request = "{\"inputs\":[" + TestTensors.fp64("a", new long[] {m, k}, a) + ","
+                + TestTensors.fp64("b", new long[] {k, n}, b) + "]}";
 
         HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(uri(API_PORT, "/v2/models/matmul/infer"))
                 .timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.ofString(request)).build(),
@@ -122,11 +128,24 @@ class DockerImageIntegrationTests {
         assertThat(c.path("name").asString()).isEqualTo("c");
         assertThat(c.path("shape").get(0).asLong()).isEqualTo(m);
         assertThat(c.path("shape").get(1).asLong()).isEqualTo(n);
-        double[] data = new double[c.path("data").size()];
-        for (int i = 0; i < data.length; i++) {
-            data[i] = c.path("data").get(i).asDouble();
-        }
-        assertThat(data).containsExactly(References.matmul(a, b, m, k, n));
+        assertThat(TestTensors.doubles(c)).containsExactly(References.matmul(a, b, m, k, n));
+    }
+
+    @Test
+    void pluginsOnTheMountedVolumeAreLoadedAndServed() throws Exception {
+        HttpResponse<String> index = HTTP.send(HttpRequest.newBuilder(uri(API_PORT, "/v2/repository/index"))
+                .timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.noBody()).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(JSON.readTree(index.body()).findValuesAsString("name")).contains("scale", "leaky", "matmul");
+
+        HttpResponse<String> scaled = HTTP.send(HttpRequest.newBuilder(uri(API_PORT, "/v2/models/scale/infer"))
+                .timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"parameters\":{\"alpha\":2.5},\"inputs\":["
+                                + TestTensors.fp64("x", new long[] {2, 2}, 1, -2, 0.5, 4) + "]}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(scaled.statusCode()).as(scaled.body()).isEqualTo(200);
+        assertThat(TestTensors.doubles(TestTensors.output(JSON.readTree(scaled.body()), "y")))
+                .containsExactly(2.5, -5, 1.25, 10);
     }
 
     @Test
@@ -187,11 +206,6 @@ class DockerImageIntegrationTests {
 
     private static PortBinding onLoopback(int containerPort) {
         return new PortBinding(Ports.Binding.bindIp("127.0.0.1"), ExposedPort.tcp(containerPort));
-    }
-
-    private static String tensor(String name, int rows, int columns, double[] values) {
-        return "{\"name\":\"" + name + "\",\"datatype\":\"FP64\",\"shape\":[" + rows + "," + columns + "],\"data\":["
-                + DoubleStream.of(values).mapToObj(Double::toString).collect(Collectors.joining(",")) + "]}";
     }
 
     private static ExecResult exec(String... command) throws IOException, InterruptedException {

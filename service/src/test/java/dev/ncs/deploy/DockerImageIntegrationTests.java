@@ -4,9 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.exception.NotFoundException;
+import com.github.dockerjava.api.model.AccessMode;
+import com.github.dockerjava.api.model.Bind;
 import com.github.dockerjava.api.model.ExposedPort;
 import com.github.dockerjava.api.model.PortBinding;
 import com.github.dockerjava.api.model.Ports;
+import com.github.dockerjava.api.model.Volume;
 import dev.ncs.ExternalTools;
 import dev.ncs.inference.TestTensors;
 import dev.ncs.kernel.References;
@@ -29,7 +32,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.testcontainers.DockerClientFactory;
-import org.testcontainers.containers.BindMode;
 import org.testcontainers.containers.Container.ExecResult;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.wait.strategy.Wait;
@@ -80,9 +82,11 @@ class DockerImageIntegrationTests {
         ncs = new GenericContainer<>(imageName)
                 .withExposedPorts(API_PORT, MANAGEMENT_PORT)
                 .withTmpFs(Map.of("/tmp", "rw,noexec,nosuid,size=64m"))
-                .withFileSystemBind(PLUGINS.toString(), "/opt/ncs/plugins", BindMode.READ_ONLY)
+                // The bind is set on the host config directly: Testcontainers' own binds first test
+                // file mounting with an alpine container, which cannot be pulled here.
                 .withCreateContainerCmdModifier(cmd -> cmd.getHostConfig()
                         .withReadonlyRootfs(true)
+                        .withBinds(new Bind(PLUGINS.toString(), new Volume("/opt/ncs/plugins"), AccessMode.ro))
                         .withPortBindings(onLoopback(API_PORT), onLoopback(MANAGEMENT_PORT)))
                 // Ready only when the image's own HEALTHCHECK reports healthy.
                 .waitingFor(Wait.forHealthcheck().withStartupTimeout(Duration.ofMinutes(3)));
@@ -90,9 +94,11 @@ class DockerImageIntegrationTests {
     }
 
     @AfterAll
-    static void stop() {
+    static void stopAndRemoveTheImage() {
         if (ncs != null) {
             ncs.stop();
+            // Without Ryuk nothing else removes it.
+            DockerClientFactory.instance().client().removeImageCmd(ncs.getDockerImageName()).withForce(true).exec();
         }
     }
 

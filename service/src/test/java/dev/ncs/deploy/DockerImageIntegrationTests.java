@@ -3,6 +3,7 @@ package dev.ncs.deploy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.dockerjava.api.DockerClient;
+import com.github.dockerjava.api.command.InspectContainerResponse;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.AccessMode;
 import com.github.dockerjava.api.model.Bind;
@@ -14,6 +15,8 @@ import dev.ncs.ExternalTools;
 import dev.ncs.inference.TestTensors;
 import dev.ncs.kernel.References;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -43,7 +46,8 @@ import tools.jackson.databind.json.JsonMapper;
  * The container image as users get it: built from the project's own Dockerfile (offline, on the
  * local base images that scripts/setup.d/10-docker.sh makes) and run the way the README says, with a
  * read-only root file system, a tmpfs /tmp mounted noexec, ports published on 127.0.0.1 only, and
- * the example plugins of the build mounted read-only on the image's plugins volume.
+ * the example plugins of the build mounted read-only on the image's plugins volume. The same image is
+ * also run as docker-compose.yml's ncs service.
  */
 @Timeout(value = 25, unit = TimeUnit.MINUTES)
 class DockerImageIntegrationTests {
@@ -53,8 +57,7 @@ class DockerImageIntegrationTests {
     private static final int API_PORT = 8080;
     private static final int MANAGEMENT_PORT = 9090;
     private static final int NCS_UID = 10001;
-    private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
-    private static final Path PLUGINS = ROOT.resolve("native/target/plugins");
+    private static final Path PLUGINS = Compose.ROOT.resolve("native/target/plugins");
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -68,7 +71,7 @@ class DockerImageIntegrationTests {
         ExternalTools.require(hasImage(docker, BUILD_BASE) && hasImage(docker, RUNTIME_BASE),
                 "the local base images " + BUILD_BASE + " and " + RUNTIME_BASE);
 
-        Path dockerfile = ROOT.resolve("Dockerfile");
+        Path dockerfile = Compose.ROOT.resolve("Dockerfile");
         assertThat(dockerfile).exists();
         assertThat(PLUGINS).as("the example plugins (./mvnw package builds them)").isDirectory();
         ImageFromDockerfile image = new ImageFromDockerfile("ncs-test/image-" + ProcessHandle.current().pid(), true)
@@ -201,12 +204,65 @@ class DockerImageIntegrationTests {
                 .as("changes to the container's file system").isNullOrEmpty();
     }
 
+    @Test
+    void theComposeServiceRunsTheImageReadOnlyWithItsLimits() throws Exception {
+        Compose.require();
+        String project = "ncs-compose-test-" + ProcessHandle.current().pid();
+        int apiPort = freePort();
+        int managementPort = freePort();
+        Map<String, String> env = Map.of("NCS_IMAGE", ncs.getDockerImageName(),
+                "NCS_API_PORT", String.valueOf(apiPort), "NCS_MANAGEMENT_PORT", String.valueOf(managementPort));
+        try {
+            Compose.Result up = Compose.compose(env, Duration.ofMinutes(2), "-p", project, "up", "-d", "--no-build",
+                    "--no-deps", "ncs");
+            assertThat(up.exitCode()).as(up.err()).isZero();
+
+            URI readiness = URI.create("http://127.0.0.1:" + managementPort + "/actuator/health/readiness");
+            long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+            String status = "";
+            while (!status.contains("\"UP\"") && System.nanoTime() < deadline) {
+                try {
+                    status = HTTP.send(HttpRequest.newBuilder(readiness).timeout(Duration.ofSeconds(5)).build(),
+                            HttpResponse.BodyHandlers.ofString()).body();
+                } catch (IOException notYet) {
+                    Thread.sleep(1000);
+                }
+            }
+            assertThat(status).as("readiness on the published management port").contains("\"UP\"");
+            HttpResponse<String> reply = HTTP.send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + apiPort + "/v2/models/matmul/infer"))
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"inputs\":["
+                            + TestTensors.fp64("a", new long[] {2, 3}, 1, 2, 3, 4, 5, 6) + ","
+                            + TestTensors.fp64("b", new long[] {3, 2}, 7, 8, 9, 10, 11, 12) + "]}"))
+                    .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(reply.statusCode()).as(reply.body()).isEqualTo(200);
+            assertThat(TestTensors.doubles(TestTensors.output(JSON.readTree(reply.body()), "c")))
+                    .containsExactly(58, 64, 139, 154);
+
+            String id = Compose.compose(env, Duration.ofMinutes(1), "-p", project, "ps", "-q", "ncs").out().strip();
+            InspectContainerResponse container = DockerClientFactory.instance().client().inspectContainerCmd(id).exec();
+            assertThat(container.getHostConfig().getReadonlyRootfs()).isTrue();
+            assertThat(container.getHostConfig().getTmpFs()).containsKey("/tmp");
+            assertThat(container.getHostConfig().getMemory()).isEqualTo(4L << 30);
+            assertThat(container.getConfig().getUser()).isEqualTo(NCS_UID + ":" + NCS_UID);
+            assertThat(container.getConfig().getEnv()).contains("NCS_NATIVE_MEMORY_LIMIT=1536MB");
+        } finally {
+            Compose.compose(env, Duration.ofMinutes(2), "-p", project, "down", "-v");
+        }
+    }
+
     private static boolean hasImage(DockerClient docker, String name) {
         try {
             docker.inspectImageCmd(name).exec();
             return true;
         } catch (NotFoundException e) {
             return false;
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
         }
     }
 

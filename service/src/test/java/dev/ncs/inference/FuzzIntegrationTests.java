@@ -41,7 +41,8 @@ import org.springframework.beans.factory.annotation.Autowired;
  */
 class FuzzIntegrationTests extends IntegrationTestSupport {
 
-    private static final int EXAMPLES = Integer.getInteger("ncs.fuzz.examples", 250);
+    /** Tries per property, and the time each may take (about 3 ms a try here: the time is a backstop). */
+    private static final int EXAMPLES = Integer.getInteger("ncs.fuzz.examples", 2000);
     private static final long SECONDS = Long.getLong("ncs.fuzz.seconds", 20);
     private static final String MATMUL = "{\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[1,2],\"data\":[1,2]},"
             + "{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[2,1],\"data\":[3,4]}]}";

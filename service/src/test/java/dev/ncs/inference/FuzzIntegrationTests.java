@@ -12,12 +12,17 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.quicktheories.QuickTheory;
+import org.quicktheories.generators.Generate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -96,6 +101,35 @@ class FuzzIntegrationTests extends IntegrationTestSupport {
         bounded().forAll(requests.oddHeaders()).checkAssert(this::survives);
     }
 
+    /** Four tries of any family at once: failures in one request must not disturb the others' memory. */
+    @Test
+    void concurrentTriesOfEveryKindLeaveNothingBehind() {
+        var any = Generate.oneOf(requests.jsonRequests(), requests.garbage(), requests.corruptBinaryRequests(),
+                requests.oddHeaders());
+        bounded().withExamples(Math.max(1, EXAMPLES / 8))
+                .forAll(any.zip(any, any, any, List::of))
+                .checkAssert(this::surviveTogether);
+    }
+
+    private void surviveTogether(List<FuzzRequests.Try> attempts) {
+        try (ExecutorService clients = Executors.newFixedThreadPool(attempts.size())) {
+            List<Future<RawHttp.Response>> responses = new ArrayList<>();
+            for (FuzzRequests.Try attempt : attempts) {
+                responses.add(clients.submit(() -> RawHttp.send(port, attempt.exchange(), 20_000)));
+            }
+            for (int i = 0; i < attempts.size(); i++) {
+                checkAnswer(attempts.get(i), responses.get(i).get());
+            }
+        } catch (ExecutionException e) {
+            throw new AssertionError("no answer in time: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+        awaitNoLiveBuffers();
+        stillServes();
+    }
+
     // ---- regressions: what the properties found, kept as plain examples
 
     /** Found by oddHeaders: Spring parsed a body labelled multipart/form-data as form parts and answered 500. */
@@ -135,6 +169,12 @@ class FuzzIntegrationTests extends IntegrationTestSupport {
         } catch (Exception e) {
             throw new AssertionError("no answer in time: " + e.getMessage(), e);
         }
+        checkAnswer(attempt, response);
+        awaitNoLiveBuffers();
+        stillServes();
+    }
+
+    private void checkAnswer(FuzzRequests.Try attempt, RawHttp.Response response) {
         statuses.merge(response.status(), 1, Integer::sum);
         if (response.status() == -1) {
             assertThat(attempt.mayGoUnanswered()).as("the connection closed without an answer").isTrue();
@@ -145,8 +185,6 @@ class FuzzIntegrationTests extends IntegrationTestSupport {
                             response.text())
                     .isTrue();
         }
-        awaitNoLiveBuffers();
-        stillServes();
     }
 
     private void awaitNoLiveBuffers() {

@@ -87,6 +87,7 @@ struct ncs_call {
     call_output outputs[NCS_MAX_TENSORS];
     char *params[NCS_MAX_PARAMS]; /* NULL: the declared default */
     uint64_t workspace_bytes;
+    uint64_t bytes_needed; /* inputs, outputs and workspace at once; 0 until prepare sized them */
     ncs_handle workspace;
     void *workspace_data;
     _Atomic unsigned char *parts; /* enum part_state per part */
@@ -862,6 +863,11 @@ NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, c
     return NCS_OK;
 }
 
+NCS_API uint64_t ncs_call_bytes_needed(const ncs_call *call)
+{
+    return call == NULL ? 0 : call->bytes_needed;
+}
+
 NCS_API int ncs_call_set_param(ncs_call *call, const char *key, const char *value)
 {
     if (call == NULL)
@@ -930,10 +936,35 @@ static int check_bytes_outputs(ncs_call *c)
     return NCS_OK;
 }
 
+static uint64_t saturating_add(uint64_t a, uint64_t b)
+{
+    uint64_t sum;
+    return __builtin_add_overflow(a, b, &sum) ? UINT64_MAX : sum;
+}
+
+/* The native memory the call needs at once: its inputs (each buffer once), its outputs and its
+   workspace. */
+static uint64_t bytes_needed(const ncs_call *c)
+{
+    const ncs_kernel_desc *k = &c->kernel->desc;
+    uint64_t total = c->workspace_bytes;
+    for (int i = 0; i < k->n_inputs; i++) {
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = c->inputs[j].set && c->inputs[j].buffer == c->inputs[i].buffer;
+        if (c->inputs[i].set && !seen)
+            total = saturating_add(total, c->inputs[i].view.nbytes);
+    }
+    for (int i = 0; i < k->n_outputs; i++)
+        total = saturating_add(total, c->outputs[i].view.nbytes);
+    return total;
+}
+
 /* Allocates the declared outputs, the workspace and the part table. */
 static int allocate_results(ncs_call *c)
 {
     const ncs_kernel_desc *k = &c->kernel->desc;
+    c->bytes_needed = bytes_needed(c);
     for (int i = 0; i < k->n_outputs; i++) {
         call_output *o = &c->outputs[i];
         if (!o->declared)

@@ -950,10 +950,30 @@ static void test_memory_budget_in_prepare(void)
     CHECK_OK(ncs_call_create("matmul", &call));
     CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, a_shape, buffer));
     CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, b_shape, buffer));
-    ncs_set_memory_limit(stat_value(NCS_STAT_LIVE_BYTES) + 100); /* c needs 128 */
+    /* Another buffer holds part of the budget: the call (32 bytes of input, used twice, and c's
+       128) would fit in the whole budget, but not now. */
+    ncs_handle held;
+    CHECK_OK(ncs_buffer_alloc(100, &held));
+    ncs_set_memory_limit(stat_value(NCS_STAT_LIVE_BYTES) + 100);
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_OUT_OF_MEMORY);
     CHECK(nparts == -5);
     CHECK_CONTAINS(ncs_call_error(call), "output 'c' needs 128 bytes");
+    CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 2);
+    CHECK_OK(ncs_buffer_release(held));
+
+    /* What the call needs at once is known after the refusal: 32 bytes of input (one buffer set
+       twice) and c's 128, so the whole budget could hold it. A call needing more than the whole
+       budget fails the same way; the caller tells the two apart with ncs_call_bytes_needed. */
+    CHECK(ncs_call_bytes_needed(call) == 160);
+    CHECK(ncs_call_bytes_needed(NULL) == 0);
+    ncs_call_destroy(call, NULL);
+    CHECK_OK(ncs_call_create("matmul", &call));
+    CHECK(ncs_call_bytes_needed(call) == 0);
+    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, a_shape, buffer));
+    CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, b_shape, buffer));
+    ncs_set_memory_limit(159);
+    CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_OUT_OF_MEMORY);
+    CHECK(ncs_call_bytes_needed(call) == 160);
     CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 1);
     ncs_set_memory_limit(0);
     ncs_call_destroy(call, NULL);

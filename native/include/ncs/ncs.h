@@ -257,10 +257,19 @@ NCS_API int ncs_call_set_param(ncs_call *call, const char *key, const char *valu
  * and shapes, allocates the output buffers (owned by the call until taken) and the kernel's
  * workspace, and decides how many parts the work splits into, at most `max_parts` (>= 1).
  * *out_parts receives that number. Fails with NCS_E_INVALID_ARGUMENT (message in
- * ncs_call_error), NCS_E_OUT_OF_MEMORY (budget), or NCS_E_INVALID_ARGUMENT if an input is unset.
+ * ncs_call_error), NCS_E_OUT_OF_MEMORY (budget; ncs_call_bytes_needed tells whether the whole
+ * budget could ever hold the call), or NCS_E_INVALID_ARGUMENT if an input is unset.
  * After a failure the call can only be destroyed.
  */
 NCS_API int ncs_call_prepare(ncs_call *call, int max_parts, int *out_parts);
+
+/**
+ * The native memory, in bytes, the call needs at once: its inputs (a buffer set as several inputs
+ * counted once), its outputs and its workspace. Known once ncs_call_prepare has sized the outputs,
+ * including when prepare then failed with NCS_E_OUT_OF_MEMORY; 0 before that (and for NULL). A
+ * caller compares it with the budget to tell "not now" (it fits the whole budget) from "never".
+ */
+NCS_API uint64_t ncs_call_bytes_needed(const ncs_call *call);
 
 /**
  * Runs part `part` of the `nparts` decided by ncs_call_prepare. Distinct parts may run at the

@@ -15,6 +15,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 import org.springframework.stereotype.Component;
 import tools.jackson.core.JacksonException;
+import tools.jackson.core.json.JsonFactory;
 import tools.jackson.core.json.JsonReadFeature;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -34,9 +35,12 @@ class JsonInferenceCodec {
 
 
     private final JsonMapper json;
+    private final LimitsProperties limits;
 
-    JsonInferenceCodec() {
-        this.json = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
+    JsonInferenceCodec(LimitsProperties limits) {
+        this.limits = limits;
+        this.json = JsonMapper.builder(JsonFactory.builder().streamReadConstraints(new JsonReadLimits(limits)).build())
+                .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
     }
 
     /** An output the client asked for, and whether it wants it in the binary part of the response. */
@@ -74,6 +78,8 @@ class JsonInferenceCodec {
         JsonNode root;
         try {
             root = json.readTree(bytes);
+        } catch (JsonReadLimits.Exceeded e) {
+            throw e.limit();
         } catch (JacksonException e) {
             String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
                     + e.getLocation().getColumnNr() + ")";
@@ -109,6 +115,9 @@ class JsonInferenceCodec {
     }
 
     private List<KernelInput> inputs(JsonNode inputs, RequestBody body, long jsonLength) {
+        if (inputs.size() > limits.maxInputs()) {
+            throw LimitExceededException.shape("the number of inputs", inputs.size(), "max-inputs", limits.maxInputs());
+        }
         int lastBinary = -1;
         for (int i = 0; i < inputs.size(); i++) {
             if (inputs.get(i).path("parameters").has("binary_data_size")) {
@@ -121,8 +130,9 @@ class JsonInferenceCodec {
         }
         List<KernelInput> decoded = new ArrayList<>();
         long binaryBytes = 0;
+        long[] elements = {0};
         for (int i = 0; i < inputs.size(); i++) {
-            KernelInput input = input(inputs.get(i), body, i == lastBinary);
+            KernelInput input = input(inputs.get(i), body, i == lastBinary, elements);
             decoded.add(input);
             if (input.source() instanceof BinaryTensorSource) {
                 binaryBytes = saturatingAdd(binaryBytes, input.source().byteSize());
@@ -203,7 +213,8 @@ class JsonInferenceCodec {
         return result;
     }
 
-    private KernelInput input(JsonNode input, RequestBody body, boolean lastBinary) {
+    /** One input; {@code elements} holds the elements of the inputs before it and gets this one's added. */
+    private KernelInput input(JsonNode input, RequestBody body, boolean lastBinary, long[] elements) {
         if (!input.isObject()) {
             throw new InvalidInputException("each element of \"inputs\" must be an object, got " + input.getNodeType());
         }
@@ -212,6 +223,7 @@ class JsonInferenceCodec {
             throw new InvalidInputException("every input needs a \"name\" string");
         }
         String name = nameNode.stringValue();
+        limits.checkName("input name", name);
         JsonNode typeNode = input.get("datatype");
         if (typeNode == null || !typeNode.isString()) {
             throw new InvalidInputException("input '" + name + "' needs a \"datatype\" string, one of "
@@ -222,6 +234,11 @@ class JsonInferenceCodec {
                         + Arrays.stream(DataType.values()).map(DataType::name).collect(Collectors.joining(", "))));
         long[] shape = shape(name, input.get("shape"));
         long count = elementCount(name, shape, type);
+        elements[0] = saturatingAdd(elements[0], count);
+        if (elements[0] > limits.maxElements()) {
+            throw LimitExceededException.size("the number of tensor elements (the product of each input's shape, added "
+                    + "up over the inputs up to '" + name + "')", elements[0], "max-elements", limits.maxElements());
+        }
         JsonNode data = input.get("data");
         JsonNode binarySize = input.path("parameters").get("binary_data_size");
         if (binarySize != null) {
@@ -292,12 +309,16 @@ class JsonInferenceCodec {
         }
     }
 
-    private static List<RequestedOutput> requestedOutputs(KernelMetadata kernel, JsonNode outputs, boolean binary) {
+    private List<RequestedOutput> requestedOutputs(KernelMetadata kernel, JsonNode outputs, boolean binary) {
         if (outputs == null || outputs.isNull()) {
             return kernel.outputs().stream().map(o -> new RequestedOutput(o.name(), binary)).toList();
         }
         if (!outputs.isArray()) {
             throw new InvalidInputException("\"outputs\" must be an array of {\"name\"} objects");
+        }
+        if (outputs.size() > limits.maxOutputs()) {
+            throw LimitExceededException.shape("the number of requested outputs", outputs.size(), "max-outputs",
+                    limits.maxOutputs());
         }
         List<RequestedOutput> requested = new ArrayList<>();
         for (JsonNode output : outputs) {
@@ -305,6 +326,7 @@ class JsonInferenceCodec {
             if (name == null || !name.isString()) {
                 throw new InvalidInputException("every requested output needs a \"name\" string");
             }
+            limits.checkName("requested output name", name.stringValue());
             if (kernel.output(name.stringValue()).isEmpty()) {
                 throw new InvalidInputException("kernel '" + kernel.name() + "' has no output '" + name.stringValue()
                         + "'; its outputs are: " + kernel.outputs().stream().map(o -> o.name())

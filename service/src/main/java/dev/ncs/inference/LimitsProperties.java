@@ -5,20 +5,68 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.util.unit.DataSize;
 
 /**
- * Limits on what a request may carry.
+ * Limits on what a request may carry. Each refusal is a 4xx whose message names the property and the
+ * value that broke it: 413 where the limit is on size (body, JSON part, string length, elements), 400
+ * where it is on shape (nesting, counts, names, numbers).
  *
  * @param maxRequestSize largest request body accepted (after decompression); larger ones get 413
  * @param maxJsonSize largest JSON part of a body (all of a JSON request, the header of a binary one);
  *     JSON is parsed into a tree several times its size on the heap, so it has its own, lower limit.
  *     Unset: 1/32 of the maximum heap, at most 64 MB
+ * @param maxJsonDepth deepest nesting of JSON arrays and objects (the deepest valid request, 8-d data
+ *     nested as its shape, is 11 levels); deeper gets 400
+ * @param maxStringLength longest JSON string in characters: ids, names, parameter values and BYTES
+ *     elements given as JSON; longer gets 413 (send long BYTES elements in binary)
+ * @param maxNumberLength longest JSON number in digits (integer, fraction and exponent together); longer
+ *     gets 400
+ * @param maxNameLength longest name in characters: the kernel and version in the path, tensor names,
+ *     and every JSON object key (parameter names among them); longer gets 400. Kernels name their
+ *     kernels, tensors and parameters with at most 64 characters
+ * @param maxInputs most entries in a request's {@code inputs}; more gets 400
+ * @param maxOutputs most entries in a request's {@code outputs}; more gets 400
+ * @param maxElements most tensor elements in one request, all inputs together (the product of each
+ *     shape, JSON and binary alike); more gets 413
  */
 @ConfigurationProperties("ncs.limits")
-public record LimitsProperties(@DefaultValue("1GB") DataSize maxRequestSize, DataSize maxJsonSize) {
+public record LimitsProperties(
+        @DefaultValue("1GB") DataSize maxRequestSize,
+        DataSize maxJsonSize,
+        @DefaultValue("32") int maxJsonDepth,
+        @DefaultValue("1048576") int maxStringLength,
+        @DefaultValue("1000") int maxNumberLength,
+        @DefaultValue("256") int maxNameLength,
+        @DefaultValue("64") int maxInputs,
+        @DefaultValue("64") int maxOutputs,
+        @DefaultValue("1073741824") long maxElements) {
 
     static final long DEFAULT_MAX_JSON = 64L * 1024 * 1024;
+
+    public LimitsProperties {
+        positive("max-json-depth", maxJsonDepth);
+        positive("max-string-length", maxStringLength);
+        positive("max-number-length", maxNumberLength);
+        positive("max-name-length", maxNameLength);
+        positive("max-inputs", maxInputs);
+        positive("max-outputs", maxOutputs);
+        positive("max-elements", maxElements);
+    }
 
     long effectiveMaxJsonSize() {
         return maxJsonSize != null ? maxJsonSize.toBytes()
                 : Math.min(DEFAULT_MAX_JSON, Runtime.getRuntime().maxMemory() / 32);
+    }
+
+    /** Refuses a name longer than max-name-length before it is looked up or echoed in a message. */
+    void checkName(String what, String name) {
+        if (name.length() > maxNameLength) {
+            throw LimitExceededException.shape("the " + what + " '" + name.substring(0, Math.min(32, maxNameLength))
+                    + "...'", name.length() + " characters long", "max-name-length", maxNameLength);
+        }
+    }
+
+    private static void positive(String name, long value) {
+        if (value < 1) {
+            throw new IllegalArgumentException("ncs.limits." + name + " must be at least 1, got " + value);
+        }
     }
 }

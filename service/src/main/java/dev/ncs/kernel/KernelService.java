@@ -202,6 +202,10 @@ public class KernelService {
                 }
                 outcome = outcome(e.status());
                 if (e.status() == NativeStatus.OUT_OF_MEMORY) {
+                    ExceedsMemoryBudgetException never = neverFits();
+                    if (never != null) {
+                        throw never;
+                    }
                     memoryRejections.increment();
                     throw withBudget(e);
                 }
@@ -229,6 +233,24 @@ public class KernelService {
                             .record(System.nanoTime() - startedAt, TimeUnit.NANOSECONDS);
                 }
             }
+        }
+
+        /**
+         * After a budget refusal in prepare: the refusal to give instead when the call needs more than the
+         * whole budget at once (inputs, outputs, workspace), so no retry could ever succeed; else null.
+         */
+        private ExceedsMemoryBudgetException neverFits() {
+            if (call == null) {
+                return null;
+            }
+            long[] figures = executor.control(() -> new long[] {call.bytesNeeded(), runtime.stats().limitBytes()});
+            if (figures[1] <= 0 || Long.compareUnsigned(figures[0], figures[1]) <= 0) {
+                return null;
+            }
+            return new ExceedsMemoryBudgetException("kernel '" + kernel.name() + "' needs "
+                    + Long.toUnsignedString(figures[0]) + " bytes of native memory at once (inputs, outputs and "
+                    + "workspace), more than the whole budget of " + figures[1]
+                    + " bytes (ncs.native.memory-limit): send a smaller request");
         }
 
         /** The budget's figures, for a refusal that did not say them itself. */

@@ -54,6 +54,15 @@ public final class NativeCall implements AutoCloseable {
         return parts[0];
     }
 
+    /**
+     * The native memory the call needs at once (inputs, outputs, workspace), known once prepare has sized
+     * the outputs, also when it then failed for want of memory; 0 before.
+     */
+    public long bytesNeeded() {
+        NativeRuntime.requirePlatformThread();
+        return NcsLibrary.ncs_call_bytes_needed(live());
+    }
+
     public void runPart(int part) {
         NativeRuntime.requirePlatformThread();
         state.updateAndGet(running -> {

@@ -1,6 +1,7 @@
 package dev.ncs.system;
 
 import dev.ncs.execution.QueueFullException;
+import dev.ncs.inference.LimitExceededException;
 import dev.ncs.inference.PayloadTooLargeException;
 import dev.ncs.inference.UnsupportedEncodingException;
 import dev.ncs.kernel.ClientDisconnectedException;
@@ -48,6 +49,11 @@ class ErrorMapping {
     @ExceptionHandler({PayloadTooLargeException.class, ExceedsMemoryBudgetException.class})
     ResponseEntity<Map<String, String>> tooLarge(RuntimeException e) {
         return error(HttpStatus.CONTENT_TOO_LARGE, e.getMessage());
+    }
+
+    @ExceptionHandler(LimitExceededException.class)
+    ResponseEntity<Map<String, String>> limit(LimitExceededException e) {
+        return error(e.ofSize() ? HttpStatus.CONTENT_TOO_LARGE : HttpStatus.BAD_REQUEST, e.getMessage());
     }
 
     @ExceptionHandler(UnsupportedEncodingException.class)

@@ -28,7 +28,7 @@ import org.springframework.test.web.servlet.MockMvc;
 
 /** The controller slice: routing of the protocol's paths and the one mapping of failures to statuses. */
 @WebMvcTest(InferenceController.class)
-@EnableConfigurationProperties(SecurityProperties.class)
+@EnableConfigurationProperties({SecurityProperties.class, LimitsProperties.class})
 class InferenceControllerTests {
 
     @Autowired

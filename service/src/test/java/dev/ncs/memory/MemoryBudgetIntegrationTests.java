@@ -56,6 +56,20 @@ class MemoryBudgetIntegrationTests extends IntegrationTestSupport {
         assertThat(reply.error()).contains("more than the whole budget").contains(Long.toString(BUDGET));
     }
 
+    /** The inputs fit the budget, but the output with them does not: the same 413, from prepare's figures. */
+    @Test
+    void aRequestWhoseOutputsOverflowTheWholeBudgetGets413() throws Exception {
+        double rejectedBefore = metric(scrape(), "ncs_rejected_total{reason=\"memory_budget\"}");
+
+        Reply reply = post("/v2/models/matmul/infer", matmul(210)); // a, b, c: 352,800 bytes each, 1,058,400 in all
+
+        assertThat(reply.status()).as(reply.text()).isEqualTo(413);
+        assertThat(reply.error()).contains("needs 1058400 bytes").contains("more than the whole budget of "
+                + BUDGET);
+        assertThat(metric(scrape(), "ncs_rejected_total{reason=\"memory_budget\"}")).isEqualTo(rejectedBefore);
+        assertThat(post("/v2/models/matmul/infer", matmul(150)).status()).isEqualTo(200);
+    }
+
     private static String matmul(int n) {
         String matrix = String.join(",", Collections.nCopies(n * n, "1.0"));
         return "{\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[" + n + "," + n + "],\"data\":["

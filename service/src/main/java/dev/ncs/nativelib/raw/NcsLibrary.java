@@ -70,6 +70,8 @@ public final class NcsLibrary {
 
     public static native String ncs_call_error(long call);
 
+    public static native long ncs_call_bytes_needed(long call);
+
     public static native void ncs_call_destroy(long call, long[] leaked);
 
     public static native void ncs_call_destroy_v2(long call, long[] leaked, long[] leakedBytes);

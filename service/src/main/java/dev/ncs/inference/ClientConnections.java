@@ -9,6 +9,7 @@ import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -101,7 +102,9 @@ class ClientConnections implements DisposableBean {
             return;
         }
         try {
-            Map<Connection, Integer> states = readStates();
+            Set<Integer> ports = new HashSet<>();
+            watches.forEach(watch -> ports.add(watch.connection.localPort()));
+            Map<Connection, Integer> states = readStates(ports);
             for (Watch watch : watches) {
                 Integer state = states.get(watch.connection);
                 if (state == null ? watch.seen : state == CLOSE_WAIT) {
@@ -116,31 +119,44 @@ class ClientConnections implements DisposableBean {
         }
     }
 
-    /** Every TCP connection's state, by its local port and remote end. */
-    static Map<Connection, Integer> readStates() throws IOException {
+    /**
+     * The state of every TCP connection on one of {@code localPorts}, by its local port and remote end.
+     * A busy server's table lists thousands of connections (most in TIME_WAIT), so lines on other ports
+     * are skipped before they are split.
+     */
+    static Map<Connection, Integer> readStates(Set<Integer> localPorts) throws IOException {
         Map<Connection, Integer> states = new HashMap<>();
         for (Path table : TABLES) {
             if (Files.isReadable(table)) {
-                parse(Files.readAllLines(table), states);
+                parse(Files.readAllLines(table), localPorts, states);
             }
         }
         return states;
     }
 
     /** Parses lines of {@code /proc/net/tcp} or {@code tcp6} ({@code sl local rem st ...}, header first). */
-    static void parse(List<String> lines, Map<Connection, Integer> into) {
+    static void parse(List<String> lines, Set<Integer> localPorts, Map<Connection, Integer> into) {
         for (int i = 1; i < lines.size(); i++) {
-            String[] fields = lines.get(i).trim().split("\\s+");
-            if (fields.length < 4) {
+            String line = lines.get(i);
+            int localColon = line.indexOf(':', line.indexOf(':') + 1);
+            if (localColon < 0 || localColon + 5 > line.length()) {
                 continue;
             }
-            int localColon = fields[1].indexOf(':');
-            int remoteColon = fields[2].indexOf(':');
-            if (localColon < 0 || remoteColon < 0) {
+            int localPort;
+            try {
+                localPort = Integer.parseInt(line, localColon + 1, localColon + 5, 16);
+            } catch (NumberFormatException e) {
+                continue;
+            }
+            if (!localPorts.contains(localPort)) {
+                continue;
+            }
+            String[] fields = line.trim().split("\\s+");
+            int remoteColon = fields.length < 4 ? -1 : fields[2].indexOf(':');
+            if (remoteColon < 0) {
                 continue;
             }
             try {
-                int localPort = Integer.parseInt(fields[1].substring(localColon + 1), 16);
                 InetAddress remote = address(fields[2].substring(0, remoteColon));
                 int remotePort = Integer.parseInt(fields[2].substring(remoteColon + 1), 16);
                 into.put(new Connection(localPort, remote, remotePort), Integer.parseInt(fields[3], 16));

@@ -148,7 +148,7 @@ static void fill_numbers(fz_in *in, unsigned char *p, uint64_t nbytes, int dtype
 }
 
 /* BYTES: well framed with `count` elements, or raw bytes. Returns the size written. */
-static uint64_t fill_bytes(fz_in *in, unsigned char *p, int64_t count, bool *framed)
+static uint64_t fill_bytes(fz_in *in, unsigned char *p, int64_t count)
 {
     uint8_t mode = fz_u8(in);
     if (mode % 3 != 0 && count >= 0 && count <= 256) {
@@ -165,10 +165,8 @@ static uint64_t fill_bytes(fz_in *in, unsigned char *p, int64_t count, bool *fra
             fz_bytes(in, p + at + 4, len);
             at += 4 + len;
         }
-        *framed = true;
         return at;
     }
-    *framed = false;
     uint64_t n = fz_u16(in) % 512;
     fz_bytes(in, p, (size_t)n);
     return n;
@@ -246,9 +244,8 @@ static void bind_input(fz_in *in, ncs_call *call, int index, const ncs_tensor_de
     /* The buffer. */
     unsigned char *bytes = calloc(1, MAX_INPUT_BYTES + 64);
     uint64_t size;
-    bool framed = false;
     if (dtype == NCS_DTYPE_BYTES) {
-        size = fill_bytes(in, bytes, tensor_ok ? count : -1, &framed);
+        size = fill_bytes(in, bytes, tensor_ok ? count : -1);
     } else {
         size = needed <= MAX_INPUT_BYTES && tensor_ok ? needed : MAX_INPUT_BYTES;
         b = fz_u8(in);

@@ -646,6 +646,40 @@ static void test_refusals(void)
     CHECK_OK(ncs_buffer_release(h));
 }
 
+/* Found by fuzz_kernels: with a range given, prepare checked that all bins + 1 edges increase
+   before the outputs were sized, so a tiny request for 2^30 bins spent seconds (minutes under
+   ASan) of uncancellable work in prepare only to be refused by the memory budget afterwards.
+   The refusal must be immediate, and the edge check of many bins (now in the parts) still
+   refuses what numpy refuses. */
+static double seconds_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void test_huge_bins_refused_by_the_budget_at_once(void)
+{
+    ncs_set_memory_limit((uint64_t)64 << 20);
+    double x[1] = {0.5};
+    for (int given = 0; given < 2; given++) {
+        double start = seconds_now();
+        hist_result r = histogram(x, NCS_DTYPE_FP64, 1, "1073741824", given ? "0" : NULL, given ? "1" : NULL, 2, 0);
+        double took = seconds_now() - start;
+        CHECK_STATUS(r.status, NCS_E_OUT_OF_MEMORY);
+        CHECK_CONTAINS(r.message, "bytes");
+        if (took > 0.2)
+            fprintf(stderr, "refusing 2^30 bins took %.3f s\n", took);
+        CHECK(took < 0.2);
+        free_result(&r);
+    }
+    ncs_set_memory_limit(0);
+    /* Past the bins prepare checks itself, the parts refuse edges that do not increase. */
+    double xs[4] = {1, 2, 3, 4};
+    expect_refusal(xs, NCS_DTYPE_FP64, 4, "1048576", "1e17", "1e17", "Too many bins");
+    expect_refusal(xs, NCS_DTYPE_FP64, 4, "1048576", "1", "1.0000000001", "Too many bins");
+}
+
 static void test_cancel(void)
 {
     const int64_t n = 1 << 20;
@@ -712,6 +746,7 @@ int main(void)
     RUN_TEST(test_parts);
     RUN_TEST(test_huge_bins);
     RUN_TEST(test_refusals);
+    RUN_TEST(test_huge_bins_refused_by_the_budget_at_once);
     RUN_TEST(test_cancel);
     RUN_TEST(test_cancel_while_running);
     return 0;

@@ -47,6 +47,7 @@
 #define HIST_MIN_PART (1 << 18)   /* elements */
 #define HIST_CHUNK (1 << 20)      /* elements between cancellation checks */
 #define HIST_MAX_BINS (1 << 30)   /* keeps bin indices in int32 lanes */
+#define HIST_PREPARE_EDGES (1 << 16) /* up to this many bins prepare checks the edges itself */
 #define HIST_SMALL_BINS 256       /* up to this many bins, four interleaved sub-histograms (8 KiB) */
 #define HIST_PAIR_BINS 16         /* up to this many bins, the AVX2 shortcut counts pairs of values */
 #define HIST_PAIRS (4 * 256)      /* pair counters: 4 tables of 16 x 16 */
@@ -201,19 +202,6 @@ static double hist_edge(const hist_plan *p, int64_t i)
     return p->dtype == NCS_DTYPE_FP32 ? (double)(float)y : y;
 }
 
-/* 1 when the edges increase strictly (numpy refuses the bins otherwise). */
-static int hist_edges_increase(const hist_plan *p)
-{
-    double prev = hist_edge(p, 0);
-    for (int64_t i = 1; i <= p->bins; i++) {
-        double e = hist_edge(p, i);
-        if (!(prev < e))
-            return 0;
-        prev = e;
-    }
-    return 1;
-}
-
 /* The plan for a given range [lo, hi] (already checked: finite, lo <= hi). */
 static int hist_plan_given(hist_plan *p, int dtype, int64_t bins, double lo, double hi)
 {
@@ -317,6 +305,22 @@ static int hist_too_many_bins(ncs_ctx *ctx, const hist_plan *p)
                           (long long)p->bins, p->first, p->last, p->dtype == NCS_DTYPE_FP32 ? "FP32" : "FP64");
 }
 
+/* NCS_OK when the edges increase strictly; otherwise numpy's refusal (NCS_E_INVALID_ARGUMENT,
+   after api->fail). O(bins): polls cancellation every HIST_CHUNK edges. */
+static int hist_check_edges(ncs_ctx *ctx, const hist_plan *p)
+{
+    double prev = hist_edge(p, 0);
+    for (int64_t i = 1; i <= p->bins; i++) {
+        if ((i & (HIST_CHUNK - 1)) == 0 && ctx->api->cancelled(ctx))
+            return NCS_E_CANCELLED;
+        double e = hist_edge(p, i);
+        if (!(prev < e))
+            return hist_too_many_bins(ctx, p);
+        prev = e;
+    }
+    return NCS_OK;
+}
+
 static int64_t hist_parts(int64_t count, int64_t bins, int max_parts)
 {
     int64_t parts = count / HIST_MIN_PART;
@@ -343,12 +347,14 @@ static int histogram_prepare(ncs_ctx *ctx, int max_parts)
     status = hist_params(ctx, x.dtype, &bins, &lo, &hi, &given);
     if (status != NCS_OK)
         return status;
+    /* The edges' check costs O(bins): before the outputs (16 bytes a bin) are granted by the
+       memory budget, only a few bins are checked here; the parts check more (see run). */
     if (given) {
         hist_plan p;
         if (!hist_plan_given(&p, x.dtype, bins, lo, hi))
             return hist_bad_width(ctx, &p);
-        if (!hist_edges_increase(&p))
-            return hist_too_many_bins(ctx, &p);
+        if (bins <= HIST_PREPARE_EDGES && (status = hist_check_edges(ctx, &p)) != NCS_OK)
+            return status;
     }
     int64_t counts_dims[1] = {bins}, edges_dims[1] = {bins + 1};
     status = api->set_output(ctx, 0, NCS_DTYPE_INT64, 1, counts_dims);
@@ -804,6 +810,10 @@ static int histogram_run(ncs_ctx *ctx, int part, int nparts)
         hist_plan p;
         if (!hist_plan_given(&p, x.dtype, bins, lo, hi))
             return hist_bad_width(ctx, &p);
+        /* Each part counts only over edges known to increase (parts <= count / bins, so the
+           parts' checks together cost at most the input's size). */
+        if (bins > HIST_PREPARE_EDGES && (status = hist_check_edges(ctx, &p)) != NCS_OK)
+            return status;
         void *area = ws + hist_areas_offset(nparts) + (uint64_t)part * hist_area_bytes(bins);
         return hist_count_range(ctx, &x, &p, area, from, to);
     }
@@ -884,8 +894,9 @@ static int histogram_finish(ncs_ctx *ctx)
                              "parameters 'lo' and 'hi' to count the finite values", min, max);
         if (!hist_plan_data(&p, x.dtype, bins, n, min, max))
             return hist_bad_width(ctx, &p);
-        if (!hist_edges_increase(&p))
-            return hist_too_many_bins(ctx, &p);
+        status = hist_check_edges(ctx, &p);
+        if (status != NCS_OK)
+            return status;
         status = hist_count_range(ctx, &x, &p, areas, 0, x.count);
         if (status != NCS_OK)
             return status;

@@ -18,6 +18,7 @@
  * SHA256_POLL bytes hashed (also inside a long message), progress counts serialized bytes (4 +
  * length per message), so a finished call reports exactly the input's size.
  */
+#include <cpuid.h>
 #include <immintrin.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -55,10 +56,17 @@ void ncs_sha256_force_portable(int on)
     atomic_store(&force_portable, on);
 }
 
+/* SHA-NI is CPUID leaf 7 EBX bit 29 (read directly: clang's __builtin_cpu_supports has no "sha"). */
+static int cpu_has_sha(void)
+{
+    unsigned eax, ebx, ecx, edx;
+    return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ebx & (1u << 29)) != 0;
+}
+
 int ncs_sha256_uses_sha_ni(void)
 {
-    return !atomic_load_explicit(&force_portable, memory_order_relaxed) &&
-           __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+    return !atomic_load_explicit(&force_portable, memory_order_relaxed) && cpu_has_sha() &&
+           __builtin_cpu_supports("sse4.1");
 }
 
 static inline uint32_t load_be32(const unsigned char *p)

@@ -557,13 +557,12 @@ __attribute__((target("avx2"), always_inline)) static inline void count_avx2_a64
                                                                                       const hist_plan *p,
                                                                                       const double *e,
                                                                                       int64_t *cnt, int64_t *pairs,
-                                                                                      const int subs)
+                                                                                      const int subs, const int fast)
 {
     const __m256d first = _mm256_set1_pd(p->first), last = _mm256_set1_pd(p->last);
     const __m256d denom = _mm256_set1_pd(p->denom), nb = _mm256_set1_pd((double)p->bins);
     const __m256d step = _mm256_set1_pd(p->step);
     const __m128i top = _mm_set1_epi32((int32_t)(p->bins - 1)), zero = _mm_setzero_si128();
-    const int fast = p->fast_delta > 0;
     hist_fast fc;
     hist_fast_init(&fc, p, subs);
     int64_t i = 0;
@@ -596,12 +595,17 @@ __attribute__((target("avx2"), always_inline)) static inline void count_avx2_a64
 __attribute__((target("avx2"))) static void count_avx2_a64(const double *x, int64_t n, const hist_plan *p,
                                                             const double *e, int64_t *cnt, int64_t *pairs, int subs)
 {
-    if (pairs != NULL)
-        count_avx2_a64_subs(x, n, p, e, cnt, pairs, 4);
+    /* One instance per shape, so the loops test neither the shortcut nor the layout per step. */
+    if (p->fast_delta > 0 && pairs != NULL)
+        count_avx2_a64_subs(x, n, p, e, cnt, pairs, 4, 1);
+    else if (p->fast_delta > 0 && subs == 4)
+        count_avx2_a64_subs(x, n, p, e, cnt, NULL, 4, 1);
+    else if (p->fast_delta > 0)
+        count_avx2_a64_subs(x, n, p, e, cnt, NULL, 1, 1);
     else if (subs == 4)
-        count_avx2_a64_subs(x, n, p, e, cnt, NULL, 4);
+        count_avx2_a64_subs(x, n, p, e, cnt, NULL, 4, 0);
     else
-        count_avx2_a64_subs(x, n, p, e, cnt, NULL, 1);
+        count_avx2_a64_subs(x, n, p, e, cnt, NULL, 1, 0);
 }
 
 /* FP32 data, 8 values per step: HIST_A32D (float subtraction, double division, edges computed in
@@ -610,7 +614,7 @@ __attribute__((target("avx2"), always_inline)) static inline void count_avx2_a32
                                                                                       const hist_plan *p,
                                                                                       const float *e,
                                                                                       int64_t *cnt, int64_t *pairs,
-                                                                                      const int subs)
+                                                                                      const int subs, const int fast)
 {
     const __m256 first = _mm256_set1_ps(p->first32), last = _mm256_set1_ps(p->last32);
     const __m256d denom = _mm256_set1_pd(p->denom), nb = _mm256_set1_pd((double)p->bins);
@@ -619,7 +623,7 @@ __attribute__((target("avx2"), always_inline)) static inline void count_avx2_a32
     const __m256 step32 = _mm256_set1_ps(p->step32);
     const __m256i top = _mm256_set1_epi32((int32_t)(p->bins - 1)), zero = _mm256_setzero_si256();
     const __m256i one = _mm256_set1_epi32(1);
-    const int in_float = p->arith == HIST_A32F, fast = p->fast_delta > 0;
+    const int in_float = p->arith == HIST_A32F;
     hist_fast fc;
     hist_fast_init(&fc, p, subs);
     int64_t i = 0;
@@ -673,12 +677,17 @@ __attribute__((target("avx2"), always_inline)) static inline void count_avx2_a32
 __attribute__((target("avx2"))) static void count_avx2_a32(const float *x, int64_t n, const hist_plan *p,
                                                             const float *e, int64_t *cnt, int64_t *pairs, int subs)
 {
-    if (pairs != NULL)
-        count_avx2_a32_subs(x, n, p, e, cnt, pairs, 4);
+    /* One instance per shape, so the loops test neither the shortcut nor the layout per step. */
+    if (p->fast_delta > 0 && pairs != NULL)
+        count_avx2_a32_subs(x, n, p, e, cnt, pairs, 4, 1);
+    else if (p->fast_delta > 0 && subs == 4)
+        count_avx2_a32_subs(x, n, p, e, cnt, NULL, 4, 1);
+    else if (p->fast_delta > 0)
+        count_avx2_a32_subs(x, n, p, e, cnt, NULL, 1, 1);
     else if (subs == 4)
-        count_avx2_a32_subs(x, n, p, e, cnt, NULL, 4);
+        count_avx2_a32_subs(x, n, p, e, cnt, NULL, 4, 0);
     else
-        count_avx2_a32_subs(x, n, p, e, cnt, NULL, 1);
+        count_avx2_a32_subs(x, n, p, e, cnt, NULL, 1, 0);
 }
 
 /* Counts x[lo, hi) into the area `area` (zeroed here, edge table built here), polling

@@ -5,7 +5,8 @@
  * unit of `openssl speed`, whose figures are in 1000s of bytes per second).
  *
  *   usage: ncs_bench_sha256 THREADS REPS BYTES COUNT [BYTES COUNT ...]
- *   peer:  openssl speed -evp sha256 -bytes 1048576   (one core; -multi 2 for two)
+ *   peer:  openssl speed -elapsed -evp sha256 -bytes 1048576   (one core; -multi 2 for two;
+ *          -elapsed divides by wall-clock time, as here, not by openssl's CPU user time)
  */
 #include <ncs/ncs.h>
 

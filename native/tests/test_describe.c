@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "kernels/kernels.h"
 
 typedef struct result {
     int64_t count;
@@ -243,6 +244,81 @@ static void test_large_offset_many_parts(void)
     CHECK_RESULT(describe_f64(x, n, 4, &nparts), expect(n, NAN, NAN, -INFINITY, INFINITY), 0);
     x[n - 5] = -INFINITY;
     CHECK_RESULT(describe_f64(x, n, 4, &nparts), expect(n, -INFINITY, NAN, -INFINITY, want.max), 0);
+    free(x);
+}
+
+/*
+ * The vector loops (16 values per step, a portable tail) and the portable loops, run by main
+ * once each: every size from 0 to 70 and sizes around the chunk (32768) and part boundaries,
+ * FP64 and FP32, against the long double reference; a lone minimum, maximum, NaN or infinity at
+ * every position of a short array (each lane of the vectors, and the tail) decides the result.
+ */
+static void test_sizes_and_positions(void)
+{
+    static const int64_t big[] = {32767, 32768, 32769, 32768 * 2 + 15, 800009};
+    int64_t most = 800009;
+    double *x = malloc((size_t)most * sizeof *x);
+    float *f = malloc((size_t)most * sizeof *f);
+    double *widened = malloc((size_t)most * sizeof *widened);
+    CHECK(x != NULL && f != NULL && widened != NULL);
+    uint64_t seed = 11;
+    for (int64_t i = 0; i < most; i++) {
+        x[i] = 1e6 + 10 * (test_random(&seed) - 0.5);
+        f[i] = (float)(10 * (test_random(&seed) - 0.3));
+        widened[i] = f[i];
+    }
+    int nparts;
+    for (int64_t n = 0; n <= 70 + (int64_t)(sizeof big / sizeof big[0]); n++) {
+        int64_t len = n <= 70 ? n : big[n - 71];
+        result want = len > 0 ? reference(x, len) : expect(0, NAN, NAN, NAN, NAN);
+        CHECK_RESULT(describe_f64(x, len, 3, &nparts), want, 1e-12);
+        CHECK(nparts == (len >= 3 * (1 << 18) ? 3 : 1));
+        result want32 = len > 0 ? reference(widened, len) : expect(0, NAN, NAN, NAN, NAN);
+        CHECK_RESULT(describe(f, NCS_DTYPE_FP32, 1, &len, 3, &nparts), want32, 1e-12);
+    }
+    enum { N = 37 };
+    double y[N];
+    float g[N];
+    int64_t n32 = N;
+    for (int at = 0; at < N; at++) {
+        for (int i = 0; i < N; i++)
+            y[i] = g[i] = (float)(i % 7) + 1;
+        y[at] = g[at] = -5;
+        CHECK(describe_f64(y, N, 1, &nparts).min == -5);
+        CHECK(describe(g, NCS_DTYPE_FP32, 1, &n32, 1, &nparts).min == -5);
+        y[at] = g[at] = 50;
+        CHECK(describe_f64(y, N, 1, &nparts).max == 50);
+        CHECK(describe(g, NCS_DTYPE_FP32, 1, &n32, 1, &nparts).max == 50);
+        y[at] = g[at] = NAN;
+        CHECK_RESULT(describe_f64(y, N, 1, &nparts), expect(N, NAN, NAN, NAN, NAN), 0);
+        CHECK_RESULT(describe(g, NCS_DTYPE_FP32, 1, &n32, 1, &nparts), expect(N, NAN, NAN, NAN, NAN), 0);
+        y[at] = g[at] = INFINITY;
+        CHECK_RESULT(describe_f64(y, N, 1, &nparts), expect(N, INFINITY, NAN, 1, INFINITY), 0);
+        CHECK_RESULT(describe(g, NCS_DTYPE_FP32, 1, &n32, 1, &nparts), expect(N, INFINITY, NAN, 1, INFINITY), 0);
+        y[(at + 5) % N] = -INFINITY;
+        CHECK_RESULT(describe_f64(y, N, 1, &nparts), expect(N, NAN, NAN, -INFINITY, INFINITY), 0);
+    }
+    free(x);
+    free(f);
+    free(widened);
+}
+
+/* The vector and portable loops agree closely on the same data (they round differently: FMA). */
+static void test_paths_agree(void)
+{
+    const int64_t n = 100003;
+    double *x = malloc((size_t)n * sizeof *x);
+    CHECK(x != NULL);
+    uint64_t seed = 5;
+    for (int64_t i = 0; i < n; i++)
+        x[i] = 3e4 * (test_random(&seed) - 0.25);
+    int nparts;
+    ncs_describe_force_portable(1);
+    result portable = describe_f64(x, n, 1, &nparts);
+    ncs_describe_force_portable(0);
+    result vector = describe_f64(x, n, 1, &nparts);
+    CHECK_RESULT(vector, portable, 1e-14);
+    CHECK_RESULT(vector, reference(x, n), 1e-14);
     free(x);
 }
 
@@ -659,14 +735,20 @@ static void test_percentiles_cancelled(void)
 
 int main(void)
 {
-    RUN_TEST(test_basic);
-    RUN_TEST(test_nan_inf_empty);
-    RUN_TEST(test_fp32);
-    RUN_TEST(test_large_offset_many_parts);
+    for (int portable = 1; portable >= 0; portable--) { /* the portable loops, then the vector ones */
+        ncs_describe_force_portable(portable);
+        printf("%s loops:\n", portable ? "portable" : "vector (when the CPU has AVX2+FMA)");
+        RUN_TEST(test_basic);
+        RUN_TEST(test_nan_inf_empty);
+        RUN_TEST(test_fp32);
+        RUN_TEST(test_large_offset_many_parts);
+        RUN_TEST(test_sizes_and_positions);
+        RUN_TEST(test_percentiles_in_parts);
+    }
+    RUN_TEST(test_paths_agree);
     RUN_TEST(test_rejects_other_dtypes);
     RUN_TEST(test_percentiles_match_numpy);
     RUN_TEST(test_percentiles_match_sorting);
-    RUN_TEST(test_percentiles_in_parts);
     RUN_TEST(test_percentiles_nan);
     RUN_TEST(test_percentiles_parameter);
     RUN_TEST(test_percentiles_cancelled);

@@ -19,8 +19,10 @@
  * operation for operation like numpy.percentile (bit-identical results). Selection polls
  * cancellation; progress counts elements summarized, as without percentiles.
  */
+#include <immintrin.h>
 #include <locale.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,11 +79,39 @@ static void merge(summary *acc, const summary *b)
     acc->nan_seen |= b->nan_seen;
 }
 
-/* Summary of one chunk, its mean and m2 taken of x - shift. Four independent accumulators let
-   the compiler vectorise the sums and comparisons; NaN elements are skipped by the comparisons
-   and detected separately (only when the sum is NaN, which any NaN element makes it). */
-#define DEFINE_CHUNK_SUMMARY(NAME, T)                                                        \
-    static summary NAME(const T *x, int64_t len, double shift)                               \
+/*
+ * Summary of one chunk, its mean and m2 taken of x - shift, in two passes over the chunk (the
+ * second reads it from L2): pass 1 sums x - shift and finds min and max, pass 2 sums the
+ * deviations d = (x - shift) - mean and their squares. Each pass exists as a portable loop (four
+ * independent accumulators, which the compiler vectorises for the baseline CPU) and as an
+ * AVX2+FMA loop (16 values per step: four vector accumulators per sum, two per min and max),
+ * chosen at run time (ncs_describe_force_portable selects the portable loops for the tests).
+ * NaN elements are skipped by min and max (the comparisons, like _mm256_min_pd(v, acc), keep the
+ * accumulator) and detected separately, only when the sum is NaN, which any NaN element makes it.
+ */
+typedef struct pass1 {
+    double sum, min, max;
+} pass1;
+
+typedef struct pass2 {
+    double dev, sq; /* sum of deviations and of their squares */
+} pass2;
+
+static atomic_int force_portable;
+
+void ncs_describe_force_portable(int on)
+{
+    atomic_store(&force_portable, on);
+}
+
+static int use_avx2_fma(void)
+{
+    return !atomic_load_explicit(&force_portable, memory_order_relaxed) && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma");
+}
+
+#define DEFINE_PASSES_PORTABLE(SUFFIX, T)                                                    \
+    static pass1 pass1_portable_##SUFFIX(const T *x, int64_t len, double shift)               \
     {                                                                                        \
         double s[4] = {0, 0, 0, 0};                                                          \
         double lo[4] = {INFINITY, INFINITY, INFINITY, INFINITY};                             \
@@ -101,19 +131,18 @@ static void merge(summary *acc, const summary *b)
             lo[0] = v < lo[0] ? v : lo[0];                                                   \
             hi[0] = v > hi[0] ? v : hi[0];                                                   \
         }                                                                                    \
-        summary r = {.n = len, .min = lo[0], .max = hi[0]};                                  \
+        pass1 r = {(s[0] + s[1]) + (s[2] + s[3]), lo[0], hi[0]};                             \
         for (int l = 1; l < 4; l++) {                                                        \
             r.min = lo[l] < r.min ? lo[l] : r.min;                                           \
             r.max = hi[l] > r.max ? hi[l] : r.max;                                           \
         }                                                                                    \
-        double sum = (s[0] + s[1]) + (s[2] + s[3]);                                          \
-        if (isnan(sum)) {                                                                    \
-            for (int64_t j = 0; j < len && !r.nan_seen; j++)                                 \
-                r.nan_seen = isnan((double)x[j]);                                            \
-        }                                                                                    \
-        double mean = sum / (double)len;                                                     \
+        return r;                                                                            \
+    }                                                                                        \
+    static pass2 pass2_portable_##SUFFIX(const T *x, int64_t len, double shift, double mean)  \
+    {                                                                                        \
         double d1[4] = {0, 0, 0, 0}, d2[4] = {0, 0, 0, 0};                                   \
-        for (i = 0; i + 4 <= len; i += 4) {                                                  \
+        int64_t i = 0;                                                                       \
+        for (; i + 4 <= len; i += 4) {                                                       \
             for (int l = 0; l < 4; l++) {                                                    \
                 double d = ((double)x[i + l] - shift) - mean;                                \
                 d1[l] += d;                                                                  \
@@ -125,23 +154,134 @@ static void merge(summary *acc, const summary *b)
             d1[0] += d;                                                                      \
             d2[0] += d * d;                                                                  \
         }                                                                                    \
-        double dev = (d1[0] + d1[1]) + (d1[2] + d1[3]);                                      \
-        double sq = (d2[0] + d2[1]) + (d2[2] + d2[3]);                                       \
-        if (!isfinite(mean)) { /* infinities (or NaN): no deviations to speak of */          \
-            r.mean = mean;                                                                   \
-            r.m2 = NAN;                                                                      \
-            return r;                                                                        \
-        }                                                                                    \
-        /* Corrected two-pass: removes the rounding error of the first mean. */              \
-        r.mean = mean + dev / (double)len;                                                   \
-        r.m2 = sq - dev * dev / (double)len;                                                 \
-        if (r.m2 < 0)                                                                        \
-            r.m2 = 0;                                                                        \
+        pass2 r = {(d1[0] + d1[1]) + (d1[2] + d1[3]), (d2[0] + d2[1]) + (d2[2] + d2[3])};    \
         return r;                                                                            \
     }
 
-DEFINE_CHUNK_SUMMARY(chunk_summary_f64, double)
-DEFINE_CHUNK_SUMMARY(chunk_summary_f32, float)
+DEFINE_PASSES_PORTABLE(f64, double)
+DEFINE_PASSES_PORTABLE(f32, float)
+
+#define AVX2_FMA __attribute__((target("avx2,fma")))
+
+AVX2_FMA static inline __m256d load4_f64(const double *p)
+{
+    return _mm256_loadu_pd(p);
+}
+
+AVX2_FMA static inline __m256d load4_f32(const float *p)
+{
+    return _mm256_cvtps_pd(_mm_loadu_ps(p));
+}
+
+AVX2_FMA static inline double hsum4(__m256d v)
+{
+    double l[4];
+    _mm256_storeu_pd(l, v);
+    return (l[0] + l[1]) + (l[2] + l[3]);
+}
+
+/* The AVX2 passes: 16 values per step, then the last len % 16 values by the portable loops
+   (their partial results merged in: sums added, min and max compared). */
+#define DEFINE_PASSES_AVX2(SUFFIX, T)                                                         \
+    AVX2_FMA static pass1 pass1_avx2_##SUFFIX(const T *x, int64_t len, double shift)          \
+    {                                                                                         \
+        const __m256d sh = _mm256_set1_pd(shift);                                             \
+        __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;                          \
+        __m256d lo0 = _mm256_set1_pd(INFINITY), lo1 = lo0;                                    \
+        __m256d hi0 = _mm256_set1_pd(-INFINITY), hi1 = hi0;                                   \
+        int64_t i = 0;                                                                        \
+        for (; i + 16 <= len; i += 16) {                                                      \
+            __m256d v0 = load4_##SUFFIX(x + i), v1 = load4_##SUFFIX(x + i + 4);               \
+            __m256d v2 = load4_##SUFFIX(x + i + 8), v3 = load4_##SUFFIX(x + i + 12);          \
+            s0 = _mm256_add_pd(s0, _mm256_sub_pd(v0, sh));                                    \
+            s1 = _mm256_add_pd(s1, _mm256_sub_pd(v1, sh));                                    \
+            s2 = _mm256_add_pd(s2, _mm256_sub_pd(v2, sh));                                    \
+            s3 = _mm256_add_pd(s3, _mm256_sub_pd(v3, sh));                                    \
+            lo0 = _mm256_min_pd(v0, lo0); /* NaN in v: keeps lo */                            \
+            lo1 = _mm256_min_pd(v1, lo1);                                                     \
+            hi0 = _mm256_max_pd(v0, hi0);                                                     \
+            hi1 = _mm256_max_pd(v1, hi1);                                                     \
+            lo0 = _mm256_min_pd(v2, lo0);                                                     \
+            lo1 = _mm256_min_pd(v3, lo1);                                                     \
+            hi0 = _mm256_max_pd(v2, hi0);                                                     \
+            hi1 = _mm256_max_pd(v3, hi1);                                                     \
+        }                                                                                     \
+        double lo[4], hi[4];                                                                  \
+        _mm256_storeu_pd(lo, _mm256_min_pd(lo0, lo1));                                       \
+        _mm256_storeu_pd(hi, _mm256_max_pd(hi0, hi1));                                        \
+        pass1 r = {hsum4(_mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3))), lo[0], hi[0]}; \
+        for (int l = 1; l < 4; l++) {                                                         \
+            r.min = lo[l] < r.min ? lo[l] : r.min;                                            \
+            r.max = hi[l] > r.max ? hi[l] : r.max;                                            \
+        }                                                                                     \
+        if (i < len) {                                                                        \
+            pass1 t = pass1_portable_##SUFFIX(x + i, len - i, shift);                         \
+            r.sum += t.sum;                                                                   \
+            r.min = t.min < r.min ? t.min : r.min;                                            \
+            r.max = t.max > r.max ? t.max : r.max;                                            \
+        }                                                                                     \
+        return r;                                                                             \
+    }                                                                                         \
+    AVX2_FMA static pass2 pass2_avx2_##SUFFIX(const T *x, int64_t len, double shift, double mean) \
+    {                                                                                         \
+        const __m256d sh = _mm256_set1_pd(shift), m = _mm256_set1_pd(mean);                   \
+        __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                          \
+        __m256d q0 = a0, q1 = a0, q2 = a0, q3 = a0;                                           \
+        int64_t i = 0;                                                                        \
+        for (; i + 16 <= len; i += 16) {                                                      \
+            __m256d d0 = _mm256_sub_pd(_mm256_sub_pd(load4_##SUFFIX(x + i), sh), m);          \
+            __m256d d1 = _mm256_sub_pd(_mm256_sub_pd(load4_##SUFFIX(x + i + 4), sh), m);      \
+            __m256d d2 = _mm256_sub_pd(_mm256_sub_pd(load4_##SUFFIX(x + i + 8), sh), m);      \
+            __m256d d3 = _mm256_sub_pd(_mm256_sub_pd(load4_##SUFFIX(x + i + 12), sh), m);     \
+            a0 = _mm256_add_pd(a0, d0);                                                       \
+            a1 = _mm256_add_pd(a1, d1);                                                       \
+            a2 = _mm256_add_pd(a2, d2);                                                       \
+            a3 = _mm256_add_pd(a3, d3);                                                       \
+            q0 = _mm256_fmadd_pd(d0, d0, q0);                                                 \
+            q1 = _mm256_fmadd_pd(d1, d1, q1);                                                 \
+            q2 = _mm256_fmadd_pd(d2, d2, q2);                                                 \
+            q3 = _mm256_fmadd_pd(d3, d3, q3);                                                 \
+        }                                                                                     \
+        pass2 r = {hsum4(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3))),        \
+                   hsum4(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)))};       \
+        if (i < len) {                                                                        \
+            pass2 t = pass2_portable_##SUFFIX(x + i, len - i, shift, mean);                   \
+            r.dev += t.dev;                                                                   \
+            r.sq += t.sq;                                                                     \
+        }                                                                                     \
+        return r;                                                                             \
+    }
+
+DEFINE_PASSES_AVX2(f64, double)
+DEFINE_PASSES_AVX2(f32, float)
+
+/* The summary of x[0..len) (FP32 when fp32), on the AVX2 passes when `vector`. */
+static summary chunk_summary(const void *x, int fp32, int vector, int64_t len, double shift)
+{
+    const double *x64 = x;
+    const float *x32 = x;
+    pass1 a = fp32 ? (vector ? pass1_avx2_f32(x32, len, shift) : pass1_portable_f32(x32, len, shift))
+                   : (vector ? pass1_avx2_f64(x64, len, shift) : pass1_portable_f64(x64, len, shift));
+    summary r = {.n = len, .min = a.min, .max = a.max};
+    if (isnan(a.sum)) {
+        for (int64_t j = 0; j < len && !r.nan_seen; j++)
+            r.nan_seen = fp32 ? isnan(x32[j]) : isnan(x64[j]);
+    }
+    double mean = a.sum / (double)len;
+    if (!isfinite(mean)) { /* infinities (or NaN): no deviations to speak of */
+        r.mean = mean;
+        r.m2 = NAN;
+        return r;
+    }
+    pass2 b = fp32 ? (vector ? pass2_avx2_f32(x32, len, shift, mean) : pass2_portable_f32(x32, len, shift, mean))
+                   : (vector ? pass2_avx2_f64(x64, len, shift, mean) : pass2_portable_f64(x64, len, shift, mean));
+    /* Corrected two-pass: removes the rounding error of the first mean. */
+    r.mean = mean + b.dev / (double)len;
+    r.m2 = b.sq - b.dev * b.dev / (double)len;
+    if (r.m2 < 0)
+        r.m2 = 0;
+    return r;
+}
 
 /* ---- percentiles ---------------------------------------------------------------------- */
 
@@ -523,13 +663,13 @@ static int describe_run(ncs_ctx *ctx, int part, int nparts)
     double *copy = text[0] != '\0' ? (double *)(slots + nparts) : NULL; /* x as doubles */
     double shift = describe_shift(&x);
     summary acc = {.n = 0, .min = INFINITY, .max = -INFINITY};
+    int fp32 = x.dtype == NCS_DTYPE_FP32, vector = use_avx2_fma();
     for (int64_t i = lo; i < hi; i += DESCRIBE_CHUNK) {
         if (api->cancelled(ctx))
             return NCS_E_CANCELLED;
         int64_t len = hi - i < DESCRIBE_CHUNK ? hi - i : DESCRIBE_CHUNK;
-        summary chunk = x.dtype == NCS_DTYPE_FP64
-                            ? chunk_summary_f64((const double *)x.data + i, len, shift)
-                            : chunk_summary_f32((const float *)x.data + i, len, shift);
+        const void *at = fp32 ? (const void *)((const float *)x.data + i) : (const void *)((const double *)x.data + i);
+        summary chunk = chunk_summary(at, fp32, vector, len, shift);
         merge(&acc, &chunk);
         if (copy != NULL && x.dtype == NCS_DTYPE_FP64) {
             memcpy(copy + i, (const double *)x.data + i, (size_t)len * sizeof(double));

@@ -23,6 +23,8 @@ void ncs_matmul_force_portable(int on);
 /** Test hooks: non-zero makes conv2d / histogram use their portable loops even on AVX2 CPUs. */
 void ncs_conv2d_force_portable(int on);
 void ncs_histogram_force_portable(int on);
+/** Test hook: non-zero makes describe use its portable loops even on AVX2+FMA CPUs. */
+void ncs_describe_force_portable(int on);
 
 /** Protocol name of the dtypes the built-in kernels handle, for messages. */
 static inline const char *ncs_kernel_dtype_text(int dtype)

@@ -71,18 +71,7 @@ int main(int argc, char **argv)
         check(ncs_call_set_param(call, "mode", mode), "mode", call);
         check(ncs_call_set_param(call, "boundary", boundary), "boundary", call);
         double t0 = now();
-        check(ncs_call_prepare(call, threads, &parts), "prepare", call);
-        pthread_t tids[64];
-        part_arg args[64];
-        for (int p = 0; p < parts; p++) {
-            args[p] = (part_arg){call, p, NCS_OK};
-            pthread_create(&tids[p], NULL, run_part, &args[p]);
-        }
-        for (int p = 0; p < parts; p++) {
-            pthread_join(tids[p], NULL);
-            check(args[p].status, "run part", call);
-        }
-        check(ncs_call_finish(call), "finish", call);
+        check(run_call(call, threads, &parts), "run", call);
         times[r] = now() - t0;
         int out_dtype, rank;
         int64_t dims[NCS_MAX_RANK];

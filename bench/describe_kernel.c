@@ -32,18 +32,7 @@ static double time_describe(ncs_handle x, int64_t n, int threads, const char *pe
         check(ncs_call_set_param(call, "percentiles", percentiles), "percentiles", call);
     int parts;
     double t0 = now();
-    check(ncs_call_prepare(call, threads, &parts), "prepare", call);
-    pthread_t tids[64];
-    part_arg args[64];
-    for (int p = 0; p < parts; p++) {
-        args[p] = (part_arg){call, p, NCS_OK};
-        pthread_create(&tids[p], NULL, run_part, &args[p]);
-    }
-    for (int p = 0; p < parts; p++) {
-        pthread_join(tids[p], NULL);
-        check(args[p].status, "run part", call);
-    }
-    check(ncs_call_finish(call), "finish", call);
+    check(run_call(call, threads, &parts), "run", call);
     double t = now() - t0;
     ncs_handle out;
     uint64_t addr, size;
@@ -53,46 +42,6 @@ static double time_describe(ncs_handle x, int64_t n, int threads, const char *pe
     ncs_buffer_release(out);
     ncs_call_destroy(call, NULL);
     return t;
-}
-
-typedef struct sum_arg {
-    const uint64_t *x;
-    int64_t n;
-    uint64_t sum;
-} sum_arg;
-
-static void *sum_range(void *p)
-{
-    sum_arg *a = p;
-    uint64_t s[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= a->n; i += 8) {
-        for (int l = 0; l < 8; l++)
-            s[l] += a->x[i + l];
-    }
-    for (; i < a->n; i++)
-        s[0] += a->x[i];
-    a->sum = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
-    return NULL;
-}
-
-static double time_sum(const uint64_t *x, int64_t n, int threads, uint64_t *result)
-{
-    pthread_t tids[64];
-    sum_arg args[64];
-    double t0 = now();
-    for (int t = 0; t < threads; t++) {
-        int64_t lo = n * t / threads, hi = n * (t + 1) / threads;
-        args[t] = (sum_arg){x + lo, hi - lo, 0};
-        pthread_create(&tids[t], NULL, sum_range, &args[t]);
-    }
-    uint64_t s = 0;
-    for (int t = 0; t < threads; t++) {
-        pthread_join(tids[t], NULL);
-        s += args[t].sum;
-    }
-    *result = s;
-    return now() - t0;
 }
 
 int main(int argc, char **argv)

@@ -66,18 +66,7 @@ int main(int argc, char **argv) {
             check(ncs_call_create("sha256", &call), "create");
             check(ncs_call_set_input(call, 0, NCS_DTYPE_BYTES, 1, &count, x), "input data");
             double t0 = now();
-            check(ncs_call_prepare(call, threads, &parts), "prepare");
-            pthread_t tids[64];
-            part_arg args[64];
-            for (int p = 0; p < parts; p++) {
-                args[p] = (part_arg){call, p, NCS_OK};
-                pthread_create(&tids[p], NULL, run_part, &args[p]);
-            }
-            for (int p = 0; p < parts; p++) {
-                pthread_join(tids[p], NULL);
-                check(args[p].status, "run part");
-            }
-            check(ncs_call_finish(call), "finish");
+            check(run_call(call, threads, &parts), "run");
             times[r] = now() - t0;
             ncs_call_destroy(call, NULL);
         }

@@ -31,7 +31,8 @@ class ClientConnectionsTests {
                 .containsEntry(new ClientConnections.Connection(8080, InetAddress.ofLiteral("192.168.1.100"), 80), 0x01)
                 .containsEntry(new ClientConnections.Connection(8080, InetAddress.ofLiteral("127.0.0.2"), 0xC350), 0x01)
                 .containsEntry(new ClientConnections.Connection(8080, InetAddress.ofLiteral("::1"), 0xA000), 0x08)
-                .hasSize(4); // the connection on port 8081 is not one of ours
+                .hasSize(5) // the four above and the listening socket; the connection on port 8081 is skipped
+                .doesNotContainKey(new ClientConnections.Connection(0x1F91, loopback, 0xD432));
     }
 
     @Test

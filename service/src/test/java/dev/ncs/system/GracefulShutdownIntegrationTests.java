@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * SIGTERM with a request in flight, on a real process: readiness goes down, then new connections are
- * refused at once, the request in flight still gets its (correct) answer, native memory is back to
+ * refused, the request in flight still gets its (correct) answer, native memory is back to
  * zero at the end, and the process exits.
  */
 class GracefulShutdownIntegrationTests {

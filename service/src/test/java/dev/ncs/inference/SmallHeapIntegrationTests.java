@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ncs.IntegrationTestSupport;
+import dev.ncs.nativelib.NativeRuntime;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -14,9 +15,16 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -31,6 +39,9 @@ class SmallHeapIntegrationTests extends IntegrationTestSupport {
     private static final int N = 1 << 25; // FP64 elements: 256 MiB
     private static final long BYTES = (long) N * 8;
 
+    @Autowired
+    NativeRuntime runtime;
+
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @BeforeEach
@@ -42,7 +53,7 @@ class SmallHeapIntegrationTests extends IntegrationTestSupport {
     void describeOf256MiBUploadedInBinary() throws Exception {
         String header = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[" + N + "],"
                 + "\"parameters\":{\"binary_data_size\":" + BYTES + "}}]}";
-        HttpResponse<String> response = http.send(upload("/v2/models/describe/infer", header),
+        HttpResponse<String> response = http.send(upload("/v2/models/describe/infer", header, N),
                 HttpResponse.BodyHandlers.ofString());
 
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
@@ -59,7 +70,7 @@ class SmallHeapIntegrationTests extends IntegrationTestSupport {
     void identityRoundTripOf256MiBInBinary() throws Exception {
         String header = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[" + N + "],"
                 + "\"parameters\":{\"binary_data_size\":" + BYTES + "}}],\"parameters\":{\"binary_data_output\":true}}";
-        HttpResponse<InputStream> response = http.send(upload("/v2/models/identity/infer", header),
+        HttpResponse<InputStream> response = http.send(upload("/v2/models/identity/infer", header, N),
                 HttpResponse.BodyHandlers.ofInputStream());
 
         assertThat(response.statusCode()).isEqualTo(200);
@@ -81,21 +92,62 @@ class SmallHeapIntegrationTests extends IntegrationTestSupport {
         }
     }
 
-    /** A POST whose body (JSON header, then x[i] = i as FP64) is generated while it is sent. */
-    private HttpRequest upload(String path, String header) {
-        byte[] head = header.getBytes(StandardCharsets.UTF_8);
-        HttpRequest.BodyPublisher stream = HttpRequest.BodyPublishers.ofInputStream(() -> new Generated(head));
-        return HttpRequest.newBuilder(api(path)).header("Inference-Header-Content-Length", Integer.toString(head.length))
-                .POST(HttpRequest.BodyPublishers.fromPublisher(stream, head.length + BYTES)).build();
+    /**
+     * A flood: twelve 64 MiB uploads at once against a 224 MiB native budget, in this 128 MiB heap.
+     * Inputs are allocated against the budget before their bytes are read, so at most three are in
+     * native memory at a time and the others are refused at once with 507; nothing runs out.
+     */
+    @Test
+    void aFloodOfLargeUploadsIsHeldToTheBudgetWithoutRunningOutOfHeap() throws Exception {
+        int elements = N / 4;
+        String header = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[" + elements + "],"
+                + "\"parameters\":{\"binary_data_size\":" + 8L * elements + "}}]}";
+        runtime.setMemoryLimit(224L << 20); // three inputs, and room for their outputs
+        try {
+            List<CompletableFuture<HttpResponse<String>>> flood = new ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                flood.add(http.sendAsync(upload("/v2/models/describe/infer", header, elements),
+                        HttpResponse.BodyHandlers.ofString()));
+            }
+            Map<Integer, Integer> statuses = new TreeMap<>();
+            String refusal = "";
+            for (CompletableFuture<HttpResponse<String>> request : flood) {
+                HttpResponse<String> response = request.get(120, TimeUnit.SECONDS);
+                statuses.merge(response.statusCode(), 1, Integer::sum);
+                if (response.statusCode() == 200) {
+                    double n = elements;
+                    assertThat(Tensors.doubles(Tensors.output(JSON.readTree(response.body()), "mean"))[0])
+                            .isEqualTo((n - 1) / 2);
+                } else {
+                    assertThat(response.statusCode()).as(response.body()).isEqualTo(507);
+                    assertThat(response.body()).contains("budget");
+                    refusal = response.body();
+                }
+            }
+            assertThat(statuses).as("statuses; a refusal said: %s", refusal).containsKeys(200, 507);
+        } finally {
+            runtime.setMemoryLimit(4L << 30);
+        }
     }
 
-    /** The header, then N little-endian doubles 0, 1, 2, ... generated on demand. */
+    /** A POST whose body (JSON header, then x[i] = i as FP64) is generated while it is sent. */
+    private HttpRequest upload(String path, String header, long elements) {
+        byte[] head = header.getBytes(StandardCharsets.UTF_8);
+        HttpRequest.BodyPublisher stream = HttpRequest.BodyPublishers.ofInputStream(
+                () -> new Generated(head, 8 * elements));
+        return HttpRequest.newBuilder(api(path)).header("Inference-Header-Content-Length", Integer.toString(head.length))
+                .POST(HttpRequest.BodyPublishers.fromPublisher(stream, head.length + 8 * elements)).build();
+    }
+
+    /** The header, then little-endian doubles 0, 1, 2, ... generated on demand. */
     private static final class Generated extends InputStream {
         private final byte[] head;
+        private final long bytes;
         private long position;
 
-        Generated(byte[] head) {
+        Generated(byte[] head, long bytes) {
             this.head = head;
+            this.bytes = bytes;
         }
 
         @Override
@@ -106,7 +158,7 @@ class SmallHeapIntegrationTests extends IntegrationTestSupport {
 
         @Override
         public int read(byte[] b, int off, int len) {
-            long total = head.length + BYTES;
+            long total = head.length + bytes;
             if (position >= total) {
                 return -1;
             }

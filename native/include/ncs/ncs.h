@@ -470,6 +470,22 @@ NCS_API const char *ncs_library_name(int index);
  */
 NCS_API int ncs_library_lock_stats(int index, uint64_t *out, int n);
 
+/* ---------------------------------------------------------------------------------------- */
+/* Connections                                                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+/**
+ * The kernel's state of the TCP connection between local_address:local_port and
+ * remote_address:remote_port (network byte order addresses: 4 bytes for ip_version 4, 16 for 6;
+ * ports as numbers), found by one exact NETLINK_SOCK_DIAG lookup. Returns the Linux TCP state
+ * (1 = ESTABLISHED, 8 = CLOSE_WAIT: the peer closed its side, ...), 0 when there is no such
+ * connection (never was, or reset and gone), or a negated ncs_status: -NCS_E_INVALID_ARGUMENT
+ * for bad arguments, -NCS_E_UNSUPPORTED when the kernel offers no such lookup. An IPv4 client of a
+ * dual-stack (IPv6) server socket is found with ip_version 4 and its IPv4 addresses.
+ */
+NCS_API int ncs_tcp_state(int ip_version, const uint8_t *local_address, int local_port,
+                          const uint8_t *remote_address, int remote_port);
+
 #ifdef __cplusplus
 }
 #endif

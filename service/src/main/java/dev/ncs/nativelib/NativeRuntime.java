@@ -2,6 +2,7 @@ package dev.ncs.nativelib;
 
 import dev.ncs.nativelib.raw.NcsLibrary;
 import java.lang.ref.Cleaner;
+import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -173,6 +174,22 @@ public final class NativeRuntime {
         }
         String reason = new String(error, 0, end, java.nio.charset.StandardCharsets.UTF_8);
         return reason.isEmpty() ? NcsLibrary.ncs_status_str(status) : reason;
+    }
+
+    /**
+     * The kernel's state of the TCP connection between the two ends (Linux's numbering: 1 established,
+     * 8 close-wait: the peer closed its side), 0 when there is no such connection (any more), or -1
+     * when it cannot be told (addresses of different families, or no such lookup on this system).
+     */
+    public int tcpState(InetAddress localAddress, int localPort, InetAddress remoteAddress, int remotePort) {
+        requirePlatformThread();
+        byte[] local = localAddress.getAddress();
+        byte[] remote = remoteAddress.getAddress();
+        if (local.length != remote.length) {
+            return -1;
+        }
+        int state = NcsLibrary.ncs_tcp_state(local.length == 4 ? 4 : 6, local, localPort, remote, remotePort);
+        return state < 0 ? -1 : state;
     }
 
     /** Names of the kernel libraries loaded ("builtin" and the plugins), in index order. */

@@ -84,6 +84,9 @@ public final class NcsLibrary {
 
     public static native int ncs_library_count();
 
+    public static native int ncs_tcp_state(int ipVersion, byte[] localAddress, int localPort, byte[] remoteAddress,
+            int remotePort);
+
     public static native String ncs_library_name(int index);
 
     public static native int ncs_library_lock_stats(int index, long[] out, int n);

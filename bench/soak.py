@@ -15,6 +15,7 @@ Before and after (each after a full GC through jcmd) it reads live native buffer
 Java leak counter, heap used and the process's RSS, and prints them side by side.
 """
 import argparse
+import hashlib
 import http.client
 import json
 import os
@@ -125,7 +126,6 @@ class Soak:
         return np.allclose(y[:, 0] + 1j * y[:, 1], np.fft.fft(z), atol=1e-8 * max(1, n)), status
 
     def good_sha256(self, rng):
-        import hashlib
         messages = [bytes(rng.integers(0, 256, rng.integers(0, 300), dtype=np.uint8)) for _ in range(rng.integers(1, 20))]
         raw = b"".join(len(m).to_bytes(4, "little") + m for m in messages)
         header = json.dumps({"inputs": [{"name": "data", "datatype": "BYTES", "shape": [len(messages)],
@@ -209,12 +209,15 @@ def metric(text, series):
     return total
 
 
+def rss_mib(pid):
+    return int(re.search(r"VmRSS:\s+(\d+)", open("/proc/%d/status" % pid).read()).group(1)) / 1024
+
+
 def sample(process, management):
     """Live native memory, Java leaks, heap after a full GC, and RSS."""
     subprocess.run(["jcmd", str(process.pid), "GC.run"], check=True, capture_output=True)
     time.sleep(1)
     text = scrape(management)
-    rss_kib = int(re.search(r"VmRSS:\s+(\d+)", open("/proc/%d/status" % process.pid).read()).group(1))
     return {
         "ncs_native_buffers_live": metric(text, "ncs_native_buffers_live"),
         "ncs_native_memory_live_bytes": metric(text, "ncs_native_memory_live_bytes"),
@@ -222,7 +225,7 @@ def sample(process, management):
             r'^ncs_leaks_total\{[^}]*source="java"[^}]*\} (\S+)$', text, re.M)),
         "heap used after GC (MiB)": sum(float(v) for v in re.findall(
             r'^jvm_memory_used_bytes\{area="heap"[^}]*\} (\S+)$', text, re.M)) / 2**20,
-        "RSS (MiB)": rss_kib / 1024,
+        "RSS (MiB)": rss_mib(process.pid),
         "kernels run": metric(text, "ncs_kernel_seconds_count"),
         "cancelled: client hung up": metric(text, 'ncs_rejected_total{reason="client_disconnected"}'),
         "cancelled: deadline (504)": metric(text, 'ncs_rejected_total{reason="deadline"}'),
@@ -263,8 +266,7 @@ def main():
         timeline = []  # RSS and live native bytes each 30 s under load: flat means a plateau, not a slope
         while time.time() < end:
             time.sleep(min(30, max(0.1, end - time.time())))
-            rss = int(re.search(r"VmRSS:\s+(\d+)", open("/proc/%d/status" % process.pid).read()).group(1)) / 1024
-            timeline.append("%.0fs %.0f MiB" % (time.time() - start, rss))
+            timeline.append("%.0fs %.0f MiB" % (time.time() - start, rss_mib(process.pid)))
         [t.join() for t in threads]
         elapsed = time.time() - start
         time.sleep(2)  # hang-ups still being noticed

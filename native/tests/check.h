@@ -5,6 +5,8 @@
 #ifndef NCS_TEST_CHECK_H
 #define NCS_TEST_CHECK_H
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +93,35 @@ static inline int run_parts_and_finish(ncs_call *call, int nparts)
             return status;
     }
     return ncs_call_finish(call);
+}
+
+/* pthread start routine for job = {call, (void *)(intptr_t)part}: runs that part, returns its status. */
+static inline void *run_part_job(void *arg)
+{
+    void **job = arg;
+    return (void *)(intptr_t)ncs_call_run_part(job[0], (int)(intptr_t)job[1]);
+}
+
+/* Runs every part on its own thread at once (prepare already done), then finish. Returns the first
+   failing part's status, else finish's. */
+static inline int run_parts_concurrently(ncs_call *call, int nparts)
+{
+    pthread_t threads[64];
+    void *jobs[64][2];
+    CHECK(nparts <= 64);
+    for (int p = 0; p < nparts; p++) {
+        jobs[p][0] = call;
+        jobs[p][1] = (void *)(intptr_t)p;
+        CHECK(pthread_create(&threads[p], NULL, run_part_job, jobs[p]) == 0);
+    }
+    int status = NCS_OK;
+    for (int p = 0; p < nparts; p++) {
+        void *result;
+        CHECK(pthread_join(threads[p], &result) == 0);
+        if ((int)(intptr_t)result != NCS_OK && status == NCS_OK)
+            status = (int)(intptr_t)result;
+    }
+    return status != NCS_OK ? status : ncs_call_finish(call);
 }
 
 /* Deterministic pseudo-random numbers (xorshift64*), uniform in [0, 1). */

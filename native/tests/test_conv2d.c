@@ -68,32 +68,6 @@ typedef struct conv_result {
     double *out; /* widened to double, malloc'ed */
 } conv_result;
 
-static void *run_part_thread(void *arg)
-{
-    void **job = arg;
-    return (void *)(intptr_t)ncs_call_run_part(job[0], (int)(intptr_t)job[1]);
-}
-
-static int run_concurrently(ncs_call *call, int nparts)
-{
-    pthread_t threads[8];
-    void *jobs[8][2];
-    CHECK(nparts <= 8);
-    for (int p = 0; p < nparts; p++) {
-        jobs[p][0] = call;
-        jobs[p][1] = (void *)(intptr_t)p;
-        CHECK(pthread_create(&threads[p], NULL, run_part_thread, jobs[p]) == 0);
-    }
-    int status = NCS_OK;
-    for (int p = 0; p < nparts; p++) {
-        void *ret;
-        CHECK(pthread_join(threads[p], &ret) == 0);
-        if ((int)(intptr_t)ret != NCS_OK && status == NCS_OK)
-            status = (int)(intptr_t)ret;
-    }
-    return status != NCS_OK ? status : ncs_call_finish(call);
-}
-
 /* Copies n doubles into a new buffer of dtype. */
 static ncs_handle buffer_of(const double *values, int64_t n, int dtype)
 {
@@ -132,7 +106,7 @@ static conv_result conv2d(const double *image, int image_rank, int64_t n, int64_
     r.status = ncs_call_prepare(call, max_parts, &r.nparts);
     if (r.status == NCS_OK) {
         CHECK(r.nparts >= 1 && r.nparts <= max_parts);
-        r.status = threads ? run_concurrently(call, r.nparts) : run_parts_and_finish(call, r.nparts);
+        r.status = threads ? run_parts_concurrently(call, r.nparts) : run_parts_and_finish(call, r.nparts);
     }
     if (r.status != NCS_OK) {
         snprintf(r.message, sizeof r.message, "%s", ncs_call_error(call));
@@ -562,7 +536,7 @@ static void test_cancel_while_running(void)
     CHECK_OK(ncs_call_prepare(call, 1, &nparts));
     void *job[2] = {call, (void *)(intptr_t)0};
     pthread_t thread;
-    CHECK(pthread_create(&thread, NULL, run_part_thread, job) == 0);
+    CHECK(pthread_create(&thread, NULL, run_part_job, job) == 0);
     while (ncs_call_progress(call) == 0)
         ;
     ncs_call_cancel(call);

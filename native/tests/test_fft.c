@@ -40,33 +40,6 @@ static int64_t shape_count(const fft_shape *s)
     return c;
 }
 
-static void *run_one_part(void *arg)
-{
-    void **job = arg;
-    return (void *)(intptr_t)ncs_call_run_part(job[0], (int)(intptr_t)job[1]);
-}
-
-/* Runs every part on its own thread at once, then finish. */
-static int run_parts_concurrently(ncs_call *call, int nparts)
-{
-    pthread_t threads[64];
-    void *jobs[64][2];
-    CHECK(nparts <= 64);
-    for (int p = 0; p < nparts; p++) {
-        jobs[p][0] = call;
-        jobs[p][1] = (void *)(intptr_t)p;
-        CHECK(pthread_create(&threads[p], NULL, run_one_part, jobs[p]) == 0);
-    }
-    int status = NCS_OK;
-    for (int p = 0; p < nparts; p++) {
-        void *result;
-        CHECK(pthread_join(threads[p], &result) == 0);
-        if ((int)(intptr_t)result != NCS_OK)
-            status = (int)(intptr_t)result;
-    }
-    return status == NCS_OK ? ncs_call_finish(call) : status;
-}
-
 /*
  * fft of x (count doubles, stored as `dtype`) with shape s; inverse < 0 leaves the parameter at
  * its default. Checks the output's metadata and the progress; returns the output as doubles

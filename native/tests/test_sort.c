@@ -56,33 +56,6 @@ static int is_nan_at(const void *data, int dtype, int64_t i)
     return 0;
 }
 
-static void *run_one_part(void *arg)
-{
-    void **job = arg;
-    return (void *)(intptr_t)ncs_call_run_part(job[0], (int)(intptr_t)job[1]);
-}
-
-/* Runs every part on its own thread at once, then finish. */
-static int run_parts_concurrently(ncs_call *call, int nparts)
-{
-    pthread_t threads[16];
-    void *jobs[16][2];
-    CHECK(nparts <= 16);
-    for (int p = 0; p < nparts; p++) {
-        jobs[p][0] = call;
-        jobs[p][1] = (void *)(intptr_t)p;
-        CHECK(pthread_create(&threads[p], NULL, run_one_part, jobs[p]) == 0);
-    }
-    int status = NCS_OK;
-    for (int p = 0; p < nparts; p++) {
-        void *result;
-        CHECK(pthread_join(threads[p], &result) == 0);
-        if ((int)(intptr_t)result != NCS_OK)
-            status = (int)(intptr_t)result;
-    }
-    return status == NCS_OK ? ncs_call_finish(call) : status;
-}
-
 /* The bit patterns of the NaNs among data[0..n), sorted (count in *count). */
 static uint64_t *nan_bits(const void *data, int dtype, int64_t n, int64_t *count)
 {
@@ -405,7 +378,7 @@ static void test_cancel(void)
     for (int p = 0; p < nparts; p++) {
         jobs[p][0] = call;
         jobs[p][1] = (void *)(intptr_t)p;
-        CHECK(pthread_create(&threads[p], NULL, run_one_part, jobs[p]) == 0);
+        CHECK(pthread_create(&threads[p], NULL, run_part_job, jobs[p]) == 0);
     }
     struct timespec pause = {0, 5 * 1000 * 1000};
     nanosleep(&pause, NULL);

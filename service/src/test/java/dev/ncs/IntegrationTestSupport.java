@@ -120,12 +120,26 @@ public abstract class IntegrationTestSupport {
      * The value of the sample {@code series} (a metric name, optionally with its exact label set as
      * scraped, e.g. {@code ncs_leaks_total{kernel="sort",source="java"}}); NaN if absent.
      */
-    protected static double metric(String scraped, String series) {
+    public static double metric(String scraped, String series) {
+        Matcher m = samples(series).matcher(scraped);
+        return m.find() ? Double.parseDouble(m.group(m.groupCount())) : Double.NaN;
+    }
+
+    /**
+     * The sum of every sample of {@code series} (a metric name, optionally with some of its labels, e.g.
+     * {@code ncs_kernel_seconds_count{kernel="describe"}} for all outcomes); 0 while none exists.
+     */
+    public static double total(String scraped, String series) {
+        return samples(series).matcher(scraped).results()
+                .mapToDouble(m -> Double.parseDouble(m.group(m.groupCount()))).sum();
+    }
+
+    /** The samples of {@code series}, its labels matched in any order; the value is the last group. */
+    private static Pattern samples(String series) {
         String pattern = series.contains("{")
                 ? Pattern.quote(series.substring(0, series.indexOf('{'))) + "\\{" + labelPattern(series) + "\\}"
                 : Pattern.quote(series) + "(\\{[^}]*\\})?";
-        Matcher m = Pattern.compile("(?m)^" + pattern + " (\\S+)$").matcher(scraped);
-        return m.find() ? Double.parseDouble(m.group(m.groupCount())) : Double.NaN;
+        return Pattern.compile("(?m)^" + pattern + " (\\S+)$");
     }
 
     private static String labelPattern(String series) {

@@ -12,6 +12,7 @@ import com.github.dockerjava.api.model.PortBinding;
 import com.github.dockerjava.api.model.Ports;
 import com.github.dockerjava.api.model.Volume;
 import dev.ncs.ExternalTools;
+import dev.ncs.IntegrationTestSupport;
 import dev.ncs.inference.TestTensors;
 import dev.ncs.kernel.References;
 import java.io.IOException;
@@ -23,7 +24,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -163,15 +163,15 @@ class DockerImageIntegrationTests {
 
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         String scraped = scrape();
-        while (sample(scraped, "ncs_native_buffers_live") != 0 && System.nanoTime() < deadline) {
+        while (IntegrationTestSupport.metric(scraped, "ncs_native_buffers_live") != 0 && System.nanoTime() < deadline) {
             Thread.sleep(100);
             scraped = scrape();
         }
 
-        assertThat(sample(scraped, "ncs_native_buffers_live")).isZero();
-        assertThat(sample(scraped, "ncs_native_memory_live_bytes")).isZero();
-        assertThat(sample(scraped, "ncs_native_memory_peak_bytes")).isPositive();
-        assertThat(sample(scraped, "ncs_kernel_seconds_count{kernel=\"matmul\",outcome=\"success\"}"))
+        assertThat(IntegrationTestSupport.metric(scraped, "ncs_native_buffers_live")).isZero();
+        assertThat(IntegrationTestSupport.metric(scraped, "ncs_native_memory_live_bytes")).isZero();
+        assertThat(IntegrationTestSupport.metric(scraped, "ncs_native_memory_peak_bytes")).isPositive();
+        assertThat(IntegrationTestSupport.metric(scraped, "ncs_kernel_seconds_count{kernel=\"matmul\",outcome=\"success\"}"))
                 .isGreaterThanOrEqualTo(1);
         assertThat(get(API_PORT, "/actuator/prometheus").statusCode()).isEqualTo(404);
     }
@@ -281,19 +281,6 @@ class DockerImageIntegrationTests {
     private static HttpResponse<String> get(int containerPort, String path) throws IOException, InterruptedException {
         return HTTP.send(HttpRequest.newBuilder(uri(containerPort, path)).timeout(Duration.ofSeconds(30)).GET().build(),
                 HttpResponse.BodyHandlers.ofString());
-    }
-
-    /** The value of one sample of the Prometheus text format (labels matched in any order); NaN if absent. */
-    private static double sample(String scraped, String series) {
-        String name = series.contains("{") ? series.substring(0, series.indexOf('{')) : series;
-        List<String> labels = series.contains("{")
-                ? Arrays.asList(series.substring(series.indexOf('{') + 1, series.length() - 1).split(","))
-                : List.of();
-        return scraped.lines()
-                .filter(line -> line.startsWith(name + " ") || line.startsWith(name + "{"))
-                .filter(line -> labels.stream().allMatch(line::contains))
-                .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
-                .findFirst().orElse(Double.NaN);
     }
 
     private static String scrape() throws IOException, InterruptedException {

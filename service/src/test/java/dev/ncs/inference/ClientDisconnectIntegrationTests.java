@@ -23,7 +23,7 @@ class ClientDisconnectIntegrationTests extends IntegrationTestSupport {
             "ncs_kernel_seconds_count{kernel=\"matmul\",outcome=\"client_disconnected\"}";
     private static final String MATMUL_SUCCESS = "ncs_kernel_seconds_count{kernel=\"matmul\",outcome=\"success\"}";
     /** Every describe that started, whatever its outcome (the context may be shared with other tests). */
-    private static final String DESCRIBE_RUNS = "ncs_kernel_seconds_count{kernel=\"describe\"";
+    private static final String DESCRIBE_RUNS = "ncs_kernel_seconds_count{kernel=\"describe\"}";
 
     @Autowired
     NativeExecutor executor;
@@ -31,9 +31,9 @@ class ClientDisconnectIntegrationTests extends IntegrationTestSupport {
     @Test
     void aRunningKernelIsCancelledWhenItsClientHangsUp() throws Exception {
         String start = scrape();
-        double before = count(start, DISCONNECTED);
-        double cancelledBefore = count(start, MATMUL_DISCONNECTED);
-        double successesBefore = count(start, MATMUL_SUCCESS);
+        double before = total(start, DISCONNECTED);
+        double cancelledBefore = total(start, MATMUL_DISCONNECTED);
+        double successesBefore = total(start, MATMUL_SUCCESS);
         int n = 3000; // seconds of FP64 matmul on this machine's two cores
         long matrixBytes = 8L * n * n;
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
@@ -59,8 +59,8 @@ class ClientDisconnectIntegrationTests extends IntegrationTestSupport {
         awaitMetric("ncs_workers_busy", busy -> busy == 0);
         long freedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - hungUp);
         String metrics = scrape();
-        assertThat(count(metrics, MATMUL_DISCONNECTED)).isEqualTo(cancelledBefore + 1);
-        assertThat(count(metrics, MATMUL_SUCCESS)).as("the matmul did not run to its end").isEqualTo(successesBefore);
+        assertThat(total(metrics, MATMUL_DISCONNECTED)).isEqualTo(cancelledBefore + 1);
+        assertThat(total(metrics, MATMUL_SUCCESS)).as("the matmul did not run to its end").isEqualTo(successesBefore);
         assertThat(freedMillis).as("workers free again after the hang-up").isLessThan(2_000);
         assertThat(post("/v2/models/sort/infer", "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"INT32\",\"shape\":[2],"
                 + "\"data\":[2,1]}]}").status()).isEqualTo(200);
@@ -69,8 +69,8 @@ class ClientDisconnectIntegrationTests extends IntegrationTestSupport {
     @Test
     void aQueuedRequestWhoseClientHangsUpNeverRuns() throws Exception {
         String start = scrape();
-        double before = count(start, DISCONNECTED);
-        double describesBefore = count(start, DESCRIBE_RUNS);
+        double before = total(start, DISCONNECTED);
+        double describesBefore = total(start, DESCRIBE_RUNS);
         CountDownLatch release = new CountDownLatch(1);
         Future<?> first = executor.submit(() -> release.await(30, TimeUnit.SECONDS));
         Future<?> second = executor.submit(() -> release.await(30, TimeUnit.SECONDS));
@@ -92,14 +92,7 @@ class ClientDisconnectIntegrationTests extends IntegrationTestSupport {
             first.get();
             second.get();
         }
-        assertThat(count(scrape(), DESCRIBE_RUNS)).as("the queued describe never ran").isEqualTo(describesBefore);
-    }
-
-    /** A counter's value, 0 while the series does not exist; a prefix ending in no brace sums its series. */
-    private static double count(String scraped, String series) {
-        return scraped.lines()
-                .filter(line -> series.endsWith("}") ? line.startsWith(series + " ") : line.startsWith(series))
-                .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).sum();
+        assertThat(total(scrape(), DESCRIBE_RUNS)).as("the queued describe never ran").isEqualTo(describesBefore);
     }
 
     private void awaitMetric(String series, DoublePredicate condition) throws Exception {

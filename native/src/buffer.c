@@ -26,6 +26,7 @@
  * owner_lock, which the snapshot also holds: owner texts are never read torn. The snapshot reads each slot seqlock-style like ncs_buffer_peek (state,
  * fields, state again) and skips a slot whose buffer changed meanwhile.
  */
+#define _DEFAULT_SOURCE /* MADV_HUGEPAGE is a Linux extension, hidden by _POSIX_C_SOURCE alone */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

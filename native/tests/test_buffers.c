@@ -159,6 +159,49 @@ static void test_peak_and_size_zero(void)
     CHECK(ncs_stats_read(out, 0) == 0);
 }
 
+/* Whether the mapping holding `addr` in /proc/self/smaps carries VmFlag `flag`; -1 when the
+   file or the mapping is not found. */
+static int mapping_has_flag(uint64_t addr, const char *flag)
+{
+    FILE *smaps = fopen("/proc/self/smaps", "r");
+    if (smaps == NULL)
+        return -1;
+    char line[512];
+    int inside = 0, found = -1;
+    while (found < 0 && fgets(line, sizeof line, smaps) != NULL) {
+        unsigned long long start, end;
+        if (sscanf(line, "%llx-%llx ", &start, &end) == 2 && strchr(line, ':') > strchr(line, ' '))
+            inside = addr >= start && addr < end;
+        else if (inside && strncmp(line, "VmFlags:", 8) == 0)
+            found = strstr(line + 8, flag) != NULL;
+    }
+    fclose(smaps);
+    return found;
+}
+
+/* Buffers of 4 MiB and more are 2 MiB aligned and advised to use transparent huge pages, so a
+   kernel's first touch of a fresh output faults once per 2 MiB instead of once per 4 KiB. */
+static void test_large_buffers_ask_for_huge_pages(void)
+{
+    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (thp == NULL) {
+        printf("  (skipped: this kernel has no transparent huge pages)\n");
+        return;
+    }
+    fclose(thp);
+    ncs_handle large, small;
+    uint64_t large_addr, small_addr, size;
+    CHECK_OK(ncs_buffer_alloc(6u << 20, &large));
+    CHECK_OK(ncs_buffer_alloc(64u << 10, &small));
+    CHECK_OK(ncs_buffer_data(large, &large_addr, &size));
+    CHECK_OK(ncs_buffer_data(small, &small_addr, &size));
+    CHECK(large_addr % (2u << 20) == 0);
+    CHECK(mapping_has_flag(large_addr, " hg") == 1);
+    CHECK(mapping_has_flag(small_addr, " hg") == 0);
+    CHECK_OK(ncs_buffer_release(small));
+    CHECK_OK(ncs_buffer_release(large));
+}
+
 /* ---- concurrency ----------------------------------------------------------------------- */
 
 #define THREADS 4
@@ -257,6 +300,7 @@ int main(void)
     RUN_TEST(test_generation_reuse);
     RUN_TEST(test_budget);
     RUN_TEST(test_peak_and_size_zero);
+    RUN_TEST(test_large_buffers_ask_for_huge_pages);
     RUN_TEST(test_concurrency);
     RUN_TEST(test_budget_concurrency);
     return 0;

@@ -152,7 +152,7 @@ static void test_empty_sizes(void)
 static void test_blocked_sizes(void)
 {
     check_sizes(300, 257, 129);
-    check_sizes(130, 300, 2100); /* crosses MC, KC and (for FP64) NC */
+    check_sizes(130, 400, 2100); /* crosses MC, KC (256 and 384) and (for FP64) NC */
     check_sizes(149, 521, 131); /* primes, two KC slices and a remainder */
     check_sizes(7, 3, 4133);     /* crosses NC for FP32 too */
 }

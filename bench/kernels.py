@@ -9,8 +9,9 @@ ncs_kernel_seconds_sum{kernel=...} across that one request (a worker taking the 
 parts, the merge, the outputs taken), so the upload, the download and freeing the input buffers
 are not counted. The peer runs in this process (numpy/scipy with their own threads;
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for numpy's best kernel). Medians of --reps
-runs; "speed-up" is peer time / NCS time. describe, histogram and sha256 alternate peer and NCS
-runs, so load from elsewhere hits both alike.
+runs; "speed-up" is peer time / NCS time. Every case runs peer and NCS once each to warm up, then
+alternates them with a 0.3 s pause after each run (numpy's OpenBLAS threads spin for about 0.1 s
+after a call), so load from elsewhere hits both alike and neither competes with the other.
 """
 import argparse
 import http.client
@@ -73,26 +74,32 @@ def ncs_once(args, kernel, inputs, parameters=None, bytes_inputs=None):
     return kernel_seconds(args.metrics, kernel) - before
 
 
-def ncs_median(args, kernel, inputs, parameters=None, bytes_inputs=None):
-    return statistics.median(ncs_once(args, kernel, inputs, parameters, bytes_inputs) for _ in range(args.reps))
+SETTLE_SECONDS = 0.3
 
 
-def peer_median(reps, fn):
-    fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def settled(fn):
+    """fn(), then a pause: OpenBLAS's threads keep spinning for about 0.1 s after a call (2^28
+    cycles, measured here: 0.1 s of CPU in the 0.2 s after numpy's a @ b), which would take a
+    core from whatever runs next. The pause lets either side's threads go idle."""
+    result = fn()
+    time.sleep(SETTLE_SECONDS)
+    return result
 
 
 def alternating_medians(reps, peer, ncs):
-    """Medians of peer() and ncs() (each returns seconds) run alternately, so that load from
-    elsewhere on a shared machine hits both alike."""
-    peer()
-    times = [(peer(), ncs()) for _ in range(reps)]
+    """Medians of peer() and ncs() (each returns seconds) run alternately after one warm-up run
+    of each, with a pause after each run, so that load from elsewhere on a shared machine hits
+    both alike and neither runs while the other's threads are still busy."""
+    settled(peer)
+    settled(ncs)
+    times = [(settled(peer), settled(ncs)) for _ in range(reps)]
     return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
+
+
+def compare(args, peer_fn, kernel, inputs, parameters=None, bytes_inputs=None):
+    """Peer (a function, timed by wall clock) against one NCS request's kernel time, alternating."""
+    return alternating_medians(args.reps, timed(peer_fn),
+                               lambda: ncs_once(args, kernel, inputs, parameters, bytes_inputs))
 
 
 def timed(fn):
@@ -137,34 +144,32 @@ def main():
         for dtype, label in ((np.float64, "FP64"), (np.float32, "FP32")):
             a = rng.random((2048, 2048)).astype(dtype)
             b = rng.random((2048, 2048)).astype(dtype)
-            case("matmul %s n=2048" % label, "matmul", "numpy a @ b", peer_median(args.reps, lambda: a @ b),
-                 ncs_median(args, "matmul", {"a": a, "b": b}), 1.0)
+            peer, ncs = compare(args, lambda: a @ b, "matmul", {"a": a, "b": b})
+            case("matmul %s n=2048" % label, "matmul", "numpy a @ b", peer, ncs, 1.0)
     if wanted("sort"):
         x = rng.random(10_000_000)
-        case("sort 10^7 FP64", "sort", "np.sort", peer_median(args.reps, lambda: np.sort(x)),
-             ncs_median(args, "sort", {"x": x}), 1.5)
+        peer, ncs = compare(args, lambda: np.sort(x), "sort", {"x": x})
+        case("sort 10^7 FP64", "sort", "np.sort", peer, ncs, 1.5)
     if wanted("fft"):
         z = rng.random((1 << 20, 2))
         zc = z[:, 0] + 1j * z[:, 1]
-        case("fft 2^20 complex FP64", "fft", "np.fft.fft", peer_median(args.reps, lambda: np.fft.fft(zc)),
-             ncs_median(args, "fft", {"x": z}), 1.0)
+        peer, ncs = compare(args, lambda: np.fft.fft(zc), "fft", {"x": z})
+        case("fft 2^20 complex FP64", "fft", "np.fft.fft", peer, ncs, 1.0)
     if wanted("conv2d"):
         import scipy.ndimage
         image = rng.random((4096, 4096)).astype(np.float32)
         k = rng.random((5, 5)).astype(np.float32)
-        case("conv2d 4096^2 FP32 5x5 same", "conv2d", "scipy.ndimage.convolve",
-             peer_median(args.reps, lambda: scipy.ndimage.convolve(image, k, mode="constant")),
-             ncs_median(args, "conv2d", {"image": image, "kernel": k}), 5.0)
+        peer, ncs = compare(args, lambda: scipy.ndimage.convolve(image, k, mode="constant"), "conv2d",
+                            {"image": image, "kernel": k})
+        case("conv2d 4096^2 FP32 5x5 same", "conv2d", "scipy.ndimage.convolve", peer, ncs, 5.0)
     if wanted("describe"):
         x = rng.random(20_000_000)
-        peer, ncs = alternating_medians(args.reps, timed(lambda: (x.mean(), x.std(), x.min(), x.max())),
-                                        lambda: ncs_once(args, "describe", {"x": x}))
+        peer, ncs = compare(args, lambda: (x.mean(), x.std(), x.min(), x.max()), "describe", {"x": x})
         case("describe 2*10^7 FP64", "describe", "numpy mean+std+min+max", peer, ncs, 3.0)
     if wanted("histogram"):
         x = rng.random(100_000_000)
-        read, ncs = alternating_medians(args.reps, timed(lambda: np.add.reduce(x)),
-                                        lambda: ncs_once(args, "histogram", {"x": x},
-                                                         {"bins": 100, "lo": 0.0, "hi": 1.0}))
+        read, ncs = compare(args, lambda: np.add.reduce(x), "histogram", {"x": x},
+                            {"bins": 100, "lo": 0.0, "hi": 1.0})
         gbs = x.nbytes / ncs / 1e9
         rows.append(("histogram 10^8 FP64", "histogram", "read bandwidth (numpy sum)", read, ncs, 0.5))
         print("  %-32s NCS %8.1f ms (%.1f GB/s)   read bandwidth %.1f GB/s   ratio %.2f"

@@ -26,16 +26,11 @@
  * owner_lock, which the snapshot also holds: owner texts are never read torn. The snapshot reads each slot seqlock-style like ncs_buffer_peek (state,
  * fields, state again) and skips a slot whose buffer changed meanwhile.
  */
-#define _DEFAULT_SOURCE /* MADV_HUGEPAGE is a Linux extension, hidden by _POSIX_C_SOURCE alone */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-
-#define HUGE_THRESHOLD (4u << 20)
-#define HUGE_ALIGNMENT ((size_t)2 << 20)
 
 #include "internal.h"
 
@@ -43,7 +38,6 @@
 #define CHUNK_SLOTS (1u << CHUNK_BITS)
 #define MAX_CHUNKS 16384u /* 2^26 slots at most */
 #define NO_SLOT UINT32_MAX
-#define ALIGNMENT 64
 #define OWNER_WORDS 8 /* (NCS_OWNER_MAX + 1) / 8 */
 
 typedef struct slot {
@@ -217,21 +211,14 @@ int ncs_buffer_alloc_owned(uint64_t size, const ncs_owner *owner, ncs_handle *ou
     if (!ncs_stat_reserve_bytes(size))
         return refuse_allocation();
     void *data = NULL;
-    /* Large buffers are aligned to 2 MiB and asked to use transparent huge pages (as numpy does):
-       a kernel's first touch of a fresh output then faults 512 times less often. Only advice. */
-    int large = size >= HUGE_THRESHOLD;
-    if (size > 0 && posix_memalign(&data, large ? HUGE_ALIGNMENT : ALIGNMENT, (size_t)size) != 0) {
+    if (size > 0 && (data = ncs_block_get(size)) == NULL) {
         ncs_stat_unreserve_bytes(size);
         return refuse_allocation();
     }
-#ifdef MADV_HUGEPAGE
-    if (large)
-        (void)madvise(data, (size_t)size, MADV_HUGEPAGE);
-#endif
     uint32_t index;
     if (!take_slot(&index)) {
-        free(data);
         ncs_stat_unreserve_bytes(size);
+        ncs_block_put(data, size);
         return refuse_allocation();
     }
     slot *s = slot_at(index);
@@ -280,8 +267,8 @@ static void free_slot(slot *s, uint32_t index, int retire)
     atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&s->data, (uintptr_t)0, memory_order_relaxed);
     atomic_store_explicit(&s->size, 0, memory_order_relaxed);
-    free(data);
     ncs_stat_unreserve_bytes(size);
+    ncs_block_put(data, size);
     ncs_stat_sub(NCS_STAT_LIVE_BUFFERS, 1);
     ncs_stat_add(NCS_STAT_FREES, 1);
     if (!retire)

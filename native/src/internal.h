@@ -32,6 +32,20 @@ void ncs_stat_sub(ncs_stat which, uint64_t delta);
 int ncs_stat_reserve_bytes(uint64_t bytes);
 /** Gives back bytes reserved with ncs_stat_reserve_bytes. */
 void ncs_stat_unreserve_bytes(uint64_t bytes);
+/** Counter `which` now (relaxed atomic). */
+uint64_t ncs_stat_get(ncs_stat which);
+
+/* ---- block_cache.c: the memory behind buffers ------------------------------------------ */
+
+/** Constructor. Memory for a buffer of `size` > 0 bytes (64-byte aligned; from 4 MiB up 2 MiB
+ *  aligned, huge-page advised, and possibly a cached block of a freed buffer, contents
+ *  unspecified), or NULL when the system has none. The caller has reserved `size` live bytes
+ *  already; cached blocks that no longer fit the budget beside them are given back. */
+void *ncs_block_get(uint64_t size);
+/** Destructor. Takes back memory from ncs_block_get for a buffer of `size` bytes (NULL: nothing),
+ *  after the caller gave back the live bytes: a large block is kept for reuse if the cache limit
+ *  and the budget allow, else returned to the system. */
+void ncs_block_put(void *data, uint64_t size);
 
 /* ---- buffer.c ------------------------------------------------------------------------- */
 

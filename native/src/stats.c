@@ -17,6 +17,11 @@ void ncs_stat_sub(ncs_stat which, uint64_t delta)
     atomic_fetch_sub_explicit(&counters[which], delta, memory_order_relaxed);
 }
 
+uint64_t ncs_stat_get(ncs_stat which)
+{
+    return atomic_load_explicit(&counters[which], memory_order_relaxed);
+}
+
 static void raise_peak(uint64_t live)
 {
     uint64_t peak = atomic_load_explicit(&counters[NCS_STAT_PEAK_BYTES], memory_order_relaxed);

@@ -54,12 +54,13 @@ static inline uint64_t stat_value(int which)
     return values[which];
 }
 
-/* Runs one test function and checks it left no buffer alive. */
+/* Runs one test function and checks it left no buffer alive and nothing cached. */
 #define RUN_TEST(test)                                              \
     do {                                                            \
         test();                                                     \
         CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 0);              \
         CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 0);                \
+        CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0);              \
         printf("ok %s\n", #test);                                   \
     } while (0)
 

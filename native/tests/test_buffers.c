@@ -2,7 +2,9 @@
  * test_buffers.c -- the buffer registry, the counters, status strings, dtypes and versions.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "check.h"
 
@@ -202,6 +204,165 @@ static void test_large_buffers_ask_for_huge_pages(void)
     CHECK_OK(ncs_buffer_release(large));
 }
 
+/* ---- the buffer cache ------------------------------------------------------------------ */
+
+#define MIB ((uint64_t)1 << 20)
+
+/* Allocates `size` bytes, returning the handle and (through *addr) the memory's address. */
+static ncs_handle alloc_at(uint64_t size, uint64_t *addr)
+{
+    ncs_handle h;
+    uint64_t got;
+    CHECK_OK(ncs_buffer_alloc(size, &h));
+    CHECK_OK(ncs_buffer_data(h, addr, &got));
+    CHECK(got == size);
+    memset((void *)(uintptr_t)*addr, 0x5a, (size_t)size); /* every byte is the buffer's */
+    return h;
+}
+
+static void test_cache_off_by_default(void)
+{
+    uint64_t reuses = stat_value(NCS_STAT_CACHE_REUSES), addr;
+    CHECK_OK(ncs_buffer_release(alloc_at(6 * MIB, &addr)));
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0);
+    CHECK_OK(ncs_buffer_release(alloc_at(6 * MIB, &addr)));
+    CHECK(stat_value(NCS_STAT_CACHE_REUSES) == reuses);
+    CHECK(ncs_buffer_cache_trim(0) == 0);
+}
+
+/* A freed large block serves the next allocation of the same rounded size, not another size
+   and not a small buffer; what is cached is not live. */
+static void test_cache_reuses_the_same_size(void)
+{
+    ncs_set_buffer_cache_limit(64 * MIB);
+    uint64_t reuses = stat_value(NCS_STAT_CACHE_REUSES), first, again, other;
+    CHECK_OK(ncs_buffer_release(alloc_at(6 * MIB, &first)));
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 6 * MIB);
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 0 && stat_value(NCS_STAT_LIVE_BUFFERS) == 0);
+    ncs_handle h = alloc_at(6 * MIB - 100, &again); /* rounds up to the same 6 MiB */
+    CHECK(again == first);
+    CHECK(stat_value(NCS_STAT_CACHE_REUSES) == reuses + 1);
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0);
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 6 * MIB - 100);
+    ncs_handle big = alloc_at(8 * MIB, &other);
+    CHECK(other != first);
+    CHECK_OK(ncs_buffer_release(h));
+    ncs_handle small = alloc_at(MIB, &other); /* small buffers never come from the cache */
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 6 * MIB);
+    CHECK_OK(ncs_buffer_release(small));
+    CHECK_OK(ncs_buffer_release(big));
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 14 * MIB);
+    CHECK(stat_value(NCS_STAT_CACHE_REUSES) == reuses + 1);
+    CHECK(ncs_buffer_cache_trim(0) == 14 * MIB);
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0);
+    ncs_set_buffer_cache_limit(0);
+}
+
+/* The cache keeps at most its limit: the least recently freed block goes first, the most
+   recently freed is reused first, and lowering the limit gives back what is over it. */
+static void test_cache_limit_and_order(void)
+{
+    ncs_set_buffer_cache_limit(16 * MIB);
+    uint64_t a_addr, b_addr, c_addr, addr;
+    ncs_handle a = alloc_at(6 * MIB, &a_addr), b = alloc_at(6 * MIB, &b_addr), c = alloc_at(6 * MIB, &c_addr);
+    CHECK_OK(ncs_buffer_release(a));
+    CHECK_OK(ncs_buffer_release(b));
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 12 * MIB);
+    CHECK_OK(ncs_buffer_release(c)); /* 18 MiB would pass the limit: a goes */
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 12 * MIB);
+    ncs_handle x = alloc_at(6 * MIB, &addr);
+    CHECK(addr == c_addr);
+    ncs_handle y = alloc_at(6 * MIB, &addr);
+    CHECK(addr == b_addr);
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0);
+    CHECK_OK(ncs_buffer_release(x));
+    CHECK_OK(ncs_buffer_release(y));
+    ncs_handle huge = alloc_at(18 * MIB, &addr);
+    CHECK_OK(ncs_buffer_release(huge)); /* larger than the whole cache: given back at once */
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 12 * MIB);
+    ncs_set_buffer_cache_limit(7 * MIB);
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 6 * MIB);
+    ncs_set_buffer_cache_limit(0);
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0);
+}
+
+/* The memory budget covers cached bytes: cached blocks are given back before live plus cached
+   would pass it, so the cache never makes an allocation fail. */
+static void test_cache_within_the_budget(void)
+{
+    ncs_set_buffer_cache_limit(64 * MIB);
+    ncs_set_memory_limit(20 * MIB);
+    uint64_t addr, b_addr, d_addr, again;
+    ncs_handle a = alloc_at(6 * MIB, &addr), b = alloc_at(6 * MIB, &b_addr);
+    CHECK_OK(ncs_buffer_release(a));
+    CHECK_OK(ncs_buffer_release(b));
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 12 * MIB);
+    ncs_handle c = alloc_at(9 * MIB, &addr); /* 9 live + 12 cached > 20: the older block goes */
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 6 * MIB);
+    ncs_handle d = alloc_at(5 * MIB, &d_addr); /* rounds up to 6 MiB: b's block */
+    CHECK(d_addr == b_addr);
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0);
+    CHECK_OK(ncs_buffer_release(alloc_at(4 * MIB, &addr)));
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 4 * MIB);
+    ncs_handle y = alloc_at(2 * MIB, &addr); /* 16 live + 4 cached: at the budget */
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 4 * MIB);
+    /* d's block takes 6 MiB: 11 live + 4 + 6 cached would pass the budget, so the 4 MiB goes */
+    CHECK_OK(ncs_buffer_release(d));
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 6 * MIB);
+    ncs_handle e = alloc_at(6 * MIB, &again);
+    CHECK(again == d_addr);
+    CHECK_OK(ncs_buffer_release(e));
+    CHECK_OK(ncs_buffer_release(y));
+    CHECK_OK(ncs_buffer_release(c));
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 16 * MIB);
+    ncs_handle whole = alloc_at(20 * MIB, &addr); /* the whole budget: the cache empties */
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0);
+    CHECK_OK(ncs_buffer_release(whole)); /* cached: 20 MiB fits the budget with nothing live */
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 20 * MIB);
+    ncs_handle small = alloc_at(MIB, &addr); /* 1 live + 20 cached > 20 */
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0);
+    CHECK_OK(ncs_buffer_release(small));
+    ncs_set_memory_limit(0);
+    ncs_set_buffer_cache_limit(0);
+}
+
+/* Trimming gives back blocks idle for at least the given time, least recently freed first. */
+static void test_cache_trim_by_idle_time(void)
+{
+    ncs_set_buffer_cache_limit(64 * MIB);
+    uint64_t addr;
+    CHECK_OK(ncs_buffer_release(alloc_at(6 * MIB, &addr)));
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 30 * 1000000L};
+    nanosleep(&pause, NULL);
+    CHECK_OK(ncs_buffer_release(alloc_at(8 * MIB, &addr)));
+    CHECK(ncs_buffer_cache_trim(60000) == 0);
+    CHECK(ncs_buffer_cache_trim(20) == 6 * MIB);
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 8 * MIB);
+    CHECK(ncs_buffer_cache_trim(UINT64_MAX) == 0);
+    CHECK(ncs_buffer_cache_trim(0) == 8 * MIB);
+    ncs_set_buffer_cache_limit(0);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+/* Under AddressSanitizer a cached block is poisoned, and so are the bytes of a reused block
+   past its buffer's size: touching either is reported as it would be without the cache. */
+static void test_cache_poisons_under_asan(void)
+{
+    ncs_set_buffer_cache_limit(64 * MIB);
+    uint64_t addr, again;
+    CHECK_OK(ncs_buffer_release(alloc_at(6 * MIB, &addr)));
+    CHECK(__asan_address_is_poisoned((void *)(uintptr_t)addr));
+    CHECK(__asan_address_is_poisoned((void *)(uintptr_t)(addr + 6 * MIB - 1)));
+    ncs_handle h = alloc_at(5 * MIB, &again);
+    CHECK(again == addr);
+    CHECK(!__asan_address_is_poisoned((void *)(uintptr_t)(addr + 5 * MIB - 1)));
+    CHECK(__asan_address_is_poisoned((void *)(uintptr_t)(addr + 5 * MIB)));
+    CHECK_OK(ncs_buffer_release(h));
+    ncs_set_buffer_cache_limit(0);
+}
+#endif
+
 /* ---- concurrency ----------------------------------------------------------------------- */
 
 #define THREADS 4
@@ -291,6 +452,51 @@ static void test_budget_concurrency(void)
     ncs_set_memory_limit(0);
 }
 
+/* Threads allocating and freeing large buffers of three sizes through a small cache under a
+   budget: no two live buffers share memory (each checks its own token at both ends after the
+   others had time to write theirs), and the cache stays within its limit. */
+static void *cache_hammer(void *arg)
+{
+    uint64_t seed = (uint64_t)(uintptr_t)arg * 104729 + 7;
+    for (int i = 0; i < 300; i++) {
+        uint64_t size = (4 + 2 * (uint64_t)(test_random(&seed) * 3)) * MIB - (uint64_t)(test_random(&seed) * 4096);
+        ncs_handle h;
+        int status = ncs_buffer_alloc(size, &h);
+        CHECK(status == NCS_OK || status == NCS_E_OUT_OF_MEMORY);
+        if (status != NCS_OK)
+            continue;
+        uint64_t addr, got, token = seed;
+        CHECK_OK(ncs_buffer_data(h, &addr, &got));
+        unsigned char *p = (unsigned char *)(uintptr_t)addr;
+        memcpy(p, &token, sizeof token);
+        memcpy(p + size - sizeof token, &token, sizeof token);
+        sched_yield();
+        uint64_t first, last;
+        memcpy(&first, p, sizeof first);
+        memcpy(&last, p + size - sizeof last, sizeof last);
+        CHECK(first == token && last == token);
+        CHECK(stat_value(NCS_STAT_CACHED_BYTES) <= 24 * MIB);
+        CHECK_OK(ncs_buffer_release(h));
+    }
+    return NULL;
+}
+
+static void test_cache_concurrency(void)
+{
+    uint64_t reuses = stat_value(NCS_STAT_CACHE_REUSES);
+    ncs_set_buffer_cache_limit(24 * MIB);
+    ncs_set_memory_limit(48 * MIB);
+    pthread_t threads[THREADS];
+    for (int t = 0; t < THREADS; t++)
+        CHECK(pthread_create(&threads[t], NULL, cache_hammer, (void *)(uintptr_t)(t + 1)) == 0);
+    for (int t = 0; t < THREADS; t++)
+        CHECK(pthread_join(threads[t], NULL) == 0);
+    CHECK(stat_value(NCS_STAT_CACHE_REUSES) > reuses);
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) <= 24 * MIB);
+    ncs_set_memory_limit(0);
+    ncs_set_buffer_cache_limit(0);
+}
+
 int main(void)
 {
     RUN_TEST(test_version_status_dtype);
@@ -301,7 +507,16 @@ int main(void)
     RUN_TEST(test_budget);
     RUN_TEST(test_peak_and_size_zero);
     RUN_TEST(test_large_buffers_ask_for_huge_pages);
+    RUN_TEST(test_cache_off_by_default);
+    RUN_TEST(test_cache_reuses_the_same_size);
+    RUN_TEST(test_cache_limit_and_order);
+    RUN_TEST(test_cache_within_the_budget);
+    RUN_TEST(test_cache_trim_by_idle_time);
+#if defined(__SANITIZE_ADDRESS__)
+    RUN_TEST(test_cache_poisons_under_asan);
+#endif
     RUN_TEST(test_concurrency);
     RUN_TEST(test_budget_concurrency);
+    RUN_TEST(test_cache_concurrency);
     return 0;
 }

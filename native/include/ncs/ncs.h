@@ -124,8 +124,9 @@ NCS_API const char *ncs_dtype_name(int dtype);
 typedef uint64_t ncs_handle;
 
 /**
- * Constructor. Allocates a buffer of `size` bytes (64-byte aligned, contents unspecified;
- * size 0 is allowed and yields a valid buffer with no bytes).
+ * Constructor. Allocates a buffer of `size` bytes (64-byte aligned, 2 MiB aligned from 4 MiB
+ * up, contents unspecified; size 0 is allowed and yields a valid buffer with no bytes). Large
+ * buffers may reuse the memory of freed ones (see "The buffer cache" below).
  * On success *out receives a handle holding a new reference (refcount 1).
  * Returns NCS_E_OUT_OF_MEMORY when live bytes + size would exceed the memory limit or the
  * system allocator fails; NCS_E_INVALID_ARGUMENT when out is NULL.
@@ -170,7 +171,9 @@ typedef enum ncs_stat {
     NCS_STAT_DOUBLE_RELEASES = 9,
     NCS_STAT_KERNEL_LEAKS = 10,    /* buffers reclaimed from kernel calls that leaked them */
     NCS_STAT_FAILED_ALLOCATIONS = 11,
-    NCS_STAT_COUNT = 12            /* number of counters; grows when counters are appended */
+    NCS_STAT_CACHED_BYTES = 12,    /* freed large buffers' memory kept for reuse (not live) */
+    NCS_STAT_CACHE_REUSES = 13,    /* allocations served from that cache */
+    NCS_STAT_COUNT = 14            /* number of counters; grows when counters are appended */
 } ncs_stat;
 
 /**
@@ -179,8 +182,41 @@ typedef enum ncs_stat {
  */
 NCS_API int ncs_stats_read(uint64_t *out, int n);
 
-/** Sets the live-bytes budget (0 = unlimited). Allocations already made are kept. */
+/**
+ * Sets the live-bytes budget (0 = unlimited). Allocations already made are kept. The budget also
+ * covers the buffer cache: cached blocks are freed before an allocation would take live plus
+ * cached bytes past it, so a cache never makes an allocation fail.
+ */
 NCS_API void ncs_set_memory_limit(uint64_t bytes);
+
+/* ---------------------------------------------------------------------------------------- */
+/* The buffer cache                                                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+/*
+ * Large buffers (4 MiB and more) take their memory straight from the system, rounded up to
+ * 2 MiB and advised to use transparent huge pages. Fresh memory is costly to touch the first
+ * time: the kernel zeroes it, and in a virtual machine that hands freed memory back to its host
+ * (free page reporting) the host must map it in again, which was measured at under 1 GB/s. So
+ * when a cache limit is set, the memory of a freed large buffer is kept, up to that many bytes,
+ * and handed to the next allocation of the same rounded size (most recently freed first; the
+ * least recently freed is given back when room is needed). A reused buffer's contents are
+ * unspecified, as ever: they are whatever the previous owner left. Cached bytes are not live
+ * (NCS_STAT_LIVE_BYTES) and are counted apart (NCS_STAT_CACHED_BYTES). Thread-safe.
+ */
+
+/**
+ * Sets the most bytes of freed large buffers kept for reuse; 0 (the default) keeps none, and
+ * lowering the limit gives back at once whatever is over it.
+ */
+NCS_API void ncs_set_buffer_cache_limit(uint64_t bytes);
+
+/**
+ * Gives cached memory back to the system: every block unused for at least `min_idle_ms`
+ * milliseconds (0: all of them). Returns the number of bytes given back. A host calls it
+ * periodically so that memory cached during a burst is returned once the service goes idle.
+ */
+NCS_API uint64_t ncs_buffer_cache_trim(uint64_t min_idle_ms);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Kernels: the catalog                                                                      */

@@ -36,6 +36,10 @@ class NativeMemoryMetrics implements MeterBinder {
         gauge(registry, "ncs.native.memory.peak", "bytes", "High-water mark of live native bytes", NativeStats::peakBytes);
         gauge(registry, "ncs.native.memory.limit", "bytes", "Native memory budget (0 = unlimited)",
                 NativeStats::limitBytes);
+        gauge(registry, "ncs.native.memory.cached", "bytes",
+                "Bytes of freed native buffers kept for reuse (not live; within the budget)", NativeStats::cachedBytes);
+        counter(registry, "ncs.native.buffer.reuses", "Native buffer allocations served from the buffer cache",
+                NativeStats::cacheReuses);
         counter(registry, "ncs.native.allocations", "Native buffers allocated", NativeStats::allocations);
         counter(registry, "ncs.native.frees", "Native buffers freed", NativeStats::frees);
         counter(registry, "ncs.refcount.retains", "Successful retain calls on native buffers", NativeStats::retains);

@@ -12,6 +12,7 @@ class NativeConfiguration {
     NativeRuntime nativeRuntime(NativeProperties properties, LeakDetectionProperties leaks) {
         NativeRuntime runtime = NativeRuntime.load(Optional.ofNullable(properties.library()));
         runtime.setMemoryLimit(properties.memoryLimit().toBytes());
+        runtime.setBufferCacheLimit(properties.bufferCache().size().toBytes());
         runtime.setLeakDetection(leaks.level(), leaks.samplingInterval());
         return runtime;
     }

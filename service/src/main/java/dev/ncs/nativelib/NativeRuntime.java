@@ -4,6 +4,7 @@ import dev.ncs.nativelib.raw.NcsLibrary;
 import java.lang.ref.Cleaner;
 import java.net.InetAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -78,6 +79,21 @@ public final class NativeRuntime {
     public void setMemoryLimit(long bytes) {
         requirePlatformThread();
         NcsLibrary.ncs_set_memory_limit(bytes);
+    }
+
+    /**
+     * Sets the most bytes of freed large buffers libncs keeps for reuse (0 = none); what is over a
+     * lowered limit is given back at once. Cached bytes count within the memory limit.
+     */
+    public void setBufferCacheLimit(long bytes) {
+        requirePlatformThread();
+        NcsLibrary.ncs_set_buffer_cache_limit(bytes);
+    }
+
+    /** Gives cached blocks unused for at least {@code minIdle} back to the system; returns their bytes. */
+    public long trimBufferCache(Duration minIdle) {
+        requirePlatformThread();
+        return NcsLibrary.ncs_buffer_cache_trim(minIdle.toMillis());
     }
 
     public List<String> kernelNames() {

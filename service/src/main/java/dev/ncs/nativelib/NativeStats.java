@@ -1,6 +1,9 @@
 package dev.ncs.nativelib;
 
-/** One reading of libncs's counters ({@code ncs_stats_read}). */
+/**
+ * One reading of libncs's counters ({@code ncs_stats_read}); {@code cachedBytes} are freed buffers' memory
+ * kept for reuse (not live), {@code cacheReuses} the allocations that memory served.
+ */
 public record NativeStats(
         long liveBuffers,
         long liveBytes,
@@ -13,11 +16,14 @@ public record NativeStats(
         long staleHandleUses,
         long doubleReleases,
         long kernelLeaks,
-        long failedAllocations) {
+        long failedAllocations,
+        long cachedBytes,
+        long cacheReuses) {
 
-    static final int COUNT = 12;
+    static final int COUNT = 14;
 
     static NativeStats of(long[] c) {
-        return new NativeStats(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]);
+        return new NativeStats(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12],
+                c[13]);
     }
 }

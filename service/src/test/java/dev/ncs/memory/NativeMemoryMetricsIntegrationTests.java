@@ -18,7 +18,8 @@ class NativeMemoryMetricsIntegrationTests extends IntegrationTestSupport {
         String metrics = scrape();
 
         for (String name : new String[] {"ncs_native_buffers_live", "ncs_native_memory_live_bytes",
-            "ncs_native_memory_peak_bytes", "ncs_native_memory_limit_bytes", "ncs_native_allocations_total",
+            "ncs_native_memory_peak_bytes", "ncs_native_memory_limit_bytes", "ncs_native_memory_cached_bytes",
+            "ncs_native_buffer_reuses_total", "ncs_native_allocations_total",
             "ncs_native_frees_total", "ncs_refcount_retains_total", "ncs_refcount_releases_total",
             "ncs_leaks_total{kernel=\"sort\",source=\"java\"}", "ncs_leaks_total{kernel=\"matmul\",source=\"kernel\"}",
             "ncs_stale_handle_uses_total", "ncs_double_releases_total",

@@ -39,6 +39,10 @@ public final class NcsLibrary {
 
     public static native void ncs_set_memory_limit(long bytes);
 
+    public static native void ncs_set_buffer_cache_limit(long bytes);
+
+    public static native long ncs_buffer_cache_trim(long minIdleMs);
+
     public static native int ncs_kernel_count();
 
     public static native String ncs_kernel_name(int index);

@@ -1,0 +1,211 @@
+/*
+ * block_cache.c -- the memory behind buffers, and the cache of freed large blocks.
+ *
+ * Small buffers come from malloc, which recycles freed memory itself. Large ones (4 MiB and
+ * more) are rounded up to whole 2 MiB pages, 2 MiB aligned and advised to use transparent huge
+ * pages (as numpy does): a kernel's first touch of a fresh output then faults once per 2 MiB
+ * instead of once per 4 KiB. Fresh memory still costs that first touch (the kernel zeroes it;
+ * in a virtual machine with free page reporting the host maps it in again, measured at
+ * 0.6 GB/s on the build machine), so a freed large block is kept while the cache limit allows
+ * and handed to the next allocation of the same rounded size (see "The buffer cache" in ncs.h).
+ *
+ * The cache is a short array ordered from least to most recently freed, under one mutex: large
+ * allocations are rare next to the megabytes of work each one carries, so the lock is short and
+ * rarely contended. Blocks are given back to the system outside the lock. Under
+ * AddressSanitizer a cached block is poisoned, so touching a freed buffer's memory is still
+ * reported while the block waits in the cache, and so are the bytes of a block past the size
+ * its buffer asked for.
+ */
+#define _DEFAULT_SOURCE /* MADV_HUGEPAGE is a Linux extension, hidden by _POSIX_C_SOURCE alone */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "internal.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NCS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NCS_ASAN 1
+#endif
+#endif
+#ifdef NCS_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define LARGE_THRESHOLD ((uint64_t)4 << 20)
+#define HUGE_PAGE ((uint64_t)2 << 20)
+#define SMALL_ALIGNMENT 64
+#define CACHE_SLOTS 64
+
+typedef struct cached_block {
+    void *data;
+    uint64_t capacity;
+    uint64_t freed_ns; /* CLOCK_MONOTONIC */
+} cached_block;
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static cached_block cache[CACHE_SLOTS]; /* [0, cache_count), least recently freed first */
+static int cache_count;                 /* guarded by cache_lock, like cache and cache_bytes */
+static uint64_t cache_bytes;
+static _Atomic uint64_t cache_limit; /* 0: keep nothing */
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* The bytes a large block of `size` takes: whole 2 MiB pages; 0 when that overflows. */
+static uint64_t capacity_of(uint64_t size)
+{
+    if (size > SIZE_MAX - HUGE_PAGE)
+        return 0;
+    return (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+}
+
+/* Whether live bytes, cached bytes and `extra` more would pass the memory budget (guarded). */
+static int over_budget(uint64_t extra)
+{
+    uint64_t limit = ncs_stat_get(NCS_STAT_LIMIT_BYTES);
+    uint64_t total = ncs_stat_get(NCS_STAT_LIVE_BYTES);
+    return limit != 0 && (__builtin_add_overflow(total, cache_bytes, &total) ||
+                          __builtin_add_overflow(total, extra, &total) || total > limit);
+}
+
+/* Takes entry i out of the cache (guarded). */
+static cached_block cache_remove(int i)
+{
+    cached_block block = cache[i];
+    for (int j = i + 1; j < cache_count; j++)
+        cache[j - 1] = cache[j];
+    cache_count--;
+    cache_bytes -= block.capacity;
+    ncs_stat_sub(NCS_STAT_CACHED_BYTES, block.capacity);
+    return block;
+}
+
+/* Returns blocks taken out of the cache to the system; outside the lock. */
+static uint64_t give_back(const cached_block *blocks, int n)
+{
+    uint64_t bytes = 0;
+    for (int i = 0; i < n; i++) {
+        UNPOISON(blocks[i].data, blocks[i].capacity);
+        free(blocks[i].data);
+        bytes += blocks[i].capacity;
+    }
+    return bytes;
+}
+
+/* Takes the most recently freed block of `capacity` out of the cache (0: none), then gives
+   back the least recently freed blocks while live and cached bytes pass the budget (the live
+   bytes already count the buffer being allocated). Returns the block taken or NULL. */
+static void *take_and_fit(uint64_t capacity)
+{
+    void *data = NULL;
+    cached_block evicted[CACHE_SLOTS];
+    int n_evicted = 0;
+    pthread_mutex_lock(&cache_lock);
+    for (int i = cache_count - 1; i >= 0 && capacity != 0; i--) {
+        if (cache[i].capacity == capacity) {
+            data = cache_remove(i).data;
+            break;
+        }
+    }
+    while (cache_count > 0 && over_budget(0))
+        evicted[n_evicted++] = cache_remove(0);
+    pthread_mutex_unlock(&cache_lock);
+    give_back(evicted, n_evicted);
+    return data;
+}
+
+void *ncs_block_get(uint64_t size)
+{
+    void *data = NULL;
+    if (size < LARGE_THRESHOLD) {
+        if (ncs_stat_get(NCS_STAT_CACHED_BYTES) != 0) /* no lock for small buffers otherwise */
+            take_and_fit(0);
+        return posix_memalign(&data, SMALL_ALIGNMENT, (size_t)size) == 0 ? data : NULL;
+    }
+    uint64_t capacity = capacity_of(size);
+    if (capacity == 0)
+        return NULL;
+    data = take_and_fit(capacity);
+    if (data != NULL) {
+        ncs_stat_add(NCS_STAT_CACHE_REUSES, 1);
+    } else {
+        if (posix_memalign(&data, HUGE_PAGE, (size_t)capacity) != 0)
+            return NULL;
+#ifdef MADV_HUGEPAGE
+        (void)madvise(data, (size_t)capacity, MADV_HUGEPAGE); /* only advice */
+#endif
+    }
+    UNPOISON(data, size);
+    POISON((char *)data + size, capacity - size);
+    return data;
+}
+
+void ncs_block_put(void *data, uint64_t size)
+{
+    if (data == NULL)
+        return;
+    if (size < LARGE_THRESHOLD) {
+        free(data);
+        return;
+    }
+    uint64_t capacity = capacity_of(size);
+    uint64_t limit = atomic_load_explicit(&cache_limit, memory_order_relaxed);
+    POISON(data, capacity); /* before another thread can take it from the cache */
+    cached_block evicted[CACHE_SLOTS];
+    int n_evicted = 0, kept = 0;
+    pthread_mutex_lock(&cache_lock);
+    if (capacity <= limit) {
+        while (cache_count > 0 &&
+               (cache_count == CACHE_SLOTS || cache_bytes + capacity > limit || over_budget(capacity)))
+            evicted[n_evicted++] = cache_remove(0);
+        if (!over_budget(capacity)) {
+            cache[cache_count++] = (cached_block){.data = data, .capacity = capacity, .freed_ns = now_ns()};
+            cache_bytes += capacity;
+            ncs_stat_add(NCS_STAT_CACHED_BYTES, capacity);
+            kept = 1;
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+    give_back(evicted, n_evicted);
+    if (!kept)
+        give_back(&(cached_block){.data = data, .capacity = capacity}, 1);
+}
+
+NCS_API void ncs_set_buffer_cache_limit(uint64_t bytes)
+{
+    cached_block evicted[CACHE_SLOTS];
+    int n_evicted = 0;
+    pthread_mutex_lock(&cache_lock);
+    atomic_store_explicit(&cache_limit, bytes, memory_order_relaxed);
+    while (cache_count > 0 && cache_bytes > bytes)
+        evicted[n_evicted++] = cache_remove(0);
+    pthread_mutex_unlock(&cache_lock);
+    give_back(evicted, n_evicted);
+}
+
+NCS_API uint64_t ncs_buffer_cache_trim(uint64_t min_idle_ms)
+{
+    uint64_t min_idle_ns = min_idle_ms > UINT64_MAX / 1000000u ? UINT64_MAX : min_idle_ms * 1000000u;
+    cached_block evicted[CACHE_SLOTS];
+    int n_evicted = 0;
+    pthread_mutex_lock(&cache_lock);
+    uint64_t now = now_ns();
+    while (cache_count > 0 && now - cache[0].freed_ns >= min_idle_ns)
+        evicted[n_evicted++] = cache_remove(0);
+    pthread_mutex_unlock(&cache_lock);
+    return give_back(evicted, n_evicted);
+}

@@ -1,0 +1,45 @@
+package dev.ncs.memory;
+
+import dev.ncs.nativelib.NativeProperties;
+import dev.ncs.nativelib.NativeRuntime;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.stereotype.Component;
+
+/**
+ * Gives libncs's cached buffer memory back to the system once it has gone unused for
+ * {@code ncs.native.buffer-cache.idle}, so memory kept during a burst does not stay with an idle
+ * service. Checks every second (more often for a shorter idle time), on a platform thread of its own.
+ */
+@Component
+class BufferCacheTrimmer implements DisposableBean {
+
+    private static final Duration MOST_BETWEEN_CHECKS = Duration.ofSeconds(1);
+    private static final Duration LEAST_BETWEEN_CHECKS = Duration.ofMillis(50);
+
+    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("ncs-buffer-cache-trim").daemon().factory());
+
+    BufferCacheTrimmer(NativeRuntime runtime, NativeProperties properties) {
+        Duration idle = properties.bufferCache().idle();
+        long every = between(idle).toMillis();
+        scheduler.scheduleWithFixedDelay(() -> runtime.trimBufferCache(idle), every, every, TimeUnit.MILLISECONDS);
+    }
+
+    /** Half the idle time, within 50 ms and one second: a block is given back at most that late. */
+    static Duration between(Duration idle) {
+        Duration half = idle.dividedBy(2);
+        if (half.compareTo(LEAST_BETWEEN_CHECKS) < 0) {
+            return LEAST_BETWEEN_CHECKS;
+        }
+        return half.compareTo(MOST_BETWEEN_CHECKS) > 0 ? MOST_BETWEEN_CHECKS : half;
+    }
+
+    @Override
+    public void destroy() {
+        scheduler.shutdownNow();
+    }
+}

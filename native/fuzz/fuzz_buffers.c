@@ -10,9 +10,14 @@
  * buffers and bytes equal the model's and each counter moved exactly as the operation says
  * (a stale use counted once, a double release once, a refused allocation once). Snapshots are
  * parsed as strict JSON and compared group by group with the model (owners cut like
- * ncs_buffer_set_owner documents; valid UTF-8 in stays valid UTF-8 out). At the end everything
- * is released and the library must report no live buffer and no live bytes.
+ * ncs_buffer_set_owner documents; valid UTF-8 in stays valid UTF-8 out). The buffer cache is in
+ * the program too (cache limits, trims, a budget large enough for 4-12 MiB buffers): cached bytes
+ * stay within the cache limit, after every allocation live plus cached bytes fit the budget (or
+ * nothing is cached), and the byte past every buffer is poisoned for ASan, reused or not. At the
+ * end everything is released, the cache emptied, and the library must report no live buffer, no
+ * live bytes and nothing cached.
  */
+#include <sanitizer/asan_interface.h>
 #include <stdbool.h>
 
 #include "fuzz_common.h"
@@ -20,6 +25,8 @@
 #define MAX_LIVE 16
 #define MAX_DEAD 32
 #define DEFAULT_LIMIT (64u << 10)
+#define MIB ((uint64_t)1 << 20)
+#define LARGE_LIMIT (48 * MIB) /* a budget that admits large buffers, the cache's business */
 
 typedef struct live_buffer {
     ncs_handle h;
@@ -34,6 +41,8 @@ typedef struct model {
     ncs_handle dead[MAX_DEAD]; /* freed handles, never valid again */
     int ndead;
     uint64_t limit;
+    uint64_t cache_limit;
+    uint64_t reuses; /* NCS_STAT_CACHE_REUSES as last read: it only grows */
     uint64_t expected[NCS_STAT_COUNT]; /* counters as they must read now */
 } model;
 
@@ -68,6 +77,18 @@ static void check_counters(const model *m, const char *after)
     }
     FZ_CHECK(now[NCS_STAT_ALLOCATIONS] - now[NCS_STAT_FREES] == now[NCS_STAT_LIVE_BUFFERS],
              "after %s: allocations - frees != live buffers", after);
+    FZ_CHECK(now[NCS_STAT_CACHED_BYTES] <= m->cache_limit, "after %s: %llu cached bytes, cache limit %llu",
+             after, (unsigned long long)now[NCS_STAT_CACHED_BYTES], (unsigned long long)m->cache_limit);
+    FZ_CHECK(now[NCS_STAT_CACHE_REUSES] >= m->reuses, "after %s: cache reuses went down", after);
+}
+
+/* After an allocation: whatever is cached fits the budget beside the live bytes. */
+static void check_cache_within_budget(const model *m)
+{
+    uint64_t cached = fz_stat(NCS_STAT_CACHED_BYTES);
+    FZ_CHECK(m->limit == 0 || cached == 0 || live_bytes(m) + cached <= m->limit,
+             "%llu live + %llu cached bytes pass the budget of %llu", (unsigned long long)live_bytes(m),
+             (unsigned long long)cached, (unsigned long long)m->limit);
 }
 
 static void forget_dead_overflow(model *m)
@@ -126,6 +147,7 @@ static void op_alloc(model *m, fz_in *in)
     case 1: size = m->limit ? m->limit - live_bytes(m) : 64; break; /* exactly what is left */
     case 2: size = m->limit ? m->limit - live_bytes(m) + 1 : 65; break;
     case 3: size = m->limit ? UINT64_MAX - (kind >> 3) : 1; break; /* overflows the reservation */
+    case 4: size = (4 + fz_u8(in) % 9) * MIB - fz_u16(in) % 4096; break; /* large: the cache's */
     default: size = fz_u16(in) % (DEFAULT_LIMIT / 2); break;
     }
     bool fits = m->limit == 0 ? true : (size <= m->limit && live_bytes(m) <= m->limit - size);
@@ -152,6 +174,7 @@ static void op_alloc(model *m, fz_in *in)
     b->size = size;
     strcpy(b->owner, "host");
     m->expected[NCS_STAT_ALLOCATIONS]++;
+    check_cache_within_budget(m);
 }
 
 static void op_release(model *m, live_buffer *b)
@@ -164,7 +187,8 @@ static void op_release(model *m, live_buffer *b)
     }
 }
 
-/* Reads and writes every byte of a live buffer: ASan catches a size that lies. */
+/* Reads and writes every byte of a live buffer (of a large one, the first and last 64 KiB): ASan
+   catches a size that lies, and the byte past the end must be poisoned. */
 static void op_inspect(model *m, live_buffer *b, uint8_t fill)
 {
     uint32_t refs = 0;
@@ -176,8 +200,16 @@ static void op_inspect(model *m, live_buffer *b, uint8_t fill)
     FZ_CHECK(size == 0 || addr % 64 == 0, "buffer at %llx is not 64-byte aligned", (unsigned long long)addr);
     unsigned char *p = (unsigned char *)(uintptr_t)addr;
     if (size > 0) {
-        memset(p, fill, (size_t)size);
+        size_t edge = 64u << 10;
+        if (size <= 2 * edge) {
+            memset(p, fill, (size_t)size);
+        } else {
+            memset(p, fill, edge);
+            memset(p + size - edge, fill, edge);
+        }
         FZ_CHECK(p[0] == fill && p[size - 1] == fill, "buffer memory does not hold what was written");
+        FZ_CHECK(__asan_address_is_poisoned(p + size), "the byte past a buffer of %llu is not poisoned",
+                 (unsigned long long)size);
     }
     (void)m;
 }
@@ -377,6 +409,35 @@ static void op_limit(model *m, fz_in *in)
     ncs_set_memory_limit(m->limit);
 }
 
+/* The buffer cache: its limit (which gives back what is over it), trims, and a budget large
+   enough for large buffers to come and go through it. */
+static void op_cache(model *m, fz_in *in)
+{
+    static const uint64_t limits[] = {0, 8 * MIB, 24 * MIB, 64 * MIB};
+    uint8_t how = fz_u8(in);
+    switch (how % 4) {
+    case 0:
+        m->cache_limit = limits[(how >> 2) % 4];
+        ncs_set_buffer_cache_limit(m->cache_limit);
+        FZ_CHECK(fz_stat(NCS_STAT_CACHED_BYTES) <= m->cache_limit, "cache over its new limit");
+        break;
+    case 1: {
+        uint64_t cached = fz_stat(NCS_STAT_CACHED_BYTES);
+        FZ_CHECK(ncs_buffer_cache_trim(0) == cached, "trim(0) gave back other than the %llu cached bytes",
+                 (unsigned long long)cached);
+        FZ_CHECK(fz_stat(NCS_STAT_CACHED_BYTES) == 0, "trim(0) left bytes cached");
+        break;
+    }
+    case 2:
+        FZ_CHECK(ncs_buffer_cache_trim(UINT64_MAX) == 0, "trim of blocks idle for ages gave something back");
+        break;
+    default:
+        m->limit = LARGE_LIMIT;
+        ncs_set_memory_limit(m->limit);
+        break;
+    }
+}
+
 static void op_null_arguments(model *m, fz_in *in)
 {
     live_buffer *b = pick_live(m, in);
@@ -412,7 +473,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int steps = 0; in.n > 0 && steps < 256; steps++) {
         uint8_t op = fz_u8(&in);
         live_buffer *b;
-        switch (op % 12) {
+        switch (op % 13) {
         case 0:
         case 1: op_alloc(&m, &in); break;
         case 2:
@@ -436,13 +497,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 8: op_set_owner(&m, &in); break;
         case 9: op_snapshot(&m, &in); break;
         case 10: op_limit(&m, &in); break;
+        case 11: op_cache(&m, &in); break;
         default: op_null_arguments(&m, &in); break;
         }
         check_counters(&m, "an operation");
+        m.reuses = fz_stat(NCS_STAT_CACHE_REUSES);
     }
     while (m.nlive > 0)
         op_release(&m, &m.live[0]);
     check_counters(&m, "releasing everything");
+    ncs_set_buffer_cache_limit(0);
+    FZ_CHECK(fz_stat(NCS_STAT_CACHED_BYTES) == 0, "bytes cached with a cache limit of 0");
     FZ_CHECK(fz_stat(NCS_STAT_LIVE_BUFFERS) == 0 && fz_stat(NCS_STAT_LIVE_BYTES) == 0,
              "buffers left alive");
     char empty[3];

@@ -1,6 +1,7 @@
 /*
- * bench_util.h -- what the C timing programs under bench/ share: running one part of a call on its
- * own thread, running a whole call that way, a monotonic clock, and sorting times for a median.
+ * bench_util.h -- what the C timing programs under bench/ share: libncs set up as the service sets
+ * it up, running one part of a call on its own thread, running a whole call that way, a monotonic
+ * clock, and sorting times for a median.
  */
 #ifndef NCS_BENCH_UTIL_H
 #define NCS_BENCH_UTIL_H
@@ -10,6 +11,15 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
+
+/* The service's default buffer cache (ncs.native.buffer-cache.size, application.yaml), so a
+   kernel's outputs and scratch reuse freed memory here as they do there. */
+#define BENCH_BUFFER_CACHE ((uint64_t)256 << 20)
+
+static inline void bench_setup(void)
+{
+    ncs_set_buffer_cache_limit(BENCH_BUFFER_CACHE);
+}
 
 typedef struct part_arg {
     ncs_call *call;

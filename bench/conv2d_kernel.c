@@ -46,6 +46,7 @@ static ncs_handle random_buffer(int64_t n, int fp64)
 
 int main(int argc, char **argv)
 {
+    bench_setup();
     if (argc < 8) {
         fprintf(stderr, "usage: %s THREADS REPS fp32|fp64 H W KH KW [MODE [BOUNDARY]]\n", argv[0]);
         return 2;

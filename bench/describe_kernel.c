@@ -46,6 +46,7 @@ static double time_describe(ncs_handle x, int64_t n, int threads, const char *pe
 
 int main(int argc, char **argv)
 {
+    bench_setup();
     if (argc < 4) {
         fprintf(stderr, "usage: %s THREADS REPS N [PERCENTILES]\n", argv[0]);
         return 2;

@@ -26,6 +26,7 @@ static void check(int status, const char *what) {
 }
 
 int main(int argc, char **argv) {
+    bench_setup();
     if (argc < 4) {
         fprintf(stderr, "usage: %s THREADS REPS [f32] N[xBATCH] [N[xBATCH] ...]\n", argv[0]);
         return 2;

@@ -56,6 +56,7 @@ static double time_histogram(ncs_handle x, int64_t n, int threads, const char *b
 
 int main(int argc, char **argv)
 {
+    bench_setup();
     if (argc < 5) {
         fprintf(stderr, "usage: %s THREADS REPS N BINS\n", argv[0]);
         return 2;

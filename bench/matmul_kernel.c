@@ -38,6 +38,7 @@ static ncs_handle random_matrix(int64_t n, int dtype) {
 }
 
 int main(int argc, char **argv) {
+    bench_setup();
     if (argc < 4) {
         fprintf(stderr, "usage: %s THREADS REPS [f32] N [N ...]\n", argv[0]);
         return 2;

@@ -45,6 +45,7 @@ static ncs_handle messages(uint64_t bytes, int64_t count) {
 }
 
 int main(int argc, char **argv) {
+    bench_setup();
     if (argc < 5 || argc % 2 == 0) {
         fprintf(stderr, "usage: %s THREADS REPS BYTES COUNT [BYTES COUNT ...]\n", argv[0]);
         return 2;

@@ -37,6 +37,7 @@ static uint64_t next_random(uint64_t *state) {
 }
 
 int main(int argc, char **argv) {
+    bench_setup();
     if (argc < 4) {
         fprintf(stderr, "usage: %s THREADS REPS [f32|i32|i64] [desc] N [N ...]\n", argv[0]);
         return 2;

@@ -194,7 +194,7 @@ class MonitoringIntegrationTests extends IntegrationTestSupport {
         }
         List<String> titles = dashboard.path("panels").valueStream().map(p -> p.path("title").asString().toLowerCase())
                 .toList();
-        for (String topic : List.of("native memory: live, peak, limit", "buffers live", "retain and release",
+        for (String topic : List.of("native memory: live, cached, peak, limit", "buffers live", "retain and release",
                 "leaks by source and kernel", "stale-handle uses and double releases", "kernel latency p50 / p95 / p99",
                 "throughput by outcome", "queue depth", "busy workers", "rejections by reason", "library lock wait")) {
             assertThat(titles).as("a panel on " + topic).anyMatch(t -> t.contains(topic));

@@ -2,19 +2,30 @@
  * block_cache.c -- the memory behind buffers, and the cache of freed large blocks.
  *
  * Small buffers come from malloc, which recycles freed memory itself. Large ones (4 MiB and
- * more) are rounded up to whole 2 MiB pages, 2 MiB aligned and advised to use transparent huge
- * pages (as numpy does): a kernel's first touch of a fresh output then faults once per 2 MiB
- * instead of once per 4 KiB. Fresh memory still costs that first touch (the kernel zeroes it;
+ * more) are mapped from the system directly, rounded up to whole 2 MiB pages, 2 MiB aligned and
+ * advised to use transparent huge pages (as numpy does): a kernel's first touch of a fresh
+ * output then faults once per 2 MiB instead of once per 4 KiB. Each is followed by an
+ * inaccessible guard page, so running off its end faults in every build, and giving one back
+ * unmaps it (through malloc it could stay in malloc's own free lists, which raise their mmap
+ * threshold after the first large free). Fresh memory still costs that first touch (the kernel zeroes it;
  * in a virtual machine with free page reporting the host maps it in again, measured at
  * 0.6 GB/s on the build machine), so a freed large block is kept while the cache limit allows
  * and handed to the next allocation of the same rounded size (see "The buffer cache" in ncs.h).
  *
  * The cache is a short array ordered from least to most recently freed, under one mutex: large
  * allocations are rare next to the megabytes of work each one carries, so the lock is short and
- * rarely contended. Blocks are given back to the system outside the lock. Under
- * AddressSanitizer a cached block is poisoned, so touching a freed buffer's memory is still
- * reported while the block waits in the cache, and so are the bytes of a block past the size
- * its buffer asked for.
+ * rarely contended; small allocations take it only when live plus cached bytes pass the budget.
+ * Blocks are given back to the system outside the lock. The budget covers live and cached bytes:
+ * an allocation reserves its live bytes first (stats.c) and then gives back cached blocks that no
+ * longer fit beside them; a free publishes its block in the cache first and then reads the live
+ * bytes; a sequentially consistent fence on each side between the two steps means at least one
+ * of them sees the other, so live plus cached never stays above the budget.
+ *
+ * Under AddressSanitizer a cached block is poisoned, so touching a freed buffer's memory is
+ * reported while the block waits in the cache, and so are the bytes of a block past the size its
+ * buffer asked for. Once a block is reused, a stale pointer into it reaches the new buffer
+ * unreported (ASan's own quarantine would have delayed that reuse), which is why the cache is off
+ * unless the host sets a limit: the sanitized kernel tests run without it.
  */
 #define _DEFAULT_SOURCE /* MADV_HUGEPAGE is a Linux extension, hidden by _POSIX_C_SOURCE alone */
 #include <pthread.h>
@@ -43,6 +54,7 @@
 
 #define LARGE_THRESHOLD ((uint64_t)4 << 20)
 #define HUGE_PAGE ((uint64_t)2 << 20)
+#define GUARD ((uint64_t)4096) /* PROT_NONE after each large block */
 #define SMALL_ALIGNMENT 64
 #define CACHE_SLOTS 64
 
@@ -65,12 +77,42 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* The bytes a large block of `size` takes: whole 2 MiB pages; 0 when that overflows. */
+/* The bytes a large block of `size` takes: whole 2 MiB pages; 0 when that overflows (with the
+   room map_block needs to align it). */
 static uint64_t capacity_of(uint64_t size)
 {
-    if (size > SIZE_MAX - HUGE_PAGE)
+    if (size > SIZE_MAX - 3 * HUGE_PAGE)
         return 0;
     return (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+}
+
+/* Maps `capacity` bytes at a 2 MiB boundary, followed by a guard page; NULL when the system has
+   no room. Maps 2 MiB more and unmaps the ends, since mmap only promises page alignment: the
+   aligned start is at most 2 MiB - 4 KiB in, so the block and its guard always fit. */
+static void *map_block(uint64_t capacity)
+{
+    size_t span = (size_t)(capacity + HUGE_PAGE);
+    char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED)
+        return NULL;
+    char *start = (char *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    char *end = start + capacity + GUARD;
+    if (start > raw)
+        munmap(raw, (size_t)(start - raw));
+    if (end < raw + span)
+        munmap(end, (size_t)(raw + span - end));
+    mprotect(start + capacity, GUARD, PROT_NONE);
+    POISON(start + capacity, GUARD);
+#ifdef MADV_HUGEPAGE
+    madvise(start, (size_t)capacity, MADV_HUGEPAGE); /* only advice */
+#endif
+    return start;
+}
+
+static void unmap_block(void *data, uint64_t capacity)
+{
+    UNPOISON(data, capacity + GUARD); /* the next mapping here starts clean */
+    munmap(data, (size_t)(capacity + GUARD));
 }
 
 /* Whether live bytes, cached bytes and `extra` more would pass the memory budget (guarded). */
@@ -99,8 +141,7 @@ static uint64_t give_back(const cached_block *blocks, int n)
 {
     uint64_t bytes = 0;
     for (int i = 0; i < n; i++) {
-        UNPOISON(blocks[i].data, blocks[i].capacity);
-        free(blocks[i].data);
+        unmap_block(blocks[i].data, blocks[i].capacity);
         bytes += blocks[i].capacity;
     }
     return bytes;
@@ -112,7 +153,7 @@ static uint64_t give_back(const cached_block *blocks, int n)
 static void *take_and_fit(uint64_t capacity)
 {
     void *data = NULL;
-    cached_block evicted[CACHE_SLOTS];
+    cached_block evicted[CACHE_SLOTS + 1];
     int n_evicted = 0;
     pthread_mutex_lock(&cache_lock);
     for (int i = cache_count - 1; i >= 0 && capacity != 0; i--) {
@@ -128,27 +169,49 @@ static void *take_and_fit(uint64_t capacity)
     return data;
 }
 
+void ncs_block_fit_budget(void)
+{
+    /* Pairs with the fence in ncs_block_put: the live bytes just reserved are visible to a free
+       that has not yet read them, or the block that free cached is visible here. */
+    atomic_thread_fence(memory_order_seq_cst);
+    uint64_t limit = ncs_stat_get(NCS_STAT_LIMIT_BYTES);
+    uint64_t cached = ncs_stat_get(NCS_STAT_CACHED_BYTES);
+    uint64_t total = ncs_stat_get(NCS_STAT_LIVE_BYTES);
+    if (cached != 0 && limit != 0 && (__builtin_add_overflow(total, cached, &total) || total > limit))
+        take_and_fit(0); /* checks again under the lock */
+}
+
+/* Memory from the system for a small buffer (`capacity` 0: of `size` bytes, from malloc) or a
+   large block; if the system has none left, again after giving the whole cache back: a cache
+   never makes an allocation fail. */
+static void *system_memory(uint64_t size, uint64_t capacity)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        void *data = NULL;
+        if (capacity != 0)
+            data = map_block(capacity);
+        else if (posix_memalign(&data, SMALL_ALIGNMENT, (size_t)size) != 0)
+            data = NULL;
+        if (data != NULL || ncs_buffer_cache_trim(0) == 0)
+            return data;
+    }
+    return NULL;
+}
+
 void *ncs_block_get(uint64_t size)
 {
-    void *data = NULL;
     if (size < LARGE_THRESHOLD) {
-        if (ncs_stat_get(NCS_STAT_CACHED_BYTES) != 0) /* no lock for small buffers otherwise */
-            take_and_fit(0);
-        return posix_memalign(&data, SMALL_ALIGNMENT, (size_t)size) == 0 ? data : NULL;
+        ncs_block_fit_budget();
+        return system_memory(size, 0);
     }
     uint64_t capacity = capacity_of(size);
     if (capacity == 0)
         return NULL;
-    data = take_and_fit(capacity);
-    if (data != NULL) {
+    void *data = take_and_fit(capacity);
+    if (data != NULL)
         ncs_stat_add(NCS_STAT_CACHE_REUSES, 1);
-    } else {
-        if (posix_memalign(&data, HUGE_PAGE, (size_t)capacity) != 0)
-            return NULL;
-#ifdef MADV_HUGEPAGE
-        (void)madvise(data, (size_t)capacity, MADV_HUGEPAGE); /* only advice */
-#endif
-    }
+    else if ((data = system_memory(size, capacity)) == NULL)
+        return NULL;
     UNPOISON(data, size);
     POISON((char *)data + size, capacity - size);
     return data;
@@ -163,21 +226,24 @@ void ncs_block_put(void *data, uint64_t size)
         return;
     }
     uint64_t capacity = capacity_of(size);
-    uint64_t limit = atomic_load_explicit(&cache_limit, memory_order_relaxed);
     POISON(data, capacity); /* before another thread can take it from the cache */
-    cached_block evicted[CACHE_SLOTS];
+    cached_block evicted[CACHE_SLOTS + 1]; /* the cache, and this block */
     int n_evicted = 0, kept = 0;
     pthread_mutex_lock(&cache_lock);
+    /* Read under the lock: a limit lowered meanwhile has already given back what is over it. */
+    uint64_t limit = atomic_load_explicit(&cache_limit, memory_order_relaxed);
     if (capacity <= limit) {
-        while (cache_count > 0 &&
-               (cache_count == CACHE_SLOTS || cache_bytes + capacity > limit || over_budget(capacity)))
+        while (cache_count > 0 && (cache_count == CACHE_SLOTS || cache_bytes + capacity > limit))
             evicted[n_evicted++] = cache_remove(0);
-        if (!over_budget(capacity)) {
-            cache[cache_count++] = (cached_block){.data = data, .capacity = capacity, .freed_ns = now_ns()};
-            cache_bytes += capacity;
-            ncs_stat_add(NCS_STAT_CACHED_BYTES, capacity);
-            kept = 1;
-        }
+        cache[cache_count++] = (cached_block){.data = data, .capacity = capacity, .freed_ns = now_ns()};
+        cache_bytes += capacity;
+        ncs_stat_add(NCS_STAT_CACHED_BYTES, capacity);
+        kept = 1;
+        /* Published, then the live bytes read: pairs with the fence in ncs_block_fit_budget. What
+           does not fit the budget goes, oldest first, this block last. */
+        atomic_thread_fence(memory_order_seq_cst);
+        while (cache_count > 0 && over_budget(0))
+            evicted[n_evicted++] = cache_remove(0);
     }
     pthread_mutex_unlock(&cache_lock);
     give_back(evicted, n_evicted);
@@ -187,7 +253,7 @@ void ncs_block_put(void *data, uint64_t size)
 
 NCS_API void ncs_set_buffer_cache_limit(uint64_t bytes)
 {
-    cached_block evicted[CACHE_SLOTS];
+    cached_block evicted[CACHE_SLOTS + 1];
     int n_evicted = 0;
     pthread_mutex_lock(&cache_lock);
     atomic_store_explicit(&cache_limit, bytes, memory_order_relaxed);
@@ -200,7 +266,7 @@ NCS_API void ncs_set_buffer_cache_limit(uint64_t bytes)
 NCS_API uint64_t ncs_buffer_cache_trim(uint64_t min_idle_ms)
 {
     uint64_t min_idle_ns = min_idle_ms > UINT64_MAX / 1000000u ? UINT64_MAX : min_idle_ms * 1000000u;
-    cached_block evicted[CACHE_SLOTS];
+    cached_block evicted[CACHE_SLOTS + 1];
     int n_evicted = 0;
     pthread_mutex_lock(&cache_lock);
     uint64_t now = now_ns();

@@ -382,15 +382,11 @@ int ncs_buffer_test_set_generation(ncs_handle h, uint32_t generation, ncs_handle
 
 /* ---- owners and the snapshot ------------------------------------------------------------- */
 
-NCS_API int ncs_buffer_set_owner(ncs_handle h, const char *owner)
+int ncs_buffer_pin(ncs_handle h)
 {
-    if (owner == NULL)
-        return NCS_E_INVALID_ARGUMENT;
     slot *s = slot_of(h);
     if (s == NULL)
         return NCS_E_INVALID_ARGUMENT;
-    /* Pin: an extra reference (not counted as a retain) keeps the slot from being freed and
-       reused while its owner is written. */
     uint64_t state = atomic_load_explicit(&s->state, memory_order_acquire);
     do {
         if (state_generation(state) != handle_generation(h) || state_count(state) == 0) {
@@ -401,12 +397,28 @@ NCS_API int ncs_buffer_set_owner(ncs_handle h, const char *owner)
             return NCS_E_INVALID_ARGUMENT;
     } while (!atomic_compare_exchange_weak_explicit(&s->state, &state, state + 1,
                                                     memory_order_acq_rel, memory_order_acquire));
+    return NCS_OK;
+}
+
+void ncs_buffer_unpin(ncs_handle h)
+{
+    drop_reference(h, 0);
+}
+
+NCS_API int ncs_buffer_set_owner(ncs_handle h, const char *owner)
+{
+    if (owner == NULL)
+        return NCS_E_INVALID_ARGUMENT;
+    /* The pin keeps the slot from being freed and reused while its owner is written. */
+    int status = ncs_buffer_pin(h);
+    if (status != NCS_OK)
+        return status;
     ncs_owner prepared;
     ncs_owner_prepare(&prepared, owner);
     pthread_mutex_lock(&owner_lock);
     store_owner((uint32_t)((h & 0xffffffffu) - 1), &prepared);
     pthread_mutex_unlock(&owner_lock);
-    drop_reference(h, 0); /* frees the buffer if its holder released it meanwhile */
+    ncs_buffer_unpin(h); /* frees the buffer if its holder released it meanwhile */
     return NCS_OK;
 }
 

@@ -828,29 +828,31 @@ NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, c
     int status = check_tensor(c, "input", d, dtype, rank, shape, &view);
     if (status != NCS_OK)
         return status;
-    void *data;
-    uint64_t size;
-    status = ncs_buffer_peek(buffer, &data, &size);
-    if (status == NCS_OK && dtype != NCS_DTYPE_BYTES && size < view.nbytes) {
-        char text[160];
-        return fail(c, NCS_E_INVALID_ARGUMENT, "input '%s' (%s %s) needs %llu bytes but its buffer has %llu",
-                    d->name, ncs_dtype_name(dtype), shape_text(rank, shape, text, sizeof text),
-                    (unsigned long long)view.nbytes, (unsigned long long)size);
-    }
-    char why[200];
-    if (status == NCS_OK && dtype == NCS_DTYPE_BYTES &&
-        !bytes_framing_valid(data, size, view.count, why, sizeof why))
-        return fail(c, NCS_E_INVALID_ARGUMENT, "input '%s': %s", d->name, why);
-    if (status == NCS_OK)
-        status = ncs_buffer_retain(buffer); /* counts the stale use if freed meanwhile */
-    else if (status == NCS_E_STALE_HANDLE)
-        ncs_stat_add(NCS_STAT_STALE_HANDLE_USES, 1);
+    /* Pinned before its memory is read, so a concurrent release cannot free it (and hand the
+       memory to another buffer) while it is checked. */
+    status = ncs_buffer_pin(buffer); /* counts the stale use if freed */
     if (status == NCS_E_STALE_HANDLE)
         return fail(c, status, "input '%s': buffer %llu was already freed (stale handle)", d->name,
                     (unsigned long long)buffer);
     if (status != NCS_OK)
         return fail(c, status, "input '%s': %llu is not a buffer handle", d->name,
                     (unsigned long long)buffer);
+    void *data;
+    uint64_t size;
+    ncs_buffer_peek(buffer, &data, &size); /* pinned: cannot fail */
+    if (dtype != NCS_DTYPE_BYTES && size < view.nbytes) {
+        ncs_buffer_unpin(buffer);
+        char text[160];
+        return fail(c, NCS_E_INVALID_ARGUMENT, "input '%s' (%s %s) needs %llu bytes but its buffer has %llu",
+                    d->name, ncs_dtype_name(dtype), shape_text(rank, shape, text, sizeof text),
+                    (unsigned long long)view.nbytes, (unsigned long long)size);
+    }
+    char why[200];
+    if (dtype == NCS_DTYPE_BYTES && !bytes_framing_valid(data, size, view.count, why, sizeof why)) {
+        ncs_buffer_unpin(buffer);
+        return fail(c, NCS_E_INVALID_ARGUMENT, "input '%s': %s", d->name, why);
+    }
+    ncs_stat_add(NCS_STAT_RETAINS, 1); /* the pin is the call's reference: a retain like any other */
     if (dtype == NCS_DTYPE_BYTES)
         view.nbytes = size;
     view.data = view.nbytes ? data : NULL;

@@ -46,12 +46,22 @@ void *ncs_block_get(uint64_t size);
  *  after the caller gave back the live bytes: a large block is kept for reuse if the cache limit
  *  and the budget allow, else returned to the system. */
 void ncs_block_put(void *data, uint64_t size);
+/** Gives back cached blocks, least recently freed first, while live plus cached bytes pass the
+ *  budget (after a reservation, or a lowered limit). */
+void ncs_block_fit_budget(void);
 
 /* ---- buffer.c ------------------------------------------------------------------------- */
 
 /** Like ncs_buffer_data, but counts nothing: checks that `h` names a live buffer and reports its
  *  memory. Returns NCS_OK, NCS_E_STALE_HANDLE or NCS_E_INVALID_ARGUMENT. */
 int ncs_buffer_peek(ncs_handle h, void **data, uint64_t *size);
+
+/** An extra reference on a live buffer, not counted as a retain: its memory stays the buffer's
+ *  until ncs_buffer_unpin. NCS_E_STALE_HANDLE (counted as a stale use) when it was freed,
+ *  NCS_E_INVALID_ARGUMENT for a handle never issued or a count at its limit. */
+int ncs_buffer_pin(ncs_handle h);
+/** Drops a pin (not counted as a release); frees the buffer when that was its last reference. */
+void ncs_buffer_unpin(ncs_handle h);
 
 /** An owner text prepared for the allocator: NUL-padded to whole 8-byte words, of which the
  *  first `words` (up to the one holding the terminating NUL) are stored in a slot. */

@@ -63,4 +63,5 @@ NCS_API int ncs_stats_read(uint64_t *out, int n)
 NCS_API void ncs_set_memory_limit(uint64_t bytes)
 {
     atomic_store_explicit(&counters[NCS_STAT_LIMIT_BYTES], bytes, memory_order_relaxed);
+    ncs_block_fit_budget(); /* the buffer cache gives back what no longer fits */
 }

@@ -3,6 +3,9 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -220,6 +223,28 @@ static ncs_handle alloc_at(uint64_t size, uint64_t *addr)
     return h;
 }
 
+/* A large buffer ends at a guard page: a write one byte past a buffer that fills its 2 MiB
+   pages exactly kills the process (SIGSEGV; under ASan its report), here a forked child. */
+static void test_large_buffers_end_at_a_guard_page(void)
+{
+    uint64_t addr;
+    ncs_handle h = alloc_at(6 * MIB, &addr);
+    fflush(NULL);
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        if (freopen("/dev/null", "w", stderr) == NULL) /* the ASan report is expected */
+            _exit(2);
+        ((volatile unsigned char *)(uintptr_t)addr)[6 * MIB] = 1;
+        _exit(0);
+    }
+    int status;
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 2));
+    CHECK_OK(ncs_buffer_release(h));
+}
+
 static void test_cache_off_by_default(void)
 {
     uint64_t reuses = stat_value(NCS_STAT_CACHE_REUSES), addr;
@@ -322,9 +347,57 @@ static void test_cache_within_the_budget(void)
     ncs_handle small = alloc_at(MIB, &addr); /* 1 live + 20 cached > 20 */
     CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0);
     CHECK_OK(ncs_buffer_release(small));
+    CHECK_OK(ncs_buffer_release(alloc_at(6 * MIB, &addr)));
+    CHECK_OK(ncs_buffer_release(alloc_at(8 * MIB, &addr)));
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 14 * MIB);
+    ncs_set_memory_limit(10 * MIB); /* a lowered budget: the older block no longer fits */
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 8 * MIB);
     ncs_set_memory_limit(0);
     ncs_set_buffer_cache_limit(0);
 }
+
+#if !defined(__SANITIZE_ADDRESS__) /* ASan reserves terabytes of address space up front */
+/* VmSize of this process, in bytes. */
+static uint64_t address_space_used(void)
+{
+    FILE *status = fopen("/proc/self/status", "r");
+    CHECK(status != NULL);
+    char line[256];
+    unsigned long long kib = 0;
+    while (fgets(line, sizeof line, status) != NULL && sscanf(line, "VmSize: %llu kB", &kib) != 1) {
+    }
+    fclose(status);
+    CHECK(kib > 0);
+    return (uint64_t)kib * 1024;
+}
+
+/* When the system has no memory left for an allocation, the cache is given back and the
+   allocation tried again: here the address space is capped so that 48 MiB fit only once the
+   64 MiB the cache holds are returned. */
+static void test_cache_gives_way_when_the_system_has_no_memory(void)
+{
+    ncs_set_buffer_cache_limit(64 * MIB);
+    uint64_t addr;
+    ncs_handle blocks[8];
+    for (int i = 0; i < 8; i++)
+        blocks[i] = alloc_at(8 * MIB, &addr);
+    for (int i = 0; i < 8; i++)
+        CHECK_OK(ncs_buffer_release(blocks[i]));
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 64 * MIB);
+    struct rlimit before, capped;
+    CHECK(getrlimit(RLIMIT_AS, &before) == 0);
+    capped = before;
+    capped.rlim_cur = (rlim_t)(address_space_used() + 32 * MIB);
+    CHECK(setrlimit(RLIMIT_AS, &capped) == 0);
+    ncs_handle big;
+    int status = ncs_buffer_alloc(48 * MIB, &big);
+    CHECK(setrlimit(RLIMIT_AS, &before) == 0);
+    CHECK_OK(status);
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0);
+    CHECK_OK(ncs_buffer_release(big));
+    ncs_set_buffer_cache_limit(0);
+}
+#endif
 
 /* Trimming gives back blocks idle for at least the given time, least recently freed first. */
 static void test_cache_trim_by_idle_time(void)
@@ -507,6 +580,7 @@ int main(void)
     RUN_TEST(test_budget);
     RUN_TEST(test_peak_and_size_zero);
     RUN_TEST(test_large_buffers_ask_for_huge_pages);
+    RUN_TEST(test_large_buffers_end_at_a_guard_page);
     RUN_TEST(test_cache_off_by_default);
     RUN_TEST(test_cache_reuses_the_same_size);
     RUN_TEST(test_cache_limit_and_order);
@@ -514,6 +588,8 @@ int main(void)
     RUN_TEST(test_cache_trim_by_idle_time);
 #if defined(__SANITIZE_ADDRESS__)
     RUN_TEST(test_cache_poisons_under_asan);
+#else
+    RUN_TEST(test_cache_gives_way_when_the_system_has_no_memory);
 #endif
     RUN_TEST(test_concurrency);
     RUN_TEST(test_budget_concurrency);

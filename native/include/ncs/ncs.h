@@ -185,7 +185,9 @@ NCS_API int ncs_stats_read(uint64_t *out, int n);
 /**
  * Sets the live-bytes budget (0 = unlimited). Allocations already made are kept. The budget also
  * covers the buffer cache: cached blocks are freed before an allocation would take live plus
- * cached bytes past it, so a cache never makes an allocation fail.
+ * cached bytes past it (and at once, when a lowered budget no longer holds them), and when the
+ * system itself has no memory left the whole cache is given back and the allocation tried
+ * again, so a cache never makes an allocation fail.
  */
 NCS_API void ncs_set_memory_limit(uint64_t bytes);
 

@@ -6,27 +6,43 @@ import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.stereotype.Component;
 
 /**
  * Gives libncs's cached buffer memory back to the system once it has gone unused for
  * {@code ncs.native.buffer-cache.idle}, so memory kept during a burst does not stay with an idle
- * service. Checks every second (more often for a shorter idle time), on a platform thread of its own.
+ * service. Checks every second (more often for a shorter idle time), on a platform thread of its own;
+ * not at all when the cache is off ({@code ncs.native.buffer-cache.size=0}).
  */
 @Component
 class BufferCacheTrimmer implements DisposableBean {
 
     private static final Duration MOST_BETWEEN_CHECKS = Duration.ofSeconds(1);
     private static final Duration LEAST_BETWEEN_CHECKS = Duration.ofMillis(50);
+    private static final Logger log = LoggerFactory.getLogger(BufferCacheTrimmer.class);
 
     private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("ncs-buffer-cache-trim").daemon().factory());
 
     BufferCacheTrimmer(NativeRuntime runtime, NativeProperties properties) {
+        if (properties.bufferCache().size().toBytes() == 0) {
+            return;
+        }
         Duration idle = properties.bufferCache().idle();
         long every = between(idle).toMillis();
-        scheduler.scheduleWithFixedDelay(() -> runtime.trimBufferCache(idle), every, every, TimeUnit.MILLISECONDS);
+        scheduler.scheduleWithFixedDelay(() -> trim(runtime, idle), every, every, TimeUnit.MILLISECONDS);
+    }
+
+    /** One check; a failure is logged and the next check still runs (a scheduled task that throws never runs again). */
+    private static void trim(NativeRuntime runtime, Duration idle) {
+        try {
+            runtime.trimBufferCache(idle);
+        } catch (RuntimeException e) {
+            log.error("trimming the native buffer cache failed; trying again at the next check", e);
+        }
     }
 
     /** Half the idle time, within 50 ms and one second: a block is given back at most that late. */

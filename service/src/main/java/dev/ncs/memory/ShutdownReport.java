@@ -3,7 +3,6 @@ package dev.ncs.memory;
 import dev.ncs.execution.NativeExecutor;
 import dev.ncs.nativelib.NativeRuntime;
 import dev.ncs.nativelib.NativeStats;
-import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
@@ -30,7 +29,12 @@ class ShutdownReport implements DisposableBean {
 
     @Override
     public void destroy() {
-        long cached = executor.control(() -> runtime.trimBufferCache(Duration.ZERO));
+        // Off for good: buffers released after this report are given back at once, not cached again.
+        long cached = executor.control(() -> {
+            long bytes = runtime.stats().cachedBytes();
+            runtime.setBufferCacheLimit(0);
+            return bytes;
+        });
         NativeStats stats = executor.control(runtime::stats);
         if (stats.liveBuffers() == 0 && stats.liveBytes() == 0) {
             log.info("native memory at shutdown: 0 buffers live, 0 bytes ({} allocated and freed, {} kernel leaks "

@@ -38,8 +38,9 @@ public record NativeProperties(@DefaultValue("4GB") DataSize memoryLimit, Path l
             if (size.isNegative()) {
                 throw new IllegalArgumentException("ncs.native.buffer-cache.size must be >= 0, got " + size);
             }
-            if (idle.isNegative()) {
-                throw new IllegalArgumentException("ncs.native.buffer-cache.idle must be >= 0, got " + idle);
+            if (idle.isNegative() || idle.compareTo(Duration.ofDays(365)) > 0) {
+                throw new IllegalArgumentException("ncs.native.buffer-cache.idle must be between 0 and 365 days, got "
+                        + idle);
             }
         }
     }

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""matmul FP64: libncs's kernel alone, NCS end to end over HTTP (JSON), and numpy's a @ b, in one run.
+"""matmul FP64: libncs's kernel alone, NCS end to end over HTTP (binary tensors), and numpy's a @ b, in one run.
 
 Usage (NCS running, e.g. `scripts/run`):
     python3 bench/matmul.py [--url http://127.0.0.1:8080] [--sizes 1024 2048] [--reps 5]
 
-Prints a table of medians and GFLOP/s (2 n^3 flops). The kernel is timed by bench/matmul_kernel.c (built by the normal build as
+Prints a table of medians and GFLOP/s (2 n^3 flops); numpy and the kernel alternate --rounds times
+(each a median of --reps runs) and the table shows the medians of those, so a shared machine's
+load hits both alike. The kernel is timed by bench/matmul_kernel.c (built by the normal build as
 native/target/build/ncs_bench_matmul)
 (prepare + parts on their own threads + finish, no JSON); numpy runs in a subprocess per thread count
 with OPENBLAS_NUM_THREADS set and OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset, so it uses its best kernel.
@@ -90,6 +92,8 @@ def main():
     parser.add_argument("--url", default="http://127.0.0.1:8080")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048])
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="numpy and the kernel alternate this many times; the medians are shown")
     parser.add_argument("--no-http", action="store_true", help="skip the end-to-end HTTP measurement")
     args = parser.parse_args()
     binary = build_kernel_bench()
@@ -99,8 +103,10 @@ def main():
     for n in args.sizes:
         e2e = None if args.no_http else http_seconds(args.url, n, max(1, args.reps // 2))
         for threads in (1, 2):
-            k = kernel_seconds(binary, threads, n, args.reps)
-            np_s = numpy_seconds(threads, n, args.reps)
+            rounds = [(numpy_seconds(threads, n, args.reps), kernel_seconds(binary, threads, n, args.reps))
+                      for _ in range(args.rounds)]
+            np_s = statistics.median(r[0] for r in rounds)
+            k = statistics.median(r[1] for r in rounds)
             e2e_text = "-" if (e2e is None or threads == 1) else "%.2f GFLOP/s (%.0f ms)" % (gflops(n, e2e), e2e * 1e3)
             print("| %d | %d | %.1f GFLOP/s | %.1f GFLOP/s | %.2f | %s |"
                   % (n, threads, gflops(n, np_s), gflops(n, k), np_s / k, e2e_text))

@@ -12,7 +12,9 @@ Each client loops over a random mix, checking every answer:
   * truncated binary bodies (the client stops sending and closes) -> nothing kept
 503 (queue full) is allowed and counted; any other 5xx, a wrong result or a hang fails the run.
 Before and after (each after a full GC through jcmd) it reads live native buffers and bytes, the
-Java leak counter, heap used and the process's RSS, and prints them side by side.
+buffer cache (bytes kept, allocations it served), the Java leak counter, heap used and the process's
+RSS, and prints them side by side. NCS runs with ncs.native.buffer-cache.idle=5s, and the run also
+fails if anything is still cached 7 s after the load stopped.
 """
 import argparse
 import hashlib
@@ -221,6 +223,8 @@ def sample(process, management):
     return {
         "ncs_native_buffers_live": metric(text, "ncs_native_buffers_live"),
         "ncs_native_memory_live_bytes": metric(text, "ncs_native_memory_live_bytes"),
+        "buffer cache (MiB)": metric(text, "ncs_native_memory_cached_bytes") / 2**20,
+        "allocations served by the cache": metric(text, "ncs_native_buffer_reuses_total"),
         'ncs_leaks_total{source="java"}': sum(float(v) for v in re.findall(
             r'^ncs_leaks_total\{[^}]*source="java"[^}]*\} (\S+)$', text, re.M)),
         "heap used after GC (MiB)": sum(float(v) for v in re.findall(
@@ -230,6 +234,9 @@ def sample(process, management):
         "cancelled: client hung up": metric(text, 'ncs_rejected_total{reason="client_disconnected"}'),
         "cancelled: deadline (504)": metric(text, 'ncs_rejected_total{reason="deadline"}'),
     }
+
+
+CACHE_IDLE_SECONDS = 5
 
 
 def main():
@@ -244,6 +251,7 @@ def main():
     java = os.path.join(os.environ.get("JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"), "bin", "java")
     process = subprocess.Popen([java, "-Xmx1g", "-jar", args.jar, "--server.port=%d" % args.port,
                                 "--management.server.port=%d" % args.management_port, "--server.address=127.0.0.1",
+                                "--ncs.native.buffer-cache.idle=%ds" % CACHE_IDLE_SECONDS,
                                 "--management.server.address=127.0.0.1"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -278,7 +286,14 @@ def main():
             print("| %s | %.1f | %.1f |" % (key, before[key], after[key]))
         print("RSS under load: " + ", ".join(timeline))
         print("actions: " + ", ".join("%s %d" % item for item in sorted(soak.counts.items())))
+        time.sleep(CACHE_IDLE_SECONDS + 2)
+        cached_idle = metric(scrape(args.management_port), "ncs_native_memory_cached_bytes")
+        print("buffer cache %d s after the load stopped: %.0f bytes; RSS %.0f MiB"
+              % (CACHE_IDLE_SECONDS + 2, cached_idle, rss_mib(process.pid)))
         problems = list(soak.failures)
+        if cached_idle != 0:
+            problems.append("%.0f bytes still cached %d s after the load stopped (idle time %d s)"
+                            % (cached_idle, CACHE_IDLE_SECONDS + 2, CACHE_IDLE_SECONDS))
         for key in ("ncs_native_buffers_live", "ncs_native_memory_live_bytes", 'ncs_leaks_total{source="java"}'):
             if after[key] != 0:
                 problems.append("%s is %s after the soak" % (key, after[key]))

@@ -7,10 +7,11 @@
  * output then faults once per 2 MiB instead of once per 4 KiB. Each is followed by an
  * inaccessible guard page, so running off its end faults in every build, and giving one back
  * unmaps it (through malloc it could stay in malloc's own free lists, which raise their mmap
- * threshold after the first large free). Fresh memory still costs that first touch (the kernel zeroes it;
- * in a virtual machine with free page reporting the host maps it in again, measured at
- * 0.6 GB/s on the build machine), so a freed large block is kept while the cache limit allows
- * and handed to the next allocation of the same rounded size (see "The buffer cache" in ncs.h).
+ * threshold after the first large free). Fresh memory still costs that first touch (the kernel
+ * zeroes it; in a virtual machine with free page reporting the host maps it in again, measured
+ * at 0.6 GB/s on the build machine), so a freed large block is kept while the cache limit
+ * allows and handed to the next allocation of the same rounded size (see "The buffer cache" in
+ * ncs.h).
  *
  * The cache is a short array ordered from least to most recently freed, under one mutex: large
  * allocations are rare next to the megabytes of work each one carries, so the lock is short and
@@ -64,11 +65,11 @@ typedef struct cached_block {
     uint64_t freed_ns; /* CLOCK_MONOTONIC */
 } cached_block;
 
+/* Guarded by cache_lock, like every change of NCS_STAT_CACHED_BYTES (the bytes in the cache). */
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static cached_block cache[CACHE_SLOTS]; /* [0, cache_count), least recently freed first */
-static int cache_count;                 /* guarded by cache_lock, like cache and cache_bytes */
-static uint64_t cache_bytes;
-static _Atomic uint64_t cache_limit; /* 0: keep nothing */
+static int cache_count;
+static uint64_t cache_limit; /* 0: keep nothing */
 
 static uint64_t now_ns(void)
 {
@@ -115,13 +116,24 @@ static void unmap_block(void *data, uint64_t capacity)
     munmap(data, (size_t)(capacity + GUARD));
 }
 
-/* Whether live bytes, cached bytes and `extra` more would pass the memory budget (guarded). */
-static int over_budget(uint64_t extra)
+static uint64_t cached_bytes(void)
+{
+    return ncs_stat_get(NCS_STAT_CACHED_BYTES);
+}
+
+/* Whether the live bytes and the cached ones pass the memory budget. */
+static int over_budget(void)
 {
     uint64_t limit = ncs_stat_get(NCS_STAT_LIMIT_BYTES);
     uint64_t total = ncs_stat_get(NCS_STAT_LIVE_BYTES);
-    return limit != 0 && (__builtin_add_overflow(total, cache_bytes, &total) ||
-                          __builtin_add_overflow(total, extra, &total) || total > limit);
+    return limit != 0 && (__builtin_add_overflow(total, cached_bytes(), &total) || total > limit);
+}
+
+/* Puts a block in the cache as the most recently freed (guarded; there is room). */
+static void cache_insert(void *data, uint64_t capacity)
+{
+    cache[cache_count++] = (cached_block){.data = data, .capacity = capacity, .freed_ns = now_ns()};
+    ncs_stat_add(NCS_STAT_CACHED_BYTES, capacity);
 }
 
 /* Takes entry i out of the cache (guarded). */
@@ -131,7 +143,6 @@ static cached_block cache_remove(int i)
     for (int j = i + 1; j < cache_count; j++)
         cache[j - 1] = cache[j];
     cache_count--;
-    cache_bytes -= block.capacity;
     ncs_stat_sub(NCS_STAT_CACHED_BYTES, block.capacity);
     return block;
 }
@@ -162,7 +173,7 @@ static void *take_and_fit(uint64_t capacity)
             break;
         }
     }
-    while (cache_count > 0 && over_budget(0))
+    while (cache_count > 0 && over_budget())
         evicted[n_evicted++] = cache_remove(0);
     pthread_mutex_unlock(&cache_lock);
     give_back(evicted, n_evicted);
@@ -174,10 +185,7 @@ void ncs_block_fit_budget(void)
     /* Pairs with the fence in ncs_block_put: the live bytes just reserved are visible to a free
        that has not yet read them, or the block that free cached is visible here. */
     atomic_thread_fence(memory_order_seq_cst);
-    uint64_t limit = ncs_stat_get(NCS_STAT_LIMIT_BYTES);
-    uint64_t cached = ncs_stat_get(NCS_STAT_CACHED_BYTES);
-    uint64_t total = ncs_stat_get(NCS_STAT_LIVE_BYTES);
-    if (cached != 0 && limit != 0 && (__builtin_add_overflow(total, cached, &total) || total > limit))
+    if (over_budget() && cached_bytes() != 0)
         take_and_fit(0); /* checks again under the lock */
 }
 
@@ -230,19 +238,15 @@ void ncs_block_put(void *data, uint64_t size)
     cached_block evicted[CACHE_SLOTS + 1]; /* the cache, and this block */
     int n_evicted = 0, kept = 0;
     pthread_mutex_lock(&cache_lock);
-    /* Read under the lock: a limit lowered meanwhile has already given back what is over it. */
-    uint64_t limit = atomic_load_explicit(&cache_limit, memory_order_relaxed);
-    if (capacity <= limit) {
-        while (cache_count > 0 && (cache_count == CACHE_SLOTS || cache_bytes + capacity > limit))
+    if (capacity <= cache_limit) {
+        while (cache_count > 0 && (cache_count == CACHE_SLOTS || cached_bytes() + capacity > cache_limit))
             evicted[n_evicted++] = cache_remove(0);
-        cache[cache_count++] = (cached_block){.data = data, .capacity = capacity, .freed_ns = now_ns()};
-        cache_bytes += capacity;
-        ncs_stat_add(NCS_STAT_CACHED_BYTES, capacity);
+        cache_insert(data, capacity);
         kept = 1;
         /* Published, then the live bytes read: pairs with the fence in ncs_block_fit_budget. What
            does not fit the budget goes, oldest first, this block last. */
         atomic_thread_fence(memory_order_seq_cst);
-        while (cache_count > 0 && over_budget(0))
+        while (cache_count > 0 && over_budget())
             evicted[n_evicted++] = cache_remove(0);
     }
     pthread_mutex_unlock(&cache_lock);
@@ -256,8 +260,8 @@ NCS_API void ncs_set_buffer_cache_limit(uint64_t bytes)
     cached_block evicted[CACHE_SLOTS + 1];
     int n_evicted = 0;
     pthread_mutex_lock(&cache_lock);
-    atomic_store_explicit(&cache_limit, bytes, memory_order_relaxed);
-    while (cache_count > 0 && cache_bytes > bytes)
+    cache_limit = bytes;
+    while (cache_count > 0 && cached_bytes() > bytes)
         evicted[n_evicted++] = cache_remove(0);
     pthread_mutex_unlock(&cache_lock);
     give_back(evicted, n_evicted);

@@ -164,24 +164,36 @@ static void test_peak_and_size_zero(void)
     CHECK(ncs_stats_read(out, 0) == 0);
 }
 
-/* Whether the mapping holding `addr` in /proc/self/smaps carries VmFlag `flag`; -1 when the
-   file or the mapping is not found. */
-static int mapping_has_flag(uint64_t addr, const char *flag)
+/* The mapping holding `addr`, from /proc/self/smaps: its permissions ("rw-p") and VmFlags line.
+   Returns 0 when the file or the mapping is not found. */
+static int mapping_of(uint64_t addr, char perms[5], char flags[512])
 {
     FILE *smaps = fopen("/proc/self/smaps", "r");
     if (smaps == NULL)
-        return -1;
+        return 0;
     char line[512];
-    int inside = 0, found = -1;
-    while (found < 0 && fgets(line, sizeof line, smaps) != NULL) {
+    int inside = 0, found = 0;
+    while (!found && fgets(line, sizeof line, smaps) != NULL) {
         unsigned long long start, end;
-        if (sscanf(line, "%llx-%llx ", &start, &end) == 2 && strchr(line, ':') > strchr(line, ' '))
+        char p[5];
+        if (sscanf(line, "%llx-%llx %4s ", &start, &end, p) == 3 && strchr(line, ':') > strchr(line, ' ')) {
             inside = addr >= start && addr < end;
-        else if (inside && strncmp(line, "VmFlags:", 8) == 0)
-            found = strstr(line + 8, flag) != NULL;
+            if (inside)
+                memcpy(perms, p, 5);
+        } else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(flags, 512, "%s", line + 8);
+            found = 1;
+        }
     }
     fclose(smaps);
     return found;
+}
+
+/* Whether the mapping holding `addr` carries VmFlag `flag`; -1 when it is not found. */
+static int mapping_has_flag(uint64_t addr, const char *flag)
+{
+    char perms[5], flags[512];
+    return mapping_of(addr, perms, flags) ? strstr(flags, flag) != NULL : -1;
 }
 
 /* Buffers of 4 MiB and more are 2 MiB aligned and advised to use transparent huge pages, so a
@@ -223,12 +235,16 @@ static ncs_handle alloc_at(uint64_t size, uint64_t *addr)
     return h;
 }
 
-/* A large buffer ends at a guard page: a write one byte past a buffer that fills its 2 MiB
-   pages exactly kills the process (SIGSEGV; under ASan its report), here a forked child. */
+/* A large buffer ends at a guard page, mapped without any access: a write one byte past a
+   buffer that fills its 2 MiB pages exactly kills the process (SIGSEGV; under ASan its report),
+   here a forked child. */
 static void test_large_buffers_end_at_a_guard_page(void)
 {
     uint64_t addr;
     ncs_handle h = alloc_at(6 * MIB, &addr);
+    char perms[5], flags[512];
+    CHECK(mapping_of(addr + 6 * MIB, perms, flags));
+    CHECK(strcmp(perms, "---p") == 0);
     fflush(NULL);
     pid_t child = fork();
     CHECK(child >= 0);

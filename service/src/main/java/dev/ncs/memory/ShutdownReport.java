@@ -29,16 +29,16 @@ class ShutdownReport implements DisposableBean {
 
     @Override
     public void destroy() {
-        // Off for good: buffers released after this report are given back at once, not cached again.
-        long cached = executor.control(() -> {
-            long bytes = runtime.stats().cachedBytes();
+        // The cache off for good: buffers released after this report are given back at once, not cached again.
+        NativeStats stats = executor.control(() -> {
+            NativeStats now = runtime.stats();
             runtime.setBufferCacheLimit(0);
-            return bytes;
+            return now;
         });
-        NativeStats stats = executor.control(runtime::stats);
         if (stats.liveBuffers() == 0 && stats.liveBytes() == 0) {
             log.info("native memory at shutdown: 0 buffers live, 0 bytes ({} allocated and freed, {} kernel leaks "
-                    + "reclaimed, {} cached bytes given back)", stats.allocations(), stats.kernelLeaks(), cached);
+                    + "reclaimed, {} cached bytes given back)", stats.allocations(), stats.kernelLeaks(),
+                    stats.cachedBytes());
         } else {
             log.warn("native memory at shutdown: {} buffers live, {} bytes", stats.liveBuffers(), stats.liveBytes());
         }

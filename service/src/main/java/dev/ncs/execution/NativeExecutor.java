@@ -5,9 +5,9 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -31,7 +31,7 @@ import org.springframework.stereotype.Component;
  * request's own virtual thread does the waiting.
  */
 @Component
-public class NativeExecutor implements DisposableBean {
+public class NativeExecutor implements Workers, DisposableBean {
 
     private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
 
@@ -44,6 +44,7 @@ public class NativeExecutor implements DisposableBean {
     private final AtomicInteger busy = new AtomicInteger();
     private final MeterRegistry registry;
     private final Counter queueFullRejections;
+    private final Map<String, Timer> queueWaits = new ConcurrentHashMap<>();
 
     public NativeExecutor(WorkersProperties properties, MeterRegistry registry) {
         this.threads = properties.effectiveThreads();
@@ -73,6 +74,7 @@ public class NativeExecutor implements DisposableBean {
                 .register(registry);
     }
 
+    @Override
     public int threads() {
         return threads;
     }
@@ -90,12 +92,7 @@ public class NativeExecutor implements DisposableBean {
         return new Admission(kernel);
     }
 
-    /** Runs {@code task} on a worker and waits for it; the task's exception is rethrown as is. */
-    public <T> T run(Callable<T> task) {
-        return await(submit(task));
-    }
-
-    /** Submits {@code task} to the workers. */
+    @Override
     public <T> Future<T> submit(Callable<T> task) {
         return workers.submit(() -> {
             busy.incrementAndGet();
@@ -107,73 +104,9 @@ public class NativeExecutor implements DisposableBean {
         });
     }
 
-    /** Runs a short native bookkeeping call on the control thread and waits for it. */
+    @Override
     public <T> T control(Callable<T> task) {
-        return await(control.submit(task));
-    }
-
-    /**
-     * Waits for {@code future} until {@code deadline} ({@link System#nanoTime()} based; {@code Long.MAX_VALUE}
-     * for none). Returns false if the deadline passed first; rethrows the task's failure as {@link #await}.
-     */
-    public static boolean awaitUntil(Future<?> future, long deadline) {
-        boolean interrupted = false;
-        try {
-            while (true) {
-                long left = deadline - System.nanoTime();
-                if (deadline != Long.MAX_VALUE && left <= 0 && !future.isDone()) {
-                    return false;
-                }
-                try {
-                    if (deadline == Long.MAX_VALUE) {
-                        future.get();
-                    } else {
-                        future.get(Math.max(0, left), TimeUnit.NANOSECONDS);
-                    }
-                    return true;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                } catch (java.util.concurrent.TimeoutException e) {
-                    return false;
-                }
-            }
-        } catch (ExecutionException e) {
-            await(future);
-            return true;
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
-    /** Waits for {@code future}; unchecked exceptions and errors from the task are rethrown as they were. */
-    public static <T> T await(Future<T> future) {
-        boolean interrupted = false;
-        try {
-            while (true) {
-                try {
-                    return future.get();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof RuntimeException runtime) {
-                throw runtime;
-            }
-            if (cause instanceof Error error) {
-                throw error;
-            }
-            throw new IllegalStateException(cause);
-        } catch (CancellationException e) {
-            throw new IllegalStateException("native task was cancelled", e);
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        return Workers.await(control.submit(task));
     }
 
     @Override
@@ -189,7 +122,7 @@ public class NativeExecutor implements DisposableBean {
      * worker, {@link #started()} when a worker takes it up; close when it is done. Time spent receiving
      * the body counts against admission but not as queue wait.
      */
-    public final class Admission implements AutoCloseable {
+    public final class Admission implements Workers.Ticket, AutoCloseable {
         private final String kernel;
         private final AtomicBoolean queued = new AtomicBoolean();
         private final AtomicBoolean started = new AtomicBoolean();
@@ -200,7 +133,7 @@ public class NativeExecutor implements DisposableBean {
             this.kernel = kernel;
         }
 
-        /** Marks the request as waiting for a worker. */
+        @Override
         public void queued() {
             if (queued.compareAndSet(false, true)) {
                 queuedAt = System.nanoTime();
@@ -208,15 +141,15 @@ public class NativeExecutor implements DisposableBean {
             }
         }
 
-        /** Marks the request as taken up by a worker and records its queue wait. */
+        @Override
         public void started() {
             if (queued.get() && started.compareAndSet(false, true)) {
                 waiting.decrementAndGet();
-                Timer.builder("ncs.queue.wait")
-                        .description("Time from a request's admission to a worker starting it")
-                        .tag("kernel", kernel)
-                        .publishPercentileHistogram()
-                        .register(registry)
+                queueWaits.computeIfAbsent(kernel, k -> Timer.builder("ncs.queue.wait")
+                                .description("Time from a request's admission to a worker starting it")
+                                .tag("kernel", k)
+                                .publishPercentileHistogram()
+                                .register(registry))
                         .record(System.nanoTime() - queuedAt, TimeUnit.NANOSECONDS);
             }
         }

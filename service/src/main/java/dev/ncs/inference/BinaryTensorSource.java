@@ -38,6 +38,11 @@ final class BinaryTensorSource implements TensorSource {
     }
 
     @Override
+    public boolean inMemory() {
+        return false;
+    }
+
+    @Override
     public long byteSize() {
         return size;
     }

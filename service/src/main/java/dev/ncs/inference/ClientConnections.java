@@ -1,6 +1,6 @@
 package dev.ncs.inference;
 
-import dev.ncs.execution.Cancellation;
+import dev.ncs.kernel.Cancellation;
 import dev.ncs.kernel.RequestsProperties;
 import dev.ncs.nativelib.NativeRuntime;
 import jakarta.servlet.http.HttpServletRequest;

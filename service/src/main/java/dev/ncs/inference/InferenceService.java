@@ -1,8 +1,6 @@
 package dev.ncs.inference;
 
-import dev.ncs.execution.Cancellation;
-import dev.ncs.execution.NativeExecutor;
-import dev.ncs.execution.WorkersProperties;
+import dev.ncs.kernel.Cancellation;
 import dev.ncs.kernel.KernelCatalog;
 import dev.ncs.kernel.KernelMetadata;
 import dev.ncs.kernel.KernelResult;
@@ -10,7 +8,6 @@ import dev.ncs.kernel.KernelService;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
-import java.util.concurrent.Semaphore;
 import org.springframework.http.HttpHeaders;
 import org.springframework.stereotype.Service;
 
@@ -30,18 +27,15 @@ class InferenceService {
     private final InferenceResponseWriter writer;
     private final LimitsProperties limits;
     private final ClientConnections connections;
-    private final Semaphore decoding;
 
     InferenceService(KernelCatalog catalog, KernelService kernels, JsonInferenceCodec codec,
-            InferenceResponseWriter writer, LimitsProperties limits, WorkersProperties workers,
-            ClientConnections connections) {
+            InferenceResponseWriter writer, LimitsProperties limits, ClientConnections connections) {
         this.catalog = catalog;
         this.kernels = kernels;
         this.codec = codec;
         this.writer = writer;
         this.limits = limits;
         this.connections = connections;
-        this.decoding = new Semaphore(workers.effectiveThreads());
     }
 
     void infer(String model, String version, HttpServletRequest request, HttpServletResponse response)
@@ -49,9 +43,10 @@ class InferenceService {
         KernelMetadata kernel = catalog.get(model, version);
         RequestBody body = RequestBody.open(request.getInputStream(), request.getHeader(HttpHeaders.CONTENT_ENCODING),
                 request.getContentLengthLong(), limits.maxRequestSize().toBytes(), limits.effectiveMaxJsonSize());
-        try (NativeExecutor.Admission admission = kernels.admit(kernel)) {
+        try (KernelService.Admission admission = kernels.admit(kernel)) {
+            // The JSON text is read off the network first, so a slow client holds no decoding permit.
             JsonInferenceCodec.JsonPart json = codec.readJson(body, request.getHeader(BINARY_HEADER));
-            JsonInferenceCodec.Decoded decoded = decode(kernel, version, json, body);
+            JsonInferenceCodec.Decoded decoded = admission.heavyWork(() -> codec.decode(kernel, version, json, body));
             Cancellation cancellation = new Cancellation();
             KernelResult result;
             try (ClientConnections.Watch watch = connections.watch(request, cancellation)) {
@@ -60,21 +55,6 @@ class InferenceService {
             try (result) {
                 writer.write(kernel, decoded, result, response);
             }
-        }
-    }
-
-    /**
-     * Parses the JSON part under a permit: a JSON tree takes several times its text's size on the heap
-     * while it lives, so only as many are built at once as there are cores to build them. The text itself
-     * is read off the network before, without a permit, so a slow client holds none.
-     */
-    private JsonInferenceCodec.Decoded decode(KernelMetadata kernel, String version, JsonInferenceCodec.JsonPart json,
-            RequestBody body) {
-        decoding.acquireUninterruptibly();
-        try {
-            return codec.decode(kernel, version, json, body);
-        } finally {
-            decoding.release();
         }
     }
 }

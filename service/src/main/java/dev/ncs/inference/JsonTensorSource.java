@@ -58,6 +58,11 @@ final class JsonTensorSource implements TensorSource {
     }
 
     @Override
+    public boolean inMemory() {
+        return true;
+    }
+
+    @Override
     public void writeTo(MemorySegment target) {
         MemorySegment.copy(MemorySegment.ofArray(encoded), 0, target, 0, encoded.length);
     }

@@ -11,12 +11,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.springframework.context.annotation.DependsOn;
 import org.springframework.stereotype.Component;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
-/** The kernels libncs registered, with their metadata, read once at start-up. */
+/** The kernels libncs registered, with their metadata, read once at start-up, after the plugins are loaded. */
 @Component
+@DependsOn(PluginLoader.BEAN)
 public class KernelCatalog {
 
     /** Datatypes listed first when a tensor accepts several (the first is the protocol's "datatype"). */
@@ -25,8 +27,7 @@ public class KernelCatalog {
 
     private final Map<String, KernelMetadata> kernels;
 
-    /** Reads the catalog after the plugins have been loaded (hence the loader parameter). */
-    public KernelCatalog(NativeRuntime runtime, JsonMapper json, PluginLoader plugins) {
+    public KernelCatalog(NativeRuntime runtime, JsonMapper json) {
         Map<String, KernelMetadata> byName = new LinkedHashMap<>();
         for (String name : runtime.kernelNames().stream().sorted().toList()) {
             byName.put(name, parse(json.readTree(runtime.kernelMetadataJson(name))));

@@ -1,27 +1,29 @@
 package dev.ncs.memory;
 
 import dev.ncs.execution.NativeExecutor;
-import dev.ncs.kernel.KernelCatalog;
 import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.plugin.PluginLoader;
 import io.micrometer.core.instrument.FunctionTimer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.springframework.context.annotation.DependsOn;
 import org.springframework.stereotype.Component;
 
 /**
  * Per-library lock contention ({@code ncs_library_lock_wait_seconds}, {@code ncs_library_lock_held_seconds}):
  * how long kernel steps of non-thread-safe libraries waited for their library's lock, and held it.
- * Thread-safe libraries have no lock and report zero.
+ * Thread-safe libraries have no lock and report zero. One pair of timers per library loaded at start-up.
  */
 @Component
+@DependsOn(PluginLoader.BEAN)
 class LibraryLockMetrics implements MeterBinder {
 
     private final NativeRuntime runtime;
     private final NativeExecutor executor;
 
-    LibraryLockMetrics(NativeRuntime runtime, NativeExecutor executor, KernelCatalog catalogLoadedFirst) {
+    LibraryLockMetrics(NativeRuntime runtime, NativeExecutor executor) {
         this.runtime = runtime;
         this.executor = executor;
     }

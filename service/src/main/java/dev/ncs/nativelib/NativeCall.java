@@ -10,13 +10,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * One run of one kernel ({@code ncs_call}): bind inputs and parameters, {@link #prepare} (validates
  * and allocates the outputs), run every part (concurrently, from any platform threads), {@link
  * #finish}, take the outputs wanted, close. Closing releases everything the call still holds and
- * reports buffers the kernel leaked; it is refused while a part is running.
+ * reports buffers the kernel leaked; it is refused while a part is running. Cancelling and closing
+ * exclude each other (a short lock), so a cancel from another thread never touches a destroyed call.
  */
-public final class NativeCall implements AutoCloseable {
-
-    /** An output's datatype and shape, known after {@link #prepare}. */
-    public record OutputInfo(DataType dataType, long[] shape) {
-    }
+public final class NativeCall implements KernelCall {
 
     private final NativeRuntime runtime;
     private final long call;
@@ -35,18 +32,19 @@ public final class NativeCall implements AutoCloseable {
         return kernel;
     }
 
-    /** Binds input {@code index}; the call takes its own reference to the buffer. */
+    @Override
     public void setInput(int index, DataType dataType, long[] shape, NativeBuffer buffer) {
         NativeRuntime.requirePlatformThread();
         check(NcsLibrary.ncs_call_set_input(live(), index, dataType.code(), shape.length, shape, buffer.handle()));
     }
 
+    @Override
     public void setParam(String key, String value) {
         NativeRuntime.requirePlatformThread();
         check(NcsLibrary.ncs_call_set_param(live(), key, value));
     }
 
-    /** Validates, allocates outputs and workspace, and returns the number of parts (1..maxParts). */
+    @Override
     public int prepare(int maxParts) {
         NativeRuntime.requirePlatformThread();
         int[] parts = new int[1];
@@ -54,15 +52,13 @@ public final class NativeCall implements AutoCloseable {
         return parts[0];
     }
 
-    /**
-     * The native memory the call needs at once (inputs, outputs, workspace), known once prepare has sized
-     * the outputs, also when it then failed for want of memory; 0 before.
-     */
+    @Override
     public long bytesNeeded() {
         NativeRuntime.requirePlatformThread();
         return NcsLibrary.ncs_call_bytes_needed(live());
     }
 
+    @Override
     public void runPart(int part) {
         NativeRuntime.requirePlatformThread();
         state.updateAndGet(running -> {
@@ -78,11 +74,13 @@ public final class NativeCall implements AutoCloseable {
         }
     }
 
+    @Override
     public void finish() {
         NativeRuntime.requirePlatformThread();
         check(NcsLibrary.ncs_call_finish(live()));
     }
 
+    @Override
     public List<OutputInfo> outputs() {
         NativeRuntime.requirePlatformThread();
         int count = NcsLibrary.ncs_call_output_count(live());
@@ -97,7 +95,7 @@ public final class NativeCall implements AutoCloseable {
         return outputs;
     }
 
-    /** Takes output {@code index}; the caller owns (and must close) the returned buffer. */
+    @Override
     public NativeBuffer takeOutput(int index) {
         NativeRuntime.requirePlatformThread();
         long[] handle = new long[1];
@@ -105,30 +103,35 @@ public final class NativeCall implements AutoCloseable {
         return NativeBuffer.adopt(runtime, handle[0], kernel);
     }
 
-    /** Sets the cancellation flag; safe from any platform thread while parts run. */
+    @Override
     public void cancel() {
         NativeRuntime.requirePlatformThread();
-        if (state.get() == CLOSED) {
-            return; // finished and destroyed: nothing left to cancel
+        synchronized (this) {
+            if (state.get() != CLOSED) {
+                NcsLibrary.ncs_call_cancel(call);
+            }
         }
-        NcsLibrary.ncs_call_cancel(call);
     }
 
     /** Destroys the call (once). Buffers the kernel leaked are reclaimed and reported. */
     @Override
     public void close() {
         NativeRuntime.requirePlatformThread();
-        int running = state.compareAndExchange(0, CLOSED);
-        if (running > 0) {
-            throw new IllegalStateException("call of '" + kernel + "' closed while " + running + " part(s) still run");
-        }
-        if (running == 0) {
-            long[] leaked = new long[1];
-            long[] leakedBytes = new long[1];
-            NcsLibrary.ncs_call_destroy_v2(call, leaked, leakedBytes);
-            if (leaked[0] > 0) {
-                runtime.reportKernelLeaks(kernel, leaked[0], leakedBytes[0]);
+        long[] leaked = new long[1];
+        long[] leakedBytes = new long[1];
+        synchronized (this) {
+            int running = state.compareAndExchange(0, CLOSED);
+            if (running > 0) {
+                throw new IllegalStateException("call of '" + kernel + "' closed while " + running
+                        + " part(s) still run");
             }
+            if (running != 0) {
+                return;
+            }
+            NcsLibrary.ncs_call_destroy_v2(call, leaked, leakedBytes);
+        }
+        if (leaked[0] > 0) {
+            runtime.reportKernelLeaks(kernel, leaked[0], leakedBytes[0]);
         }
     }
 

@@ -19,8 +19,14 @@ import org.springframework.stereotype.Component;
  * logged and skipped; the service starts and serves the rest. Nothing loads a library later, and no
  * endpoint takes a path.
  */
-@Component
+@Component(PluginLoader.BEAN)
 public class PluginLoader {
+
+    /**
+     * The bean's name, for {@code @DependsOn}: whatever reads the set of kernels or libraries (the
+     * catalog, the lock metrics) starts after the plugins are loaded.
+     */
+    public static final String BEAN = "pluginLoader";
 
     private static final Logger log = LoggerFactory.getLogger(PluginLoader.class);
     private static final Set<PosixFilePermission> WRITABLE_BY_OTHERS = Set.of(PosixFilePermission.GROUP_WRITE,

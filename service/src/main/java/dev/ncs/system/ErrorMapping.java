@@ -8,6 +8,7 @@ import dev.ncs.kernel.ClientDisconnectedException;
 import dev.ncs.kernel.DeadlineExceededException;
 import dev.ncs.kernel.ExceedsMemoryBudgetException;
 import dev.ncs.kernel.InvalidInputException;
+import dev.ncs.kernel.MemoryBudgetExhaustedException;
 import dev.ncs.kernel.UnknownKernelException;
 import dev.ncs.nativelib.NativeException;
 import java.util.Map;
@@ -49,6 +50,11 @@ class ErrorMapping {
     @ExceptionHandler({PayloadTooLargeException.class, ExceedsMemoryBudgetException.class})
     ResponseEntity<Map<String, String>> tooLarge(RuntimeException e) {
         return error(HttpStatus.CONTENT_TOO_LARGE, e.getMessage());
+    }
+
+    @ExceptionHandler(MemoryBudgetExhaustedException.class)
+    ResponseEntity<Map<String, String>> budgetExhausted(MemoryBudgetExhaustedException e) {
+        return error(INSUFFICIENT_STORAGE, e.getMessage() + "; retry later (the budget is ncs.native.memory-limit)");
     }
 
     @ExceptionHandler(LimitExceededException.class)

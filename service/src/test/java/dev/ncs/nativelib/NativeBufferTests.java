@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ncs.nativelib.raw.NcsLibrary;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -47,17 +48,75 @@ class NativeBufferTests {
     @Test
     void closeIsIdempotentAndUseAfterReleaseThrows() {
         NativeBuffer buffer = runtime.allocate(8, "test");
-        buffer.segment().set(ValueLayout.JAVA_DOUBLE, 0, 2.5);
-        assertThat(buffer.segment().get(ValueLayout.JAVA_DOUBLE, 0)).isEqualTo(2.5);
-        var segment = buffer.segment();
+        MemorySegment segment;
+        try (NativeBuffer.Access access = buffer.open()) {
+            access.segment().set(ValueLayout.JAVA_DOUBLE, 0, 2.5);
+            segment = access.segment();
+        }
+        try (NativeBuffer.Access access = buffer.open()) {
+            assertThat(access.segment().get(ValueLayout.JAVA_DOUBLE, 0)).isEqualTo(2.5);
+        }
         buffer.close();
         buffer.close();
 
         assertThatThrownBy(() -> segment.get(ValueLayout.JAVA_DOUBLE, 0)).isInstanceOf(IllegalStateException.class);
-
-        assertThatThrownBy(buffer::segment).isInstanceOf(IllegalStateException.class).hasMessageContaining("released");
+        assertThatThrownBy(buffer::open).isInstanceOf(IllegalStateException.class).hasMessageContaining("released");
         assertThatThrownBy(buffer::retain).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(buffer::release).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void aSegmentIsUnusableOnceItsAccessIsClosedEvenWhileTheBufferLives() {
+        try (NativeBuffer buffer = runtime.allocate(8, "test")) {
+            NativeBuffer.Access access = buffer.open();
+            MemorySegment segment = access.segment();
+            access.close();
+            access.close();
+
+            assertThatThrownBy(() -> segment.get(ValueLayout.JAVA_BYTE, 0)).isInstanceOf(IllegalStateException.class);
+        }
+    }
+
+    @Test
+    void theLastReferenceCannotBeReleasedWhileAnAccessIsOpen() {
+        NativeBuffer buffer = runtime.allocate(8, "test");
+        NativeBuffer.Access access = buffer.open();
+        buffer.retain();
+        assertThat(buffer.release()).isFalse(); // not the last: fine while open
+
+        assertThatThrownBy(buffer::release).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("access(es) to its memory are open");
+        access.segment().set(ValueLayout.JAVA_LONG, 0, 42); // still allocated: the refused release freed nothing
+
+        access.close();
+        assertThat(buffer.release()).isTrue();
+    }
+
+    @Test
+    void anAccessIsConfinedToTheThreadThatOpenedIt() throws Exception {
+        try (NativeBuffer buffer = runtime.allocate(8, "test"); var other = Executors.newSingleThreadExecutor()) {
+            NativeBuffer.Access access = buffer.open();
+            MemorySegment segment = access.segment();
+            Future<?> read = other.submit(() -> segment.get(ValueLayout.JAVA_BYTE, 0));
+            assertThatThrownBy(read::get).hasCauseInstanceOf(WrongThreadException.class);
+            assertThatThrownBy(other.submit(access::close)::get).hasCauseInstanceOf(WrongThreadException.class);
+            access.close();
+        }
+    }
+
+    @Test
+    void virtualThreadsMayReadAndWriteWithoutNativeCalls() throws Exception {
+        try (NativeBuffer buffer = runtime.allocate(8, "test");
+                var virtualThreads = Executors.newVirtualThreadPerTaskExecutor()) {
+            virtualThreads.submit(() -> {
+                try (NativeBuffer.Access access = buffer.open()) {
+                    access.segment().set(ValueLayout.JAVA_DOUBLE, 0, 1.25);
+                }
+            }).get();
+            try (NativeBuffer.Access access = buffer.open()) {
+                assertThat(access.segment().get(ValueLayout.JAVA_DOUBLE, 0)).isEqualTo(1.25);
+            }
+        }
     }
 
     @Test
@@ -69,7 +128,7 @@ class NativeBufferTests {
             buffer.release();
             buffer.close();
 
-            assertThatThrownBy(buffer::segment).isInstanceOf(IllegalStateException.class)
+            assertThatThrownBy(buffer::open).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("released at:")
                     .hasMessageContaining("created at:")
                     .hasMessageContaining("NativeBufferTests.atParanoidLevel");

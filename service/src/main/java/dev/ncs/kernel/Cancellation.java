@@ -1,4 +1,4 @@
-package dev.ncs.execution;
+package dev.ncs.kernel;
 
 /**
  * A request's cancellation, raised from outside the request's own thread (its client hung up). The

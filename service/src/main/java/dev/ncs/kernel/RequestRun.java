@@ -1,0 +1,485 @@
+package dev.ncs.kernel;
+
+import dev.ncs.execution.Workers;
+import dev.ncs.nativelib.KernelCall;
+import dev.ncs.nativelib.NativeBuffer;
+import dev.ncs.nativelib.NativeException;
+import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.nativelib.NativeStats;
+import dev.ncs.nativelib.NativeStatus;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+
+/**
+ * One request's trip through the kernel layer, driven from the request's own thread.
+ *
+ * <ol>
+ * <li>Inputs that stream from the network are allocated (control thread) and filled on the request's
+ *     thread; inputs already in the heap (decoded JSON) are left for the worker.</li>
+ * <li>The request is <em>queued</em>: one task goes to the workers. When a worker takes it up it is
+ *     <em>started</em> (or, if a deadline or a hang-up came first, <em>withdrawn</em>: exactly one of the
+ *     two wins, {@link #state}). The task allocates and fills in-memory inputs, creates the call, binds
+ *     inputs and parameters, prepares it; a call of one part runs, is collected and cleaned up in the
+ *     same task, so a small request costs one hand-off to a worker.</li>
+ * <li>A call of several parts returns to the request's thread, which submits them, waits for all of
+ *     them (failed or not: the call and its buffers are freed only when none runs), then has one more
+ *     task collect the outputs and clean up.</li>
+ * </ol>
+ *
+ * <p>A deadline or a hang-up stops the request wherever it is: a queued request is withdrawn and never
+ * runs; a running call has its cancel flag set ({@link #stop}); the request's thread answers once no
+ * native work of it runs. Every path frees the call and the inputs exactly once, on a platform thread.
+ *
+ * <p>Native work runs on {@link Workers} and calls come from a factory: the two seams that let tests
+ * drive every race by hand. Fields are handed between threads through futures, which order the
+ * accesses; the ones another thread reads while the request runs are volatile.
+ */
+final class RequestRun {
+
+    private static final int QUEUED = 0;
+    private static final int STARTED = 1;
+    private static final int WITHDRAWN = 2;
+    /** Outputs up to this size in all are copied to the heap (see {@link #collect}). */
+    static final long HEAP_OUTPUTS_BYTES = 64 * 1024;
+    /** What the first task returns when it was withdrawn before a worker took it up. */
+    private static final Object NOT_RUN = new Object();
+
+    private final KernelMetadata kernel;
+    private final KernelRequest request;
+    private final int[] slots;
+    private final Workers.Ticket ticket;
+    private final Cancellation cancellation;
+    private final Duration timeout;
+    private final Workers workers;
+    private final NativeRuntime runtime;
+    private final Function<String, KernelCall> calls;
+    private final KernelMeters meters;
+
+    /** Whether a worker took the request up or it was withdrawn while queued; exactly one wins. */
+    private final AtomicInteger state = new AtomicInteger(QUEUED);
+    private volatile Future<Object> firstTask;
+    private volatile KernelCall call;
+    private volatile boolean stopRequested;
+    private volatile long startedAt;
+    private List<NativeBuffer> inputs = List.of();
+    private boolean inputsReady;
+    /** Set by the worker task that freed the call and the inputs, before its future completes. */
+    private boolean cleanedUp;
+    private long deadline = Long.MAX_VALUE;
+
+    RequestRun(KernelMetadata kernel, KernelRequest request, int[] slots, Workers.Ticket ticket,
+            Cancellation cancellation, Duration timeout, Workers workers, NativeRuntime runtime,
+            Function<String, KernelCall> calls, KernelMeters meters) {
+        this.kernel = kernel;
+        this.request = request;
+        this.slots = slots;
+        this.ticket = ticket;
+        this.cancellation = cancellation;
+        this.timeout = timeout;
+        this.workers = workers;
+        this.runtime = runtime;
+        this.calls = calls;
+        this.meters = meters;
+    }
+
+    /** Runs the request; the caller owns the result and must close it. On failure nothing stays allocated. */
+    KernelResult execute() {
+        Outcome outcome = Outcome.ERROR;
+        try {
+            if (!request.inputs().stream().allMatch(input -> input.source().inMemory())) {
+                inputs = workers.control(this::allocateInputs);
+                writeInputs();
+            }
+            if (!timeout.isZero()) {
+                deadline = System.nanoTime() + timeout.toNanos();
+            }
+            ticket.queued();
+            cancellation.onCancel(this::abandon);
+            Object first = awaitFirst();
+            KernelResult result = first instanceof KernelResult done ? done : runParts((Integer) first);
+            outcome = Outcome.SUCCESS;
+            return result;
+        } catch (NativeException e) {
+            if (e.status() == NativeStatus.CANCELLED && cancellation.reason() != null) {
+                outcome = Outcome.CLIENT_DISCONNECTED;
+                meters.disconnectRejections.increment();
+                throw disconnected("while the kernel ran");
+            }
+            outcome = outcome(e.status());
+            throw e;
+        } catch (MemoryBudgetExhaustedException e) {
+            outcome = Outcome.OUT_OF_MEMORY;
+            meters.memoryRejections.increment();
+            throw e;
+        } catch (ExceedsMemoryBudgetException e) {
+            outcome = Outcome.OUT_OF_MEMORY;
+            throw e;
+        } catch (InvalidInputException e) {
+            outcome = Outcome.INVALID_ARGUMENT;
+            throw e;
+        } catch (DeadlineExceededException e) {
+            outcome = Outcome.DEADLINE_EXCEEDED;
+            meters.deadlineRejections.increment();
+            throw e;
+        } catch (ClientDisconnectedException e) {
+            outcome = Outcome.CLIENT_DISCONNECTED;
+            meters.disconnectRejections.increment();
+            throw e;
+        } finally {
+            // The kernel's time ends with its outputs: freeing the inputs afterwards (munmap, about 60 ms
+            // per GB here) is the counterpart of the upload, not counted.
+            long endedAt = System.nanoTime();
+            cancellation.onCancel(() -> { });
+            if (!cleanedUp) {
+                workers.control(this::cleanUp);
+            }
+            if (startedAt != 0) {
+                meters.kernelTime(kernel.name(), outcome, endedAt - startedAt);
+            }
+        }
+    }
+
+    /** Queues the first task and waits for it within the deadline. Returns the result, or the number of parts. */
+    private Object awaitFirst() {
+        Future<Object> first = workers.submit(this::start);
+        firstTask = first;
+        if (state.get() == WITHDRAWN) {
+            first.cancel(false); // a hang-up withdrew the request before the task was known
+        }
+        try {
+            if (!Workers.awaitUntil(first, deadline)) {
+                if (withdraw()) {
+                    first.cancel(false);
+                    throw deadlinePassed("while waiting for a worker");
+                }
+                stop();
+                closeIfResult(awaitRegardless(first));
+                throw deadlinePassed("while the kernel ran");
+            }
+            Object step = Workers.await(first);
+            if (step == NOT_RUN) {
+                throwIfCancelled("while waiting for a worker");
+                throw new IllegalStateException("request withdrawn without a cancellation");
+            }
+            if (cancellation.reason() != null) {
+                closeIfResult(step);
+                throw disconnected("while the kernel ran");
+            }
+            return step;
+        } catch (CancellationException e) {
+            throwIfCancelled("while waiting for a worker");
+            throw e;
+        }
+    }
+
+    /**
+     * The first task, on a worker: unless withdrawn, takes the request up, makes and prepares the call,
+     * and for a call of one part runs, collects and cleans up too. Returns {@link #NOT_RUN}, the result,
+     * or the number of parts (then the call stays for the request's thread to run).
+     */
+    private Object start() {
+        if (!state.compareAndSet(QUEUED, STARTED)) {
+            return NOT_RUN;
+        }
+        boolean handedOn = false;
+        try {
+            if (deadline != Long.MAX_VALUE && System.nanoTime() - deadline > 0) {
+                throw deadlinePassed("while waiting for a worker");
+            }
+            ticket.started();
+            startedAt = System.nanoTime();
+            if (!inputsReady) {
+                inputs = allocateInputs();
+                writeInputs();
+            }
+            KernelCall made = calls.apply(kernel.name());
+            call = made;
+            if (stopRequested) {
+                made.cancel(); // a deadline or hang-up came while the call was being made
+            }
+            for (int r = 0; r < slots.length; r++) {
+                KernelInput input = request.inputs().get(r);
+                made.setInput(slots[r], input.dataType(), input.shape(), inputs.get(r));
+            }
+            request.parameters().forEach(made::setParam);
+            int parts = made.prepare(workers.threads());
+            if (parts > 1) {
+                handedOn = true;
+                return parts;
+            }
+            made.runPart(0);
+            return collect();
+        } catch (NativeException e) {
+            throw budgetRefusal(e);
+        } finally {
+            if (!handedOn) {
+                cleanUp();
+                cleanedUp = true;
+            }
+        }
+    }
+
+    /** Runs the parts of a split call on the workers, then collects the outputs. */
+    private KernelResult runParts(int parts) {
+        List<Future<Void>> futures = new ArrayList<>(parts);
+        for (int part = 0; part < parts; part++) {
+            int index = part;
+            futures.add(workers.submit(() -> runPart(index)));
+        }
+        RuntimeException failure = null;
+        boolean late = false;
+        // Every part is waited for, failed or not: the call and its buffers are freed only when none runs.
+        for (Future<Void> future : futures) {
+            try {
+                if (!late && !Workers.awaitUntil(future, deadline)) {
+                    late = true;
+                    stop();
+                }
+                Workers.await(future);
+            } catch (RuntimeException e) {
+                failure = moreTelling(failure, e);
+            }
+        }
+        if (late) {
+            throw deadlinePassed("while the kernel ran");
+        }
+        throwIfCancelled("while the kernel ran");
+        if (failure instanceof NativeException nativeFailure) {
+            throw workers.control(() -> budgetRefusal(nativeFailure));
+        }
+        if (failure != null) {
+            throw failure;
+        }
+        return Workers.await(workers.submit(this::finish));
+    }
+
+    private Void runPart(int part) {
+        KernelCall running = call;
+        try {
+            running.runPart(part);
+        } catch (RuntimeException e) {
+            running.cancel();
+            throw e;
+        }
+        return null;
+    }
+
+    private KernelResult finish() {
+        try {
+            return collect();
+        } finally {
+            cleanUp();
+            cleanedUp = true;
+        }
+    }
+
+    /** A part's own failure says more than its siblings' "cancelled", which that failure caused. */
+    private static RuntimeException moreTelling(RuntimeException first, RuntimeException next) {
+        if (first == null) {
+            return next;
+        }
+        boolean firstCancelled = first instanceof NativeException n && n.status() == NativeStatus.CANCELLED;
+        return firstCancelled ? next : first;
+    }
+
+    /**
+     * Finishes the call and takes its outputs (worker). Outputs of {@link #HEAP_OUTPUTS_BYTES} or less in
+     * all are copied to the heap and their buffers released here: a copy that small costs less than the
+     * hand-off to a platform thread that releasing them later would take. Larger ones stay in native
+     * memory and stream from there.
+     */
+    private KernelResult collect() {
+        KernelCall done = call;
+        done.finish();
+        List<KernelCall.OutputInfo> infos = done.outputs();
+        List<NativeBuffer> taken = new ArrayList<>(infos.size());
+        try {
+            long bytes = 0;
+            for (int i = 0; i < infos.size(); i++) {
+                NativeBuffer output = done.takeOutput(i);
+                taken.add(output);
+                bytes += output.size();
+            }
+            if (bytes > HEAP_OUTPUTS_BYTES) {
+                return new NativeOutputs(kernel, infos, taken, workers);
+            }
+            List<KernelOutput> copies = new ArrayList<>(infos.size());
+            for (int i = 0; i < infos.size(); i++) {
+                long size = taken.get(i).size();
+                // long[] behind it, so the copy is as aligned (8) as the native memory for any element type
+                MemorySegment copy = MemorySegment.ofArray(new long[(int) ((size + 7) / 8)]).asSlice(0, size);
+                try (NativeBuffer.Access access = taken.get(i).open()) {
+                    MemorySegment.copy(access.segment(), 0, copy, 0, size);
+                }
+                KernelCall.OutputInfo info = infos.get(i);
+                copies.add(new KernelOutput(kernel.outputs().get(i).name(), info.dataType(), info.shape(), copy));
+            }
+            taken.forEach(NativeBuffer::close);
+            return new HeapOutputs(List.copyOf(copies));
+        } catch (RuntimeException e) {
+            taken.forEach(NativeBuffer::close);
+            throw e;
+        }
+    }
+
+    /** Small outputs, copied to the heap: nothing to release. */
+    private record HeapOutputs(List<KernelOutput> outputs) implements KernelResult {
+        @Override
+        public void close() {
+        }
+    }
+
+    /** All inputs' buffers, or none: a budget refusal frees what was already taken (platform thread). */
+    private List<NativeBuffer> allocateInputs() {
+        long needed = 0;
+        for (KernelInput input : request.inputs()) {
+            needed = Math.addExact(needed, input.source().byteSize());
+        }
+        long limit = runtime.stats().limitBytes();
+        if (limit > 0 && needed > limit) {
+            throw ExceedsMemoryBudgetException.inputs(needed, limit);
+        }
+        List<NativeBuffer> allocated = new ArrayList<>(request.inputs().size());
+        try {
+            for (KernelInput input : request.inputs()) {
+                allocated.add(runtime.allocate(input.source().byteSize(), kernel.name()));
+            }
+            return allocated;
+        } catch (NativeException e) {
+            allocated.forEach(NativeBuffer::close);
+            if (e.status() != NativeStatus.OUT_OF_MEMORY) {
+                throw e;
+            }
+            NativeStats stats = runtime.stats();
+            throw new MemoryBudgetExhaustedException("the inputs' " + needed + " bytes do not fit in native memory now",
+                    stats.limitBytes(), stats.liveBytes());
+        } catch (RuntimeException e) {
+            allocated.forEach(NativeBuffer::close);
+            throw e;
+        }
+    }
+
+    /** Copies each input's bytes into its buffer, in request order (the thread that reads the sources). */
+    private void writeInputs() {
+        for (int r = 0; r < inputs.size(); r++) {
+            try (NativeBuffer.Access access = inputs.get(r).open()) {
+                request.inputs().get(r).source().writeTo(access.segment());
+            }
+        }
+        inputsReady = true;
+    }
+
+    /**
+     * A budget refusal from the kernel (prepare, or a part's scratch) told apart while the call is alive: a
+     * call that needs more than the whole budget can never run (413); one that fits it can later (507).
+     * Any other failure is returned as it is.
+     */
+    private RuntimeException budgetRefusal(NativeException e) {
+        if (e.status() != NativeStatus.OUT_OF_MEMORY) {
+            return e;
+        }
+        KernelCall refused = call;
+        long needed = refused == null ? 0 : refused.bytesNeeded();
+        NativeStats stats = runtime.stats();
+        if (stats.limitBytes() > 0 && Long.compareUnsigned(needed, stats.limitBytes()) > 0) {
+            return ExceedsMemoryBudgetException.call(kernel.name(), needed, stats.limitBytes());
+        }
+        return new MemoryBudgetExhaustedException(e.getMessage(), stats.limitBytes(), stats.liveBytes());
+    }
+
+    /** Frees the call and the inputs (platform thread; idempotent). */
+    private Void cleanUp() {
+        try {
+            KernelCall made = call;
+            if (made != null) {
+                made.close();
+            }
+        } finally {
+            inputs.forEach(NativeBuffer::close);
+            inputs = List.of();
+        }
+        return null;
+    }
+
+    /** Withdraws the request if no worker has taken it up yet; true if it will never run. */
+    private boolean withdraw() {
+        return state.compareAndSet(QUEUED, WITHDRAWN);
+    }
+
+    /**
+     * The client hung up (a platform thread that watches connections): a request still queued is withdrawn
+     * and its task cancelled, which wakes the request's thread; a running one is stopped.
+     */
+    private void abandon() {
+        if (withdraw()) {
+            Future<Object> first = firstTask;
+            if (first != null) {
+                first.cancel(false); // the task's body can no longer run
+            }
+            return;
+        }
+        stop();
+    }
+
+    /**
+     * Sets the running call's cancel flag (its parts see it and return CANCELLED). A call still being made
+     * sees {@link #stopRequested} once it exists: one of the two always sees the other.
+     */
+    private void stop() {
+        stopRequested = true;
+        KernelCall running = call;
+        if (running != null) {
+            workers.control(() -> {
+                running.cancel();
+                return null;
+            });
+        }
+    }
+
+    /** Waits for a task whose outcome no longer matters: its failure is dropped, its result returned. */
+    private static Object awaitRegardless(Future<Object> task) {
+        try {
+            return Workers.await(task);
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static void closeIfResult(Object step) {
+        if (step instanceof KernelResult result) {
+            result.close();
+        }
+    }
+
+    private void throwIfCancelled(String when) {
+        if (cancellation.reason() != null) {
+            throw disconnected(when);
+        }
+    }
+
+    private ClientDisconnectedException disconnected(String when) {
+        return new ClientDisconnectedException(cancellation.reason() + " " + when
+                + "; the kernel was cancelled and its memory freed");
+    }
+
+    private DeadlineExceededException deadlinePassed(String when) {
+        return new DeadlineExceededException("the request's deadline (" + timeout.toNanos() / 1000
+                + " microseconds; the timeout parameter or ncs.requests.default-timeout) passed " + when
+                + "; the kernel was cancelled and its memory freed");
+    }
+
+    private static Outcome outcome(NativeStatus status) {
+        return switch (status) {
+            case INVALID_ARGUMENT, UNSUPPORTED -> Outcome.INVALID_ARGUMENT;
+            case OUT_OF_MEMORY -> Outcome.OUT_OF_MEMORY;
+            case CANCELLED -> Outcome.CANCELLED;
+            default -> Outcome.ERROR;
+        };
+    }
+}

@@ -8,6 +8,7 @@ import dev.ncs.nativelib.NativeRuntime;
 import dev.ncs.nativelib.NativeStats;
 import dev.ncs.nativelib.NativeStatus;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -311,11 +312,9 @@ final class RequestRun {
             }
             List<KernelOutput> copies = new ArrayList<>(infos.size());
             for (int i = 0; i < infos.size(); i++) {
-                long size = taken.get(i).size();
-                // long[] behind it, so the copy is as aligned (8) as the native memory for any element type
-                MemorySegment copy = MemorySegment.ofArray(new long[(int) ((size + 7) / 8)]).asSlice(0, size);
+                MemorySegment copy;
                 try (NativeBuffer.Access access = taken.get(i).open()) {
-                    MemorySegment.copy(access.segment(), 0, copy, 0, size);
+                    copy = MemorySegment.ofArray(access.segment().toArray(ValueLayout.JAVA_BYTE));
                 }
                 KernelCall.OutputInfo info = infos.get(i);
                 copies.add(new KernelOutput(kernel.outputs().get(i).name(), info.dataType(), info.shape(), copy));

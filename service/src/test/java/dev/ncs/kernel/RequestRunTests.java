@@ -71,7 +71,7 @@ class RequestRunTests {
             assertThat(call.inputValue).isEqualTo(7.0); // the worker copied the in-memory input
             assertThat(call.closes.get()).isEqualTo(1);
             assertThat(ticket.events).isEqualTo("queued started ");
-            assertThat(result.outputs().getFirst().data().get(ValueLayout.JAVA_DOUBLE, 0)).isEqualTo(42.0);
+            assertThat(result.outputs().getFirst().data().get(ValueLayout.JAVA_DOUBLE_UNALIGNED, 0)).isEqualTo(42.0);
         }
         assertThat(registry.get("ncs.kernel").tag("outcome", "success").timer().count()).isEqualTo(1);
     }
@@ -88,7 +88,7 @@ class RequestRunTests {
 
         requestThread.submit(() -> {
             try (result) {
-                assertThat(result.outputs().getFirst().data().get(ValueLayout.JAVA_DOUBLE, 0)).isEqualTo(42.0);
+                assertThat(result.outputs().getFirst().data().get(ValueLayout.JAVA_DOUBLE_UNALIGNED, 0)).isEqualTo(42.0);
             }
         }).get(10, TimeUnit.SECONDS);
         assertThat(workers.controlCalls.get()).isEqualTo(1); // the release, on a platform thread

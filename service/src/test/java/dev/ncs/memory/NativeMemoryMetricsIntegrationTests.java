@@ -34,7 +34,7 @@ class NativeMemoryMetricsIntegrationTests extends IntegrationTestSupport {
     }
 
     @Test
-    void aRequestSplitIntoPartsShowsEachPartsRetainsAndReleases() throws Exception {
+    void aRequestSplitIntoPartsBalancesEveryRetainWithARelease() throws Exception {
         int n = 512;
         double[] values = new Random(1).doubles((long) n * n).toArray();
         String matrix = DoubleStream.of(values).mapToObj(Double::toString).collect(Collectors.joining(","));
@@ -50,9 +50,9 @@ class NativeMemoryMetricsIntegrationTests extends IntegrationTestSupport {
         double frees = delta(before, after, "ncs_native_frees_total");
         double retains = delta(before, after, "ncs_refcount_retains_total");
         double releases = delta(before, after, "ncs_refcount_releases_total");
-        // a, b and c at least; the call retains a and b once, and each of the two parts retains both again.
+        // a, b and c at least; the call retains a and b once (its parts run under the call's references).
         assertThat(allocations).isGreaterThanOrEqualTo(3);
-        assertThat(retains).isGreaterThanOrEqualTo(2 + 2 * 2);
+        assertThat(retains).isGreaterThanOrEqualTo(2);
         // every buffer starts with one reference: what was allocated and retained was all released and freed.
         assertThat(releases).isEqualTo(allocations + retains);
         assertThat(frees).isEqualTo(allocations);

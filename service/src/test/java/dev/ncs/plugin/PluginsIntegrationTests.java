@@ -8,6 +8,9 @@ import dev.ncs.inference.TestTensors;
 import dev.ncs.nativelib.NativeBuffer;
 import dev.ncs.nativelib.NativeRuntime;
 import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -86,9 +89,16 @@ class PluginsIntegrationTests extends IntegrationTestSupport {
         CountDownLatch release = new CountDownLatch(1);
         Future<?> first = executor.submit(() -> release.await(30, TimeUnit.SECONDS));
         Future<?> second = executor.submit(() -> release.await(30, TimeUnit.SECONDS));
+        // A binary input streams into native memory before the request queues (a JSON one is copied by the
+        // worker that takes the request up, so a queued JSON request holds no native memory).
+        byte[] header = ("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[3],"
+                + "\"parameters\":{\"binary_data_size\":24}}]}").getBytes(StandardCharsets.UTF_8);
+        ByteBuffer body = ByteBuffer.allocate(header.length + 24).order(ByteOrder.LITTLE_ENDIAN);
+        body.put(header).putDouble(3).putDouble(1).putDouble(2);
         CompletableFuture<HttpResponse<String>> request = HttpClient.newHttpClient().sendAsync(
-                HttpRequest.newBuilder(api("/v2/models/sort/infer")).POST(HttpRequest.BodyPublishers.ofString(
-                        "{\"inputs\":[" + TestTensors.fp64("x", new long[] {3}, 3, 1, 2) + "]}")).build(),
+                HttpRequest.newBuilder(api("/v2/models/sort/infer"))
+                        .header("Inference-Header-Content-Length", Integer.toString(header.length))
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(body.array())).build(),
                 HttpResponse.BodyHandlers.ofString());
         try {
             JsonNode during = null;

@@ -1,5 +1,5 @@
 # NCS container image. Two stages: the build stage compiles libncs (CMake) and the service jar with
-# the Maven wrapper; the runtime stage holds a JRE, the jar, libncs.so and JNA's own native library,
+# the Maven wrapper; the runtime stage holds a JRE, the jar, libncs and JNA's own native library,
 # all installed at fixed paths so that nothing is extracted at run time: the container runs with a
 # read-only root file system and a tmpfs /tmp.
 #
@@ -32,7 +32,8 @@ COPY native native
 COPY service service
 COPY bench bench
 RUN ./mvnw -B -ntp -o -pl service -am package -DskipTests
-# Stage what the runtime needs under /out: the jar, libncs.so and the libjnidispatch.so of the very
+# Stage what the runtime needs under /out: the jar, libncs under its SONAME (libncs.so.MAJOR, the
+# major version of ncs.h; NCS_NATIVE_LIBRARY below names it) and the libjnidispatch.so of the very
 # JNA version inside the jar (JNA refuses a native library of another version).
 RUN set -eu; \
     case "$(uname -m)" in \
@@ -42,7 +43,7 @@ RUN set -eu; \
     esac; \
     mkdir -p /out/lib /tmp/jna; \
     cp service/target/ncs.jar /out/ncs.jar; \
-    cp native/target/build/libncs.so /out/lib/libncs.so; \
+    cp native/target/build/libncs.so.0 /out/lib/libncs.so.0; \
     cd /tmp/jna; \
     jna_jar=$(jar tf /out/ncs.jar | grep -E '^BOOT-INF/lib/jna-[0-9.]+\.jar$'); \
     jar xf /out/ncs.jar "$jna_jar"; \
@@ -61,7 +62,7 @@ COPY --from=build /out/ /opt/ncs/
 VOLUME /opt/ncs/plugins
 
 # ncs.native.library and ncs.plugins.directory (an empty directory loads nothing).
-ENV NCS_NATIVE_LIBRARY=/opt/ncs/lib/libncs.so \
+ENV NCS_NATIVE_LIBRARY=/opt/ncs/lib/libncs.so.0 \
     NCS_PLUGINS_DIRECTORY=/opt/ncs/plugins \
     JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError"
 # The heap takes half of the container's memory limit: native buffers live outside the heap, so

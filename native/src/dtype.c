@@ -1,5 +1,5 @@
 /*
- * dtype.c -- element sizes and protocol names of the data types.
+ * dtype.c -- element sizes and protocol names of the data types, and the largest tensor rank.
  */
 #include "internal.h"
 
@@ -39,4 +39,9 @@ NCS_API size_t ncs_dtype_size(int dtype)
 NCS_API const char *ncs_dtype_name(int dtype)
 {
     return ncs_dtype_valid(dtype) ? dtypes[dtype].name : NULL;
+}
+
+NCS_API int ncs_max_rank(void)
+{
+    return NCS_MAX_RANK;
 }

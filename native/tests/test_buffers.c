@@ -1,5 +1,5 @@
 /*
- * test_buffers.c -- the buffer registry, the counters, status strings, dtypes and versions.
+ * test_buffers.c -- the buffer registry, counters, status strings, dtypes, versions, the rank limit.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -13,8 +13,12 @@
 
 static void test_version_status_dtype(void)
 {
+    char version[32];
+    snprintf(version, sizeof version, "%d.%d.%d", NCS_VERSION_MAJOR, NCS_VERSION_MINOR,
+             NCS_VERSION_PATCH);
     CHECK(ncs_version_number() == NCS_VERSION_NUMBER);
-    CHECK(strcmp(ncs_version_string(), "0.1.0") == 0);
+    CHECK(strcmp(ncs_version_string(), version) == 0);
+    CHECK(ncs_max_rank() == NCS_MAX_RANK);
     CHECK(strcmp(ncs_status_str(NCS_OK), "ok") == 0);
     CHECK(strcmp(ncs_status_str(NCS_E_STALE_HANDLE), "stale handle") == 0);
     CHECK(strcmp(ncs_status_str(NCS_E_INTERNAL), "internal error") == 0);

@@ -41,6 +41,12 @@ extern "C" {
 /* Version                                                                                  */
 /* ---------------------------------------------------------------------------------------- */
 
+/*
+ * The library's version, defined here and nowhere else: the build reads these three lines for the
+ * CMake project version, the shared library's file names and SONAME (libncs.so.MAJOR: the major
+ * changes when the ABI breaks), and the record of the version the service jar was built for (the
+ * service refuses to load a libncs whose ncs_version_number() differs from it).
+ */
 #define NCS_VERSION_MAJOR 0
 #define NCS_VERSION_MINOR 1
 #define NCS_VERSION_PATCH 0
@@ -116,6 +122,10 @@ NCS_API const char *ncs_dtype_name(int dtype);
 
 /** The largest tensor rank libncs accepts. */
 #define NCS_MAX_RANK 8
+
+/** NCS_MAX_RANK of the loaded library, for bindings that cannot read the macro: they mirror it by
+ *  hand and check their copy against this. */
+NCS_API int ncs_max_rank(void);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Buffers                                                                                  */

@@ -5,6 +5,7 @@ import dev.ncs.kernel.KernelInput;
 import dev.ncs.kernel.KernelMetadata;
 import dev.ncs.kernel.KernelRequest;
 import dev.ncs.nativelib.DataType;
+import dev.ncs.nativelib.NativeCall;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,8 +32,6 @@ class JsonInferenceCodec {
     /** Request parameters Triton reserves; they are protocol options, never kernel parameters. */
     private static final Set<String> RESERVED = Set.of("sequence_id", "sequence_start", "sequence_end", "priority",
             "timeout", "headers", "binary_data_output");
-    private static final int MAX_RANK = 8;
-
 
     private final JsonMapper json;
     private final LimitsProperties limits;
@@ -275,9 +274,9 @@ class JsonInferenceCodec {
         if (shapeNode == null || !shapeNode.isArray()) {
             throw new InvalidInputException("input '" + name + "' needs a \"shape\" array of non-negative integers");
         }
-        if (shapeNode.size() > MAX_RANK) {
+        if (shapeNode.size() > NativeCall.MAX_RANK) {
             throw new InvalidInputException("input '" + name + "' has " + shapeNode.size()
-                    + " dimensions; at most " + MAX_RANK + " are supported");
+                    + " dimensions; at most " + NativeCall.MAX_RANK + " are supported");
         }
         long[] shape = new long[shapeNode.size()];
         for (int d = 0; d < shape.length; d++) {

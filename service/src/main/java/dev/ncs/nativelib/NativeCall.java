@@ -15,6 +15,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class NativeCall implements KernelCall {
 
+    /** The largest tensor rank libncs accepts ({@code NCS_MAX_RANK}). */
+    public static final int MAX_RANK = 8;
+
     private final NativeRuntime runtime;
     private final long call;
     private final String kernel;
@@ -88,7 +91,7 @@ public final class NativeCall implements KernelCall {
         for (int i = 0; i < count; i++) {
             int[] dtype = new int[1];
             int[] rank = new int[1];
-            long[] shape = new long[8];
+            long[] shape = new long[MAX_RANK];
             check(NcsLibrary.ncs_call_output_info(call, i, dtype, rank, shape));
             outputs.add(new OutputInfo(DataType.byCode(dtype[0]), Arrays.copyOf(shape, rank[0])));
         }

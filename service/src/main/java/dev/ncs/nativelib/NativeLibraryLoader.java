@@ -12,18 +12,28 @@ import java.util.Optional;
 
 /**
  * Finds libncs: first the explicit override ({@code ncs.native.library}), then the system's
- * library path ({@code jna.library.path}, {@code java.library.path}, the dynamic linker's), then the
- * copy bundled in the jar. When every place fails the error lists each place and why.
+ * library path ({@code jna.library.path}, {@code java.library.path}, the dynamic linker's) under the
+ * SONAME of the version this jar was built for ({@code libncs.so.MAJOR}), then the copy bundled in the jar.
+ * When every place fails the error lists each place and why. The library found is then checked: one
+ * whose {@code ncs_version_number()} is not the version this jar was built for is refused
+ * ({@link ExpectedLibrary}), before anything is bound to it.
  */
 final class NativeLibraryLoader {
 
-    static final String LIBRARY_NAME = "ncs";
     static final String BUNDLED_RESOURCE = "/dev/ncs/nativelib/linux-x86-64/libncs.so";
 
     private NativeLibraryLoader() {
     }
 
+    /** The libncs to bind: the first one found, if it is the version this jar was built for. */
     static NativeLibrary load(Optional<Path> override) {
+        ExpectedLibrary expected = ExpectedLibrary.ofThisJar();
+        NativeLibrary library = find(override, expected.soname());
+        expected.check(library);
+        return library;
+    }
+
+    private static NativeLibrary find(Optional<Path> override, String soname) {
         List<String> tried = new ArrayList<>();
         if (override.isPresent()) {
             Path path = override.get().toAbsolutePath();
@@ -35,9 +45,9 @@ final class NativeLibraryLoader {
             }
         }
         try {
-            return NativeLibrary.getInstance(LIBRARY_NAME);
+            return NativeLibrary.getInstance(soname);
         } catch (UnsatisfiedLinkError e) {
-            tried.add("system library path (jna.library.path=" + System.getProperty("jna.library.path")
+            tried.add(soname + " on the system library path (jna.library.path=" + System.getProperty("jna.library.path")
                     + ", java.library.path=" + System.getProperty("java.library.path")
                     + ", the dynamic linker's path): " + firstLine(e));
         }

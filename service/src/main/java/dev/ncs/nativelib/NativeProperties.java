@@ -11,7 +11,8 @@ import org.springframework.util.unit.DataSize;
  *
  * @param memoryLimit live native bytes allowed at once (0 = unlimited); a request that would go past
  *     it gets 507
- * @param library explicit path of libncs.so; unset means the system library path, then the jar's copy
+ * @param library explicit path of libncs; unset means its SONAME (libncs.so.0) on the system library path,
+ *     then the jar's copy. Whichever is found must be the version this jar was built for
  * @param bufferCache freed large buffers kept for reuse
  */
 @ConfigurationProperties("ncs.native")

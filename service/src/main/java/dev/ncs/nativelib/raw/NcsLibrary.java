@@ -25,6 +25,12 @@ public final class NcsLibrary {
 
     public static native String ncs_status_str(int status);
 
+    public static native long ncs_dtype_size(int dtype);
+
+    public static native String ncs_dtype_name(int dtype);
+
+    public static native int ncs_max_rank();
+
     public static native int ncs_buffer_alloc(long size, long[] out);
 
     public static native int ncs_buffer_retain(long handle);

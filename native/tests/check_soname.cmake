@@ -1,0 +1,25 @@
+# Checks that libncs.so carries the SONAME libncs.so.MAJOR and that a program linked with it needs
+# it by that name (run by ctest with -DLIBRARY=<path> -DSONAME=<expected> -DLINKED=<program>).
+cmake_minimum_required(VERSION 3.20)
+function(read_dynamic file out)
+  execute_process(COMMAND readelf -d ${file} OUTPUT_VARIABLE dynamic RESULT_VARIABLE result)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "readelf -d failed on ${file}")
+  endif()
+  set(${out} "${dynamic}" PARENT_SCOPE)
+endfunction()
+
+read_dynamic(${LIBRARY} library)
+if(NOT library MATCHES "\\(SONAME\\) +Library soname: \\[([^]]*)\\]")
+  message(FATAL_ERROR "${LIBRARY} has no SONAME")
+endif()
+if(NOT CMAKE_MATCH_1 STREQUAL SONAME)
+  message(FATAL_ERROR "${LIBRARY} has the SONAME ${CMAKE_MATCH_1}, not ${SONAME}")
+endif()
+
+read_dynamic(${LINKED} linked)
+string(REPLACE "." "\\." soname_pattern "${SONAME}")
+if(NOT linked MATCHES "\\(NEEDED\\) +Shared library: \\[${soname_pattern}\\]")
+  message(FATAL_ERROR "${LINKED} does not need ${SONAME}:\n${linked}")
+endif()
+message(STATUS "${LIBRARY}: SONAME ${SONAME}, and ${LINKED} needs it by that name")

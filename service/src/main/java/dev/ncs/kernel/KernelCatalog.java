@@ -1,7 +1,7 @@
 package dev.ncs.kernel;
 
 import dev.ncs.nativelib.DataType;
-import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.nativelib.NativeKernels;
 import dev.ncs.plugin.PluginLoader;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -27,10 +27,10 @@ public class KernelCatalog {
 
     private final Map<String, KernelMetadata> kernels;
 
-    public KernelCatalog(NativeRuntime runtime, JsonMapper json) {
+    public KernelCatalog(NativeKernels kernels, JsonMapper json) {
         Map<String, KernelMetadata> byName = new LinkedHashMap<>();
-        for (String name : runtime.kernelNames().stream().sorted().toList()) {
-            byName.put(name, parse(json.readTree(runtime.kernelMetadataJson(name))));
+        for (String name : kernels.kernelNames().stream().sorted().toList()) {
+            byName.put(name, parse(json.readTree(kernels.kernelMetadataJson(name))));
         }
         this.kernels = Collections.unmodifiableMap(byName);
     }

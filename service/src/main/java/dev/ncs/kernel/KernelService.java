@@ -1,7 +1,8 @@
 package dev.ncs.kernel;
 
 import dev.ncs.execution.NativeExecutor;
-import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.nativelib.NativeKernels;
+import dev.ncs.nativelib.NativeMemory;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.concurrent.Semaphore;
@@ -18,16 +19,18 @@ import org.springframework.stereotype.Service;
 public class KernelService {
 
     private final KernelCatalog catalog;
-    private final NativeRuntime runtime;
+    private final NativeMemory memory;
+    private final NativeKernels kernels;
     private final NativeExecutor executor;
     private final KernelMeters meters;
     private final Duration defaultTimeout;
     private final Semaphore heavyWork;
 
-    public KernelService(KernelCatalog catalog, NativeRuntime runtime, NativeExecutor executor, MeterRegistry registry,
-            RequestsProperties requests) {
+    public KernelService(KernelCatalog catalog, NativeMemory memory, NativeKernels kernels, NativeExecutor executor,
+            MeterRegistry registry, RequestsProperties requests) {
         this.catalog = catalog;
-        this.runtime = runtime;
+        this.memory = memory;
+        this.kernels = kernels;
         this.executor = executor;
         this.meters = new KernelMeters(registry);
         this.defaultTimeout = requests.defaultTimeout();
@@ -52,8 +55,8 @@ public class KernelService {
         KernelMetadata kernel = catalog.get(request.kernel(), request.version());
         int[] slots = RequestValidator.descriptorSlots(kernel, request);
         Duration timeout = request.timeout() != null ? request.timeout() : defaultTimeout;
-        return new RequestRun(kernel, request, slots, admission.ticket, cancellation, timeout, executor, runtime,
-                runtime::newCall, meters).execute();
+        return new RequestRun(kernel, request, slots, admission.ticket, cancellation, timeout, executor, memory,
+                kernels::newCall, meters).execute();
     }
 
     /** An admitted request's place: counts against the queue's capacity until closed. */

@@ -4,7 +4,7 @@ import dev.ncs.execution.Workers;
 import dev.ncs.nativelib.KernelCall;
 import dev.ncs.nativelib.NativeBuffer;
 import dev.ncs.nativelib.NativeException;
-import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.nativelib.NativeMemory;
 import dev.ncs.nativelib.NativeStats;
 import dev.ncs.nativelib.NativeStatus;
 import java.lang.foreign.MemorySegment;
@@ -58,7 +58,7 @@ final class RequestRun {
     private final Cancellation cancellation;
     private final Duration timeout;
     private final Workers workers;
-    private final NativeRuntime runtime;
+    private final NativeMemory memory;
     private final Function<String, KernelCall> calls;
     private final KernelMeters meters;
 
@@ -75,7 +75,7 @@ final class RequestRun {
     private long deadline = Long.MAX_VALUE;
 
     RequestRun(KernelMetadata kernel, KernelRequest request, int[] slots, Workers.Ticket ticket,
-            Cancellation cancellation, Duration timeout, Workers workers, NativeRuntime runtime,
+            Cancellation cancellation, Duration timeout, Workers workers, NativeMemory memory,
             Function<String, KernelCall> calls, KernelMeters meters) {
         this.kernel = kernel;
         this.request = request;
@@ -84,7 +84,7 @@ final class RequestRun {
         this.cancellation = cancellation;
         this.timeout = timeout;
         this.workers = workers;
-        this.runtime = runtime;
+        this.memory = memory;
         this.calls = calls;
         this.meters = meters;
     }
@@ -340,14 +340,14 @@ final class RequestRun {
         for (KernelInput input : request.inputs()) {
             needed = Math.addExact(needed, input.source().byteSize());
         }
-        long limit = runtime.stats().limitBytes();
+        long limit = memory.stats().limitBytes();
         if (limit > 0 && needed > limit) {
             throw ExceedsMemoryBudgetException.inputs(needed, limit);
         }
         List<NativeBuffer> allocated = new ArrayList<>(request.inputs().size());
         try {
             for (KernelInput input : request.inputs()) {
-                allocated.add(runtime.allocate(input.source().byteSize(), kernel.name()));
+                allocated.add(memory.allocate(input.source().byteSize(), kernel.name()));
             }
             return allocated;
         } catch (NativeException e) {
@@ -355,7 +355,7 @@ final class RequestRun {
             if (e.status() != NativeStatus.OUT_OF_MEMORY) {
                 throw e;
             }
-            NativeStats stats = runtime.stats();
+            NativeStats stats = memory.stats();
             throw new MemoryBudgetExhaustedException("the inputs' " + needed + " bytes do not fit in native memory now",
                     stats.limitBytes(), stats.liveBytes());
         } catch (RuntimeException e) {
@@ -385,7 +385,7 @@ final class RequestRun {
         }
         KernelCall refused = call;
         long needed = refused == null ? 0 : refused.bytesNeeded();
-        NativeStats stats = runtime.stats();
+        NativeStats stats = memory.stats();
         if (stats.limitBytes() > 0 && Long.compareUnsigned(needed, stats.limitBytes()) > 0) {
             return ExceedsMemoryBudgetException.call(kernel.name(), needed, stats.limitBytes());
         }

@@ -1,7 +1,7 @@
 package dev.ncs.memory;
 
 import dev.ncs.nativelib.NativeProperties;
-import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.nativelib.NativeMemory;
 import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -27,19 +27,19 @@ class BufferCacheTrimmer implements DisposableBean {
     private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("ncs-buffer-cache-trim").daemon().factory());
 
-    BufferCacheTrimmer(NativeRuntime runtime, NativeProperties properties) {
+    BufferCacheTrimmer(NativeMemory memory, NativeProperties properties) {
         if (properties.bufferCache().size().toBytes() == 0) {
             return;
         }
         Duration idle = properties.bufferCache().idle();
         long every = between(idle).toMillis();
-        scheduler.scheduleWithFixedDelay(() -> trim(runtime, idle), every, every, TimeUnit.MILLISECONDS);
+        scheduler.scheduleWithFixedDelay(() -> trim(memory, idle), every, every, TimeUnit.MILLISECONDS);
     }
 
     /** One check; a failure is logged and the next check still runs (a scheduled task that throws never runs again). */
-    private static void trim(NativeRuntime runtime, Duration idle) {
+    private static void trim(NativeMemory memory, Duration idle) {
         try {
-            runtime.trimBufferCache(idle);
+            memory.trimBufferCache(idle);
         } catch (RuntimeException e) {
             log.error("trimming the native buffer cache failed; trying again at the next check", e);
         }

@@ -1,13 +1,14 @@
 package dev.ncs.memory;
 
 import dev.ncs.execution.NativeExecutor;
-import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.nativelib.NativeKernels;
 import dev.ncs.plugin.PluginLoader;
 import io.micrometer.core.instrument.FunctionTimer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.ToLongFunction;
 import org.springframework.context.annotation.DependsOn;
 import org.springframework.stereotype.Component;
 
@@ -20,34 +21,35 @@ import org.springframework.stereotype.Component;
 @DependsOn(PluginLoader.BEAN)
 class LibraryLockMetrics implements MeterBinder {
 
-    private final NativeRuntime runtime;
+    private final NativeKernels kernels;
     private final NativeExecutor executor;
 
-    LibraryLockMetrics(NativeRuntime runtime, NativeExecutor executor) {
-        this.runtime = runtime;
+    LibraryLockMetrics(NativeKernels kernels, NativeExecutor executor) {
+        this.kernels = kernels;
         this.executor = executor;
     }
 
     @Override
     public void bindTo(MeterRegistry registry) {
-        List<String> libraries = executor.control(runtime::libraryNames);
+        List<String> libraries = executor.control(kernels::libraryNames);
         for (int i = 0; i < libraries.size(); i++) {
             int index = i;
             timer(registry, "ncs.library.lock.wait", "Time kernel steps waited for their library's lock",
-                    libraries.get(i), index, 1);
+                    libraries.get(i), index, NativeKernels.LockStats::waitNanos);
             timer(registry, "ncs.library.lock.held", "Time kernel steps held their library's lock",
-                    libraries.get(i), index, 2);
+                    libraries.get(i), index, NativeKernels.LockStats::heldNanos);
         }
     }
 
-    private void timer(MeterRegistry registry, String name, String description, String library, int index, int stat) {
-        FunctionTimer.builder(name, this, m -> m.stats(index)[0], m -> m.stats(index)[stat], TimeUnit.NANOSECONDS)
+    private void timer(MeterRegistry registry, String name, String description, String library, int index,
+            ToLongFunction<NativeKernels.LockStats> stat) {
+        FunctionTimer.builder(name, this, m -> m.stats(index).acquisitions(), m -> stat.applyAsLong(m.stats(index)), TimeUnit.NANOSECONDS)
                 .description(description)
                 .tag("library", library)
                 .register(registry);
     }
 
-    private long[] stats(int index) {
-        return executor.control(() -> runtime.lockStats(index));
+    private NativeKernels.LockStats stats(int index) {
+        return executor.control(() -> kernels.lockStats(index));
     }
 }

@@ -1,7 +1,7 @@
 package dev.ncs.memory;
 
 import dev.ncs.execution.NativeExecutor;
-import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.nativelib.NativeMemory;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -39,7 +39,7 @@ class NativeMemoryEndpoint {
             List<Group> groups) {
     }
 
-    private final NativeRuntime runtime;
+    private final NativeMemory memory;
     private final NativeExecutor executor;
     private final JsonMapper json;
     private final AtomicLong ids = new AtomicLong();
@@ -50,8 +50,8 @@ class NativeMemoryEndpoint {
         }
     };
 
-    NativeMemoryEndpoint(NativeRuntime runtime, NativeExecutor executor, JsonMapper json) {
-        this.runtime = runtime;
+    NativeMemoryEndpoint(NativeMemory memory, NativeExecutor executor, JsonMapper json) {
+        this.memory = memory;
         this.executor = executor;
         this.json = json;
     }
@@ -97,7 +97,7 @@ class NativeMemoryEndpoint {
     }
 
     private Snapshot take() {
-        JsonNode array = json.readTree(executor.control(runtime::snapshotJson));
+        JsonNode array = json.readTree(executor.control(memory::snapshotJson));
         List<Group> groups = new ArrayList<>();
         long count = 0;
         long bytes = 0;

@@ -3,7 +3,8 @@ package dev.ncs.memory;
 import dev.ncs.execution.NativeExecutor;
 import dev.ncs.kernel.KernelCatalog;
 import dev.ncs.kernel.KernelMetadata;
-import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.nativelib.LeakReports;
+import dev.ncs.nativelib.NativeMemory;
 import dev.ncs.nativelib.NativeStats;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -19,12 +20,14 @@ import org.springframework.stereotype.Component;
 @Component
 class NativeMemoryMetrics implements MeterBinder {
 
-    private final NativeRuntime runtime;
+    private final NativeMemory memory;
+    private final LeakReports leakReports;
     private final NativeExecutor executor;
     private final KernelCatalog catalog;
 
-    NativeMemoryMetrics(NativeRuntime runtime, NativeExecutor executor, KernelCatalog catalog) {
-        this.runtime = runtime;
+    NativeMemoryMetrics(NativeMemory memory, LeakReports leakReports, NativeExecutor executor, KernelCatalog catalog) {
+        this.memory = memory;
+        this.leakReports = leakReports;
         this.executor = executor;
         this.catalog = catalog;
     }
@@ -69,14 +72,14 @@ class NativeMemoryMetrics implements MeterBinder {
                 .register(registry);
     }
 
-    private void leaks(MeterRegistry registry, String source, String kernel, ToDoubleFunction<NativeRuntime> value) {
-        FunctionCounter.builder("ncs.leaks", runtime, value)
+    private void leaks(MeterRegistry registry, String source, String kernel, ToDoubleFunction<LeakReports> value) {
+        FunctionCounter.builder("ncs.leaks", leakReports, value)
                 .description("Leaked native buffers detected and reclaimed, by where the leak was")
                 .tags("source", source, "kernel", kernel)
                 .register(registry);
     }
 
     private NativeStats read() {
-        return executor.control(runtime::stats);
+        return executor.control(memory::stats);
     }
 }

@@ -1,7 +1,7 @@
 package dev.ncs.memory;
 
 import dev.ncs.execution.NativeExecutor;
-import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.nativelib.NativeMemory;
 import dev.ncs.nativelib.NativeStats;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,11 +19,11 @@ class ShutdownReport implements DisposableBean {
 
     private static final Logger log = LoggerFactory.getLogger(ShutdownReport.class);
 
-    private final NativeRuntime runtime;
+    private final NativeMemory memory;
     private final NativeExecutor executor;
 
-    ShutdownReport(NativeRuntime runtime, NativeExecutor executor) {
-        this.runtime = runtime;
+    ShutdownReport(NativeMemory memory, NativeExecutor executor) {
+        this.memory = memory;
         this.executor = executor;
     }
 
@@ -31,8 +31,8 @@ class ShutdownReport implements DisposableBean {
     public void destroy() {
         // The cache off for good: buffers released after this report are given back at once, not cached again.
         NativeStats stats = executor.control(() -> {
-            NativeStats now = runtime.stats();
-            runtime.setBufferCacheLimit(0);
+            NativeStats now = memory.stats();
+            memory.setBufferCacheLimit(0);
             return now;
         });
         if (stats.liveBuffers() == 0 && stats.liveBytes() == 0) {

@@ -39,18 +39,18 @@ public final class NativeBuffer implements AutoCloseable {
     private final LeakDetection.Records records;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private NativeBuffer(NativeRuntime runtime, long handle, long address, long size, String owner) {
+    private NativeBuffer(LeakReports leaks, long handle, long address, long size, String owner) {
         this.handle = handle;
         this.address = address;
         this.size = size;
         this.owner = owner;
-        this.records = runtime.leakDetection().records(runtime.samplingInterval()) ? new LeakDetection.Records() : null;
-        this.references = new References(runtime, handle, size, owner, records);
-        this.cleanable = runtime.leakDetection().tracks() ? runtime.cleaner().register(this, references) : null;
+        this.records = leaks.level().records(leaks.samplingInterval()) ? new LeakDetection.Records() : null;
+        this.references = new References(leaks, handle, size, owner, records);
+        this.cleanable = leaks.level().tracks() ? leaks.cleaner().register(this, references) : null;
     }
 
     /** Wraps a handle whose one reference the caller transfers to the new object. */
-    static NativeBuffer adopt(NativeRuntime runtime, long handle, String owner) {
+    static NativeBuffer adopt(LeakReports leaks, long handle, String owner) {
         long[] addr = new long[1];
         long[] length = new long[1];
         int status = NcsLibrary.ncs_buffer_data(handle, addr, length);
@@ -58,7 +58,7 @@ public final class NativeBuffer implements AutoCloseable {
             NcsLibrary.ncs_buffer_release(handle);
             NativeRuntime.check(status, () -> "cannot read native buffer " + Long.toHexString(handle));
         }
-        return new NativeBuffer(runtime, handle, addr[0], length[0], owner);
+        return new NativeBuffer(leaks, handle, addr[0], length[0], owner);
     }
 
     public long size() {
@@ -220,15 +220,15 @@ public final class NativeBuffer implements AutoCloseable {
         /** References held (high 32 bits) and accesses open (low 32 bits), in one atomic. */
         static final long ONE = 1L << 32;
 
-        private final NativeRuntime runtime;
+        private final LeakReports leaks;
         private final long handle;
         private final long size;
         private final String owner;
         private final LeakDetection.Records records;
         private final AtomicLong state = new AtomicLong(ONE);
 
-        References(NativeRuntime runtime, long handle, long size, String owner, LeakDetection.Records records) {
-            this.runtime = runtime;
+        References(LeakReports leaks, long handle, long size, String owner, LeakDetection.Records records) {
+            this.leaks = leaks;
             this.handle = handle;
             this.size = size;
             this.owner = owner;
@@ -251,7 +251,7 @@ public final class NativeBuffer implements AutoCloseable {
                 for (int i = 0; i < leaked; i++) {
                     NcsLibrary.ncs_buffer_release(handle);
                 }
-                runtime.reportJavaLeak(handle, size, owner, records == null ? "" : records.report());
+                leaks.reportJavaLeak(handle, size, owner, records == null ? "" : records.report());
             }
         }
     }

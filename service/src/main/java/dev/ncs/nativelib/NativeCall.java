@@ -18,15 +18,15 @@ public final class NativeCall implements KernelCall {
     /** The largest tensor rank libncs accepts ({@code NCS_MAX_RANK}). */
     public static final int MAX_RANK = 8;
 
-    private final NativeRuntime runtime;
+    private final LeakReports leaks;
     private final long call;
     private final String kernel;
     /** Parts running now, or {@link #CLOSED}: one atomic, so a part cannot slip in while the call is freed. */
     private final AtomicInteger state = new AtomicInteger();
     private static final int CLOSED = -1;
 
-    NativeCall(NativeRuntime runtime, long call, String kernel) {
-        this.runtime = runtime;
+    NativeCall(LeakReports leaks, long call, String kernel) {
+        this.leaks = leaks;
         this.call = call;
         this.kernel = kernel;
     }
@@ -103,7 +103,7 @@ public final class NativeCall implements KernelCall {
         NativeRuntime.requirePlatformThread();
         long[] handle = new long[1];
         check(NcsLibrary.ncs_call_take_output(live(), index, handle));
-        return NativeBuffer.adopt(runtime, handle[0], kernel);
+        return NativeBuffer.adopt(leaks, handle[0], kernel);
     }
 
     @Override
@@ -134,7 +134,7 @@ public final class NativeCall implements KernelCall {
             NcsLibrary.ncs_call_destroy_v2(call, leaked, leakedBytes);
         }
         if (leaked[0] > 0) {
-            runtime.reportKernelLeaks(kernel, leaked[0], leakedBytes[0]);
+            leaks.reportKernelLeaks(kernel, leaked[0], leakedBytes[0]);
         }
     }
 

@@ -1,12 +1,13 @@
 package dev.ncs.plugin;
 
-import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.nativelib.NativeKernels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -38,22 +39,22 @@ public class PluginLoader {
 
     private final List<Outcome> outcomes;
 
-    public PluginLoader(PluginProperties properties, NativeRuntime runtime) {
-        this.outcomes = properties.directory() == null ? List.of() : loadAll(properties.directory(), runtime);
+    public PluginLoader(PluginProperties properties, NativeKernels kernels) {
+        this.outcomes = properties.directory() == null ? List.of() : loadAll(properties.directory(), kernels);
     }
 
     public List<Outcome> outcomes() {
         return outcomes;
     }
 
-    private static List<Outcome> loadAll(Path directory, NativeRuntime runtime) {
+    private static List<Outcome> loadAll(Path directory, NativeKernels kernels) {
         List<Outcome> results = new ArrayList<>();
         String refusal = refuseDirectory(directory);
         if (refusal != null) {
             log.error("plugins: not loading any library from {}: {}", directory, refusal);
             return List.of(new Outcome(directory, false, refusal));
         }
-        List<String> loaded = runtime.libraryNames();
+        List<String> loaded = kernels.libraryNames();
         try (Stream<Path> files = Files.list(directory)) {
             for (Path file : files.filter(f -> f.getFileName().toString().endsWith(".so")).sorted().toList()) {
                 String library = libraryName(file);
@@ -62,13 +63,13 @@ public class PluginLoader {
                     results.add(new Outcome(file, true, "already loaded"));
                     continue;
                 }
-                String reason = runtime.loadPlugin(file.toAbsolutePath());
-                if (reason == null) {
+                Optional<String> refused = kernels.loadPlugin(file.toAbsolutePath());
+                if (refused.isEmpty()) {
                     log.info("plugins: loaded {} (library '{}')", file, library);
                 } else {
-                    log.error("plugins: refused {}: {}", file, reason);
+                    log.error("plugins: refused {}: {}", file, refused.get());
                 }
-                results.add(new Outcome(file, reason == null, reason));
+                results.add(new Outcome(file, refused.isEmpty(), refused.orElse(null)));
             }
         } catch (IOException e) {
             log.error("plugins: cannot list {}: {}", directory, e.getMessage());

@@ -70,7 +70,7 @@ class FuzzIntegrationTests extends IntegrationTestSupport {
         // JVM, and legacy_work with a random iteration count may legitimately run for hours.
         requests = new FuzzRequests(new ArrayList<>(catalog.all().stream()
                 .filter(kernel -> kernel.library().equals("builtin")).toList()));
-        before = runtime.stats();
+        before = runtime.memory().stats();
     }
 
     @AfterEach
@@ -78,7 +78,7 @@ class FuzzIntegrationTests extends IntegrationTestSupport {
         if (!statuses.isEmpty()) {
             log.info("{}: answers by status (-1: none) {}", test.getDisplayName(), statuses);
         }
-        NativeStats after = runtime.stats();
+        NativeStats after = runtime.memory().stats();
         assertThat(after.staleHandleUses()).as("stale handle uses").isEqualTo(before.staleHandleUses());
         assertThat(after.doubleReleases()).as("double releases").isEqualTo(before.doubleReleases());
         assertThat(after.kernelLeaks()).as("buffers kernels leaked").isEqualTo(before.kernelLeaks());
@@ -192,7 +192,7 @@ class FuzzIntegrationTests extends IntegrationTestSupport {
 
     private void awaitNoLiveBuffers() {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        NativeStats stats = runtime.stats();
+        NativeStats stats = runtime.memory().stats();
         while (stats.liveBuffers() != 0 && System.nanoTime() < deadline) {
             try {
                 Thread.sleep(1);
@@ -200,7 +200,7 @@ class FuzzIntegrationTests extends IntegrationTestSupport {
                 Thread.currentThread().interrupt();
                 throw new AssertionError(e);
             }
-            stats = runtime.stats();
+            stats = runtime.memory().stats();
         }
         assertThat(stats.liveBuffers()).as("live native buffers after the answer").isZero();
         assertThat(stats.liveBytes()).as("live native bytes after the answer").isZero();

@@ -102,7 +102,7 @@ class SmallHeapIntegrationTests extends IntegrationTestSupport {
         int elements = N / 4;
         String header = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[" + elements + "],"
                 + "\"parameters\":{\"binary_data_size\":" + 8L * elements + "}}]}";
-        runtime.setMemoryLimit(224L << 20); // three inputs, and room for their outputs
+        runtime.memory().setMemoryLimit(224L << 20); // three inputs, and room for their outputs
         try {
             List<CompletableFuture<HttpResponse<String>>> flood = new ArrayList<>();
             for (int i = 0; i < 12; i++) {
@@ -126,7 +126,7 @@ class SmallHeapIntegrationTests extends IntegrationTestSupport {
             }
             assertThat(statuses).as("statuses; a refusal said: %s", refusal).containsKeys(200, 507);
         } finally {
-            runtime.setMemoryLimit(4L << 30);
+            runtime.memory().setMemoryLimit(4L << 30);
         }
     }
 

@@ -44,7 +44,7 @@ class RequestRunTests {
             List.of(new TensorSpec("y", "one value", List.of(DataType.FP64), List.of(1L))), List.of());
 
     private final NativeRuntime runtime = NativeRuntime.load(Optional.empty());
-    private final long liveBefore = runtime.stats().liveBuffers();
+    private final long liveBefore = runtime.memory().stats().liveBuffers();
     private final HandWorkers workers = new HandWorkers(2);
     private final Cancellation cancellation = new Cancellation();
     private final RecordingTicket ticket = new RecordingTicket();
@@ -56,7 +56,7 @@ class RequestRunTests {
     void nothingStaysAllocated() {
         requestThread.shutdownNow();
         workers.control.shutdownNow();
-        assertThat(runtime.stats().liveBuffers()).isEqualTo(liveBefore);
+        assertThat(runtime.memory().stats().liveBuffers()).isEqualTo(liveBefore);
     }
 
     @Test
@@ -83,7 +83,7 @@ class RequestRunTests {
         Future<KernelResult> request = start(call, Duration.ofSeconds(30));
         workers.runNext();
         KernelResult result = request.get(10, TimeUnit.SECONDS);
-        long live = runtime.stats().liveBuffers();
+        long live = runtime.memory().stats().liveBuffers();
         assertThat(live).isEqualTo(liveBefore + 1);
 
         requestThread.submit(() -> {
@@ -224,8 +224,8 @@ class RequestRunTests {
 
     @Test
     void aBudgetRefusalIsA413WhenTheCallCouldNeverFitAndA507WhenItCouldLater() throws Exception {
-        long limit = runtime.stats().limitBytes();
-        runtime.setMemoryLimit(1 << 20);
+        long limit = runtime.memory().stats().limitBytes();
+        runtime.memory().setMemoryLimit(1 << 20);
         try {
             FakeCall never = new FakeCall(1, (part, self) -> { });
             never.prepareFailure = new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
@@ -243,7 +243,7 @@ class RequestRunTests {
             assertThat(((MemoryBudgetExhaustedException) refusal).limitBytes()).isEqualTo(1 << 20);
             assertThat(registry.get("ncs.rejected").tag("reason", "memory_budget").counter().count()).isEqualTo(1);
         } finally {
-            runtime.setMemoryLimit(limit);
+            runtime.memory().setMemoryLimit(limit);
         }
     }
 
@@ -255,7 +255,7 @@ class RequestRunTests {
         KernelRequest request = new KernelRequest("fake", null,
                 List.of(new KernelInput("x", DataType.FP64, new long[] {1}, new DoubleSource(7.0))), Map.of());
         RequestRun run = new RequestRun(KERNEL, request, new int[] {0}, ticket, cancellation, timeout, workers,
-                runtime, kernel -> {
+                runtime.memory(), kernel -> {
                     callsMade.incrementAndGet();
                     try {
                         return factory.call();
@@ -454,7 +454,7 @@ class RequestRunTests {
 
         @Override
         public NativeBuffer takeOutput(int index) {
-            NativeBuffer buffer = runtime.allocate(outputBytes, "fake");
+            NativeBuffer buffer = runtime.memory().allocate(outputBytes, "fake");
             try (NativeBuffer.Access access = buffer.open()) {
                 access.segment().set(ValueLayout.JAVA_DOUBLE, 0, 42.0);
             }

@@ -29,8 +29,8 @@ class BufferCacheIntegrationTests extends IntegrationTestSupport {
 
     @AfterEach
     void emptyTheCacheAndRestoreTheDefaultBudget() {
-        runtime.trimBufferCache(Duration.ZERO);
-        runtime.setMemoryLimit(4L * 1024 * 1024 * 1024);
+        runtime.memory().trimBufferCache(Duration.ZERO);
+        runtime.memory().setMemoryLimit(4L * 1024 * 1024 * 1024);
     }
 
     @Test
@@ -53,7 +53,7 @@ class BufferCacheIntegrationTests extends IntegrationTestSupport {
     void cachedMemoryGoesBackOnceIdle() throws Exception {
         var settings = new NativeProperties(DataSize.ofGigabytes(4), null,
                 new NativeProperties.BufferCache(DataSize.ofMegabytes(256), Duration.ofMillis(200)));
-        BufferCacheTrimmer trimmer = new BufferCacheTrimmer(runtime, settings);
+        BufferCacheTrimmer trimmer = new BufferCacheTrimmer(runtime.memory(), settings);
         try {
             assertThat(meanOfDescribe(1_000_000)).isEqualTo(499_999.5);
             long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
@@ -74,7 +74,7 @@ class BufferCacheIntegrationTests extends IntegrationTestSupport {
      */
     @Test
     void theCacheGivesWayToARequestThatNeedsTheBudget() throws Exception {
-        runtime.setMemoryLimit(24 * MIB);
+        runtime.memory().setMemoryLimit(24 * MIB);
         assertThat(meanOfDescribe(1_000_000)).isEqualTo(499_999.5);
         assertThat(metric(scrape(), "ncs_native_memory_cached_bytes")).isEqualTo(8 * MIB);
 

@@ -25,20 +25,20 @@ class MemoryBudgetIntegrationTests extends IntegrationTestSupport {
     /** libncs is process-wide, and other test contexts set their own budget: set this class's for each test. */
     @BeforeEach
     void applyTheBudget() {
-        runtime.setMemoryLimit(BUDGET);
+        runtime.memory().setMemoryLimit(BUDGET);
     }
 
     /** ...and give the contexts other test classes share their budget back. */
     @AfterEach
     void restoreTheDefaultBudget() {
-        runtime.setMemoryLimit(4L * 1024 * 1024 * 1024);
+        runtime.memory().setMemoryLimit(4L * 1024 * 1024 * 1024);
     }
 
     @Test
     void aRequestTheBudgetCannotHoldNowGets507() throws Exception {
         double rejectedBefore = metric(scrape(), "ncs_rejected_total{reason=\"memory_budget\"}");
         String body = matmul(150); // 180,000 bytes each for a, b and c
-        try (NativeBuffer otherWork = runtime.allocate(600_000, "other-work")) {
+        try (NativeBuffer otherWork = runtime.memory().allocate(600_000, "other-work")) {
             Reply reply = post("/v2/models/matmul/infer", body);
 
             assertThat(reply.status()).as(reply.text()).isEqualTo(507);

@@ -18,19 +18,19 @@ import org.junit.jupiter.api.Test;
 class NativeBufferTests {
 
     private final NativeRuntime runtime = NativeRuntime.load(Optional.empty());
-    private final long liveBefore = runtime.stats().liveBuffers();
+    private final long liveBefore = runtime.memory().stats().liveBuffers();
 
     @AfterEach
     void nothingStaysAllocated() {
-        assertThat(runtime.stats().liveBuffers()).isEqualTo(liveBefore);
+        assertThat(runtime.memory().stats().liveBuffers()).isEqualTo(liveBefore);
     }
 
     @Test
     void startsWithOneReferenceAndFreesOnTheLastRelease() {
-        NativeStats before = runtime.stats();
-        NativeBuffer buffer = runtime.allocate(100, "test");
+        NativeStats before = runtime.memory().stats();
+        NativeBuffer buffer = runtime.memory().allocate(100, "test");
         assertThat(buffer.refCnt()).isEqualTo(1);
-        assertThat(runtime.stats().liveBytes()).isEqualTo(before.liveBytes() + 100);
+        assertThat(runtime.memory().stats().liveBytes()).isEqualTo(before.liveBytes() + 100);
 
         buffer.retain();
         assertThat(buffer.refCnt()).isEqualTo(2);
@@ -38,7 +38,7 @@ class NativeBufferTests {
         assertThat(buffer.release()).isTrue();
 
         assertThat(buffer.refCnt()).isZero();
-        NativeStats after = runtime.stats();
+        NativeStats after = runtime.memory().stats();
         assertThat(after.liveBytes()).isEqualTo(before.liveBytes());
         assertThat(after.retains() - before.retains()).isEqualTo(1);
         assertThat(after.releases() - before.releases()).isEqualTo(2);
@@ -47,7 +47,7 @@ class NativeBufferTests {
 
     @Test
     void closeIsIdempotentAndUseAfterReleaseThrows() {
-        NativeBuffer buffer = runtime.allocate(8, "test");
+        NativeBuffer buffer = runtime.memory().allocate(8, "test");
         MemorySegment segment;
         try (NativeBuffer.Access access = buffer.open()) {
             access.segment().set(ValueLayout.JAVA_DOUBLE, 0, 2.5);
@@ -67,7 +67,7 @@ class NativeBufferTests {
 
     @Test
     void aSegmentIsUnusableOnceItsAccessIsClosedEvenWhileTheBufferLives() {
-        try (NativeBuffer buffer = runtime.allocate(8, "test")) {
+        try (NativeBuffer buffer = runtime.memory().allocate(8, "test")) {
             NativeBuffer.Access access = buffer.open();
             MemorySegment segment = access.segment();
             access.close();
@@ -79,7 +79,7 @@ class NativeBufferTests {
 
     @Test
     void theLastReferenceCannotBeReleasedWhileAnAccessIsOpen() {
-        NativeBuffer buffer = runtime.allocate(8, "test");
+        NativeBuffer buffer = runtime.memory().allocate(8, "test");
         NativeBuffer.Access access = buffer.open();
         buffer.retain();
         assertThat(buffer.release()).isFalse(); // not the last: fine while open
@@ -94,7 +94,7 @@ class NativeBufferTests {
 
     @Test
     void anAccessIsConfinedToTheThreadThatOpenedIt() throws Exception {
-        try (NativeBuffer buffer = runtime.allocate(8, "test"); var other = Executors.newSingleThreadExecutor()) {
+        try (NativeBuffer buffer = runtime.memory().allocate(8, "test"); var other = Executors.newSingleThreadExecutor()) {
             NativeBuffer.Access access = buffer.open();
             MemorySegment segment = access.segment();
             Future<?> read = other.submit(() -> segment.get(ValueLayout.JAVA_BYTE, 0));
@@ -106,7 +106,7 @@ class NativeBufferTests {
 
     @Test
     void virtualThreadsMayReadAndWriteWithoutNativeCalls() throws Exception {
-        try (NativeBuffer buffer = runtime.allocate(8, "test");
+        try (NativeBuffer buffer = runtime.memory().allocate(8, "test");
                 var virtualThreads = Executors.newVirtualThreadPerTaskExecutor()) {
             virtualThreads.submit(() -> {
                 try (NativeBuffer.Access access = buffer.open()) {
@@ -121,9 +121,9 @@ class NativeBufferTests {
 
     @Test
     void atParanoidLevelUseAfterReleaseSaysWhereTheBufferWasReleasedAndCreated() {
-        runtime.setLeakDetection(LeakDetection.PARANOID, 1);
+        runtime.leaks().setLeakDetection(LeakDetection.PARANOID, 1);
         try {
-            NativeBuffer buffer = runtime.allocate(8, "test");
+            NativeBuffer buffer = runtime.memory().allocate(8, "test");
             buffer.retain();
             buffer.release();
             buffer.close();
@@ -133,25 +133,25 @@ class NativeBufferTests {
                     .hasMessageContaining("created at:")
                     .hasMessageContaining("NativeBufferTests.atParanoidLevel");
         } finally {
-            runtime.setLeakDetection(LeakDetection.SIMPLE, 128);
+            runtime.leaks().setLeakDetection(LeakDetection.SIMPLE, 128);
         }
     }
 
     @Test
     void withDetectionDisabledADroppedBufferIsNotReclaimed() throws InterruptedException {
-        runtime.setLeakDetection(LeakDetection.DISABLED, 128);
+        runtime.leaks().setLeakDetection(LeakDetection.DISABLED, 128);
         long handle;
         try {
-            NativeBuffer buffer = runtime.allocate(64, "disabled-test");
+            NativeBuffer buffer = runtime.memory().allocate(64, "disabled-test");
             handle = buffer.handle();
         } finally {
-            runtime.setLeakDetection(LeakDetection.SIMPLE, 128);
+            runtime.leaks().setLeakDetection(LeakDetection.SIMPLE, 128);
         }
         for (int i = 0; i < 5; i++) {
             System.gc();
             Thread.sleep(20);
         }
-        assertThat(runtime.javaLeaks("disabled-test")).isZero();
+        assertThat(runtime.leaks().javaLeaks("disabled-test")).isZero();
         assertThat(NcsLibrary.ncs_buffer_release(handle)).isZero(); // still alive: release it by hand
     }
 
@@ -160,13 +160,13 @@ class NativeBufferTests {
         long[] handle = new long[1];
         assertThat(NcsLibrary.ncs_buffer_alloc(16, handle)).isZero();
         assertThat(NcsLibrary.ncs_buffer_release(handle[0])).isZero();
-        NativeStats before = runtime.stats();
+        NativeStats before = runtime.memory().stats();
 
         assertThat(NativeStatus.of(NcsLibrary.ncs_buffer_retain(handle[0]))).isEqualTo(NativeStatus.STALE_HANDLE);
         assertThat(NativeStatus.of(NcsLibrary.ncs_buffer_data(handle[0], new long[1], new long[1])))
                 .isEqualTo(NativeStatus.STALE_HANDLE);
 
-        assertThat(runtime.stats().staleHandleUses() - before.staleHandleUses()).isEqualTo(2);
+        assertThat(runtime.memory().stats().staleHandleUses() - before.staleHandleUses()).isEqualTo(2);
     }
 
     @Test
@@ -174,36 +174,36 @@ class NativeBufferTests {
         long[] handle = new long[1];
         assertThat(NcsLibrary.ncs_buffer_alloc(16, handle)).isZero();
         assertThat(NcsLibrary.ncs_buffer_release(handle[0])).isZero();
-        NativeStats before = runtime.stats();
+        NativeStats before = runtime.memory().stats();
 
         assertThat(NativeStatus.of(NcsLibrary.ncs_buffer_release(handle[0]))).isEqualTo(NativeStatus.DOUBLE_RELEASE);
 
-        NativeStats after = runtime.stats();
+        NativeStats after = runtime.memory().stats();
         assertThat(after.doubleReleases() - before.doubleReleases()).isEqualTo(1);
         assertThat(after.frees()).isEqualTo(before.frees());
     }
 
     @Test
     void anUnreachableUnreleasedBufferIsReclaimedAndCountedAsAJavaLeak() throws InterruptedException {
-        long leaksBefore = runtime.javaLeaks("leak-test");
-        runtime.setLeakDetection(LeakDetection.PARANOID, 1);
+        long leaksBefore = runtime.leaks().javaLeaks("leak-test");
+        runtime.leaks().setLeakDetection(LeakDetection.PARANOID, 1);
         try {
-            runtime.allocate(1024, "leak-test");
+            runtime.memory().allocate(1024, "leak-test");
         } finally {
-            runtime.setLeakDetection(LeakDetection.SIMPLE, 128);
+            runtime.leaks().setLeakDetection(LeakDetection.SIMPLE, 128);
         }
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (runtime.javaLeaks("leak-test") == leaksBefore && System.nanoTime() < deadline) {
+        while (runtime.leaks().javaLeaks("leak-test") == leaksBefore && System.nanoTime() < deadline) {
             System.gc();
             Thread.sleep(20);
         }
-        assertThat(runtime.javaLeaks("leak-test")).isEqualTo(leaksBefore + 1);
+        assertThat(runtime.leaks().javaLeaks("leak-test")).isEqualTo(leaksBefore + 1);
     }
 
     @Test
     void nativeCallsAreRefusedOnVirtualThreads() throws Exception {
         try (var virtualThreads = Executors.newVirtualThreadPerTaskExecutor()) {
-            Future<?> attempt = virtualThreads.submit(() -> runtime.allocate(8, "test"));
+            Future<?> attempt = virtualThreads.submit(() -> runtime.memory().allocate(8, "test"));
             assertThatThrownBy(attempt::get).hasCauseInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("virtual thread");
         }

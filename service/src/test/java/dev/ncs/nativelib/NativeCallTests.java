@@ -19,18 +19,18 @@ import org.junit.jupiter.api.Test;
 class NativeCallTests {
 
     private final NativeRuntime runtime = NativeRuntime.load(Optional.empty());
-    private final long liveBefore = runtime.stats().liveBuffers();
+    private final long liveBefore = runtime.memory().stats().liveBuffers();
 
     @AfterEach
     void nothingStaysAllocated() {
-        assertThat(runtime.stats().liveBuffers()).isEqualTo(liveBefore);
+        assertThat(runtime.memory().stats().liveBuffers()).isEqualTo(liveBefore);
     }
 
     @Test
     void partsRunOnInputsWhoseJavaOwnersReleasedThemFirst() throws Exception {
         int n = 1 << 20;
-        try (NativeCall call = runtime.newCall("describe"); ExecutorService threads = Executors.newFixedThreadPool(2)) {
-            NativeBuffer x = runtime.allocate(8L * n, "test");
+        try (NativeCall call = runtime.kernels().newCall("describe"); ExecutorService threads = Executors.newFixedThreadPool(2)) {
+            NativeBuffer x = runtime.memory().allocate(8L * n, "test");
             try (NativeBuffer.Access access = x.open()) {
                 for (int i = 0; i < n; i++) {
                     access.segment().setAtIndex(ValueLayout.JAVA_DOUBLE, i, i);
@@ -52,7 +52,7 @@ class NativeCallTests {
                 assertThat(c.segment().get(ValueLayout.JAVA_LONG, 0)).isEqualTo(n);
                 assertThat(m.segment().get(ValueLayout.JAVA_DOUBLE, 0)).isEqualTo((n - 1) / 2.0);
             }
-            assertThat(runtime.stats().liveBuffers()).isGreaterThan(liveBefore); // x, until the call goes
+            assertThat(runtime.memory().stats().liveBuffers()).isGreaterThan(liveBefore); // x, until the call goes
         }
     }
 }

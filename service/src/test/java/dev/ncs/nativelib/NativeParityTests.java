@@ -80,9 +80,9 @@ class NativeParityTests {
     @Test
     void lockStatsHaveTheLibrarysNumberOfValues() {
         long[] room = new long[SCAN];
-        int builtin = runtime.libraryNames().indexOf("builtin");
-        assertThat(runtime.lockStats(builtin)).as("NativeRuntime.lockStats, against ncs_library_lock_stats")
-                .hasSize(NcsLibrary.ncs_library_lock_stats(builtin, room, room.length));
+        int builtin = runtime.kernels().libraryNames().indexOf("builtin");
+        assertThat(NativeKernels.LockStats.COUNT).as("NativeKernels.LockStats.COUNT, against ncs_library_lock_stats")
+                .isEqualTo(NcsLibrary.ncs_library_lock_stats(builtin, room, room.length));
     }
 
     @Test

@@ -82,7 +82,7 @@ class PluginsIntegrationTests extends IntegrationTestSupport {
     @Test
     void theSnapshotEndpointShowsBuffersHeldByARunningRequestAndTheirRelease() throws Exception {
         long id = management("/actuator/nativememory").path("id").asLong();
-        try (NativeBuffer held = runtime.allocate(1 << 20, "snapshot-test")) {
+        try (NativeBuffer held = runtime.memory().allocate(1 << 20, "snapshot-test")) {
             JsonNode diff = management("/actuator/nativememory/" + id);
             assertThat(diff.path("groups").toString()).contains("\"owner\":\"java:snapshot-test\",\"count\":1,\"bytes\":1048576");
         }

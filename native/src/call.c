@@ -63,7 +63,8 @@ static _Thread_local kernel_scope *current_scope;
 
 typedef struct call_input {
     int set;
-    ncs_handle buffer; /* reference owned by the call */
+    ncs_handle buffer;     /* reference owned by the call */
+    uint64_t buffer_bytes; /* the whole buffer's size: what it holds of the budget */
     ncs_tensor_view view;
 } call_input;
 
@@ -861,6 +862,7 @@ NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, c
         ncs_buffer_release(in->buffer);
     in->set = 1;
     in->buffer = buffer;
+    in->buffer_bytes = size;
     in->view = view;
     return NCS_OK;
 }
@@ -944,8 +946,8 @@ static uint64_t saturating_add(uint64_t a, uint64_t b)
     return __builtin_add_overflow(a, b, &sum) ? UINT64_MAX : sum;
 }
 
-/* The native memory the call needs at once: its inputs (each buffer once), its outputs and its
-   workspace. */
+/* The native memory the call needs at once: its inputs' buffers (each once, whole), its outputs
+   and its workspace (where kernels keep every part's scratch). */
 static uint64_t bytes_needed(const ncs_call *c)
 {
     const ncs_kernel_desc *k = &c->kernel->desc;
@@ -955,7 +957,7 @@ static uint64_t bytes_needed(const ncs_call *c)
         for (int j = 0; j < i && !seen; j++)
             seen = c->inputs[j].set && c->inputs[j].buffer == c->inputs[i].buffer;
         if (c->inputs[i].set && !seen)
-            total = saturating_add(total, c->inputs[i].view.nbytes);
+            total = saturating_add(total, c->inputs[i].buffer_bytes);
     }
     for (int i = 0; i < k->n_outputs; i++)
         total = saturating_add(total, c->outputs[i].view.nbytes);

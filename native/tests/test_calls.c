@@ -894,12 +894,12 @@ static void test_sequence_errors(void)
     CHECK(c[0] == 7 && c[1] == 10 && c[2] == 15 && c[3] == 22);
     CHECK_OK(ncs_buffer_release(out));
 
-    /* Outputs not taken are released by destroy. */
+    /* Outputs not taken, and the workspace (matmul's packing scratch), are released by destroy. */
     CHECK_OK(ncs_call_create("matmul", &call));
     CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, shape, buffer));
     CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, shape, buffer));
     CHECK_OK(ncs_call_prepare(call, 1, &nparts));
-    CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 2);
+    CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 3);
     ncs_call_destroy(call, NULL);
     CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 1);
     CHECK_OK(ncs_buffer_release(buffer));
@@ -942,41 +942,60 @@ static void test_kernel_messages(void)
 
 static void test_memory_budget_in_prepare(void)
 {
-    double values[4] = {1, 2, 3, 4};
+    double values[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
     ncs_handle buffer = buffer_from(values, sizeof values);
-    int64_t a_shape[2] = {4, 1}, b_shape[2] = {1, 4};
+    int64_t a_shape[2] = {4, 1}, b_shape[2] = {1, 16};
     ncs_call *call;
     int nparts = -5;
     CHECK_OK(ncs_call_create("matmul", &call));
     CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, a_shape, buffer));
     CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, b_shape, buffer));
-    /* Another buffer holds part of the budget: the call (32 bytes of input, used twice, and c's
-       128) would fit in the whole budget, but not now. */
+    /* Another buffer holds part of the budget: the call would fit in the whole budget, but not now. */
     ncs_handle held;
     CHECK_OK(ncs_buffer_alloc(100, &held));
     ncs_set_memory_limit(stat_value(NCS_STAT_LIVE_BYTES) + 100);
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_OUT_OF_MEMORY);
     CHECK(nparts == -5);
-    CHECK_CONTAINS(ncs_call_error(call), "output 'c' needs 128 bytes");
+    CHECK_CONTAINS(ncs_call_error(call), "output 'c' needs 512 bytes");
     CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 2);
     CHECK_OK(ncs_buffer_release(held));
 
-    /* What the call needs at once is known after the refusal: 32 bytes of input (one buffer set
-       twice) and c's 128, so the whole budget could hold it. A call needing more than the whole
-       budget fails the same way; the caller tells the two apart with ncs_call_bytes_needed. */
-    CHECK(ncs_call_bytes_needed(call) == 160);
+    /* What the call needs at once is known after the refusal: the 128-byte input buffer, whole and
+       once although a reads only 32 bytes of it; c's 512; and matmul's workspace for its one part,
+       packed blocks of b (1 x 16 doubles, 128 bytes) and a (4 rows padded to a 6-row panel, 48
+       bytes, rounded up to 64). Every micro-kernel path packs these alike. A call needing more
+       than the whole budget fails the same way; the caller tells the two apart with
+       ncs_call_bytes_needed. */
+    CHECK(ncs_call_bytes_needed(call) == 128 + 512 + 128 + 64);
     CHECK(ncs_call_bytes_needed(NULL) == 0);
     ncs_call_destroy(call, NULL);
     CHECK_OK(ncs_call_create("matmul", &call));
     CHECK(ncs_call_bytes_needed(call) == 0);
     CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, a_shape, buffer));
     CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, b_shape, buffer));
-    ncs_set_memory_limit(159);
+    ncs_set_memory_limit(831);
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_OUT_OF_MEMORY);
-    CHECK(ncs_call_bytes_needed(call) == 160);
+    CHECK_CONTAINS(ncs_call_error(call), "needs 192 bytes of workspace");
+    CHECK(ncs_call_bytes_needed(call) == 832);
     CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 1);
-    ncs_set_memory_limit(0);
     ncs_call_destroy(call, NULL);
+
+    /* Exactly the figure is enough: the parts allocate nothing more. */
+    ncs_set_memory_limit(832);
+    CHECK_OK(ncs_call_create("matmul", &call));
+    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, a_shape, buffer));
+    CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, b_shape, buffer));
+    CHECK_OK(ncs_call_prepare(call, 1, &nparts));
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 832);
+    CHECK_OK(run_parts_and_finish(call, nparts));
+    ncs_handle c;
+    CHECK_OK(ncs_call_take_output(call, 0, &c));
+    ncs_call_destroy(call, NULL);
+    const double *product = buffer_memory(c); /* c[i][j] = a[i] b[j] = (i + 1) (j + 1) */
+    for (int i = 0; i < 64; i++)
+        CHECK(product[i] == (double)((i / 16 + 1) * (i % 16 + 1)));
+    CHECK_OK(ncs_buffer_release(c));
+    ncs_set_memory_limit(0);
     CHECK_OK(ncs_buffer_release(buffer));
 }
 

@@ -439,6 +439,54 @@ static void test_large_kernel(void)
     free(kernel);
 }
 
+/*
+ * A filter taller than CONV_STACK_ROWS (64) keeps each part's row tables in its own slice of the
+ * workspace: CONV_PAD (256) bytes, then per filter row two pointers and one value, rounded up to
+ * 64 bytes; one more CONV_PAD after the last. ncs_call_bytes_needed counts it, so a budget of
+ * exactly that figure runs the parts at once, and one byte less refuses the call at prepare.
+ */
+static void test_large_kernel_budget(void)
+{
+    const int64_t h = 3, w = 450, kh = 400, kw = 100;
+    const int64_t image_shape[2] = {h, w}, kernel_shape[2] = {kh, kw};
+    double *ones = malloc((size_t)(kh * kw) * sizeof(double));
+    CHECK(ones != NULL);
+    for (int64_t i = 0; i < kh * kw; i++)
+        ones[i] = 1;
+    ncs_handle image = buffer_of(ones, h * w, NCS_DTYPE_FP64);
+    ncs_handle kernel = buffer_of(ones, kh * kw, NCS_DTYPE_FP64);
+    uint64_t tables = (uint64_t)kh * (2 * sizeof(void *) + sizeof(double)); /* 9600, a multiple of 64 */
+    uint64_t needed = (uint64_t)(h * w + kh * kw + h * w) * sizeof(double) + 2 * (256 + tables) + 256;
+    for (uint64_t limit = needed - 1; limit <= needed; limit++) {
+        ncs_set_memory_limit(limit);
+        ncs_call *call;
+        CHECK_OK(ncs_call_create("conv2d", &call));
+        CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, image_shape, image));
+        CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, kernel_shape, kernel));
+        int nparts;
+        int status = ncs_call_prepare(call, 2, &nparts);
+        CHECK(ncs_call_bytes_needed(call) == needed);
+        if (limit < needed) {
+            CHECK_STATUS(status, NCS_E_OUT_OF_MEMORY);
+        } else {
+            CHECK_OK(status);
+            CHECK(nparts == 2);
+            CHECK_OK(run_parts_concurrently(call, nparts));
+            CHECK(stat_value(NCS_STAT_LIVE_BYTES) == needed);
+            ncs_handle out;
+            CHECK_OK(ncs_call_take_output(call, 0, &out));
+            const double *got = buffer_memory(out); /* ones: every tap over the image adds 1 */
+            CHECK(got[0] == 3 * 50 && got[w + w / 2] == 3 * 100);
+            CHECK_OK(ncs_buffer_release(out));
+        }
+        ncs_call_destroy(call, NULL);
+    }
+    ncs_set_memory_limit(0);
+    CHECK_OK(ncs_buffer_release(image));
+    CHECK_OK(ncs_buffer_release(kernel));
+    free(ones);
+}
+
 static void expect_refusal(const double *image, int rank, const int64_t *image_shape, const double *kernel,
                            int kernel_rank, const int64_t *kernel_shape, int image_dtype, int kernel_dtype,
                            const char *mode, const char *boundary, const char *message)
@@ -558,6 +606,7 @@ int main(void)
     RUN_TEST(test_nan_inf);
     RUN_TEST(test_parts);
     RUN_TEST(test_large_kernel);
+    RUN_TEST(test_large_kernel_budget);
     RUN_TEST(test_refusals);
     RUN_TEST(test_cancel);
     RUN_TEST(test_cancel_while_running);

@@ -303,7 +303,8 @@ NCS_API int ncs_call_set_param(ncs_call *call, const char *key, const char *valu
 /**
  * Validates the inputs and parameters (the kernel's own checks), computes the outputs' dtypes
  * and shapes, allocates the output buffers (owned by the call until taken) and the kernel's
- * workspace, and decides how many parts the work splits into, at most `max_parts` (>= 1).
+ * workspace (the scratch of every part), and decides how many parts the work splits into, at
+ * most `max_parts` (>= 1).
  * *out_parts receives that number. Fails with NCS_E_INVALID_ARGUMENT (message in
  * ncs_call_error), NCS_E_OUT_OF_MEMORY (budget; ncs_call_bytes_needed tells whether the whole
  * budget could ever hold the call), or NCS_E_INVALID_ARGUMENT if an input is unset.
@@ -312,10 +313,16 @@ NCS_API int ncs_call_set_param(ncs_call *call, const char *key, const char *valu
 NCS_API int ncs_call_prepare(ncs_call *call, int max_parts, int *out_parts);
 
 /**
- * The native memory, in bytes, the call needs at once: its inputs (a buffer set as several inputs
- * counted once), its outputs and its workspace. Known once ncs_call_prepare has sized the outputs,
- * including when prepare then failed with NCS_E_OUT_OF_MEMORY; 0 before that (and for NULL). A
- * caller compares it with the budget to tell "not now" (it fits the whole budget) from "never".
+ * The native memory, in bytes, the call needs at once: its inputs' buffers (whole, and a buffer
+ * set as several inputs counted once), its outputs and its workspace, which holds the scratch of
+ * every part. Known once the kernel's prepare has succeeded, including when ncs_call_prepare then
+ * failed with NCS_E_OUT_OF_MEMORY; 0 before that (and for NULL). For the built-in kernels it is
+ * the call's whole peak: they take nothing more after prepare, so it holds whether the parts run
+ * at the same time or one after the other, and a budget with that much free runs the call. It
+ * depends on the number of parts (each has its own scratch) and, for matmul, on the CPU (its
+ * AVX-512 blocks are larger). A plugin kernel's allocations during run or finish (ncs_plugin.h,
+ * alloc) are not included. A caller compares it with the budget to tell "not now" (it fits the
+ * whole budget) from "never".
  */
 NCS_API uint64_t ncs_call_bytes_needed(const ncs_call *call);
 

@@ -22,7 +22,8 @@
  *      shape (api->set_output; api->set_output_bytes for BYTES outputs), optionally ask for a
  *      workspace, and choose the number of parts (1 <= parts <= max_parts). Runs once,
  *      single-threaded. Returning an error with a message (api->fail) rejects the request;
- *      nothing runs.
+ *      nothing runs. Then the host allocates the outputs and the workspace against the memory
+ *      budget, all or nothing (see "The memory budget" below).
  *   2. run(ctx, part, nparts): compute one part. Parts run concurrently on different threads
  *      and must write disjoint memory (disjoint output ranges, or their own workspace slice).
  *      Poll api->cancelled often (about every 10 ms of work) and return NCS_E_CANCELLED when
@@ -31,6 +32,17 @@
  *      Then (also when there is no finish) the host checks the framing of every BYTES output;
  *      a kernel that wrote malformed BYTES fails the call with NCS_E_INTERNAL and the client
  *      never sees the data.
+ *
+ * The memory budget: the host refuses a call at prepare when the budget cannot hold the native
+ * memory it needs at once, ncs_call_bytes_needed (ncs.h): inputs, outputs and workspace. Whether
+ * it answers "retry later" or "never fits" depends on that figure, so it must be the call's whole
+ * peak. Put all scratch whose size prepare can compute in the workspace, each part in its own
+ * slice (set_workspace), rather than allocating it in run: the budget then holds every part's
+ * scratch before any part runs, whether the parts later overlap or run one after the other.
+ * Memory taken with alloc is not in that figure: it counts against the budget only as it is
+ * taken, so a call admitted at prepare can still fail in run or finish with NCS_E_OUT_OF_MEMORY
+ * (and the host cannot tell whether a retry could ever succeed). Keep alloc for sizes only run or
+ * finish can learn. The built-in kernels take nothing from the budget after prepare.
  *
  * BYTES tensors (variable-length elements) are serialized, inputs and outputs alike: for each
  * element, in row-major order, a 4-byte little-endian unsigned length followed by that many
@@ -165,7 +177,13 @@ typedef struct ncs_host_api {
     int (*set_output)(ncs_ctx *ctx, int index, int dtype, int rank, const int64_t *dims);
     /* run / finish only: fills *view with output `index` (memory is writable). */
     int (*output)(ncs_ctx *ctx, int index, ncs_tensor_view *view);
-    /* prepare only: asks for `bytes` of workspace, 64-byte aligned, shared by all parts. */
+    /* prepare only: asks for `bytes` of workspace (the last call counts), 64-byte aligned, shared
+       by all parts and owned by the host. It is allocated after prepare, with the outputs, and
+       counted in ncs_call_bytes_needed; when the budget cannot hold it, the call fails with
+       NCS_E_OUT_OF_MEMORY before any part runs. Scratch that every part needs goes here: ask for
+       nparts slices of a multiple of 64 bytes each (so each stays aligned) and let part p use
+       the p-th slice (no two parts may write the same slice). Large workspaces come from the
+       same allocator as every buffer, so they reuse freed memory through the buffer cache. */
     int (*set_workspace)(ncs_ctx *ctx, uint64_t bytes);
     /* run / finish only: the workspace's address (NULL when none was asked for). */
     void *(*workspace)(ncs_ctx *ctx);
@@ -188,7 +206,10 @@ typedef struct ncs_host_api {
        messages of host services that refused a request). Each part has its own, so parts do
        not overwrite each other's messages; the call reports its first failure. */
     int (*fail)(ncs_ctx *ctx, int status, const char *fmt, ...);
-    /* Scratch memory tracked per call, counted against the memory budget. */
+    /* Scratch memory tracked per call (owner "kernel:<name>"), counted against the memory budget
+       when it is allocated: NCS_E_OUT_OF_MEMORY when the budget cannot hold it now. It is not in
+       ncs_call_bytes_needed (prepare's figure): for scratch prepare can size, use the workspace
+       (see "The memory budget" at the top of this file). */
     int (*alloc)(ncs_ctx *ctx, uint64_t bytes, ncs_handle *out, void **data);
     int (*release)(ncs_ctx *ctx, ncs_handle h);
 

@@ -38,7 +38,7 @@
 #define CONV_MIN_PART_WORK 1e6 /* multiply-adds */
 #define CONV_POLL_WORK 4e6     /* multiply-adds between cancellation checks (a few ms) */
 #define CONV_STACK_ROWS 64     /* filters with up to this many rows keep their row tables on the stack */
-#define CONV_PAD 256           /* bytes around row tables in scratch memory */
+#define CONV_PAD 256           /* bytes around each part's row tables in the workspace */
 
 enum conv_mode { CONV_FULL, CONV_SAME, CONV_VALID };
 enum conv_boundary { CONV_FILL, CONV_SYMM };
@@ -176,6 +176,26 @@ static int conv_plan_make(ncs_ctx *ctx, const ncs_tensor_view *image, const ncs_
     return NCS_OK;
 }
 
+/*
+ * Per output row a part rewrites a table of the source row and filter row of every tap row, and
+ * the fill products. Each part keeps it in memory no other part writes near: on its own stack for
+ * filters of up to CONV_STACK_ROWS rows, else in its own slice of the workspace, CONV_PAD bytes
+ * after the previous one (with the parts' tables in neighbouring cache lines, two parts ran no
+ * faster than one on the 2-core AMD EPYC used for the benchmarks).
+ */
+static uint64_t conv_table_bytes(const conv_plan *p)
+{
+    size_t tsize = p->dtype == NCS_DTYPE_FP64 ? sizeof(double) : sizeof(float);
+    return (uint64_t)p->fh * (2 * sizeof(void *) + tsize);
+}
+
+/* One part's slice of the workspace: CONV_PAD bytes, then its tables, rounded up to 64 bytes. The
+   workspace is `parts` slices and CONV_PAD bytes more, so the last table is padded too. */
+static uint64_t conv_slice_bytes(const conv_plan *p)
+{
+    return CONV_PAD + (conv_table_bytes(p) + 63) / 64 * 64;
+}
+
 static int conv_inputs(ncs_ctx *ctx, ncs_tensor_view *image, ncs_tensor_view *kernel)
 {
     int status = ctx->api->input(ctx, 0, image);
@@ -201,12 +221,16 @@ static int conv2d_prepare(ncs_ctx *ctx, int max_parts)
         return status;
     double rows = (double)p.n * (double)p.oh;
     double work = rows * (double)p.ow * (double)p.fh * (double)p.fw;
-    double parts = work / CONV_MIN_PART_WORK;
-    if (parts > rows)
-        parts = rows;
-    if (parts > max_parts)
-        parts = max_parts;
-    return api->set_parts(ctx, parts < 1 ? 1 : (int)parts);
+    double by_work = work / CONV_MIN_PART_WORK;
+    if (by_work > rows)
+        by_work = rows;
+    if (by_work > max_parts)
+        by_work = max_parts;
+    int parts = by_work < 1 ? 1 : (int)by_work;
+    status = api->set_parts(ctx, parts);
+    if (status == NCS_OK && p.fh > CONV_STACK_ROWS)
+        status = api->set_workspace(ctx, (uint64_t)parts * conv_slice_bytes(&p) + CONV_PAD);
+    return status;
 }
 
 /* ---- interior: AVX2 + FMA ---------------------------------------------------------------- */
@@ -476,23 +500,14 @@ static int conv2d_run(ncs_ctx *ctx, int part, int nparts)
     ncs_kernel_part_range(p.n * p.oh, part, nparts, &r0, &r1);
     if (r0 == r1)
         return NCS_OK;
-    /*
-     * Per output row: the source row and filter row of every tap row, and the fill products.
-     * They are rewritten every row, so each part keeps them in memory no other part writes near:
-     * on its own stack for filters of up to CONV_STACK_ROWS rows, else in scratch memory padded by
-     * CONV_PAD bytes on both sides (with the parts' tables in neighbouring cache lines, two parts
-     * ran no faster than one on the 2-core AMD EPYC used for the benchmarks).
-     */
-    size_t tsize = p.dtype == NCS_DTYPE_FP64 ? sizeof(double) : sizeof(float);
-    uint64_t bytes = (uint64_t)p.fh * (2 * sizeof(void *) + tsize);
     _Alignas(64) unsigned char local[CONV_STACK_ROWS * (2 * sizeof(void *) + sizeof(double))];
-    ncs_handle scratch = 0;
     void *mem = local;
     if (p.fh > CONV_STACK_ROWS) {
-        status = api->alloc(ctx, bytes + 2 * CONV_PAD, &scratch, &mem);
-        if (status != NCS_OK)
-            return status;
-        mem = (unsigned char *)mem + CONV_PAD;
+        unsigned char *workspace = api->workspace(ctx);
+        if (workspace == NULL)
+            return api->fail(ctx, NCS_E_INTERNAL, "conv2d has no workspace for a %lld-row filter",
+                             (long long)p.fh);
+        mem = workspace + (uint64_t)part * conv_slice_bytes(&p) + CONV_PAD;
     }
     int vector = use_avx2_fma();
     if (p.dtype == NCS_DTYPE_FP64) {
@@ -504,8 +519,7 @@ static int conv2d_run(ncs_ctx *ctx, int part, int nparts)
         float *zrow = (float *)(wrows + p.fh);
         status = rows_f32(ctx, &p, image.data, kernel.data, out.data, r0, r1, srows, wrows, zrow, vector);
     }
-    int released = scratch != 0 ? api->release(ctx, scratch) : NCS_OK;
-    return status != NCS_OK ? status : released;
+    return status;
 }
 
 static const ncs_tensor_desc conv2d_inputs[] = {

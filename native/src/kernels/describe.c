@@ -12,12 +12,13 @@
  * Percentiles (parameter `percentiles`, e.g. "5,50,95"): when some are requested, the workspace
  * also holds a copy of x as doubles after the summary slots; each part writes its range of the
  * copy while that chunk is still in cache, so the parts stay parallel. finish then finds the
- * order statistics numpy's 'linear' method needs (two neighbours per percentile) with one
- * introselect over all of them at once: branch-free partitions around a median of three, going
- * into both sides only where requested ranks lie, so a few percentiles cost O(N) expected and
- * many degrade gracefully to a sort, O(N log N) at worst through heapsort. Then it interpolates
- * operation for operation like numpy.percentile (bit-identical results). Selection polls
- * cancellation; progress counts elements summarized, as without percentiles.
+ * order statistics numpy's 'linear' method needs (two neighbours per percentile, their ranks
+ * listed in the workspace after the copy, which prepare sized for them: finish allocates
+ * nothing) with one introselect over all of them at once: branch-free partitions around a median
+ * of three, going into both sides only where requested ranks lie, so a few percentiles cost O(N)
+ * expected and many degrade gracefully to a sort, O(N log N) at worst through heapsort. Then it
+ * interpolates operation for operation like numpy.percentile (bit-identical results). Selection
+ * polls cancellation; progress counts elements summarized, as without percentiles.
  */
 #include <immintrin.h>
 #include <locale.h>
@@ -405,12 +406,6 @@ static double percentile_lerp(double a, double b, double t, int fp32)
     return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
 
-static int compare_int64(const void *x, const void *y)
-{
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a > b) - (a < b);
-}
-
 static void swap_values(double *a, int64_t i, int64_t j)
 {
     double t = a[i];
@@ -548,39 +543,45 @@ static int select_ranks(ncs_ctx *ctx, double *a, int64_t lo, int64_t hi, const i
     return NCS_OK;
 }
 
-/* Writes the requested percentiles of x's copy `values` (n > 0 doubles, no NaN; reordered) into
-   out[0..p), which holds the percentiles q on entry. */
-static int compute_percentiles(ncs_ctx *ctx, double *values, int64_t n, int fp32, double *out, int64_t p)
+/* Workspace bytes after x's copy for p percentiles: the percentiles sorted, then up to two ranks
+   per percentile. */
+static uint64_t percentile_scratch_bytes(int64_t p)
 {
-    const ncs_host_api *api = ctx->api;
-    ncs_handle scratch;
-    void *memory;
-    int status = api->alloc(ctx, (uint64_t)p * 2 * sizeof(int64_t), &scratch, &memory);
+    return (uint64_t)p * (sizeof(double) + 2 * sizeof(int64_t));
+}
+
+/* Writes the requested percentiles of x's copy `values` (n > 0 doubles, no NaN; reordered) into
+   out[0..p), which holds the percentiles q on entry; `scratch` has percentile_scratch_bytes(p). */
+static int compute_percentiles(ncs_ctx *ctx, double *values, int64_t n, int fp32, double *out, int64_t p,
+                               void *scratch)
+{
+    double *sorted = scratch;
+    int64_t *ranks = (int64_t *)(sorted + p), k = 0;
+    memcpy(sorted, out, (size_t)p * sizeof *sorted);
+    int status = heap_sort(ctx, sorted, p);
     if (status != NCS_OK)
         return status;
-    int64_t *ranks = memory, k = 0;
+    /* Neighbours never move backwards as q grows, and a percentile's first neighbour is at most
+       the previous one's second: keeping those past the last one listed lists every rank once,
+       in order. */
     for (int64_t i = 0; i < p; i++) {
-        percentile_at at = percentile_position(out[i], n);
-        ranks[k++] = at.prev;
-        ranks[k++] = at.next;
+        percentile_at at = percentile_position(sorted[i], n);
+        if (k == 0 || at.prev > ranks[k - 1])
+            ranks[k++] = at.prev;
+        if (at.next > ranks[k - 1])
+            ranks[k++] = at.next;
     }
-    qsort(ranks, (size_t)k, sizeof *ranks, compare_int64);
-    int64_t distinct = 0;
-    for (int64_t i = 0; i < k; i++)
-        if (distinct == 0 || ranks[i] != ranks[distinct - 1])
-            ranks[distinct++] = ranks[i];
     int depth = 2;
     for (int64_t m = n; m > 1; m >>= 1)
         depth += 2;
-    status = select_ranks(ctx, values, 0, n, ranks, distinct, depth);
+    status = select_ranks(ctx, values, 0, n, ranks, k, depth);
     if (status == NCS_OK) {
         for (int64_t i = 0; i < p; i++) {
             percentile_at at = percentile_position(out[i], n);
             out[i] = percentile_lerp(values[at.prev], values[at.next], at.gamma, fp32);
         }
     }
-    int released = api->release(ctx, scratch);
-    return status != NCS_OK ? status : released;
+    return status;
 }
 
 static int describe_prepare(ncs_ctx *ctx, int max_parts)
@@ -618,10 +619,12 @@ static int describe_prepare(ncs_ctx *ctx, int max_parts)
         parts = max_parts;
     if (parts < 1)
         parts = 1;
-    /* The summary slots, then (for percentiles) x's copy as doubles. */
+    /* The summary slots, then (for percentiles) x's copy as doubles and finish's scratch. */
     uint64_t workspace = (uint64_t)parts * sizeof(summary_slot), copy = 0;
     if (npercentiles > 0 && (__builtin_mul_overflow((uint64_t)x.count, sizeof(double), &copy) ||
-                             __builtin_add_overflow(workspace, copy, &workspace)))
+                             __builtin_add_overflow(workspace, copy, &workspace) ||
+                             __builtin_add_overflow(workspace, percentile_scratch_bytes(npercentiles),
+                                                    &workspace)))
         return api->fail(ctx, NCS_E_OUT_OF_MEMORY, "input 'x' is too large to copy for percentiles");
     status = api->set_workspace(ctx, workspace);
     if (status == NCS_OK)
@@ -731,7 +734,8 @@ static int describe_finish(ncs_ctx *ctx)
         return NCS_OK;
     }
     double *copy = (double *)(slots + slots[0].part.nparts);
-    return compute_percentiles(ctx, copy, x.count, x.dtype == NCS_DTYPE_FP32, percentiles, npercentiles);
+    return compute_percentiles(ctx, copy, x.count, x.dtype == NCS_DTYPE_FP32, percentiles, npercentiles,
+                               copy + x.count);
 }
 
 static const ncs_tensor_desc describe_inputs[] = {

@@ -106,30 +106,45 @@ static void GEMM_NAME(pack_b)(int64_t kc, int64_t nc, const GEMM_T *restrict b, 
     }
 }
 
+/* Bytes of the packed block of B: min(k, KC) rows by n rounded up to whole NR-wide panels (at most
+   NC), rounded up to 64 bytes. */
+static uint64_t GEMM_NAME(b_block_bytes)(int64_t n, int64_t k)
+{
+    int64_t kc = k < GEMM_KC ? k : GEMM_KC;
+    int64_t nc = n < GEMM_NC ? (n + GEMM_NR - 1) / GEMM_NR * GEMM_NR : GEMM_NC;
+    return ((uint64_t)(kc * nc) * sizeof(GEMM_T) + 63) / 64 * 64;
+}
+
+/* Bytes of the packed block of A for `rows` rows: rows rounded up to whole MR-high panels (at most
+   MC) by min(k, KC), rounded up to 64 bytes. */
+static uint64_t GEMM_NAME(a_block_bytes)(int64_t rows, int64_t k)
+{
+    int64_t kc = k < GEMM_KC ? k : GEMM_KC;
+    int64_t mc = rows < GEMM_MC ? (rows + GEMM_MR - 1) / GEMM_MR * GEMM_MR : GEMM_MC;
+    return ((uint64_t)(mc * kc) * sizeof(GEMM_T) + 63) / 64 * 64;
+}
+
+/* Packing scratch gemm_rows needs for at most `rows` rows of C [., n] with inner dimension k
+   (all > 0): the block of B, then the block of A. */
+static uint64_t GEMM_NAME(scratch_bytes)(int64_t rows, int64_t n, int64_t k)
+{
+    return GEMM_NAME(b_block_bytes)(n, k) + GEMM_NAME(a_block_bytes)(rows, k);
+}
+
 /*
- * C[m0..m1) = A[m0..m1) * B for row-major A [m,k], B [k,n], C [m,n] (k, n > 0). Scratch comes
- * from the call (released before returning); cancellation is polled once per MC x KC x NC
+ * C[m0..m1) = A[m0..m1) * B for row-major A [m,k], B [k,n], C [m,n] (k, n > 0). `scratch` is
+ * 64-byte aligned, at least scratch_bytes(m1 - m0, n, k) bytes, and this caller's alone (it is
+ * borrowed: the packed blocks of B and A live there). Cancellation is polled once per MC x KC x NC
  * block and progress is reported in finished rows.
  */
 static int GEMM_NAME(gemm_rows)(ncs_ctx *ctx, const GEMM_T *a, const GEMM_T *b, GEMM_T *c,
-                                int64_t m0, int64_t m1, int64_t n, int64_t k)
+                                int64_t m0, int64_t m1, int64_t n, int64_t k, void *scratch)
 {
     const ncs_host_api *api = ctx->api;
     GEMM_NAME(ukr_fn) ukr = GEMM_UKR;
-    int64_t kc_max = k < GEMM_KC ? k : GEMM_KC;
-    int64_t nc_max = n < GEMM_NC ? (n + GEMM_NR - 1) / GEMM_NR * GEMM_NR : GEMM_NC;
-    int64_t mc_max = m1 - m0 < GEMM_MC ? (m1 - m0 + GEMM_MR - 1) / GEMM_MR * GEMM_MR : GEMM_MC;
-    ncs_handle a_handle, b_handle;
-    void *a_memory, *b_memory;
-    int status = api->alloc(ctx, (uint64_t)(mc_max * kc_max) * sizeof(GEMM_T), &a_handle, &a_memory);
-    if (status != NCS_OK)
-        return status;
-    status = api->alloc(ctx, (uint64_t)(nc_max * kc_max) * sizeof(GEMM_T), &b_handle, &b_memory);
-    if (status != NCS_OK) {
-        api->release(ctx, a_handle);
-        return status;
-    }
-    GEMM_T *a_packed = a_memory, *b_packed = b_memory;
+    GEMM_T *b_packed = scratch;
+    GEMM_T *a_packed = (GEMM_T *)(void *)((unsigned char *)scratch + GEMM_NAME(b_block_bytes)(n, k));
+    int status = NCS_OK;
     for (int64_t jc = 0; jc < n && status == NCS_OK; jc += GEMM_NC) {
         int64_t nc = n - jc < GEMM_NC ? n - jc : GEMM_NC;
         for (int64_t pc = 0; pc < k && status == NCS_OK; pc += GEMM_KC) {
@@ -156,8 +171,6 @@ static int GEMM_NAME(gemm_rows)(ncs_ctx *ctx, const GEMM_T *a, const GEMM_T *b, 
             }
         }
     }
-    api->release(ctx, b_handle);
-    api->release(ctx, a_handle);
     return status;
 }
 

@@ -9,10 +9,18 @@
  * itself is built for baseline x86-64; ncs_matmul_force_path (matmul.h) lets the tests run each
  * path.
  *
- * Each part packs the slices of B it needs itself. Sharing one packed copy of B through the
- * workspace would save that duplicate work (a few percent with two parts) but costs a fresh
- * k x n buffer per call, whose first touch costs more than the packing on the machines measured
- * (about 0.6 ms per MiB of 4 KiB pages), and the parts cannot wait for each other.
+ * Each part packs the blocks of A and B it needs itself, into its own slice of the workspace. The
+ * slices are sized in prepare (see matmul_slice_bytes), so the call's whole peak -- inputs, output
+ * and every part's packing buffers -- is reserved against the memory budget before any part runs,
+ * and ncs_call_bytes_needed reports it whether the parts later overlap or not. The workspace
+ * comes from the same allocator as every buffer: from 4 MiB up (B blocks of wide matrices) it is
+ * mapped on huge pages and, with the buffer cache on, reuses the previous call's memory instead
+ * of touching fresh pages.
+ *
+ * Sharing one packed copy of B through the workspace would save the parts' duplicate packing (a
+ * few percent with two parts) but costs a fresh k x n buffer per call, whose first touch costs
+ * more than the packing on the machines measured (about 0.6 ms per MiB of 4 KiB pages), and the
+ * parts cannot wait for each other.
  */
 #include <immintrin.h>
 #include <stdatomic.h>
@@ -37,13 +45,21 @@
 
 static atomic_int forced_path; /* NCS_MATMUL_BEST: the best the CPU has */
 
+/* 1 when this CPU runs micro-kernel path `path` (NCS_MATMUL_PORTABLE .. NCS_MATMUL_AVX512). */
+static int path_supported(int path)
+{
+    switch (path) {
+    case NCS_MATMUL_AVX512: return __builtin_cpu_supports("avx512f");
+    case NCS_MATMUL_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    default: return 1;
+    }
+}
+
 int ncs_matmul_force_path(int path)
 {
     if (path < 0 || path > NCS_MATMUL_AVX512)
         return NCS_E_INVALID_ARGUMENT;
-    if (path == NCS_MATMUL_AVX2 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
-        return NCS_E_UNSUPPORTED;
-    if (path == NCS_MATMUL_AVX512 && !__builtin_cpu_supports("avx512f"))
+    if (path != NCS_MATMUL_BEST && !path_supported(path))
         return NCS_E_UNSUPPORTED;
     atomic_store(&forced_path, path);
     return NCS_OK;
@@ -59,11 +75,9 @@ static int matmul_path(void)
     int path = atomic_load_explicit(&forced_path, memory_order_relaxed);
     if (path != NCS_MATMUL_BEST)
         return path;
-    if (__builtin_cpu_supports("avx512f"))
-        return NCS_MATMUL_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return NCS_MATMUL_AVX2;
-    return NCS_MATMUL_PORTABLE;
+    for (path = NCS_MATMUL_AVX512; !path_supported(path); path--)
+        continue;
+    return path;
 }
 
 /* ---- AVX2+FMA micro-kernels ------------------------------------------------------------ */
@@ -377,25 +391,63 @@ __attribute__((target("avx512f"))) static void ukr_avx512_f32(int64_t kc, const 
 #undef GEMM_NC
 #undef GEMM_T
 
-/* C[m0..m1) = A[m0..m1) B with micro-kernel `path`. */
+/* C[m0..m1) = A[m0..m1) B with micro-kernel `path`, packing into `scratch` (see gemm_rows). */
 static int matmul_gemm_f64(ncs_ctx *ctx, int path, const double *a, const double *b, double *c,
-                           int64_t m0, int64_t m1, int64_t n, int64_t k)
+                           int64_t m0, int64_t m1, int64_t n, int64_t k, void *scratch)
 {
     switch (path) {
-    case NCS_MATMUL_AVX512: return gemm_rows_f64_avx512(ctx, a, b, c, m0, m1, n, k);
-    case NCS_MATMUL_AVX2: return gemm_rows_f64_avx2(ctx, a, b, c, m0, m1, n, k);
-    default: return gemm_rows_f64_portable(ctx, a, b, c, m0, m1, n, k);
+    case NCS_MATMUL_AVX512: return gemm_rows_f64_avx512(ctx, a, b, c, m0, m1, n, k, scratch);
+    case NCS_MATMUL_AVX2: return gemm_rows_f64_avx2(ctx, a, b, c, m0, m1, n, k, scratch);
+    default: return gemm_rows_f64_portable(ctx, a, b, c, m0, m1, n, k, scratch);
     }
 }
 
 static int matmul_gemm_f32(ncs_ctx *ctx, int path, const float *a, const float *b, float *c,
-                           int64_t m0, int64_t m1, int64_t n, int64_t k)
+                           int64_t m0, int64_t m1, int64_t n, int64_t k, void *scratch)
 {
     switch (path) {
-    case NCS_MATMUL_AVX512: return gemm_rows_f32_avx512(ctx, a, b, c, m0, m1, n, k);
-    case NCS_MATMUL_AVX2: return gemm_rows_f32_avx2(ctx, a, b, c, m0, m1, n, k);
-    default: return gemm_rows_f32_portable(ctx, a, b, c, m0, m1, n, k);
+    case NCS_MATMUL_AVX512: return gemm_rows_f32_avx512(ctx, a, b, c, m0, m1, n, k, scratch);
+    case NCS_MATMUL_AVX2: return gemm_rows_f32_avx2(ctx, a, b, c, m0, m1, n, k, scratch);
+    default: return gemm_rows_f32_portable(ctx, a, b, c, m0, m1, n, k, scratch);
     }
+}
+
+/* Packing scratch of micro-kernel path `path` for parts of at most `rows` rows. */
+static uint64_t matmul_path_scratch(int path, int dtype, int64_t rows, int64_t n, int64_t k)
+{
+    if (dtype == NCS_DTYPE_FP64) {
+        switch (path) {
+        case NCS_MATMUL_AVX512: return scratch_bytes_f64_avx512(rows, n, k);
+        case NCS_MATMUL_AVX2: return scratch_bytes_f64_avx2(rows, n, k);
+        default: return scratch_bytes_f64_portable(rows, n, k);
+        }
+    }
+    switch (path) {
+    case NCS_MATMUL_AVX512: return scratch_bytes_f32_avx512(rows, n, k);
+    case NCS_MATMUL_AVX2: return scratch_bytes_f32_avx2(rows, n, k);
+    default: return scratch_bytes_f32_portable(rows, n, k);
+    }
+}
+
+/*
+ * Bytes of each part's slice of the workspace for C [m,n] = A [m,k] B [k,n] in `nparts` parts:
+ * the packing scratch of the largest part (the first: ceil(tiles / nparts) micro-tiles of rows),
+ * for whichever path the CPU runs needs the most, so a path forced by the test hook never needs
+ * more than prepare reserved. A multiple of 64, so every slice stays aligned. 0 when there is
+ * nothing to multiply.
+ */
+static uint64_t matmul_slice_bytes(int dtype, int64_t m, int64_t n, int64_t k, int nparts)
+{
+    if (m == 0 || n == 0 || k == 0)
+        return 0;
+    int64_t tiles = (m + MATMUL_ROWS - 1) / MATMUL_ROWS;
+    int64_t rows = (tiles + nparts - 1) / nparts * MATMUL_ROWS;
+    uint64_t most = 0;
+    for (int path = NCS_MATMUL_PORTABLE; path <= NCS_MATMUL_AVX512; path++) {
+        uint64_t bytes = path_supported(path) ? matmul_path_scratch(path, dtype, rows, n, k) : 0;
+        most = bytes > most ? bytes : most;
+    }
+    return most;
 }
 
 /* ---- the kernel ------------------------------------------------------------------------ */
@@ -443,7 +495,13 @@ static int matmul_prepare(ncs_ctx *ctx, int max_parts)
         parts = (int64_t)by_work;
     if (tiles < parts)
         parts = tiles;
-    return api->set_parts(ctx, parts < 1 ? 1 : (int)parts);
+    if (parts < 1)
+        parts = 1;
+    status = api->set_parts(ctx, (int)parts);
+    uint64_t slice = matmul_slice_bytes(a.dtype, m, n, k, (int)parts);
+    if (status == NCS_OK)
+        status = api->set_workspace(ctx, (uint64_t)parts * slice);
+    return status;
 }
 
 static int matmul_run(ncs_ctx *ctx, int part, int nparts)
@@ -467,10 +525,14 @@ static int matmul_run(ncs_ctx *ctx, int part, int nparts)
         api->progress(ctx, (uint64_t)(m1 - m0));
         return NCS_OK;
     }
+    unsigned char *workspace = api->workspace(ctx);
+    if (workspace == NULL)
+        return api->fail(ctx, NCS_E_INTERNAL, "matmul has no workspace");
+    void *scratch = workspace + (uint64_t)part * matmul_slice_bytes(a.dtype, m, n, k, nparts);
     int path = matmul_path();
     if (a.dtype == NCS_DTYPE_FP64)
-        return matmul_gemm_f64(ctx, path, a.data, b.data, c.data, m0, m1, n, k);
-    return matmul_gemm_f32(ctx, path, a.data, b.data, c.data, m0, m1, n, k);
+        return matmul_gemm_f64(ctx, path, a.data, b.data, c.data, m0, m1, n, k, scratch);
+    return matmul_gemm_f32(ctx, path, a.data, b.data, c.data, m0, m1, n, k, scratch);
 }
 
 static const ncs_tensor_desc matmul_inputs_desc[] = {

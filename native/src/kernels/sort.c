@@ -11,9 +11,10 @@
  *
  * Parts split the keys by value, not by position: part p takes the keys in [s_p, s_(p+1)),
  * where the splitters s_1 <= ... <= s_(nparts-1) are order statistics of a fixed sample of x
- * that every part draws alike, so all parts agree on them. Parts therefore own disjoint slices
- * of the output and nothing is merged (there is no finish). Every part reads all of x twice,
- * which is why there are at most SORT_MAX_PARTS parts.
+ * that every part draws alike and sorts with the radix sort below (in its workspace slice; libc's
+ * qsort may malloc a buffer the memory budget never sees), so all parts agree on them. Parts
+ * therefore own disjoint slices of the output and nothing is merged (there is no finish). Every
+ * part reads all of x twice, which is why there are at most SORT_MAX_PARTS parts.
  *
  * A part sorts its keys with an MSD radix sort:
  *   1. Top level, straight from x into the part's slice of the output: the first pass over x
@@ -28,7 +29,6 @@
  *      A bucket larger than the scratch (clustered data) is first partitioned in place
  *      (American flag sort). The bucket then turns back into values while still in cache.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -327,12 +327,6 @@ DEFINE_VALUES(i32, uint32_t)
         return sort_tick(s, n);                                                                  \
     }                                                                                            \
                                                                                                  \
-    static int compare_##U(const void *a, const void *b)                                         \
-    {                                                                                            \
-        U x = *(const U *)a, y = *(const U *)b;                                                  \
-        return (x > y) - (x < y);                                                                \
-    }                                                                                            \
-                                                                                                 \
     /* Top-level bucket of key k: (k - low) >> shift, clamped to [0, SORT_TOP_BUCKETS). */       \
     static inline size_t top_bucket_##U(U k, U low, int shift)                                   \
     {                                                                                            \
@@ -363,7 +357,9 @@ DEFINE_SORT(uint32_t, 32)
             samples[i] = NAME##_key(x[(2 * i + 1) * n / (2 * count)], descending);               \
         U lo = 0, span = (U)~(U)0;                                                               \
         if (nparts > 1) {                                                                        \
-            qsort(samples, (size_t)count, sizeof(U), compare_##U);                               \
+            int sorted = sort_big_##U(s, samples, count, 1); /* count <= s->capacity */          \
+            if (sorted != NCS_OK)                                                                \
+                return sorted;                                                                   \
             if (part > 0)                                                                        \
                 lo = samples[part * count / nparts];                                             \
             span = (U)~(U)0 - lo;                                                                \

@@ -12,6 +12,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.util.unit.DataSize;
@@ -26,6 +27,12 @@ class BufferCacheIntegrationTests extends IntegrationTestSupport {
 
     @Autowired
     NativeRuntime runtime;
+
+    /** Test classes that ran before in this context may have left freed blocks cached: count from none. */
+    @BeforeEach
+    void startWithAnEmptyCache() {
+        runtime.memory().trimBufferCache(Duration.ZERO);
+    }
 
     @AfterEach
     void emptyTheCacheAndRestoreTheDefaultBudget() {

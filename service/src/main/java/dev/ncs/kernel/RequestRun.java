@@ -26,8 +26,9 @@ import java.util.function.Function;
  * <li>The request is <em>queued</em>: one task goes to the workers. When a worker takes it up it is
  *     <em>started</em> (or, if a deadline or a hang-up came first, <em>withdrawn</em>: exactly one of the
  *     two wins, {@link #state}). The task allocates and fills in-memory inputs, creates the call, binds
- *     inputs and parameters, prepares it; a call of one part runs, is collected and cleaned up in the
- *     same task, so a small request costs one hand-off to a worker.</li>
+ *     inputs and parameters, prepares it (once more in one part if, split, it needs more than the whole
+ *     budget: each part packs its own scratch); a call of one part runs, is collected and cleaned up in
+ *     the same task, so a small request costs one hand-off to a worker.</li>
  * <li>A call of several parts returns to the request's thread, which submits them, waits for all of
  *     them (failed or not: the call and its buffers are freed only when none runs), then has one more
  *     task collect the outputs and clean up.</li>
@@ -199,17 +200,20 @@ final class RequestRun {
                 inputs = allocateInputs();
                 writeInputs();
             }
-            KernelCall made = calls.apply(kernel.name());
-            call = made;
-            if (stopRequested) {
-                made.cancel(); // a deadline or hang-up came while the call was being made
+            KernelCall made = makeCall();
+            int parts;
+            try {
+                parts = made.prepare(workers.threads());
+            } catch (NativeException e) {
+                if (workers.threads() == 1 || !exceedsWholeBudget(e, made)) {
+                    throw e;
+                }
+                // Each part packs its own scratch: split, the call can need more than the whole budget where
+                // one part fits it. A failed prepare leaves only destroy, so the one-part try is a new call.
+                made.close();
+                made = makeCall();
+                parts = made.prepare(1);
             }
-            for (int r = 0; r < slots.length; r++) {
-                KernelInput input = request.inputs().get(r);
-                made.setInput(slots[r], input.dataType(), input.shape(), inputs.get(r));
-            }
-            request.parameters().forEach(made::setParam);
-            int parts = made.prepare(workers.threads());
             if (parts > 1) {
                 handedOn = true;
                 return parts;
@@ -224,6 +228,30 @@ final class RequestRun {
                 cleanedUp = true;
             }
         }
+    }
+
+    /** A new call with the request's inputs and parameters bound, the one {@link #stop} will cancel. */
+    private KernelCall makeCall() {
+        KernelCall made = calls.apply(kernel.name());
+        call = made;
+        if (stopRequested) {
+            made.cancel(); // a deadline or hang-up came while the call was being made
+        }
+        for (int r = 0; r < slots.length; r++) {
+            KernelInput input = request.inputs().get(r);
+            made.setInput(slots[r], input.dataType(), input.shape(), inputs.get(r));
+        }
+        request.parameters().forEach(made::setParam);
+        return made;
+    }
+
+    /** Whether a budget refusal came from a call that needs more than the whole budget at once. */
+    private boolean exceedsWholeBudget(NativeException e, KernelCall refused) {
+        if (e.status() != NativeStatus.OUT_OF_MEMORY) {
+            return false;
+        }
+        long limit = memory.stats().limitBytes();
+        return limit > 0 && Long.compareUnsigned(refused.bytesNeeded(), limit) > 0;
     }
 
     /** Runs the parts of a split call on the workers, then collects the outputs. */
@@ -384,10 +412,9 @@ final class RequestRun {
             return e;
         }
         KernelCall refused = call;
-        long needed = refused == null ? 0 : refused.bytesNeeded();
         NativeStats stats = memory.stats();
-        if (stats.limitBytes() > 0 && Long.compareUnsigned(needed, stats.limitBytes()) > 0) {
-            return ExceedsMemoryBudgetException.call(kernel.name(), needed, stats.limitBytes());
+        if (refused != null && exceedsWholeBudget(e, refused)) {
+            return ExceedsMemoryBudgetException.call(kernel.name(), refused.bytesNeeded(), stats.limitBytes());
         }
         return new MemoryBudgetExhaustedException(e.getMessage(), stats.limitBytes(), stats.liveBytes());
     }

@@ -247,6 +247,30 @@ class RequestRunTests {
         }
     }
 
+    @Test
+    void aSplitCallThatCouldNeverFitIsTriedOnceMoreInOnePart() throws Exception {
+        long limit = runtime.memory().stats().limitBytes();
+        runtime.memory().setMemoryLimit(1 << 20);
+        try {
+            FakeCall split = new FakeCall(2, (part, self) -> { });
+            split.prepareFailure = new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
+            split.bytesNeeded = 2 << 20;
+            FakeCall whole = new FakeCall(1, (part, self) -> { });
+            java.util.Iterator<FakeCall> made = List.of(split, whole).iterator();
+            Future<KernelResult> request = start(made::next, Duration.ofSeconds(30));
+
+            workers.runNext();
+            try (KernelResult result = request.get(10, TimeUnit.SECONDS)) {
+                assertThat(result.outputs()).hasSize(1);
+            }
+            assertThat(whole.maxParts).isEqualTo(1);
+            assertThat(split.closes.get()).isEqualTo(1);
+            assertThat(whole.closes.get()).isEqualTo(1);
+        } finally {
+            runtime.memory().setMemoryLimit(limit);
+        }
+    }
+
     private Future<KernelResult> start(FakeCall call, Duration timeout) {
         return start(() -> call, timeout);
     }
@@ -390,6 +414,7 @@ class RequestRunTests {
         private NativeException prepareFailure;
         private long bytesNeeded;
         private long outputBytes = 8;
+        private volatile int maxParts;
 
         FakeCall(int parts, Part body) {
             this.parts = parts;
@@ -418,6 +443,7 @@ class RequestRunTests {
 
         @Override
         public int prepare(int maxParts) {
+            this.maxParts = maxParts;
             if (prepareFailure != null) {
                 throw prepareFailure;
             }

@@ -195,11 +195,11 @@ final class RequestRun {
                 throw deadlinePassed("while waiting for a worker");
             }
             ticket.started();
-            startedAt = System.nanoTime();
             if (!inputsReady) {
                 inputs = allocateInputs();
                 writeInputs();
             }
+            startedAt = System.nanoTime(); // the kernel's time: copying the inputs in is not part of it
             KernelCall made = makeCall();
             int parts;
             try {

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.IntFunction;
 
 /**
  * libncs's kernels and the libraries they come from: the catalog, calls, plugin loading and the
@@ -27,12 +28,7 @@ public final class NativeKernels {
 
     public List<String> kernelNames() {
         NativeRuntime.requirePlatformThread();
-        int count = NcsLibrary.ncs_kernel_count();
-        List<String> names = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            names.add(NcsLibrary.ncs_kernel_name(i));
-        }
-        return names;
+        return names(NcsLibrary.ncs_kernel_count(), NcsLibrary::ncs_kernel_name);
     }
 
     /** The kernel's descriptor as JSON (see {@code ncs_kernel_metadata_json}). */
@@ -75,12 +71,7 @@ public final class NativeKernels {
     /** Names of the kernel libraries loaded ("builtin" and the plugins), in index order. */
     public List<String> libraryNames() {
         NativeRuntime.requirePlatformThread();
-        int count = NcsLibrary.ncs_library_count();
-        List<String> names = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            names.add(NcsLibrary.ncs_library_name(i));
-        }
-        return names;
+        return names(NcsLibrary.ncs_library_count(), NcsLibrary::ncs_library_name);
     }
 
     /** Library {@code index}'s lock since start. */
@@ -89,5 +80,13 @@ public final class NativeKernels {
         long[] stats = new long[LockStats.COUNT];
         NcsLibrary.ncs_library_lock_stats(index, stats, stats.length);
         return new LockStats(stats[0], stats[1], stats[2]);
+    }
+
+    private static List<String> names(int count, IntFunction<String> name) {
+        List<String> names = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            names.add(name.apply(i));
+        }
+        return names;
     }
 }

@@ -146,7 +146,8 @@ def main():
     parser.add_argument("--java", default=os.path.join(os.environ.get("JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"),
                                                        "bin", "java"))
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=5, help="seconds of load per case before timing")
+    parser.add_argument("--warmup", type=int, default=15,
+                        help="seconds of load per case before timing (the JIT is still compiling for a minute)")
     parser.add_argument("--connections", default="1,16")
     parser.add_argument("--cases", default="health,describe,matmul,identity")
     args = parser.parse_args()

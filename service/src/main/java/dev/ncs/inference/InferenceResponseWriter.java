@@ -37,7 +37,12 @@ class InferenceResponseWriter {
     private final JsonMapper json;
 
     InferenceResponseWriter(JsonMapper json) {
-        this.json = json.rebuild().disable(StreamWriteFeature.AUTO_CLOSE_TARGET).build();
+        // Closing the generator neither closes nor flushes the servlet's stream: a response that fits the
+        // server's buffer then goes out in one write, with its Content-Length, when the request completes
+        // (a flush would commit it early and send it chunked, in two writes); a larger one streams as the
+        // buffer fills.
+        this.json = json.rebuild().disable(StreamWriteFeature.AUTO_CLOSE_TARGET)
+                .disable(StreamWriteFeature.FLUSH_PASSED_TO_STREAM).build();
     }
 
     void write(KernelMetadata kernel, JsonInferenceCodec.Decoded request, KernelResult result,
@@ -57,9 +62,7 @@ class InferenceResponseWriter {
         response.setStatus(HttpServletResponse.SC_OK);
         if (binary.isEmpty()) {
             response.setContentType(MediaType.APPLICATION_JSON_VALUE);
-            ServletOutputStream out = response.getOutputStream();
-            writeHeader(out, kernel, request, outputs, inBinary);
-            out.flush();
+            writeHeader(response.getOutputStream(), kernel, request, outputs, inBinary);
             return;
         }
         ByteArrayOutputStream header = new ByteArrayOutputStream();
@@ -74,7 +77,6 @@ class InferenceResponseWriter {
                 out.write(data.asSlice(offset, Math.min(SLICE, data.byteSize() - offset)).asByteBuffer());
             }
         }
-        out.flush();
     }
 
     /**

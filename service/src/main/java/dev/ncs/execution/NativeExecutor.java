@@ -111,9 +111,10 @@ public class NativeExecutor implements Workers, DisposableBean {
 
     @Override
     public void destroy() throws InterruptedException {
+        // The control thread outlives the workers: requests still finishing release their buffers through it.
         workers.shutdown();
-        control.shutdown();
         workers.awaitTermination(30, TimeUnit.SECONDS);
+        control.shutdown();
         control.awaitTermination(5, TimeUnit.SECONDS);
     }
 

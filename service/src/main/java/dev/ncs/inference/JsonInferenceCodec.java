@@ -162,7 +162,8 @@ class JsonInferenceCodec {
             throw new InvalidInputException("parameter timeout must be a non-negative integer number of microseconds, "
                     + "got " + value);
         }
-        return Duration.ofNanos(Math.multiplyHigh(value.longValue(), 1000) == 0 ? value.longValue() * 1000 : Long.MAX_VALUE);
+        long micros = value.longValue();
+        return Duration.ofNanos(micros > Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : micros * 1000); // saturated
     }
 
     private static long saturatingAdd(long a, long b) {

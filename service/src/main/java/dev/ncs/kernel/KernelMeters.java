@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.Timer;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * The kernel layer's meters, registered once and kept: a request records into them without a registry
@@ -15,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 final class KernelMeters {
 
     private final MeterRegistry registry;
-    private final Map<String, Timer[]> kernelTimes = new ConcurrentHashMap<>();
+    private final Map<String, AtomicReferenceArray<Timer>> kernelTimes = new ConcurrentHashMap<>();
     final Counter memoryRejections;
     final Counter deadlineRejections;
     final Counter disconnectRejections;
@@ -29,15 +30,16 @@ final class KernelMeters {
 
     /** Records a kernel's time from a worker taking its request up to its outputs (or its failure). */
     void kernelTime(String kernel, Outcome outcome, long nanos) {
-        Timer[] timers = kernelTimes.computeIfAbsent(kernel, k -> new Timer[Outcome.values().length]);
-        Timer timer = timers[outcome.ordinal()];
+        AtomicReferenceArray<Timer> timers = kernelTimes.computeIfAbsent(kernel,
+                k -> new AtomicReferenceArray<>(Outcome.values().length));
+        Timer timer = timers.get(outcome.ordinal());
         if (timer == null) {
             timer = Timer.builder("ncs.kernel")
                     .description("Kernel execution time, from a worker taking the request up to its outputs")
                     .tags("kernel", kernel, "outcome", outcome.tag())
                     .publishPercentileHistogram()
                     .register(registry); // idempotent: a racing thread gets the same timer
-            timers[outcome.ordinal()] = timer;
+            timers.set(outcome.ordinal(), timer);
         }
         timer.record(nanos, TimeUnit.NANOSECONDS);
     }

@@ -35,6 +35,7 @@ final class NativeOutputs implements KernelResult {
         }
         if (outputs == null) {
             List<NativeBuffer.Access> opened = new ArrayList<>(buffers.size());
+            accesses = opened; // closed by close(), however far this got
             List<KernelOutput> list = new ArrayList<>(buffers.size());
             for (int i = 0; i < buffers.size(); i++) {
                 NativeBuffer.Access access = buffers.get(i).open();
@@ -43,7 +44,6 @@ final class NativeOutputs implements KernelResult {
                 list.add(new KernelOutput(kernel.outputs().get(i).name(), info.dataType(), info.shape(),
                         access.segment()));
             }
-            accesses = opened;
             outputs = List.copyOf(list);
         }
         return outputs;
@@ -54,16 +54,13 @@ final class NativeOutputs implements KernelResult {
         if (closed) {
             return;
         }
-        closed = true;
-        try {
-            if (accesses != null) {
-                accesses.forEach(NativeBuffer.Access::close);
-            }
-        } finally {
-            workers.control(() -> {
-                buffers.forEach(NativeBuffer::close);
-                return null;
-            });
+        if (accesses != null) {
+            accesses.forEach(NativeBuffer.Access::close); // on another thread this throws, and nothing is closed
         }
+        closed = true;
+        workers.control(() -> {
+            buffers.forEach(NativeBuffer::close);
+            return null;
+        });
     }
 }

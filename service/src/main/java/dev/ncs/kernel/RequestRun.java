@@ -29,9 +29,9 @@ import java.util.function.Function;
  *     inputs and parameters, prepares it (once more in one part if, split, it needs more than the whole
  *     budget: each part packs its own scratch); a call of one part runs, is collected and cleaned up in
  *     the same task, so a small request costs one hand-off to a worker.</li>
- * <li>A call of several parts returns to the request's thread, which submits them, waits for all of
- *     them (failed or not: the call and its buffers are freed only when none runs), then has one more
- *     task collect the outputs and clean up.</li>
+ * <li>A call of several parts returns to the request's thread, which submits them and waits for all of
+ *     them (failed or not: the call and its buffers are freed only when none runs); the part that ends
+ *     last collects the outputs and cleans up.</li>
  * </ol>
  *
  * <p>A deadline or a hang-up stops the request wherever it is: a queued request is withdrawn and never
@@ -68,11 +68,15 @@ final class RequestRun {
     private volatile Future<Object> firstTask;
     private volatile KernelCall call;
     private volatile boolean stopRequested;
+    /** Set by a part that failed, so the last part to end does not finish the call. */
+    private volatile boolean partFailed;
+    /** When the kernel's outputs were taken (before the call and inputs are freed), for its timer. */
+    private volatile long finishedAt;
     private volatile long startedAt;
     private List<NativeBuffer> inputs = List.of();
     private boolean inputsReady;
     /** Set by the worker task that freed the call and the inputs, before its future completes. */
-    private boolean cleanedUp;
+    private volatile boolean cleanedUp;
     private long deadline = Long.MAX_VALUE;
 
     RequestRun(KernelMetadata kernel, KernelRequest request, int[] slots, Workers.Ticket ticket,
@@ -136,7 +140,7 @@ final class RequestRun {
         } finally {
             // The kernel's time ends with its outputs: freeing the inputs afterwards (munmap, about 60 ms
             // per GB here) is the counterpart of the upload, not counted.
-            long endedAt = System.nanoTime();
+            long endedAt = finishedAt != 0 && outcome == Outcome.SUCCESS ? finishedAt : System.nanoTime();
             cancellation.onCancel(() -> { });
             if (!cleanedUp) {
                 workers.control(this::cleanUp);
@@ -160,8 +164,11 @@ final class RequestRun {
                     first.cancel(false);
                     throw deadlinePassed("while waiting for a worker");
                 }
-                stop();
-                closeIfResult(awaitRegardless(first));
+                try {
+                    stop();
+                } finally {
+                    closeIfResult(awaitRegardless(first)); // nothing of the request may run after it answers
+                }
                 throw deadlinePassed("while the kernel ran");
             }
             Object step = Workers.await(first);
@@ -203,6 +210,7 @@ final class RequestRun {
             KernelCall made = makeCall();
             int parts;
             try {
+                throwIfStopped();
                 parts = made.prepare(workers.threads());
             } catch (NativeException e) {
                 if (workers.threads() == 1 || !exceedsWholeBudget(e, made)) {
@@ -211,7 +219,9 @@ final class RequestRun {
                 // Each part packs its own scratch: split, the call can need more than the whole budget where
                 // one part fits it. A failed prepare leaves only destroy, so the one-part try is a new call.
                 made.close();
+                call = null;
                 made = makeCall();
+                throwIfStopped();
                 parts = made.prepare(1);
             }
             if (parts > 1) {
@@ -227,6 +237,13 @@ final class RequestRun {
                 cleanUp();
                 cleanedUp = true;
             }
+        }
+    }
+
+    /** A deadline or a hang-up came while the worker had the request: no more work (prepare ignores the flag). */
+    private void throwIfStopped() {
+        if (stopRequested) {
+            throw new NativeException(NativeStatus.CANCELLED, "kernel '" + kernel.name() + "' stopped before it ran");
         }
     }
 
@@ -254,26 +271,43 @@ final class RequestRun {
         return limit > 0 && Long.compareUnsigned(refused.bytesNeeded(), limit) > 0;
     }
 
-    /** Runs the parts of a split call on the workers, then collects the outputs. */
+    /**
+     * Runs the parts of a split call on the workers; the part that ends last, if none failed and the request
+     * was not stopped, also collects the outputs and frees the call, so finishing never queues behind other
+     * requests. Every part is waited for, failed or not: the call and its buffers are freed only when none runs.
+     */
     private KernelResult runParts(int parts) {
-        List<Future<Void>> futures = new ArrayList<>(parts);
+        AtomicInteger running = new AtomicInteger(parts);
+        List<Future<KernelResult>> futures = new ArrayList<>(parts);
         for (int part = 0; part < parts; part++) {
             int index = part;
-            futures.add(workers.submit(() -> runPart(index)));
+            futures.add(workers.submit(() -> runPart(index, running)));
         }
-        RuntimeException failure = null;
+        Throwable failure = null;
+        KernelResult result = null;
         boolean late = false;
-        // Every part is waited for, failed or not: the call and its buffers are freed only when none runs.
-        for (Future<Void> future : futures) {
-            try {
-                if (!late && !Workers.awaitUntil(future, deadline)) {
-                    late = true;
+        for (Future<KernelResult> future : futures) {
+            if (!late && !awaitUntilQuietly(future)) {
+                late = true;
+                try {
                     stop();
+                } catch (Throwable e) {
+                    failure = moreTelling(failure, e);
                 }
-                Workers.await(future);
-            } catch (RuntimeException e) {
+            }
+            try {
+                KernelResult done = Workers.await(future);
+                result = done != null ? done : result;
+            } catch (Throwable e) {
                 failure = moreTelling(failure, e);
             }
+        }
+        if (failure == null && !late && cancellation.reason() == null && result != null) {
+            return result;
+        }
+        closeIfResult(result);
+        if (failure instanceof Error error) {
+            throw error;
         }
         if (late) {
             throw deadlinePassed("while the kernel ran");
@@ -282,26 +316,39 @@ final class RequestRun {
         if (failure instanceof NativeException nativeFailure) {
             throw workers.control(() -> budgetRefusal(nativeFailure));
         }
-        if (failure != null) {
-            throw failure;
+        if (failure instanceof RuntimeException runtimeFailure) {
+            throw runtimeFailure;
         }
-        return Workers.await(workers.submit(this::finish));
+        throw new IllegalStateException("the parts of '" + kernel.name() + "' ended without a result");
     }
 
-    private Void runPart(int part) {
-        KernelCall running = call;
+    /** Whether {@code part} ended (well or not) before the deadline. */
+    private boolean awaitUntilQuietly(Future<KernelResult> part) {
         try {
-            running.runPart(part);
-        } catch (RuntimeException e) {
-            running.cancel();
+            return Workers.awaitUntil(part, deadline);
+        } catch (RuntimeException | Error e) {
+            return true; // it ended, failing: the await that follows collects its failure
+        }
+    }
+
+    /** One part (worker); the last to end finishes the call unless a part failed or the request was stopped. */
+    private KernelResult runPart(int part, AtomicInteger running) {
+        KernelCall split = call;
+        try {
+            split.runPart(part);
+        } catch (Throwable e) {
+            partFailed = true;
+            split.cancel();
+            running.decrementAndGet();
             throw e;
         }
-        return null;
-    }
-
-    private KernelResult finish() {
+        if (running.decrementAndGet() > 0 || partFailed || stopRequested) {
+            return null;
+        }
         try {
             return collect();
+        } catch (NativeException e) {
+            throw budgetRefusal(e);
         } finally {
             cleanUp();
             cleanedUp = true;
@@ -309,12 +356,12 @@ final class RequestRun {
     }
 
     /** A part's own failure says more than its siblings' "cancelled", which that failure caused. */
-    private static RuntimeException moreTelling(RuntimeException first, RuntimeException next) {
+    private static Throwable moreTelling(Throwable first, Throwable next) {
         if (first == null) {
             return next;
         }
         boolean firstCancelled = first instanceof NativeException n && n.status() == NativeStatus.CANCELLED;
-        return firstCancelled ? next : first;
+        return first instanceof Error || !firstCancelled ? first : next;
     }
 
     /**
@@ -326,6 +373,7 @@ final class RequestRun {
     private KernelResult collect() {
         KernelCall done = call;
         done.finish();
+        finishedAt = System.nanoTime();
         List<KernelCall.OutputInfo> infos = done.outputs();
         List<NativeBuffer> taken = new ArrayList<>(infos.size());
         try {

@@ -87,7 +87,12 @@ public final class NativeBuffer implements AutoCloseable {
             return s + 1;
         });
         record("open()");
-        return new Access(this);
+        try {
+            return new Access(this);
+        } catch (RuntimeException | Error e) {
+            references.state.decrementAndGet();
+            throw e;
+        }
     }
 
     /** The native reference count (all owners), or 0 once this object holds no reference. */
@@ -196,7 +201,10 @@ public final class NativeBuffer implements AutoCloseable {
         private Access(NativeBuffer buffer) {
             this.buffer = buffer;
             this.arena = Arena.ofConfined();
-            this.segment = MemorySegment.ofAddress(buffer.address).reinterpret(buffer.size, arena, null);
+            // The arena's cleanup holds the buffer: while a segment is usable its buffer is reachable, so the
+            // Cleaner cannot free the memory under it even if every other reference to the buffer is dropped.
+            this.segment = MemorySegment.ofAddress(buffer.address).reinterpret(buffer.size, arena,
+                    ignored -> Reference.reachabilityFence(buffer));
         }
 
         /** The memory: this thread only, until {@link #close()}. */

@@ -74,4 +74,15 @@ class DeadlineIntegrationTests extends IntegrationTestSupport {
         assertThat(reply.status()).isEqualTo(400);
         assertThat(reply.error()).contains("timeout").contains("microseconds");
     }
+
+    /** Timeouts too long for nanoseconds in a long (from 2^63 / 1000 microseconds, 292 years) saturate. */
+    @Test
+    void aTimeoutBeyondWhatNanosecondsHoldMeansNoDeadline() throws Exception {
+        for (String timeout : new String[] {"9223372036854776", "9300000000000000", "9223372036854775807"}) {
+            Reply reply = post("/v2/models/sort/infer", "{\"parameters\":{\"timeout\":" + timeout + "},\"inputs\":[{"
+                    + "\"name\":\"x\",\"datatype\":\"INT32\",\"shape\":[2],\"data\":[2,1]}]}");
+
+            assertThat(reply.status()).as(timeout + ": " + reply.text()).isEqualTo(200);
+        }
+    }
 }

@@ -203,17 +203,41 @@ class RequestRunTests {
     }
 
     @Test
-    void aSplitCallRunsItsPartsThenOneTaskCollectsAndCleansUp() throws Exception {
+    void anErrorInAPartStillWaitsForItsSiblingBeforeTheCallIsFreed() throws Exception {
+        CountDownLatch siblingRuns = new CountDownLatch(1);
+        FakeCall call = new FakeCall(2, (part, self) -> {
+            if (part == 0) {
+                siblingRuns.countDown();
+                FakeCall.untilCancelled(part, self);
+            } else {
+                await(siblingRuns);
+                throw new StackOverflowError("fake: part 1 overflowed");
+            }
+        });
+        Future<KernelResult> request = start(call, Duration.ofSeconds(30));
+
+        assertThat(workers.runNext()).isEqualTo(2);
+        workers.awaitSubmitted(3);
+        Future<?> part0 = Executors.newSingleThreadExecutor().submit(workers::runNext);
+        Future<?> part1 = Executors.newSingleThreadExecutor().submit(workers::runNext);
+
+        assertFailure(request, StackOverflowError.class, "part 1 overflowed");
+        part0.get(10, TimeUnit.SECONDS);
+        part1.get(10, TimeUnit.SECONDS);
+        assertThat(call.closes.get()).isEqualTo(1); // after both parts: FakeCall refuses a close while one runs
+    }
+
+    @Test
+    void aSplitCallRunsItsPartsAndTheLastToEndCollectsAndCleansUp() throws Exception {
         AtomicInteger partsRun = new AtomicInteger();
         FakeCall call = new FakeCall(2, (part, self) -> partsRun.incrementAndGet());
         Future<KernelResult> request = start(call, Duration.ofSeconds(30));
 
         assertThat(workers.runNext()).isEqualTo(2);
         workers.awaitSubmitted(3);
-        workers.runNext();
-        workers.runNext();
-        workers.awaitSubmitted(4);
-        workers.runNext();
+        assertThat(workers.runNext()).isNull(); // not the last: nothing to hand back
+        assertThat(workers.runNext()).isInstanceOf(KernelResult.class);
+        assertThat(workers.submitted.get()).isEqualTo(3); // no task queued behind other requests to finish
 
         try (KernelResult result = request.get(10, TimeUnit.SECONDS)) {
             assertThat(partsRun.get()).isEqualTo(2);

@@ -177,6 +177,23 @@ class RequestRunTests {
 
     @Test
     void aPartFailingWhileItsSiblingRunsFailsTheRequestOnceBothHaveReturned() throws Exception {
+        FakeCall call = secondPartFailsWhileFirstRuns(
+                new NativeException(NativeStatus.INVALID_ARGUMENT, "part 1: the data is bad"));
+
+        assertThat(call.cancels.get()).isGreaterThanOrEqualTo(1);
+        assertThat(workers.submitted.get()).isEqualTo(3); // no finishing task after a failure
+    }
+
+    @Test
+    void anErrorInAPartStillWaitsForItsSiblingBeforeTheCallIsFreed() throws Exception {
+        secondPartFailsWhileFirstRuns(new StackOverflowError("fake: part 1 overflowed"));
+    }
+
+    /**
+     * Part 1 throws {@code failure} while part 0 runs until cancelled: the request fails with it, and the call
+     * is freed once, after both parts returned (FakeCall refuses a close while a part runs).
+     */
+    private FakeCall secondPartFailsWhileFirstRuns(Throwable failure) throws Exception {
         CountDownLatch siblingRuns = new CountDownLatch(1);
         FakeCall call = new FakeCall(2, (part, self) -> {
             if (part == 0) {
@@ -184,7 +201,10 @@ class RequestRunTests {
                 FakeCall.untilCancelled(part, self);
             } else {
                 await(siblingRuns);
-                throw new NativeException(NativeStatus.INVALID_ARGUMENT, "part 1: the data is bad");
+                if (failure instanceof Error error) {
+                    throw error;
+                }
+                throw (RuntimeException) failure;
             }
         });
         Future<KernelResult> request = start(call, Duration.ofSeconds(30));
@@ -194,37 +214,11 @@ class RequestRunTests {
         Future<?> part0 = Executors.newSingleThreadExecutor().submit(workers::runNext);
         Future<?> part1 = Executors.newSingleThreadExecutor().submit(workers::runNext);
 
-        assertFailure(request, NativeException.class, "part 1: the data is bad");
+        assertFailure(request, failure.getClass(), failure.getMessage());
         part0.get(10, TimeUnit.SECONDS);
         part1.get(10, TimeUnit.SECONDS);
-        assertThat(call.cancels.get()).isGreaterThanOrEqualTo(1);
-        assertThat(call.closes.get()).isEqualTo(1); // after both parts: FakeCall refuses a close while one runs
-        assertThat(workers.submitted.get()).isEqualTo(3); // no finishing task after a failure
-    }
-
-    @Test
-    void anErrorInAPartStillWaitsForItsSiblingBeforeTheCallIsFreed() throws Exception {
-        CountDownLatch siblingRuns = new CountDownLatch(1);
-        FakeCall call = new FakeCall(2, (part, self) -> {
-            if (part == 0) {
-                siblingRuns.countDown();
-                FakeCall.untilCancelled(part, self);
-            } else {
-                await(siblingRuns);
-                throw new StackOverflowError("fake: part 1 overflowed");
-            }
-        });
-        Future<KernelResult> request = start(call, Duration.ofSeconds(30));
-
-        assertThat(workers.runNext()).isEqualTo(2);
-        workers.awaitSubmitted(3);
-        Future<?> part0 = Executors.newSingleThreadExecutor().submit(workers::runNext);
-        Future<?> part1 = Executors.newSingleThreadExecutor().submit(workers::runNext);
-
-        assertFailure(request, StackOverflowError.class, "part 1 overflowed");
-        part0.get(10, TimeUnit.SECONDS);
-        part1.get(10, TimeUnit.SECONDS);
-        assertThat(call.closes.get()).isEqualTo(1); // after both parts: FakeCall refuses a close while one runs
+        assertThat(call.closes.get()).isEqualTo(1);
+        return call;
     }
 
     @Test

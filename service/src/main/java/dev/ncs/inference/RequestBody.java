@@ -71,22 +71,24 @@ final class RequestBody {
         return declaredLength;
     }
 
-    /** Reads the JSON header: exactly {@code n} bytes into a new array; {@code what} names them in errors. */
+    /**
+     * Reads the JSON header: exactly {@code n} bytes; {@code what} names them in errors. The heap grows with the
+     * bytes that arrive, not with the length the client declared (a few bytes declaring 64 MB cost a few bytes).
+     */
     byte[] readJson(int n, String what) {
         if (n > jsonLimit) {
             throw jsonTooLarge(n + " bytes");
         }
         reserve(n);
-        byte[] bytes = new byte[n];
-        int got;
+        byte[] bytes;
         try {
-            got = in.readNBytes(bytes, 0, n);
+            bytes = in.readNBytes(n); // reads in bounded chunks, so the array is made only from what came
         } catch (IOException e) {
             throw unreadable(e);
         }
-        consumed += got;
-        if (got < n) {
-            throw truncated(what, n, got);
+        consumed += bytes.length;
+        if (bytes.length < n) {
+            throw truncated(what, n, bytes.length);
         }
         return bytes;
     }

@@ -213,7 +213,8 @@ final class RequestRun {
                 throwIfStopped();
                 parts = made.prepare(workers.threads());
             } catch (NativeException e) {
-                if (workers.threads() == 1 || !exceedsWholeBudget(e, made)) {
+                if (workers.threads() == 1 || e.status() != NativeStatus.OUT_OF_MEMORY
+                        || !exceedsWholeBudget(made, memory.stats().limitBytes())) {
                     throw e;
                 }
                 // Each part packs its own scratch: split, the call can need more than the whole budget where
@@ -262,12 +263,8 @@ final class RequestRun {
         return made;
     }
 
-    /** Whether a budget refusal came from a call that needs more than the whole budget at once. */
-    private boolean exceedsWholeBudget(NativeException e, KernelCall refused) {
-        if (e.status() != NativeStatus.OUT_OF_MEMORY) {
-            return false;
-        }
-        long limit = memory.stats().limitBytes();
+    /** Whether a call refused for want of memory needs more than the whole budget ({@code limit}) at once. */
+    private static boolean exceedsWholeBudget(KernelCall refused, long limit) {
         return limit > 0 && Long.compareUnsigned(refused.bytesNeeded(), limit) > 0;
     }
 
@@ -461,7 +458,7 @@ final class RequestRun {
         }
         KernelCall refused = call;
         NativeStats stats = memory.stats();
-        if (refused != null && exceedsWholeBudget(e, refused)) {
+        if (refused != null && exceedsWholeBudget(refused, stats.limitBytes())) {
             return ExceedsMemoryBudgetException.call(kernel.name(), refused.bytesNeeded(), stats.limitBytes());
         }
         return new MemoryBudgetExhaustedException(e.getMessage(), stats.limitBytes(), stats.liveBytes());

@@ -196,7 +196,6 @@ public final class NativeBuffer implements AutoCloseable {
         private final NativeBuffer buffer;
         private final Arena arena;
         private final MemorySegment segment;
-        private boolean closed;
 
         private Access(NativeBuffer buffer) {
             this.buffer = buffer;
@@ -214,11 +213,9 @@ public final class NativeBuffer implements AutoCloseable {
 
         @Override
         public void close() {
-            if (!closed) {
+            if (arena.scope().isAlive()) {
                 arena.close(); // throws WrongThreadException off the opening thread: the access stays open
-                closed = true;
                 buffer.references.state.decrementAndGet();
-                Reference.reachabilityFence(buffer);
             }
         }
     }

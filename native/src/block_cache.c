@@ -206,7 +206,7 @@ static void *system_memory(uint64_t size, uint64_t capacity)
     return NULL;
 }
 
-void *ncs_block_get(uint64_t size)
+void *ncs_block_get(uint64_t size, int reuse)
 {
     if (size < LARGE_THRESHOLD) {
         ncs_block_fit_budget();
@@ -215,7 +215,7 @@ void *ncs_block_get(uint64_t size)
     uint64_t capacity = capacity_of(size);
     if (capacity == 0)
         return NULL;
-    void *data = take_and_fit(capacity);
+    void *data = take_and_fit(reuse ? capacity : 0);
     if (data != NULL)
         ncs_stat_add(NCS_STAT_CACHE_REUSES, 1);
     else if ((data = system_memory(size, capacity)) == NULL)

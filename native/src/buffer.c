@@ -44,7 +44,8 @@ typedef struct slot {
     _Atomic uint64_t state; /* generation << 32 | reference count */
     _Atomic uintptr_t data;
     _Atomic uint64_t size;
-    uint32_t next_free; /* guarded by table_lock */
+    _Atomic uint64_t charged; /* live bytes charged for it: size, or less while deferred */
+    uint32_t next_free;       /* guarded by table_lock */
 } slot;
 
 /* A slot's owner text (see the top of the file); kept apart from the slots so that retain and
@@ -200,7 +201,9 @@ NCS_API int ncs_buffer_alloc(uint64_t size, ncs_handle *out)
     return ncs_buffer_alloc_owned(size, &host_owner, out);
 }
 
-int ncs_buffer_alloc_owned(uint64_t size, const ncs_owner *owner, ncs_handle *out)
+/* Allocates a buffer of `size` bytes charged `charged` (size, or 0 for a deferred one, whose
+   large memory is then a fresh mapping rather than a cached block). */
+static int alloc_buffer(uint64_t size, uint64_t charged, const ncs_owner *owner, ncs_handle *out)
 {
     if (out == NULL || owner == NULL)
         return NCS_E_INVALID_ARGUMENT;
@@ -208,16 +211,16 @@ int ncs_buffer_alloc_owned(uint64_t size, const ncs_owner *owner, ncs_handle *ou
     if (size > SIZE_MAX)
         return refuse_allocation();
 #endif
-    if (!ncs_stat_reserve_bytes(size))
+    if (!ncs_stat_reserve_bytes(charged))
         return refuse_allocation();
     void *data = NULL;
-    if (size > 0 && (data = ncs_block_get(size)) == NULL) {
-        ncs_stat_unreserve_bytes(size);
+    if (size > 0 && (data = ncs_block_get(size, charged == size)) == NULL) {
+        ncs_stat_unreserve_bytes(charged);
         return refuse_allocation();
     }
     uint32_t index;
     if (!take_slot(&index)) {
-        ncs_stat_unreserve_bytes(size);
+        ncs_stat_unreserve_bytes(charged);
         ncs_block_put(data, size);
         return refuse_allocation();
     }
@@ -227,6 +230,7 @@ int ncs_buffer_alloc_owned(uint64_t size, const ncs_owner *owner, ncs_handle *ou
     atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&s->data, (uintptr_t)data, memory_order_relaxed);
     atomic_store_explicit(&s->size, size, memory_order_relaxed);
+    atomic_store_explicit(&s->charged, charged, memory_order_relaxed);
     store_owner(index, owner);
     uint32_t generation = state_generation(atomic_load_explicit(&s->state, memory_order_relaxed));
     atomic_store_explicit(&s->state, make_state(generation, 1), memory_order_release);
@@ -234,6 +238,60 @@ int ncs_buffer_alloc_owned(uint64_t size, const ncs_owner *owner, ncs_handle *ou
     ncs_stat_add(NCS_STAT_ALLOCATIONS, 1);
     *out = ((uint64_t)generation << 32) | ((uint64_t)index + 1);
     return NCS_OK;
+}
+
+int ncs_buffer_alloc_owned(uint64_t size, const ncs_owner *owner, ncs_handle *out)
+{
+    return alloc_buffer(size, size, owner, out);
+}
+
+NCS_API int ncs_buffer_alloc_deferred(uint64_t size, ncs_handle *out)
+{
+    return alloc_buffer(size, 0, &host_owner, out);
+}
+
+/* The slot of a live buffer `h`, or NULL (a stale use is counted). */
+static slot *live_slot(ncs_handle h, int *status)
+{
+    slot *s = slot_of(h);
+    if (s == NULL) {
+        *status = NCS_E_INVALID_ARGUMENT;
+        return NULL;
+    }
+    uint64_t state = atomic_load_explicit(&s->state, memory_order_acquire);
+    if (state_generation(state) != handle_generation(h) || state_count(state) == 0) {
+        ncs_stat_add(NCS_STAT_STALE_HANDLE_USES, 1);
+        *status = NCS_E_STALE_HANDLE;
+        return NULL;
+    }
+    return s;
+}
+
+NCS_API int ncs_buffer_commit(ncs_handle h, uint64_t committed)
+{
+    int status = NCS_OK;
+    slot *s = live_slot(h, &status);
+    if (s == NULL)
+        return status;
+    if (committed > atomic_load_explicit(&s->size, memory_order_relaxed))
+        return NCS_E_INVALID_ARGUMENT;
+    uint64_t charged = atomic_load_explicit(&s->charged, memory_order_relaxed);
+    while (committed > charged) {
+        if (!ncs_stat_reserve_bytes(committed - charged))
+            return refuse_allocation();
+        if (atomic_compare_exchange_weak_explicit(&s->charged, &charged, committed, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            break;
+        ncs_stat_unreserve_bytes(committed - charged); /* another commit moved it: try again */
+    }
+    return NCS_OK;
+}
+
+int ncs_buffer_fully_committed(ncs_handle h)
+{
+    slot *s = slot_of(h);
+    return s != NULL && atomic_load_explicit(&s->charged, memory_order_relaxed) ==
+                            atomic_load_explicit(&s->size, memory_order_relaxed);
 }
 
 NCS_API int ncs_buffer_retain(ncs_handle h)
@@ -262,12 +320,14 @@ static void free_slot(slot *s, uint32_t index, int retire)
 {
     void *data = (void *)atomic_load_explicit(&s->data, memory_order_relaxed);
     uint64_t size = atomic_load_explicit(&s->size, memory_order_relaxed);
+    uint64_t charged = atomic_load_explicit(&s->charged, memory_order_relaxed);
     /* The state change that retired the handle is ordered before these stores, for
        ncs_buffer_peek's re-check (seqlock writer side). */
     atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&s->data, (uintptr_t)0, memory_order_relaxed);
     atomic_store_explicit(&s->size, 0, memory_order_relaxed);
-    ncs_stat_unreserve_bytes(size);
+    atomic_store_explicit(&s->charged, 0, memory_order_relaxed);
+    ncs_stat_unreserve_bytes(charged);
     ncs_block_put(data, size);
     ncs_stat_sub(NCS_STAT_LIVE_BUFFERS, 1);
     ncs_stat_add(NCS_STAT_FREES, 1);
@@ -546,7 +606,7 @@ NCS_API int ncs_buffer_snapshot(char *out, size_t size, size_t *needed)
         uint64_t state = atomic_load_explicit(&s->state, memory_order_acquire);
         if (state_count(state) == 0)
             continue;
-        uint64_t bytes = atomic_load_explicit(&s->size, memory_order_relaxed);
+        uint64_t bytes = atomic_load_explicit(&s->charged, memory_order_relaxed); /* as live bytes */
         uint64_t words[OWNER_WORDS] = {0};
         slot_owner *o = owner_at(index);
         for (int i = 0; i < OWNER_WORDS; i++) { /* through the word holding the NUL */

@@ -838,6 +838,12 @@ NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, c
     if (status != NCS_OK)
         return fail(c, status, "input '%s': %llu is not a buffer handle", d->name,
                     (unsigned long long)buffer);
+    if (!ncs_buffer_fully_committed(buffer)) {
+        ncs_buffer_unpin(buffer);
+        return fail(c, NCS_E_INVALID_ARGUMENT, "input '%s': buffer %llu is not fully committed "
+                    "(ncs_buffer_commit its whole size once its bytes are written)", d->name,
+                    (unsigned long long)buffer);
+    }
     void *data;
     uint64_t size;
     ncs_buffer_peek(buffer, &data, &size); /* pinned: cannot fail */

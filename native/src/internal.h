@@ -38,10 +38,12 @@ uint64_t ncs_stat_get(ncs_stat which);
 /* ---- block_cache.c: the memory behind buffers ------------------------------------------ */
 
 /** Constructor. Memory for a buffer of `size` > 0 bytes (64-byte aligned; from 4 MiB up 2 MiB
- *  aligned, huge-page advised, and possibly a cached block of a freed buffer, contents
- *  unspecified), or NULL when the system has none. The caller has reserved `size` live bytes
- *  already; cached blocks that no longer fit the budget beside them are given back. */
-void *ncs_block_get(uint64_t size);
+ *  aligned, huge-page advised, and, if `reuse`, possibly a cached block of a freed buffer,
+ *  contents unspecified), or NULL when the system has none. The caller has reserved the live
+ *  bytes it charges already; cached blocks that no longer fit the budget beside them are given
+ *  back. Without `reuse` a large block is a fresh mapping: its pages cost memory only once
+ *  touched (a deferred buffer's, see ncs_buffer_alloc_deferred). */
+void *ncs_block_get(uint64_t size, int reuse);
 /** Destructor. Takes back memory from ncs_block_get for a buffer of `size` bytes (NULL: nothing),
  *  after the caller gave back the live bytes: a large block is kept for reuse if the cache limit
  *  and the budget allow, else returned to the system. */
@@ -79,6 +81,10 @@ void ncs_owner_prepare(ncs_owner *prepared, const char *owner);
 /** ncs_buffer_alloc with a prepared owner (see ncs_buffer_set_owner), written before the buffer
  *  becomes visible. */
 int ncs_buffer_alloc_owned(uint64_t size, const ncs_owner *owner, ncs_handle *out);
+
+/** Whether the live buffer `h` has all its bytes committed (any buffer not made by
+ *  ncs_buffer_alloc_deferred has). The caller holds a reference. */
+int ncs_buffer_fully_committed(ncs_handle h);
 
 /**
  * Test hook, for the C tests that link the runtime's objects (never exported, never called by

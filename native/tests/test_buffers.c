@@ -590,6 +590,74 @@ static void test_cache_concurrency(void)
     ncs_set_buffer_cache_limit(0);
 }
 
+/* A deferred buffer counts only what its owner committed: against the budget, as live bytes,
+   in the snapshot; committing past the budget fails and changes nothing; the free gives back
+   exactly what was charged; it never takes a cached block (fresh memory costs nothing until
+   written); a call refuses it as an input until it is fully committed. */
+static void test_deferred_buffers(void)
+{
+    ncs_set_buffer_cache_limit(64 * MIB);
+    ncs_set_memory_limit(16 * MIB);
+    uint64_t cached_block;
+    CHECK_OK(ncs_buffer_release(alloc_at(12 * MIB, &cached_block)));
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 12 * MIB);
+    uint64_t reuses = stat_value(NCS_STAT_CACHE_REUSES), failed = stat_value(NCS_STAT_FAILED_ALLOCATIONS);
+    ncs_handle h, other;
+    CHECK_OK(ncs_buffer_alloc_deferred(12 * MIB, &h));
+    CHECK(stat_value(NCS_STAT_CACHE_REUSES) == reuses);
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 0 && stat_value(NCS_STAT_LIVE_BUFFERS) == 1);
+    uint64_t addr, size;
+    CHECK_OK(ncs_buffer_data(h, &addr, &size));
+    CHECK(size == 12 * MIB && addr != cached_block && addr % (2 * MIB) == 0);
+    CHECK_OK(ncs_buffer_commit(h, MIB));
+    memset((void *)(uintptr_t)addr, 7, MIB);
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == MIB);
+    CHECK_OK(ncs_buffer_commit(h, 100)); /* never lowers */
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == MIB);
+    /* Another buffer takes most of the budget (the cached block gives way): committing the
+       rest no longer fits, and nothing changes. */
+    CHECK_OK(ncs_buffer_alloc(14 * MIB, &other));
+    CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0);
+    CHECK_STATUS(ncs_buffer_commit(h, 12 * MIB), NCS_E_OUT_OF_MEMORY);
+    CHECK(stat_value(NCS_STAT_FAILED_ALLOCATIONS) == failed + 1);
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 15 * MIB);
+    CHECK_STATUS(ncs_buffer_commit(h, 12 * MIB + 1), NCS_E_INVALID_ARGUMENT);
+    char snapshot[512];
+    size_t needed;
+    CHECK_OK(ncs_buffer_snapshot(snapshot, sizeof snapshot, &needed));
+    CHECK(strstr(snapshot, "\"bytes\":15728640") != NULL);
+
+    /* A call takes it only when all of it is committed. */
+    CHECK_OK(ncs_buffer_release(other));
+    ncs_call *call;
+    int64_t shape[1] = {(int64_t)(12 * MIB / 8)};
+    CHECK_OK(ncs_call_create("identity", &call));
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, shape, h), NCS_E_INVALID_ARGUMENT);
+    CHECK(strstr(ncs_call_error(call), "not fully committed") != NULL);
+    CHECK_OK(ncs_buffer_commit(h, 12 * MIB));
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 12 * MIB);
+    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, shape, h));
+    ncs_call_destroy(call, NULL);
+    CHECK_OK(ncs_buffer_release(h));
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 0 && stat_value(NCS_STAT_LIVE_BUFFERS) == 0);
+    CHECK_STATUS(ncs_buffer_commit(h, 1), NCS_E_STALE_HANDLE);
+
+    /* Small ones too; a buffer from ncs_buffer_alloc is committed already. */
+    CHECK_OK(ncs_buffer_alloc_deferred(1000, &h));
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 0);
+    CHECK_OK(ncs_buffer_commit(h, 1000));
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 1000);
+    CHECK_OK(ncs_buffer_alloc(10, &other));
+    CHECK_OK(ncs_buffer_commit(other, 10));
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 1010);
+    CHECK_OK(ncs_buffer_release(other));
+    CHECK_OK(ncs_buffer_release(h));
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 0);
+    ncs_set_memory_limit(0);
+    ncs_buffer_cache_trim(0);
+    ncs_set_buffer_cache_limit(0);
+}
+
 int main(void)
 {
     RUN_TEST(test_version_status_dtype);
@@ -606,6 +674,7 @@ int main(void)
     RUN_TEST(test_cache_limit_and_order);
     RUN_TEST(test_cache_within_the_budget);
     RUN_TEST(test_cache_trim_by_idle_time);
+    RUN_TEST(test_deferred_buffers);
 #if defined(__SANITIZE_ADDRESS__)
     RUN_TEST(test_cache_poisons_under_asan);
 #else

@@ -143,6 +143,28 @@ typedef uint64_t ncs_handle;
  */
 NCS_API int ncs_buffer_alloc(uint64_t size, ncs_handle *out);
 
+/**
+ * Constructor, for memory filled as its data arrives (an upload whose declared size is only a
+ * promise until its bytes come). Like ncs_buffer_alloc, but none of the `size` bytes is charged
+ * to the memory limit yet: the owner charges them with ncs_buffer_commit as it goes, and only
+ * committed bytes count as live bytes (and in the snapshot). The memory is never a cached
+ * block: from 4 MiB up it is a fresh mapping, whose pages cost the system nothing until they
+ * are first written. The owner must not write past the bytes it has committed. A kernel call
+ * refuses the buffer as an input until all of it is committed. Returns what ncs_buffer_alloc
+ * returns (NCS_E_OUT_OF_MEMORY only when the system has no memory or address space left).
+ */
+NCS_API int ncs_buffer_alloc_deferred(uint64_t size, ncs_handle *out);
+
+/**
+ * Charges the deferred buffer `h` for its first `committed` bytes: raises its live bytes to
+ * `committed` (never lowers them: committing fewer bytes than before does nothing). Any buffer
+ * may be passed; one from ncs_buffer_alloc is fully committed already. Returns
+ * NCS_E_OUT_OF_MEMORY when the memory limit has no room for the difference (nothing changes),
+ * NCS_E_INVALID_ARGUMENT when `committed` exceeds the buffer's size, NCS_E_STALE_HANDLE when
+ * it was freed. The caller holds a reference; commits of one buffer may race safely.
+ */
+NCS_API int ncs_buffer_commit(ncs_handle h, uint64_t committed);
+
 /** Adds one reference (atomic). NCS_E_STALE_HANDLE if the buffer was freed. */
 NCS_API int ncs_buffer_retain(ncs_handle h);
 

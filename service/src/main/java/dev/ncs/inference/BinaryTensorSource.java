@@ -3,6 +3,7 @@ package dev.ncs.inference;
 import dev.ncs.kernel.TensorSource;
 import dev.ncs.nativelib.DataType;
 import java.lang.foreign.MemorySegment;
+import java.util.function.LongConsumer;
 
 /** An input carried in the binary part of the body: read straight from the body into native memory. */
 final class BinaryTensorSource implements TensorSource {
@@ -49,7 +50,12 @@ final class BinaryTensorSource implements TensorSource {
 
     @Override
     public void writeTo(MemorySegment target) {
-        body.readInto(target, "input '" + name + "' (binary_data_size " + size + ")");
+        writeTo(target, end -> { });
+    }
+
+    @Override
+    public void writeTo(MemorySegment target, LongConsumer beforeWriting) {
+        body.readInto(target, "input '" + name + "' (binary_data_size " + size + ")", beforeWriting);
         if (type == DataType.BYTES) {
             BytesEncoding.validate(name, target, count);
         }

@@ -5,6 +5,7 @@ import dev.ncs.kernel.KernelCatalog;
 import dev.ncs.kernel.KernelMetadata;
 import dev.ncs.kernel.KernelResult;
 import dev.ncs.kernel.KernelService;
+import dev.ncs.kernel.Upload;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
@@ -43,14 +44,16 @@ class InferenceService {
         KernelMetadata kernel = catalog.get(model, version);
         RequestBody body = RequestBody.open(request.getInputStream(), request.getHeader(HttpHeaders.CONTENT_ENCODING),
                 request.getContentLengthLong(), limits.maxRequestSize().toBytes(), limits.effectiveMaxJsonSize());
-        try (KernelService.Admission admission = kernels.admit(kernel)) {
-            // The JSON text is read off the network first, so a slow client holds no decoding permit.
-            JsonInferenceCodec.JsonPart json = codec.readJson(body, request.getHeader(BINARY_HEADER));
-            JsonInferenceCodec.Decoded decoded = admission.heavyWork(() -> codec.decode(kernel, version, json, body));
+        // The whole body is read before the request is admitted: a slow upload holds what it sent, not a worker
+        // slot or a queue place. The JSON text is read before the decoding permit is taken, for the same reason.
+        JsonInferenceCodec.JsonPart json = codec.readJson(body, request.getHeader(BINARY_HEADER));
+        JsonInferenceCodec.Decoded decoded = kernels.decode(() -> codec.decode(kernel, version, json, body));
+        try (Upload upload = kernels.receive(decoded.request());
+                KernelService.Admission admission = kernels.admit(kernel)) {
             Cancellation cancellation = new Cancellation();
             KernelResult result;
             try (ClientConnections.Watch watch = connections.watch(request, cancellation)) {
-                result = kernels.infer(admission, decoded.request(), cancellation);
+                result = kernels.infer(admission, upload.request(), cancellation);
             }
             try (result) {
                 writer.write(kernel, decoded, result, response);

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import java.util.function.LongConsumer;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.InflaterInputStream;
 
@@ -111,14 +112,18 @@ final class RequestBody {
         return bytes;
     }
 
-    /** Reads exactly {@code target.byteSize()} bytes into native memory. */
-    void readInto(MemorySegment target, String what) {
+    /**
+     * Reads exactly {@code target.byteSize()} bytes into native memory, telling {@code beforeWriting} the end of
+     * each slice before reading into it (so memory is charged as bytes arrive, see TensorSource).
+     */
+    void readInto(MemorySegment target, String what, LongConsumer beforeWriting) {
         long n = target.byteSize();
         reserve(n);
         long done = 0;
         try {
             while (done < n) {
                 int want = (int) Math.min(n - done, SLICE);
+                beforeWriting.accept(done + want);
                 int got = direct != null ? readDirect(target, done, want) : readChunked(target, done, want);
                 if (got < 0) {
                     throw truncated(what, n, done);

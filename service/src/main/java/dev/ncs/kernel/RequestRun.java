@@ -21,8 +21,8 @@ import java.util.function.Function;
  * One request's trip through the kernel layer, driven from the request's own thread.
  *
  * <ol>
- * <li>Inputs that stream from the network are allocated (control thread) and filled on the request's
- *     thread; inputs already in the heap (decoded JSON) are left for the worker.</li>
+ * <li>Inputs that streamed from the network arrive already in native memory ({@link Upload}): the run
+ *     takes its own reference to each; inputs in the heap (decoded JSON) are left for the worker.</li>
  * <li>The request is <em>queued</em>: one task goes to the workers. When a worker takes it up it is
  *     <em>started</em> (or, if a deadline or a hang-up came first, <em>withdrawn</em>: exactly one of the
  *     two wins, {@link #state}). The task allocates and fills in-memory inputs, creates the call, binds
@@ -74,7 +74,6 @@ final class RequestRun {
     private volatile long finishedAt;
     private volatile long startedAt;
     private List<NativeBuffer> inputs = List.of();
-    private boolean inputsReady;
     /** Set by the worker task that freed the call and the inputs, before its future completes. */
     private volatile boolean cleanedUp;
     private long deadline = Long.MAX_VALUE;
@@ -99,8 +98,7 @@ final class RequestRun {
         Outcome outcome = Outcome.ERROR;
         try {
             if (!request.inputs().stream().allMatch(input -> input.source().inMemory())) {
-                inputs = workers.control(this::allocateInputs);
-                writeInputs();
+                throw new IllegalArgumentException("a request's streamed inputs are received before it runs");
             }
             if (!timeout.isZero()) {
                 deadline = System.nanoTime() + timeout.toNanos();
@@ -202,10 +200,8 @@ final class RequestRun {
                 throw deadlinePassed("while waiting for a worker");
             }
             ticket.started();
-            if (!inputsReady) {
-                inputs = allocateInputs();
-                writeInputs();
-            }
+            inputs = allocateInputs();
+            writeInputs();
             startedAt = System.nanoTime(); // the kernel's time: copying the inputs in is not part of it
             KernelCall made = makeCall();
             int parts;
@@ -407,7 +403,10 @@ final class RequestRun {
         }
     }
 
-    /** All inputs' buffers, or none: a budget refusal frees what was already taken (platform thread). */
+    /**
+     * All inputs' buffers, or none: a budget refusal frees what was already taken (platform thread). A received
+     * input's buffer is the upload's: the run takes a reference of its own to it.
+     */
     private List<NativeBuffer> allocateInputs() {
         long needed = 0;
         for (KernelInput input : request.inputs()) {
@@ -420,11 +419,12 @@ final class RequestRun {
         List<NativeBuffer> allocated = new ArrayList<>(request.inputs().size());
         try {
             for (KernelInput input : request.inputs()) {
-                allocated.add(memory.allocate(input.source().byteSize(), kernel.name()));
+                allocated.add(input.source() instanceof ResidentSource received ? received.buffer().retain()
+                        : memory.allocate(input.source().byteSize(), kernel.name()));
             }
             return allocated;
         } catch (NativeException e) {
-            allocated.forEach(NativeBuffer::close);
+            free(allocated);
             if (e.status() != NativeStatus.OUT_OF_MEMORY) {
                 throw e;
             }
@@ -432,19 +432,32 @@ final class RequestRun {
             throw new MemoryBudgetExhaustedException("the inputs' " + needed + " bytes do not fit in native memory now",
                     stats.limitBytes(), stats.liveBytes());
         } catch (RuntimeException e) {
-            allocated.forEach(NativeBuffer::close);
+            free(allocated);
             throw e;
         }
     }
 
-    /** Copies each input's bytes into its buffer, in request order (the thread that reads the sources). */
-    private void writeInputs() {
-        for (int r = 0; r < inputs.size(); r++) {
-            try (NativeBuffer.Access access = inputs.get(r).open()) {
-                request.inputs().get(r).source().writeTo(access.segment());
+    /** Drops the run's reference to each of {@code buffers} (the first of the request's inputs, in order). */
+    private void free(List<NativeBuffer> buffers) {
+        for (int r = 0; r < buffers.size(); r++) {
+            if (request.inputs().get(r).source() instanceof ResidentSource) {
+                buffers.get(r).release();
+            } else {
+                buffers.get(r).close();
             }
         }
-        inputsReady = true;
+    }
+
+    /** Copies each heap input's bytes into its buffer, in request order (received ones are in place). */
+    private void writeInputs() {
+        for (int r = 0; r < inputs.size(); r++) {
+            TensorSource source = request.inputs().get(r).source();
+            if (!(source instanceof ResidentSource)) {
+                try (NativeBuffer.Access access = inputs.get(r).open()) {
+                    source.writeTo(access.segment());
+                }
+            }
+        }
     }
 
     /**
@@ -472,7 +485,7 @@ final class RequestRun {
                 made.close();
             }
         } finally {
-            inputs.forEach(NativeBuffer::close);
+            free(inputs);
             inputs = List.of();
         }
         return null;

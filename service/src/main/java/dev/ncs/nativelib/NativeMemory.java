@@ -29,6 +29,31 @@ public final class NativeMemory {
         return NativeBuffer.adopt(leaks, handle[0], owner);
     }
 
+    /**
+     * Allocates a native buffer of {@code size} bytes that costs nothing against the budget until its bytes
+     * are {@link #commit committed}: for memory filled as data arrives, whose declared size is only a promise.
+     * Write no byte past what is committed; a kernel refuses it as an input until all of it is. Fails only
+     * when the system has no memory or address space left.
+     */
+    public NativeBuffer allocateDeferred(long size, String owner) {
+        NativeRuntime.requirePlatformThread();
+        long[] handle = new long[1];
+        NativeRuntime.check(NcsLibrary.ncs_buffer_alloc_deferred(size, handle),
+                () -> "cannot reserve " + size + " bytes of address space");
+        NcsLibrary.ncs_buffer_set_owner(handle[0], "java:" + owner);
+        return NativeBuffer.adopt(leaks, handle[0], owner);
+    }
+
+    /**
+     * Charges {@code buffer}'s first {@code bytes} to the budget (never fewer than before). Beyond the budget:
+     * {@link NativeException} with {@link NativeStatus#OUT_OF_MEMORY}, nothing changed.
+     */
+    public void commit(NativeBuffer buffer, long bytes) {
+        NativeRuntime.requirePlatformThread();
+        NativeRuntime.check(NcsLibrary.ncs_buffer_commit(buffer.handle(), bytes),
+                () -> "cannot commit " + bytes + " bytes of native memory: " + budgetText());
+    }
+
     /** All counters, read at once. */
     public NativeStats stats() {
         NativeRuntime.requirePlatformThread();

@@ -33,6 +33,10 @@ public final class NcsLibrary {
 
     public static native int ncs_buffer_alloc(long size, long[] out);
 
+    public static native int ncs_buffer_alloc_deferred(long size, long[] out);
+
+    public static native int ncs_buffer_commit(long handle, long committed);
+
     public static native int ncs_buffer_retain(long handle);
 
     public static native int ncs_buffer_release(long handle);

@@ -43,7 +43,8 @@ class InferenceService {
             throws IOException {
         KernelMetadata kernel = catalog.get(model, version);
         RequestBody body = RequestBody.open(request.getInputStream(), request.getHeader(HttpHeaders.CONTENT_ENCODING),
-                request.getContentLengthLong(), limits.maxRequestSize().toBytes(), limits.effectiveMaxJsonSize());
+                request.getContentLengthLong(), limits.maxRequestSize().toBytes(), limits.effectiveMaxJsonSize(),
+                limits.uploadPace());
         // The whole body is read before the request is admitted: a slow upload holds what it sent, not a worker
         // slot or a queue place. The JSON text is read before the decoding permit is taken, for the same reason.
         JsonInferenceCodec.JsonPart json = codec.readJson(body, request.getHeader(BINARY_HEADER));

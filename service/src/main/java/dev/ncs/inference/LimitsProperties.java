@@ -2,6 +2,7 @@ package dev.ncs.inference;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
+import java.time.Duration;
 import org.springframework.util.unit.DataSize;
 
 /**
@@ -26,6 +27,12 @@ import org.springframework.util.unit.DataSize;
  * @param maxOutputs most entries in a request's {@code outputs}; more gets 400
  * @param maxElements most tensor elements in one request, all inputs together (the product of each
  *     shape, JSON and binary alike); more gets 413
+ * @param minUploadRate slowest a request body may arrive, in bytes per second of waiting for it, checked
+ *     over each {@code uploadRateWindow} (the first one is a slow start's grace); slower gets 408 and the
+ *     connection is closed. 0 = no minimum. A body stays outside the workers while it arrives (it takes
+ *     a worker slot only once it is in), so this bounds how long a slow client holds a connection and
+ *     the bytes it sent
+ * @param uploadRateWindow the window over which {@code minUploadRate} is checked
  */
 @ConfigurationProperties("ncs.limits")
 public record LimitsProperties(
@@ -37,7 +44,9 @@ public record LimitsProperties(
         @DefaultValue("256") int maxNameLength,
         @DefaultValue("64") int maxInputs,
         @DefaultValue("64") int maxOutputs,
-        @DefaultValue("1073741824") long maxElements) {
+        @DefaultValue("1073741824") long maxElements,
+        @DefaultValue("64KB") DataSize minUploadRate,
+        @DefaultValue("10s") Duration uploadRateWindow) {
 
     static final long DEFAULT_MAX_JSON = 64L * 1024 * 1024;
 
@@ -49,6 +58,15 @@ public record LimitsProperties(
         positive("max-inputs", maxInputs);
         positive("max-outputs", maxOutputs);
         positive("max-elements", maxElements);
+        if (minUploadRate.isNegative() || !uploadRateWindow.isPositive()) {
+            throw new IllegalArgumentException("ncs.limits.min-upload-rate must be >= 0 and upload-rate-window > 0, got "
+                    + minUploadRate + " and " + uploadRateWindow);
+        }
+    }
+
+    /** The pace a new request body must keep. */
+    UploadPace uploadPace() {
+        return new UploadPace(minUploadRate.toBytes(), uploadRateWindow);
     }
 
     long effectiveMaxJsonSize() {

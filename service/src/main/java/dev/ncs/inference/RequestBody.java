@@ -27,10 +27,13 @@ final class RequestBody {
     private final long limit;
     private final long jsonLimit;
     private final long declaredLength;
+    private final UploadPace pace;
     private long consumed;
     private byte[] chunk;
 
-    private RequestBody(InputStream in, ServletInputStream direct, long limit, long jsonLimit, long declaredLength) {
+    private RequestBody(InputStream in, ServletInputStream direct, long limit, long jsonLimit, long declaredLength,
+            UploadPace pace) {
+        this.pace = pace;
         this.in = in;
         this.direct = direct;
         this.limit = limit;
@@ -43,20 +46,28 @@ final class RequestBody {
      * {@code contentLength} is -1 when unknown.
      */
     static RequestBody open(InputStream raw, String encoding, long contentLength, long limit, long jsonLimit) {
+        return open(raw, encoding, contentLength, limit, jsonLimit, UploadPace.none());
+    }
+
+    /** As {@link #open(InputStream, String, long, long, long)}, refusing a body that arrives slower than {@code pace}. */
+    static RequestBody open(InputStream raw, String encoding, long contentLength, long limit, long jsonLimit,
+            UploadPace pace) {
         if (contentLength > limit) {
             throw tooLarge(contentLength + " bytes", limit);
         }
+        InputStream paced = pace.pacing(raw);
         if (encoding == null || encoding.isBlank() || encoding.equalsIgnoreCase("identity")) {
-            return new RequestBody(raw, raw instanceof ServletInputStream s ? s : null, limit, jsonLimit, contentLength);
+            return new RequestBody(paced, raw instanceof ServletInputStream s ? s : null, limit, jsonLimit,
+                    contentLength, pace);
         }
         try {
             InputStream decoded = switch (encoding.trim().toLowerCase(java.util.Locale.ROOT)) {
-                case "gzip", "x-gzip" -> new GZIPInputStream(raw, CHUNK);
-                case "deflate" -> new InflaterInputStream(raw);
+                case "gzip", "x-gzip" -> new GZIPInputStream(paced, CHUNK);
+                case "deflate" -> new InflaterInputStream(paced);
                 default -> throw new UnsupportedEncodingException("Content-Encoding '" + encoding
                         + "' is not supported; use gzip, deflate or none");
             };
-            return new RequestBody(decoded, null, limit, jsonLimit, -1);
+            return new RequestBody(decoded, null, limit, jsonLimit, -1, pace);
         } catch (IOException e) {
             throw unreadable(e);
         }
@@ -153,7 +164,10 @@ final class RequestBody {
     /** Reads up to {@code want} bytes into native memory at {@code offset}, trusting only read's count. */
     private int readDirect(MemorySegment target, long offset, int want) throws IOException {
         ByteBuffer view = target.asSlice(offset, want).asByteBuffer();
-        return direct.read(view);
+        long start = System.nanoTime();
+        int got = direct.read(view);
+        pace.record(System.nanoTime() - start, got);
+        return got;
     }
 
     private int readChunked(MemorySegment target, long offset, int want) throws IOException {
@@ -179,7 +193,13 @@ final class RequestBody {
     }
 
     /** A body that cannot be read (corrupt compression, a client that went away) is the client's problem. */
-    private static InvalidInputException unreadable(IOException e) {
+    private static RuntimeException unreadable(IOException e) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof java.net.SocketTimeoutException) {
+                return new SlowUploadException("the request body stopped arriving: no byte came within the server's read "
+                        + "timeout (server.tomcat.connection-timeout); send the whole body without pauses");
+            }
+        }
         String reason = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
         return new InvalidInputException("the request body could not be read: " + reason);
     }

@@ -3,6 +3,7 @@ package dev.ncs.system;
 import dev.ncs.execution.QueueFullException;
 import dev.ncs.inference.LimitExceededException;
 import dev.ncs.inference.PayloadTooLargeException;
+import dev.ncs.inference.SlowUploadException;
 import dev.ncs.inference.UnsupportedEncodingException;
 import dev.ncs.kernel.ClientDisconnectedException;
 import dev.ncs.kernel.DeadlineExceededException;
@@ -11,6 +12,7 @@ import dev.ncs.kernel.InvalidInputException;
 import dev.ncs.kernel.MemoryBudgetExhaustedException;
 import dev.ncs.kernel.UnknownKernelException;
 import dev.ncs.nativelib.NativeException;
+import jakarta.servlet.http.HttpServletRequest;
 import java.util.Map;
 import org.apache.catalina.connector.ClientAbortException;
 import org.slf4j.Logger;
@@ -65,6 +67,14 @@ class ErrorMapping {
     @ExceptionHandler(UnsupportedEncodingException.class)
     ResponseEntity<Map<String, String>> unsupported(UnsupportedEncodingException e) {
         return error(HttpStatus.UNSUPPORTED_MEDIA_TYPE, e.getMessage());
+    }
+
+    /** The body came too slowly: the connection closes after the answer, without waiting for the rest. */
+    @ExceptionHandler(SlowUploadException.class)
+    ResponseEntity<Map<String, String>> slowUpload(SlowUploadException e, HttpServletRequest request) {
+        request.setAttribute(UnreadBodyValve.ATTRIBUTE, Boolean.TRUE);
+        return ResponseEntity.status(HttpStatus.REQUEST_TIMEOUT).header(HttpHeaders.CONNECTION, "close")
+                .contentType(MediaType.APPLICATION_JSON).body(Map.of("error", e.getMessage()));
     }
 
     @ExceptionHandler(DeadlineExceededException.class)

@@ -28,6 +28,7 @@ class InferenceService {
     private final InferenceResponseWriter writer;
     private final LimitsProperties limits;
     private final ClientConnections connections;
+    private final JsonInFlight jsonInFlight;
 
     InferenceService(KernelCatalog catalog, KernelService kernels, JsonInferenceCodec codec,
             InferenceResponseWriter writer, LimitsProperties limits, ClientConnections connections) {
@@ -37,6 +38,7 @@ class InferenceService {
         this.writer = writer;
         this.limits = limits;
         this.connections = connections;
+        this.jsonInFlight = new JsonInFlight(limits.effectiveMaxJsonInFlight());
     }
 
     void infer(String model, String version, HttpServletRequest request, HttpServletResponse response)
@@ -44,11 +46,16 @@ class InferenceService {
         KernelMetadata kernel = catalog.get(model, version);
         RequestBody body = RequestBody.open(request.getInputStream(), request.getHeader(HttpHeaders.CONTENT_ENCODING),
                 request.getContentLengthLong(), limits.maxRequestSize().toBytes(), limits.effectiveMaxJsonSize(),
-                limits.uploadPace());
+                limits.uploadPace(), jsonInFlight);
         // The whole body is read before the request is admitted: a slow upload holds what it sent, not a worker
         // slot or a queue place. The JSON text is read before the decoding permit is taken, for the same reason.
-        JsonInferenceCodec.JsonPart json = codec.readJson(body, request.getHeader(BINARY_HEADER));
-        JsonInferenceCodec.Decoded decoded = kernels.decode(() -> codec.decode(kernel, version, json, body));
+        JsonInferenceCodec.Decoded decoded;
+        try {
+            JsonInferenceCodec.JsonPart json = codec.readJson(body, request.getHeader(BINARY_HEADER));
+            decoded = kernels.decode(() -> codec.decode(kernel, version, json, body));
+        } finally {
+            body.releaseJson();
+        }
         try (Upload upload = kernels.receive(decoded.request());
                 KernelService.Admission admission = kernels.admit(kernel)) {
             Cancellation cancellation = new Cancellation();

@@ -33,6 +33,10 @@ import org.springframework.util.unit.DataSize;
  *     a worker slot only once it is in), so this bounds how long a slow client holds a connection and
  *     the bytes it sent
  * @param uploadRateWindow the window over which {@code minUploadRate} is checked
+ * @param maxJsonInFlight most heap held by the JSON texts of bodies being read and decoded, all requests
+ *     together; a body that would pass it gets 503 (retry). Unset: four times the JSON limit (1/8 of the
+ *     maximum heap by default): heap for four of the largest JSON bodies at once, beside the trees the
+ *     decoders build (one per worker, several times their text)
  */
 @ConfigurationProperties("ncs.limits")
 public record LimitsProperties(
@@ -46,7 +50,8 @@ public record LimitsProperties(
         @DefaultValue("64") int maxOutputs,
         @DefaultValue("1073741824") long maxElements,
         @DefaultValue("64KB") DataSize minUploadRate,
-        @DefaultValue("10s") Duration uploadRateWindow) {
+        @DefaultValue("10s") Duration uploadRateWindow,
+        DataSize maxJsonInFlight) {
 
     static final long DEFAULT_MAX_JSON = 64L * 1024 * 1024;
 
@@ -62,6 +67,10 @@ public record LimitsProperties(
             throw new IllegalArgumentException("ncs.limits.min-upload-rate must be >= 0 and upload-rate-window > 0, got "
                     + minUploadRate + " and " + uploadRateWindow);
         }
+    }
+
+    long effectiveMaxJsonInFlight() {
+        return maxJsonInFlight != null ? maxJsonInFlight.toBytes() : 4 * effectiveMaxJsonSize();
     }
 
     /** The pace a new request body must keep. */

@@ -28,12 +28,15 @@ final class RequestBody {
     private final long jsonLimit;
     private final long declaredLength;
     private final UploadPace pace;
+    private final JsonInFlight jsonInFlight;
+    private long jsonCharged;
     private long consumed;
     private byte[] chunk;
 
     private RequestBody(InputStream in, ServletInputStream direct, long limit, long jsonLimit, long declaredLength,
-            UploadPace pace) {
+            UploadPace pace, JsonInFlight jsonInFlight) {
         this.pace = pace;
+        this.jsonInFlight = jsonInFlight;
         this.in = in;
         this.direct = direct;
         this.limit = limit;
@@ -46,19 +49,22 @@ final class RequestBody {
      * {@code contentLength} is -1 when unknown.
      */
     static RequestBody open(InputStream raw, String encoding, long contentLength, long limit, long jsonLimit) {
-        return open(raw, encoding, contentLength, limit, jsonLimit, UploadPace.none());
+        return open(raw, encoding, contentLength, limit, jsonLimit, UploadPace.none(), JsonInFlight.unlimited());
     }
 
-    /** As {@link #open(InputStream, String, long, long, long)}, refusing a body that arrives slower than {@code pace}. */
+    /**
+     * As {@link #open(InputStream, String, long, long, long)}, refusing a body that arrives slower than
+     * {@code pace} and charging its JSON text to {@code jsonInFlight} (release it with {@link #releaseJson}).
+     */
     static RequestBody open(InputStream raw, String encoding, long contentLength, long limit, long jsonLimit,
-            UploadPace pace) {
+            UploadPace pace, JsonInFlight jsonInFlight) {
         if (contentLength > limit) {
             throw tooLarge(contentLength + " bytes", limit);
         }
         InputStream paced = pace.pacing(raw);
         if (encoding == null || encoding.isBlank() || encoding.equalsIgnoreCase("identity")) {
             return new RequestBody(paced, raw instanceof ServletInputStream s ? s : null, limit, jsonLimit,
-                    contentLength, pace);
+                    contentLength, pace, jsonInFlight);
         }
         try {
             InputStream decoded = switch (encoding.trim().toLowerCase(java.util.Locale.ROOT)) {
@@ -67,7 +73,7 @@ final class RequestBody {
                 default -> throw new UnsupportedEncodingException("Content-Encoding '" + encoding
                         + "' is not supported; use gzip, deflate or none");
             };
-            return new RequestBody(decoded, null, limit, jsonLimit, -1, pace);
+            return new RequestBody(decoded, null, limit, jsonLimit, -1, pace, jsonInFlight);
         } catch (IOException e) {
             throw unreadable(e);
         }
@@ -85,19 +91,15 @@ final class RequestBody {
 
     /**
      * Reads the JSON header: exactly {@code n} bytes; {@code what} names them in errors. The heap grows with the
-     * bytes that arrive, not with the length the client declared (a few bytes declaring 64 MB cost a few bytes).
+     * bytes that arrive, not with the length the client declared (a few bytes declaring 64 MB cost a few bytes),
+     * and is charged to the JSON bodies in flight until {@link #releaseJson}.
      */
     byte[] readJson(int n, String what) {
         if (n > jsonLimit) {
             throw jsonTooLarge(n + " bytes");
         }
         reserve(n);
-        byte[] bytes;
-        try {
-            bytes = in.readNBytes(n); // reads in bounded chunks, so the array is made only from what came
-        } catch (IOException e) {
-            throw unreadable(e);
-        }
+        byte[] bytes = readCharged(n, n);
         consumed += bytes.length;
         if (bytes.length < n) {
             throw truncated(what, n, bytes.length);
@@ -110,17 +112,56 @@ final class RequestBody {
         if (declaredLength > jsonLimit) {
             throw jsonTooLarge(declaredLength + " bytes");
         }
-        byte[] bytes;
-        try {
-            bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, jsonLimit - consumed + 1));
-        } catch (IOException e) {
-            throw unreadable(e);
-        }
+        // A declared length only sizes the first read (one byte more, to see the end without growing).
+        byte[] bytes = readCharged((int) Math.min(Integer.MAX_VALUE - 8, jsonLimit - consumed + 1),
+                declaredLength >= 0 ? declaredLength - consumed + 1 : CHUNK);
         consumed += bytes.length;
         if (consumed > jsonLimit) {
             throw jsonTooLarge("more than " + jsonLimit + " bytes");
         }
         return bytes;
+    }
+
+    /** Gives back the JSON text's charge (once it is decoded, or the request failed). */
+    void releaseJson() {
+        jsonInFlight.release(jsonCharged);
+        jsonCharged = 0;
+    }
+
+    /**
+     * Reads up to {@code max} bytes (fewer only at the end of the body) into an array of at most {@code first}
+     * (and {@link #CHUNK}) bytes that doubles as they arrive, each growth charged to the JSON bodies in flight
+     * first.
+     */
+    private byte[] readCharged(int max, long first) {
+        if (max == 0) {
+            return new byte[0];
+        }
+        // The first CHUNK is not charged: small bodies, most of them, are never refused for large ones in flight
+        // (what they hold is bounded by the connections).
+        byte[] buffer = new byte[(int) Math.clamp(first, 1, Math.min(max, CHUNK))];
+        int n = 0;
+        try {
+            while (n < max) {
+                if (n == buffer.length) {
+                    int next = (int) Math.min(max, Math.max(CHUNK, 2L * buffer.length));
+                    long charge = next - Math.max(CHUNK, buffer.length);
+                    if (charge > 0) {
+                        jsonInFlight.reserve(charge);
+                        jsonCharged += charge;
+                    }
+                    buffer = java.util.Arrays.copyOf(buffer, next);
+                }
+                int got = in.read(buffer, n, buffer.length - n);
+                if (got < 0) {
+                    break;
+                }
+                n += got;
+            }
+        } catch (IOException e) {
+            throw unreadable(e);
+        }
+        return n == buffer.length ? buffer : java.util.Arrays.copyOf(buffer, n);
     }
 
     /**

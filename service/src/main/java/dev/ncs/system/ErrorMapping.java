@@ -3,6 +3,7 @@ package dev.ncs.system;
 import dev.ncs.execution.QueueFullException;
 import dev.ncs.inference.LimitExceededException;
 import dev.ncs.inference.PayloadTooLargeException;
+import dev.ncs.inference.ServerBusyException;
 import dev.ncs.inference.SlowUploadException;
 import dev.ncs.inference.UnsupportedEncodingException;
 import dev.ncs.kernel.ClientDisconnectedException;
@@ -88,6 +89,13 @@ class ErrorMapping {
                 .header(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, e.retryAfter().toSeconds())))
                 .contentType(MediaType.APPLICATION_JSON)
                 .body(Map.of("error", e.getMessage()));
+    }
+
+    /** Too many bodies are being read at once: retry in a second. */
+    @ExceptionHandler(ServerBusyException.class)
+    ResponseEntity<Map<String, String>> busy(ServerBusyException e) {
+        return ResponseEntity.status(HttpStatus.SERVICE_UNAVAILABLE).header(HttpHeaders.RETRY_AFTER, "1")
+                .contentType(MediaType.APPLICATION_JSON).body(Map.of("error", e.getMessage()));
     }
 
     @ExceptionHandler(NativeException.class)

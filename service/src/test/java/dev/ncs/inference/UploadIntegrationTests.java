@@ -24,7 +24,8 @@ import org.springframework.test.context.TestPropertySource;
  * its memory freed. Here the buffer cache (and so the bytes an upload may hold on its word) is 8 MiB.
  */
 @TestPropertySource(properties = {"ncs.workers.threads=2", "ncs.workers.queue-capacity=0",
-    "ncs.limits.min-upload-rate=64KB", "ncs.limits.upload-rate-window=1s", "ncs.native.buffer-cache.size=8MB"})
+    "ncs.limits.min-upload-rate=64KB", "ncs.limits.upload-rate-window=1s", "ncs.native.buffer-cache.size=8MB",
+    "ncs.limits.max-json-size=600KB", "ncs.limits.max-json-in-flight=1000KB"})
 class UploadIntegrationTests extends IntegrationTestSupport {
 
     private static final String DESCRIBE = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[3],"
@@ -135,6 +136,55 @@ class UploadIntegrationTests extends IntegrationTestSupport {
             byte[] back = in.readNBytes(sent.length);
             assertThat(back).isEqualTo(sent);
         }
+    }
+
+    /**
+     * JSON bodies being read hold heap as their bytes arrive, all of them together at most
+     * ncs.limits.max-json-in-flight (here 1 MB): a body that would pass it gets 503 with Retry-After, small
+     * requests still pass, and once the large ones are gone the room is back.
+     */
+    @Test
+    void jsonBodiesInFlightAreBounded() throws Exception {
+        List<Socket> large = new ArrayList<>();
+        try {
+            for (int i = 0; i < 2; i++) { // each grows to 512 KiB, 448 KiB of it charged: 896 KiB of 1000 KB
+                Socket socket = new Socket(InetAddress.getLoopbackAddress(), port);
+                socket.setSoTimeout(10_000);
+                OutputStream out = socket.getOutputStream();
+                out.write(("POST /v2/models/describe/infer HTTP/1.1\r\nHost: localhost\r\nContent-Length: 500000\r\n\r\n")
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                out.write(new byte[400_000]);
+                out.flush();
+                large.add(socket);
+            }
+            Thread.sleep(300);
+            try (Socket third = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                third.setSoTimeout(10_000);
+                OutputStream out = third.getOutputStream();
+                out.write(("POST /v2/models/describe/infer HTTP/1.1\r\nHost: localhost\r\nContent-Length: 500000\r\n\r\n")
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                out.write(new byte[200_000]);
+                out.flush();
+                String answer = readHead(third.getInputStream());
+                assertThat(answer).startsWith("HTTP/1.1 503").contains("Retry-After: 1");
+                assertThat(answer).containsIgnoringCase("Connection: close");
+                StringBuilder message = new StringBuilder(); // chunked: the first chunk holds it
+                while (message.indexOf("}") < 0) {
+                    message.append((char) third.getInputStream().read());
+                }
+                assertThat(message).contains("ncs.limits.max-json-in-flight");
+            }
+            Reply small = post("/v2/models/describe/infer", DESCRIBE);
+            assertThat(small.status()).as(small.text()).isEqualTo(200);
+        } finally {
+            for (Socket socket : large) {
+                socket.close();
+            }
+        }
+        Thread.sleep(300);
+        Reply again = post("/v2/models/describe/infer", "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\","
+                + "\"shape\":[40000],\"data\":[" + "1.5,".repeat(39_999) + "2]}]}");
+        assertThat(again.status()).as(again.text()).isEqualTo(200);
     }
 
     private static String read(InputStream in) throws IOException {

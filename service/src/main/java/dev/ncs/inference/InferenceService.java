@@ -49,23 +49,27 @@ class InferenceService {
                 limits.uploadPace(), jsonInFlight);
         // The whole body is read before the request is admitted: a slow upload holds what it sent, not a worker
         // slot or a queue place. The JSON text is read before the decoding permit is taken, for the same reason.
-        JsonInferenceCodec.Decoded decoded;
         try {
-            JsonInferenceCodec.JsonPart json = codec.readJson(body, request.getHeader(BINARY_HEADER));
-            decoded = kernels.decode(() -> codec.decode(kernel, version, json, body));
+            JsonInferenceCodec.Decoded decoded;
+            try {
+                JsonInferenceCodec.JsonPart json = codec.readJson(body, request.getHeader(BINARY_HEADER));
+                decoded = kernels.decode(() -> codec.decode(kernel, version, json, body));
+            } finally {
+                body.releaseJson();
+            }
+            try (Upload upload = kernels.receive(decoded.request());
+                    KernelService.Admission admission = kernels.admit(kernel)) {
+                Cancellation cancellation = new Cancellation();
+                KernelResult result;
+                try (ClientConnections.Watch watch = connections.watch(request, cancellation)) {
+                    result = kernels.infer(admission, upload.request(), cancellation);
+                }
+                try (result) {
+                    writer.write(kernel, decoded, result, response);
+                }
+            }
         } finally {
-            body.releaseJson();
-        }
-        try (Upload upload = kernels.receive(decoded.request());
-                KernelService.Admission admission = kernels.admit(kernel)) {
-            Cancellation cancellation = new Cancellation();
-            KernelResult result;
-            try (ClientConnections.Watch watch = connections.watch(request, cancellation)) {
-                result = kernels.infer(admission, upload.request(), cancellation);
-            }
-            try (result) {
-                writer.write(kernel, decoded, result, response);
-            }
+            body.releaseDecoded();
         }
     }
 }

@@ -3,11 +3,13 @@ package dev.ncs.inference;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The heap held by JSON texts of request bodies still being read or decoded, all requests together.
+ * The heap held by JSON texts of request bodies still being read or decoded, and by the tensors decoded
+ * from them until their request ends, all requests together.
  * Each body charges its text's buffer as it grows with the bytes that arrive and gives it back once
  * decoded; past the limit a body is refused with 503 (retry), so that many clients sending large JSON
  * bodies at once cannot exhaust the heap before any of them is decoded (decoding is bounded apart). A
- * body's first 64 KiB are not charged, so small requests are never refused for large ones.
+ * request's first 64 KiB of text and of decoded tensors are not charged, so small requests are never
+ * refused for large ones.
  */
 final class JsonInFlight {
 

@@ -251,7 +251,8 @@ class JsonInferenceCodec {
         if (data == null || data.isNull()) {
             throw new InvalidInputException("input '" + name + "' has no \"data\" (and no binary_data_size)");
         }
-        return new KernelInput(name, type, shape, new JsonTensorSource(name, type, data, shape, count));
+        return new KernelInput(name, type, shape, new JsonTensorSource(name, type, data, shape, count,
+                body::chargeDecoded));
     }
 
     private static long binarySize(String name, DataType type, long count, JsonNode sizeNode) {

@@ -6,6 +6,7 @@ import dev.ncs.nativelib.DataType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.math.BigInteger;
+import java.util.function.LongConsumer;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -25,9 +26,11 @@ final class JsonTensorSource implements TensorSource {
 
     /**
      * Checks {@code data} and encodes it at once into the protocol's binary form, so the JSON tree (several
-     * times the size of its text) can be dropped as soon as the request is decoded.
+     * times the size of its text) can be dropped as soon as the request is decoded. The encoded bytes are
+     * told to {@code charge} before they are allocated (they can be four times the text: "0," is an FP64).
      */
-    JsonTensorSource(String name, DataType type, JsonNode data, long[] shape, long expectedCount) {
+    JsonTensorSource(String name, DataType type, JsonNode data, long[] shape, long expectedCount,
+            LongConsumer charge) {
         this.name = name;
         this.type = type;
         checkStructure(name, data, shape);
@@ -48,6 +51,7 @@ final class JsonTensorSource implements TensorSource {
         if (byteSize() > Integer.MAX_VALUE - 8) {
             throw new InvalidInputException("input '" + name + "' is too large to send as JSON: send it in binary");
         }
+        charge.accept(byteSize());
         this.encoded = new byte[(int) byteSize()];
         encode(data, MemorySegment.ofArray(encoded));
     }

@@ -33,8 +33,9 @@ import org.springframework.util.unit.DataSize;
  *     a worker slot only once it is in), so this bounds how long a slow client holds a connection and
  *     the bytes it sent
  * @param uploadRateWindow the window over which {@code minUploadRate} is checked
- * @param maxJsonInFlight most heap held by the JSON texts of bodies being read and decoded, all requests
- *     together; a body that would pass it gets 503 (retry). Unset: four times the JSON limit (1/8 of the
+ * @param maxJsonInFlight most heap held by the JSON texts of bodies being read and decoded, and by the
+ *     tensors decoded from them until their request ends, all requests together; a body that would pass
+ *     it gets 503 (retry). Unset: four times the JSON limit (1/8 of the
  *     maximum heap by default): heap for four of the largest JSON bodies at once, beside the trees the
  *     decoders build (one per worker, several times their text)
  */

@@ -30,6 +30,8 @@ final class RequestBody {
     private final UploadPace pace;
     private final JsonInFlight jsonInFlight;
     private long jsonCharged;
+    private long decodedSize;
+    private long decodedCharged;
     private long consumed;
     private byte[] chunk;
 
@@ -126,6 +128,25 @@ final class RequestBody {
     void releaseJson() {
         jsonInFlight.release(jsonCharged);
         jsonCharged = 0;
+    }
+
+    /**
+     * Charges {@code bytes} of tensors decoded from the JSON to the same total as the texts (they stay on the
+     * heap until a worker copies them to native memory); the request's first 64 KiB of them are free.
+     */
+    void chargeDecoded(long bytes) {
+        decodedSize += bytes;
+        long charge = Math.max(0, decodedSize - CHUNK) - decodedCharged;
+        if (charge > 0) {
+            jsonInFlight.reserve(charge);
+            decodedCharged += charge;
+        }
+    }
+
+    /** Gives back the decoded tensors' charge (once the request is done). */
+    void releaseDecoded() {
+        jsonInFlight.release(decodedCharged);
+        decodedCharged = 0;
     }
 
     /**

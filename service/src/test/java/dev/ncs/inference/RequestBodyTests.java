@@ -1,6 +1,7 @@
 package dev.ncs.inference;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.sun.management.ThreadMXBean;
 import dev.ncs.kernel.InvalidInputException;
@@ -45,5 +46,38 @@ class RequestBodyTests {
         RequestBody body = RequestBody.open(new ByteArrayInputStream(sent), null, -1, LIMIT, LIMIT);
 
         assertThat(new String(body.readJson(13, "the JSON header"), StandardCharsets.US_ASCII)).isEqualTo("{\"inputs\":[]}");
+    }
+
+    /**
+     * JSON texts and the tensors decoded from them share one heap total: each body's first 64 KiB of each
+     * are free, the rest charged as it grows and given back when released; past the total, 503.
+     */
+    @Test
+    void jsonTextsAndDecodedTensorsShareOneBoundedTotal() {
+        JsonInFlight inFlight = new JsonInFlight(1 << 20);
+        byte[] text = new byte[600_000];
+        RequestBody first = RequestBody.open(new ByteArrayInputStream(text), null, -1, LIMIT, LIMIT, UploadPace.none(),
+                inFlight);
+        assertThat(first.readAllJson()).hasSize(600_000);
+        long textCharge = inFlight.held();
+        assertThat(textCharge).as("the array doubled to 1 MiB; its first 64 KiB are free").isEqualTo((1 << 20) - (64 << 10));
+        first.chargeDecoded(60_000); // within the free 64 KiB of decoded tensors
+        assertThat(inFlight.held()).isEqualTo(textCharge);
+        first.releaseJson();
+        first.chargeDecoded(500_000);
+        assertThat(inFlight.held()).isEqualTo(560_000 - (64 << 10));
+
+        RequestBody second = RequestBody.open(new ByteArrayInputStream(text), null, -1, LIMIT, LIMIT, UploadPace.none(),
+                inFlight);
+        assertThatThrownBy(second::readAllJson).isInstanceOf(ServerBusyException.class)
+                .hasMessageContaining("ncs.limits.max-json-in-flight");
+        second.releaseJson();
+        first.releaseDecoded();
+        assertThat(inFlight.held()).isZero();
+        RequestBody third = RequestBody.open(new ByteArrayInputStream(text), null, -1, LIMIT, LIMIT, UploadPace.none(),
+                inFlight);
+        assertThat(third.readAllJson()).hasSize(600_000);
+        third.releaseJson();
+        assertThat(inFlight.held()).isZero();
     }
 }

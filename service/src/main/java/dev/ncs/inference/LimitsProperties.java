@@ -2,6 +2,7 @@ package dev.ncs.inference;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
+import java.time.Duration;
 import org.springframework.util.unit.DataSize;
 
 /**
@@ -26,6 +27,13 @@ import org.springframework.util.unit.DataSize;
  * @param maxOutputs most entries in a request's {@code outputs}; more gets 400
  * @param maxElements most tensor elements in one request, all inputs together (the product of each
  *     shape, JSON and binary alike); more gets 413
+ * @param maxJsonResponseSize largest JSON text the outputs asked for as JSON may take in a response,
+ *     counted before the kernel runs as an upper bound per element (25 bytes for FP64, 6 per byte of
+ *     BYTES for escapes); larger gets 413 at once, before any kernel time is spent (ask for it in binary)
+ * @param minDownloadRate the average rate, in bytes per second, at which a client must take its response
+ *     once the grace is over; slower responses are abandoned and their outputs freed. 0 = no minimum
+ * @param downloadGrace how long a response may go at any rate before the minimum applies, and how long
+ *     one write may wait without any progress before the response is abandoned
  */
 @ConfigurationProperties("ncs.limits")
 public record LimitsProperties(
@@ -37,7 +45,10 @@ public record LimitsProperties(
         @DefaultValue("256") int maxNameLength,
         @DefaultValue("64") int maxInputs,
         @DefaultValue("64") int maxOutputs,
-        @DefaultValue("1073741824") long maxElements) {
+        @DefaultValue("1073741824") long maxElements,
+        @DefaultValue("64MB") DataSize maxJsonResponseSize,
+        @DefaultValue("1MB") DataSize minDownloadRate,
+        @DefaultValue("10s") Duration downloadGrace) {
 
     static final long DEFAULT_MAX_JSON = 64L * 1024 * 1024;
 
@@ -49,6 +60,12 @@ public record LimitsProperties(
         positive("max-inputs", maxInputs);
         positive("max-outputs", maxOutputs);
         positive("max-elements", maxElements);
+        positive("max-json-response-size", maxJsonResponseSize.toBytes());
+        if (minDownloadRate.toBytes() < 0) {
+            throw new IllegalArgumentException("ncs.limits.min-download-rate must not be negative, got "
+                    + minDownloadRate);
+        }
+        positive("download-grace (ms)", downloadGrace.toMillis());
     }
 
     long effectiveMaxJsonSize() {

@@ -2,12 +2,9 @@ package dev.ncs.inference;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import jakarta.servlet.ServletResponse;
-import jakarta.servlet.ServletResponseWrapper;
+import jakarta.servlet.ServletRequest;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
-import org.apache.catalina.connector.Response;
-import org.apache.coyote.ActionCode;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
@@ -20,13 +17,20 @@ import org.springframework.stereotype.Component;
  * <p>Writes block while the client does not read. Progress is checked each time a write returns; a write
  * that cannot progress at all fails after the grace ({@code WriteTimeoutProtocol} sets Tomcat's write
  * timeout to it, instead of the 60 s connection timeout), so a client that reads nothing is dropped about
- * a grace after the socket buffers fill. Abandoning stops the writing and closes the connection; the
+ * a grace after the socket buffers fill. Abandoning stops the writing and has the connection closed; the
  * caller then closes the kernel's result, which frees the outputs.
  */
 @Component
-class Downloads {
+public class Downloads {
 
     private static final Logger log = LoggerFactory.getLogger(Downloads.class);
+
+    /**
+     * The request attribute, holding the failure, that asks the server to close the connection once the
+     * request's processing returns (a Tomcat valve does it: the servlet API cannot, once the response is
+     * committed).
+     */
+    public static final String ABANDONED = Downloads.class.getName() + ".abandoned";
 
     /** Why a response was abandoned: the {@code reason} tag of {@code ncs_responses_abandoned_total}. */
     enum Reason {
@@ -71,25 +75,17 @@ class Downloads {
     }
 
     /**
-     * Ends a response whose writing failed with {@code failure}: counts it, and has the server close the
-     * connection without writing more (the response is incomplete: nothing after it could be read). A
-     * response of another server than Tomcat (tests' mocks) gets the failure back.
+     * Ends a response whose writing failed with {@code failure}: counts it, and marks the request so that the
+     * server closes the connection without writing more ({@link #ABANDONED}; the response is incomplete and
+     * nothing after it on the connection could be read).
      */
-    void abandon(ServletResponse response, IOException failure, long written) throws IOException {
+    void abandon(ServletRequest request, IOException failure, long written) {
         Reason reason = failure instanceof TooSlowException ? Reason.TOO_SLOW
-                : failure.getCause() instanceof SocketTimeoutException || failure instanceof SocketTimeoutException
+                : failure instanceof SocketTimeoutException || failure.getCause() instanceof SocketTimeoutException
                         ? Reason.STALLED : Reason.CLOSED;
-        ServletResponse server = response;
-        while (server instanceof ServletResponseWrapper wrapper) {
-            server = wrapper.getResponse();
-        }
-        if (!(server instanceof Response tomcat)) {
-            throw failure;
-        }
         abandoned[reason.ordinal()].increment();
         log.debug("response abandoned ({}) after {} bytes: {}", reason.tag, written, failure.getMessage());
-        // What ErrorReportValve does for a failure after the commit: no more writes, close the connection.
-        tomcat.getCoyoteResponse().action(ActionCode.CLOSE_NOW, failure);
+        request.setAttribute(ABANDONED, failure);
     }
 
     /** One response's progress. Used by the thread that writes it. */

@@ -9,6 +9,7 @@ import dev.ncs.nativelib.DataType;
 import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.ServletResponse;
 import jakarta.servlet.ServletResponseWrapper;
+import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.FilterOutputStream;
 import java.io.IOException;
@@ -138,7 +139,7 @@ class InferenceResponseWriter {
      * (connection closed, counted); the caller frees the outputs either way.
      */
     void write(KernelMetadata kernel, JsonInferenceCodec.Decoded request, KernelResult result,
-            HttpServletResponse response) throws IOException {
+            HttpServletRequest httpRequest, HttpServletResponse response) {
         List<KernelOutput> outputs = new ArrayList<>();
         List<Boolean> inBinary = new ArrayList<>();
         List<MemorySegment> binary = new ArrayList<>();
@@ -187,9 +188,9 @@ class InferenceResponseWriter {
                 }
             }
         } catch (JacksonIOException e) {
-            downloads.abandon(response, e.getCause(), download != null ? download.written() : 0);
+            downloads.abandon(httpRequest, e.getCause(), download != null ? download.written() : 0);
         } catch (IOException e) {
-            downloads.abandon(response, e, download != null ? download.written() : 0);
+            downloads.abandon(httpRequest, e, download != null ? download.written() : 0);
         }
     }
 

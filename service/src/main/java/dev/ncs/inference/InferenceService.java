@@ -55,7 +55,7 @@ class InferenceService {
                         cancellation);
             }
             try (result) {
-                writer.write(kernel, decoded, result, response); // a client too slow to read it is dropped
+                writer.write(kernel, decoded, result, request, response); // a client too slow to read it is dropped
             }
         }
     }

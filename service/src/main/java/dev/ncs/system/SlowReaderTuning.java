@@ -1,0 +1,62 @@
+package dev.ncs.system;
+
+import dev.ncs.inference.Downloads;
+import dev.ncs.inference.LimitsProperties;
+import jakarta.servlet.ServletException;
+import java.io.IOException;
+import org.apache.catalina.connector.Request;
+import org.apache.catalina.connector.Response;
+import org.apache.catalina.valves.ValveBase;
+import org.apache.coyote.ActionCode;
+import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
+import org.springframework.boot.web.server.WebServerFactoryCustomizer;
+import org.springframework.stereotype.Component;
+
+/**
+ * Tomcat's side of dropping clients that do not read their responses ({@link Downloads}):
+ * <ul>
+ * <li>a write that waits longer than {@code ncs.limits.download-grace} for the client to take a byte fails
+ *     (Tomcat's own limit, the 60 s connection timeout, would let a client that reads nothing hold native
+ *     memory for a minute; see {@link WriteTimeoutProtocol});</li>
+ * <li>a response abandoned mid-way has its connection closed at once, without flushing what is buffered:
+ *     the servlet API has no way to do that once a response is committed, so a valve does it for requests
+ *     marked {@link Downloads#ABANDONED}, as Tomcat's error report valve does after a failure.</li>
+ * </ul>
+ */
+@Component
+class SlowReaderTuning implements WebServerFactoryCustomizer<TomcatServletWebServerFactory> {
+
+    private final long writeTimeoutMillis;
+
+    SlowReaderTuning(LimitsProperties limits) {
+        this.writeTimeoutMillis = limits.downloadGrace().toMillis();
+    }
+
+    @Override
+    public void customize(TomcatServletWebServerFactory factory) {
+        factory.setProtocol(WriteTimeoutProtocol.class.getName());
+        factory.addConnectorCustomizers(connector -> {
+            if (connector.getProtocolHandler() instanceof WriteTimeoutProtocol protocol) {
+                protocol.setWriteTimeoutMillis(writeTimeoutMillis);
+            }
+        });
+        factory.addContextValves(new CloseAbandoned());
+    }
+
+    /** Closes the connection of a request whose response was abandoned, once the application is done with it. */
+    static final class CloseAbandoned extends ValveBase {
+
+        CloseAbandoned() {
+            super(true);
+        }
+
+        @Override
+        public void invoke(Request request, Response response) throws IOException, ServletException {
+            getNext().invoke(request, response);
+            Object failure = request.getAttribute(Downloads.ABANDONED);
+            if (failure != null) {
+                response.getCoyoteResponse().action(ActionCode.CLOSE_NOW, failure);
+            }
+        }
+    }
+}

@@ -14,8 +14,9 @@ import org.springframework.stereotype.Service;
 
 /**
  * The inference endpoint's work: open the body within limits, decode it (JSON, with binary tensors
- * left in the body for the kernel service to stream into native memory), run the kernel, and write
- * the response while the outputs are still in native memory.
+ * left in the body for the kernel service to stream into native memory), run the kernel (once its
+ * outputs are known to fit the response's limits), and write the response while the outputs are still
+ * in native memory.
  */
 @Service
 class InferenceService {
@@ -62,10 +63,11 @@ class InferenceService {
                 Cancellation cancellation = new Cancellation();
                 KernelResult result;
                 try (ClientConnections.Watch watch = connections.watch(request, cancellation)) {
-                    result = kernels.infer(admission, upload.request(), cancellation);
+                    result = kernels.infer(admission, upload.request().withOutputCheck(writer.jsonLimit(decoded)),
+                            cancellation);
                 }
                 try (result) {
-                    writer.write(kernel, decoded, result, response);
+                    writer.write(kernel, decoded, result, request, response); // a client too slow to read it is dropped
                 }
             }
         } finally {

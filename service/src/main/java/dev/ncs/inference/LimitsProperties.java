@@ -38,6 +38,13 @@ import org.springframework.util.unit.DataSize;
  *     it gets 503 (retry). Unset: four times the JSON limit (1/8 of the
  *     maximum heap by default): heap for four of the largest JSON bodies at once, beside the trees the
  *     decoders build (one per worker, several times their text)
+ * @param maxJsonResponseSize largest JSON text the outputs asked for as JSON may take in a response,
+ *     counted before the kernel runs as an upper bound per element (25 bytes for FP64, 6 per byte of
+ *     BYTES for escapes); larger gets 413 at once, before any kernel time is spent (ask for it in binary)
+ * @param minDownloadRate the average rate, in bytes per second, at which a client must take its response
+ *     once the grace is over; slower responses are abandoned and their outputs freed. 0 = no minimum
+ * @param downloadGrace how long a response may go at any rate before the minimum applies, and how long
+ *     one write may wait without any progress before the response is abandoned
  */
 @ConfigurationProperties("ncs.limits")
 public record LimitsProperties(
@@ -52,7 +59,10 @@ public record LimitsProperties(
         @DefaultValue("1073741824") long maxElements,
         @DefaultValue("64KB") DataSize minUploadRate,
         @DefaultValue("10s") Duration uploadRateWindow,
-        DataSize maxJsonInFlight) {
+        DataSize maxJsonInFlight,
+        @DefaultValue("64MB") DataSize maxJsonResponseSize,
+        @DefaultValue("1MB") DataSize minDownloadRate,
+        @DefaultValue("10s") Duration downloadGrace) {
 
     static final long DEFAULT_MAX_JSON = 64L * 1024 * 1024;
 
@@ -68,6 +78,12 @@ public record LimitsProperties(
             throw new IllegalArgumentException("ncs.limits.min-upload-rate must be >= 0 and upload-rate-window > 0, got "
                     + minUploadRate + " and " + uploadRateWindow);
         }
+        positive("max-json-response-size", maxJsonResponseSize.toBytes());
+        if (minDownloadRate.toBytes() < 0) {
+            throw new IllegalArgumentException("ncs.limits.min-download-rate must not be negative, got "
+                    + minDownloadRate);
+        }
+        positive("download-grace (ms)", downloadGrace.toMillis());
     }
 
     long effectiveMaxJsonInFlight() {

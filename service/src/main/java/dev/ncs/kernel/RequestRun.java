@@ -27,8 +27,9 @@ import java.util.function.Function;
  *     <em>started</em> (or, if a deadline or a hang-up came first, <em>withdrawn</em>: exactly one of the
  *     two wins, {@link #state}). The task allocates and fills in-memory inputs, creates the call, binds
  *     inputs and parameters, prepares it (once more in one part if, split, it needs more than the whole
- *     budget: each part packs its own scratch); a call of one part runs, is collected and cleaned up in
- *     the same task, so a small request costs one hand-off to a worker.</li>
+ *     budget: each part packs its own scratch) and lets the request's {@link OutputCheck} veto its
+ *     outputs; a call of one part runs, is collected and cleaned up in the same task, so a small
+ *     request costs one hand-off to a worker.</li>
  * <li>A call of several parts returns to the request's thread, which submits them and waits for all of
  *     them (failed or not: the call and its buffers are freed only when none runs); the part that ends
  *     last collects the outputs and cleans up.</li>
@@ -124,7 +125,7 @@ final class RequestRun {
         } catch (ExceedsMemoryBudgetException e) {
             outcome = Outcome.OUT_OF_MEMORY;
             throw e;
-        } catch (InvalidInputException e) {
+        } catch (InvalidInputException | OutputRefusedException e) {
             outcome = Outcome.INVALID_ARGUMENT;
             throw e;
         } catch (DeadlineExceededException e) {
@@ -221,6 +222,7 @@ final class RequestRun {
                 throwIfStopped();
                 parts = made.prepare(1);
             }
+            checkOutputs(made);
             if (parts > 1) {
                 handedOn = true;
                 return parts;
@@ -257,6 +259,18 @@ final class RequestRun {
         }
         request.parameters().forEach(made::setParam);
         return made;
+    }
+
+    /** The protocol's veto on the prepared call's outputs, before any part runs (a refusal frees all as any failure). */
+    private void checkOutputs(KernelCall prepared) {
+        List<KernelCall.OutputInfo> infos = prepared.outputs();
+        List<OutputCheck.PreparedOutput> outputs = new ArrayList<>(infos.size());
+        for (int i = 0; i < infos.size(); i++) {
+            KernelCall.OutputInfo info = infos.get(i);
+            outputs.add(new OutputCheck.PreparedOutput(kernel.outputs().get(i).name(), info.dataType(), info.shape(),
+                    info.byteSize()));
+        }
+        request.outputCheck().check(outputs);
     }
 
     /** Whether a call refused for want of memory needs more than the whole budget ({@code limit}) at once. */

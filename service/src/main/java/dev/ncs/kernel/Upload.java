@@ -79,7 +79,7 @@ public final class Upload implements AutoCloseable {
             List<KernelInput> inputs = new ArrayList<>(request.inputs().size());
             List<NativeBuffer> buffers = new ArrayList<>();
             Upload upload = new Upload(new KernelRequest(request.kernel(), request.version(), inputs,
-                    request.parameters(), request.timeout()), buffers, workers);
+                    request.parameters(), request.timeout(), request.outputCheck()), buffers, workers);
             try {
                 for (KernelInput input : request.inputs()) {
                     if (input.source().inMemory()) {

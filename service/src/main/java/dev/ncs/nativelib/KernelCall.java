@@ -10,8 +10,11 @@ import java.util.List;
  */
 public interface KernelCall extends AutoCloseable {
 
-    /** An output's datatype and shape, known after {@link #prepare}. */
-    record OutputInfo(DataType dataType, long[] shape) {
+    /**
+     * An output's datatype, shape and size in bytes, known after {@link #prepare}. For BYTES the shape
+     * counts elements and the size is the serialized size the kernel declared (4-byte lengths included).
+     */
+    record OutputInfo(DataType dataType, long[] shape, long byteSize) {
     }
 
     /** Binds input {@code index}; the call takes its own reference to the buffer, held until close. */

@@ -92,8 +92,10 @@ public final class NativeCall implements KernelCall {
             int[] dtype = new int[1];
             int[] rank = new int[1];
             long[] shape = new long[MAX_RANK];
+            long[] bytes = new long[1];
             check(NcsLibrary.ncs_call_output_info(call, i, dtype, rank, shape));
-            outputs.add(new OutputInfo(DataType.byCode(dtype[0]), Arrays.copyOf(shape, rank[0])));
+            check(NcsLibrary.ncs_call_output_nbytes(call, i, bytes));
+            outputs.add(new OutputInfo(DataType.byCode(dtype[0]), Arrays.copyOf(shape, rank[0]), bytes[0]));
         }
         return outputs;
     }

@@ -11,6 +11,7 @@ import dev.ncs.kernel.DeadlineExceededException;
 import dev.ncs.kernel.ExceedsMemoryBudgetException;
 import dev.ncs.kernel.InvalidInputException;
 import dev.ncs.kernel.MemoryBudgetExhaustedException;
+import dev.ncs.kernel.OutputRefusedException;
 import dev.ncs.kernel.UnknownKernelException;
 import dev.ncs.nativelib.NativeException;
 import jakarta.servlet.http.HttpServletRequest;
@@ -50,7 +51,11 @@ class ErrorMapping {
         return error(HttpStatus.NOT_FOUND, e.getMessage());
     }
 
-    @ExceptionHandler({PayloadTooLargeException.class, ExceedsMemoryBudgetException.class})
+    /**
+     * Too large is what the request asks for: a body, a call that never fits the budget, or outputs too large to
+     * send as JSON (the request is what has to change, as with the other size limits: 413 rather than 400).
+     */
+    @ExceptionHandler({PayloadTooLargeException.class, ExceedsMemoryBudgetException.class, OutputRefusedException.class})
     ResponseEntity<Map<String, String>> tooLarge(RuntimeException e) {
         return error(HttpStatus.CONTENT_TOO_LARGE, e.getMessage());
     }
@@ -73,7 +78,7 @@ class ErrorMapping {
     /** The body came too slowly: the connection closes after the answer, without waiting for the rest. */
     @ExceptionHandler(SlowUploadException.class)
     ResponseEntity<Map<String, String>> slowUpload(SlowUploadException e, HttpServletRequest request) {
-        request.setAttribute(UnreadBodyValve.ATTRIBUTE, Boolean.TRUE);
+        request.setAttribute(EndConnectionValve.UNREAD_BODY, Boolean.TRUE);
         return ResponseEntity.status(HttpStatus.REQUEST_TIMEOUT).header(HttpHeaders.CONNECTION, "close")
                 .contentType(MediaType.APPLICATION_JSON).body(Map.of("error", e.getMessage()));
     }

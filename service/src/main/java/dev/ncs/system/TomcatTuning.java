@@ -52,7 +52,7 @@ class TomcatTuning implements WebServerFactoryCustomizer<TomcatServletWebServerF
         long maxHeap = Runtime.getRuntime().maxMemory();
         int buffer = socketBuffer(maxHeap);
         boolean capConnections = !environment.containsProperty("server.tomcat.max-connections");
-        factory.addEngineValves(new UnreadBodyValve());
+        factory.addEngineValves(new EndConnectionValve());
         factory.addContextCustomizers(context -> {
             if (context.getParent() instanceof StandardHost host) {
                 host.setErrorReportValveClass(JsonErrorReportValve.class.getName());

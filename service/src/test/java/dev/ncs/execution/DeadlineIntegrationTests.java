@@ -26,7 +26,8 @@ class DeadlineIntegrationTests extends IntegrationTestSupport {
         double before = metric(scrape(), "ncs_rejected_total{reason=\"deadline\"}");
         int n = 2048; // about 0.2 s of matmul on two cores: far beyond a 20 ms deadline
         byte[] matrix = ByteBuffer.allocate(n * n * 8).order(ByteOrder.LITTLE_ENDIAN).putDouble(0, 1.0).array();
-        byte[] header = ("{\"parameters\":{\"timeout\":20000},\"inputs\":["
+        // The product in binary: as JSON it would be refused before running (ncs.limits.max-json-response-size).
+        byte[] header = ("{\"parameters\":{\"timeout\":20000,\"binary_data_output\":true},\"inputs\":["
                 + "{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[" + n + "," + n + "],\"parameters\":{\"binary_data_size\":"
                 + matrix.length + "}},{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[" + n + "," + n + "],"
                 + "\"parameters\":{\"binary_data_size\":" + matrix.length + "}}]}").getBytes(StandardCharsets.UTF_8);

@@ -37,7 +37,8 @@ class ClientDisconnectIntegrationTests extends IntegrationTestSupport {
         int n = 3000; // seconds of FP64 matmul on this machine's two cores
         long matrixBytes = 8L * n * n;
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
-            byte[] header = ("{\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[" + n + "," + n + "],"
+            // The product in binary: as JSON it would be refused before running (ncs.limits.max-json-response-size).
+            byte[] header = ("{\"parameters\":{\"binary_data_output\":true},\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[" + n + "," + n + "],"
                     + "\"parameters\":{\"binary_data_size\":" + matrixBytes + "}},{\"name\":\"b\",\"datatype\":\"FP64\","
                     + "\"shape\":[" + n + "," + n + "],\"parameters\":{\"binary_data_size\":" + matrixBytes + "}}]}")
                     .getBytes(StandardCharsets.UTF_8);

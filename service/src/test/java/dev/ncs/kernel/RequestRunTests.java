@@ -95,6 +95,31 @@ class RequestRunTests {
     }
 
     @Test
+    void anOutputCheckThatRefusesThePreparedCallFreesItAndItsInputsBeforeAnyPartRuns() throws Exception {
+        FakeCall call = new FakeCall(2, (part, self) -> {
+            throw new AssertionError("part " + part + " ran after the veto");
+        });
+        List<OutputCheck.PreparedOutput> seen = new java.util.ArrayList<>();
+        Future<KernelResult> request = start(() -> call, Duration.ofSeconds(30), outputs -> {
+            seen.addAll(outputs);
+            throw new OutputRefusedException("output 'y' is too large");
+        });
+
+        workers.runNext();
+        assertFailure(request, OutputRefusedException.class, "output 'y' is too large");
+        assertThat(seen).singleElement().satisfies(output -> {
+            assertThat(output.name()).isEqualTo("y");
+            assertThat(output.dataType()).isEqualTo(DataType.FP64);
+            assertThat(output.elementCount()).isEqualTo(1);
+            assertThat(output.byteSize()).isEqualTo(8);
+        });
+        assertThat(call.partStarted.getCount()).as("no part started").isEqualTo(1);
+        assertThat(call.closes.get()).isEqualTo(1);
+        assertThat(workers.submitted.get()).as("no part was submitted").isEqualTo(1);
+        assertThat(registry.get("ncs.kernel").tag("outcome", "invalid_argument").timer().count()).isEqualTo(1);
+    }
+
+    @Test
     void aDeadlineThatPassesBeforeAWorkerTakesTheRequestUpWithdrawsIt() throws Exception {
         Future<KernelResult> request = start(new FakeCall(1, (part, self) -> { }), Duration.ofMillis(20));
 
@@ -294,8 +319,13 @@ class RequestRunTests {
     }
 
     private Future<KernelResult> start(Callable<KernelCall> factory, Duration timeout) {
+        return start(factory, timeout, OutputCheck.NONE);
+    }
+
+    private Future<KernelResult> start(Callable<KernelCall> factory, Duration timeout, OutputCheck check) {
         KernelRequest request = new KernelRequest("fake", null,
-                List.of(new KernelInput("x", DataType.FP64, new long[] {1}, new DoubleSource(7.0))), Map.of());
+                List.of(new KernelInput("x", DataType.FP64, new long[] {1}, new DoubleSource(7.0))), Map.of())
+                .withOutputCheck(check);
         RequestRun run = new RequestRun(KERNEL, request, new int[] {0}, ticket, cancellation, timeout, workers,
                 runtime.memory(), kernel -> {
                     callsMade.incrementAndGet();
@@ -493,7 +523,7 @@ class RequestRunTests {
 
         @Override
         public List<OutputInfo> outputs() {
-            return List.of(new OutputInfo(DataType.FP64, new long[] {1}));
+            return List.of(new OutputInfo(DataType.FP64, new long[] {1}, 8));
         }
 
         @Override

@@ -76,6 +76,8 @@ public final class NcsLibrary {
 
     public static native int ncs_call_output_info(long call, int index, int[] dtype, int[] rank, long[] shape);
 
+    public static native int ncs_call_output_nbytes(long call, int index, long[] nbytes);
+
     public static native int ncs_call_take_output(long call, int index, long[] out);
 
     public static native void ncs_call_cancel(long call);

@@ -2,18 +2,24 @@ package dev.ncs.inference;
 
 import dev.ncs.kernel.InvalidInputException;
 import jakarta.servlet.ServletInputStream;
+import java.io.EOFException;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.MemorySegment;
+import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
-import java.util.zip.GZIPInputStream;
-import java.util.zip.InflaterInputStream;
+import java.util.Locale;
+import org.apache.coyote.BadRequestException;
 
 /**
  * A request body read once, front to back, never more than {@code limit} bytes (after decompression):
  * the JSON header into the heap, binary tensors straight into native memory. Uncompressed bodies are
  * read with {@link ServletInputStream#read(ByteBuffer)} into a view of the native buffer, so the
  * bytes are copied once, from the server's socket buffer to their final place.
+ *
+ * <p>A body that ends before it should is refused with where it ended: which part was being read, and how many
+ * of the bytes the request declared had arrived.
  */
 final class RequestBody {
 
@@ -26,15 +32,21 @@ final class RequestBody {
     private final long limit;
     private final long jsonLimit;
     private final long declaredLength;
+    /** The request's Content-Length (of the bytes on the wire, compressed or not); -1 when chunked. */
+    private final long contentLength;
     private long consumed;
+    /** Bytes of the body received from the network so far (compressed ones, for a compressed body). */
+    private long received;
     private byte[] chunk;
 
-    private RequestBody(InputStream in, ServletInputStream direct, long limit, long jsonLimit, long declaredLength) {
-        this.in = in;
-        this.direct = direct;
+    private RequestBody(InputStream raw, CompressedBody.Format format, long limit, long jsonLimit, long contentLength) {
+        InputStream counted = new Counted(raw);
+        this.in = format == null ? counted : new CompressedBody(counted, format);
+        this.direct = format == null && raw instanceof ServletInputStream s ? s : null;
         this.limit = limit;
         this.jsonLimit = Math.min(jsonLimit, limit);
-        this.declaredLength = declaredLength;
+        this.contentLength = contentLength;
+        this.declaredLength = format == null ? contentLength : -1;
     }
 
     /**
@@ -46,19 +58,15 @@ final class RequestBody {
             throw tooLarge(contentLength + " bytes", limit);
         }
         if (encoding == null || encoding.isBlank() || encoding.equalsIgnoreCase("identity")) {
-            return new RequestBody(raw, raw instanceof ServletInputStream s ? s : null, limit, jsonLimit, contentLength);
+            return new RequestBody(raw, null, limit, jsonLimit, contentLength);
         }
-        try {
-            InputStream decoded = switch (encoding.trim().toLowerCase(java.util.Locale.ROOT)) {
-                case "gzip", "x-gzip" -> new GZIPInputStream(raw, CHUNK);
-                case "deflate" -> new InflaterInputStream(raw);
-                default -> throw new UnsupportedEncodingException("Content-Encoding '" + encoding
-                        + "' is not supported; use gzip, deflate or none");
-            };
-            return new RequestBody(decoded, null, limit, jsonLimit, -1);
-        } catch (IOException e) {
-            throw unreadable(e);
-        }
+        CompressedBody.Format format = switch (encoding.trim().toLowerCase(Locale.ROOT)) {
+            case "gzip", "x-gzip" -> CompressedBody.Format.GZIP;
+            case "deflate" -> CompressedBody.Format.DEFLATE;
+            default -> throw new UnsupportedEncodingException("Content-Encoding '" + encoding
+                    + "' is not supported; use gzip, deflate or none");
+        };
+        return new RequestBody(raw, format, limit, jsonLimit, contentLength);
     }
 
     /** The most bytes this body may hold (ncs.limits.max-request-size). */
@@ -84,7 +92,7 @@ final class RequestBody {
         try {
             bytes = in.readNBytes(n); // reads in bounded chunks, so the array is made only from what came
         } catch (IOException e) {
-            throw unreadable(e);
+            throw unreadable(e, what);
         }
         consumed += bytes.length;
         if (bytes.length < n) {
@@ -102,7 +110,7 @@ final class RequestBody {
         try {
             bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, jsonLimit - consumed + 1));
         } catch (IOException e) {
-            throw unreadable(e);
+            throw unreadable(e, "the JSON body");
         }
         consumed += bytes.length;
         if (consumed > jsonLimit) {
@@ -127,7 +135,7 @@ final class RequestBody {
                 consumed += got;
             }
         } catch (IOException e) {
-            throw unreadable(e);
+            throw unreadable(e, what);
         }
     }
 
@@ -137,7 +145,7 @@ final class RequestBody {
         try {
             next = in.read();
         } catch (IOException e) {
-            throw unreadable(e);
+            throw unreadable(e, "the end of the body");
         }
         if (next >= 0) {
             throw new InvalidInputException("the request body has bytes after the last binary tensor: "
@@ -148,7 +156,9 @@ final class RequestBody {
     /** Reads up to {@code want} bytes into native memory at {@code offset}, trusting only read's count. */
     private int readDirect(MemorySegment target, long offset, int want) throws IOException {
         ByteBuffer view = target.asSlice(offset, want).asByteBuffer();
-        return direct.read(view);
+        int got = direct.read(view);
+        received += Math.max(got, 0);
+        return got;
     }
 
     private int readChunked(MemorySegment target, long offset, int want) throws IOException {
@@ -168,15 +178,74 @@ final class RequestBody {
         }
     }
 
-    private static InvalidInputException truncated(String what, long expected, long got) {
-        return new InvalidInputException("the request body ended early: " + what + " needs " + expected
-                + " bytes but only " + got + " arrived (check Inference-Header-Content-Length and binary_data_size)");
+    /** The body ended, cleanly, before a part the JSON declared: the declared sizes are wrong. */
+    private InvalidInputException truncated(String what, long expected, long got) {
+        return new InvalidInputException("the request body was truncated at byte " + consumed + ": " + what + " needs "
+                + expected + " bytes but only " + got + " arrived (check Inference-Header-Content-Length and "
+                + "binary_data_size against what is sent)");
     }
 
-    /** A body that cannot be read (corrupt compression, a client that went away) is the client's problem. */
-    private static InvalidInputException unreadable(IOException e) {
-        String reason = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
-        return new InvalidInputException("the request body could not be read: " + reason);
+    /**
+     * A body that cannot be read is the client's problem: the connection ended before the body did (Content-Length
+     * not reached, or a chunked body without its last chunk), broken chunked framing, or a body that stopped
+     * arriving.
+     */
+    private InvalidInputException unreadable(IOException e, String what) {
+        if (causedBy(e, EOFException.class)) {
+            String of = contentLength >= 0 ? received + " of the " + contentLength + " bytes its Content-Length declares"
+                    : received + " bytes, before its last chunk (Transfer-Encoding: chunked)";
+            return new InvalidInputException("the request body was truncated: the connection ended after " + of
+                    + ", while " + what + " was being read; send the whole body");
+        }
+        if (causedBy(e, BadRequestException.class)) {
+            return new InvalidInputException("the request body's chunked framing is malformed after " + received
+                    + " bytes: " + rootMessage(e) + "; send valid Transfer-Encoding: chunked or a Content-Length");
+        }
+        if (causedBy(e, SocketTimeoutException.class)) {
+            return new InvalidInputException("the request body stopped arriving after " + received + " bytes, while "
+                    + what + " was being read (server.tomcat.connection-timeout); send it without pausing");
+        }
+        return new InvalidInputException("the request body could not be read after " + received + " bytes: "
+                + rootMessage(e));
+    }
+
+    private static boolean causedBy(Throwable e, Class<? extends Throwable> kind) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (kind.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null) {
+            root = root.getCause();
+        }
+        return root.getMessage() != null ? root.getMessage() : root.getClass().getSimpleName();
+    }
+
+    /** Counts the bytes of the body as they come off the network. */
+    private final class Counted extends FilterInputStream {
+
+        Counted(InputStream raw) {
+            super(raw);
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            received += b < 0 ? 0 : 1;
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            received += Math.max(n, 0);
+            return n;
+        }
     }
 
     private PayloadTooLargeException jsonTooLarge(String size) {

@@ -24,9 +24,16 @@ import org.springframework.stereotype.Component;
  * the state of each watched request's connection ({@link NativeRuntime#tcpState}: one exact
  * NETLINK_SOCK_DIAG lookup each, microseconds; reading {@code /proc/net/tcp} instead walks the whole
  * connection table, milliseconds per read, and took 5–10% off a two-core matmul). A connection the
- * client closed is in {@code CLOSE_WAIT}; one it reset is gone. A client that half-closes (shuts
- * down only its sending side) while waiting for its answer looks like one that left; HTTP clients do
- * not do that. Where the lookup is not available the check turns itself off.
+ * client closed is in {@code CLOSE_WAIT}; one it reset is gone. Where the lookup is not available the
+ * check turns itself off.
+ *
+ * <p>A client that half-closes (shuts down only its sending side) after a complete request looks the same
+ * ({@code CLOSE_WAIT}), and is cancelled too, with a 499 that says why. Only bytes sent to the client would
+ * tell the two apart (a closed socket answers them with a reset), and before the answer HTTP/1.1 allows only
+ * 1xx interim responses, which Triton's Python client (geventhttpclient) refuses whatever their code ("a new
+ * response began before end of" the 1xx) and Python's http.client takes for the final answer when it is not
+ * 100. Cancelling work nobody may read is the safer error: a kernel left running for a client that hung up
+ * holds a worker until its deadline, and HTTP clients do not half-close.
  */
 @Component
 class ClientConnections implements DisposableBean {
@@ -106,7 +113,8 @@ class ClientConnections implements DisposableBean {
                     watch.seen = true;
                 } else if (watch.seen || state != 0) {
                     watches.remove(watch);
-                    watch.cancellation.cancel("the client closed the connection");
+                    watch.cancellation.cancel("the client closed the connection (or shut down its sending side, which "
+                            + "looks the same: keep it open until the answer)");
                 }
             }
         } catch (RuntimeException e) {

@@ -66,6 +66,41 @@ class ClientDisconnectIntegrationTests extends IntegrationTestSupport {
                 + "\"data\":[2,1]}]}").status()).isEqualTo(200);
     }
 
+    /**
+     * A half-close looks like a hang-up (CLOSE_WAIT) and only bytes written could tell them apart, which Triton's
+     * clients do not accept before the answer (see ClientConnections): the kernel is cancelled, and the client,
+     * still reading, is told why.
+     */
+    @Test
+    void aClientThatHalfClosesDuringItsKernelIsToldWhyItWasCancelled() throws Exception {
+        int n = 2500;
+        long matrixBytes = 8L * n * n;
+        byte[] header = ("{\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[" + n + "," + n + "],"
+                + "\"parameters\":{\"binary_data_size\":" + matrixBytes + "}},{\"name\":\"b\",\"datatype\":\"FP64\","
+                + "\"shape\":[" + n + "," + n + "],\"parameters\":{\"binary_data_size\":" + matrixBytes + "}}]}")
+                .getBytes(StandardCharsets.UTF_8);
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            socket.setSoTimeout(20_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /v2/models/matmul/infer HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                    + "Inference-Header-Content-Length: " + header.length + "\r\nContent-Length: "
+                    + (header.length + 2 * matrixBytes) + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            out.write(header);
+            byte[] zeros = new byte[1 << 20];
+            for (long sent = 0; sent < 2 * matrixBytes; sent += zeros.length) {
+                out.write(zeros, 0, (int) Math.min(zeros.length, 2 * matrixBytes - sent));
+            }
+            out.flush();
+            awaitMetric("ncs_workers_busy", busy -> busy > 0);
+            socket.shutdownOutput();
+
+            String reply = new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+
+            assertThat(reply).startsWith("HTTP/1.1 499 ");
+            assertThat(reply).contains("shut down its sending side").contains("keep it open until the answer");
+        }
+    }
+
     @Test
     void aQueuedRequestWhoseClientHangsUpNeverRuns() throws Exception {
         String start = scrape();

@@ -197,13 +197,13 @@ final class RequestBody {
             return new InvalidInputException("the request body was truncated: the connection ended after " + of
                     + ", while " + what + " was being read; send the whole body");
         }
+        if (causedBy(e, SocketTimeoutException.class)) { // Tomcat wraps it in a BadRequestException: first
+            return new InvalidInputException("the request body stopped arriving after " + received + " bytes, while "
+                    + what + " was being read (server.tomcat.connection-timeout); send it without pausing");
+        }
         if (causedBy(e, BadRequestException.class)) {
             return new InvalidInputException("the request body's chunked framing is malformed after " + received
                     + " bytes: " + rootMessage(e) + "; send valid Transfer-Encoding: chunked or a Content-Length");
-        }
-        if (causedBy(e, SocketTimeoutException.class)) {
-            return new InvalidInputException("the request body stopped arriving after " + received + " bytes, while "
-                    + what + " was being read (server.tomcat.connection-timeout); send it without pausing");
         }
         return new InvalidInputException("the request body could not be read after " + received + " bytes: "
                 + rootMessage(e));

@@ -44,11 +44,8 @@ class ErrorMapping {
 
     private static final Logger log = LoggerFactory.getLogger(ErrorMapping.class);
     private static final HttpStatusCode INSUFFICIENT_STORAGE = HttpStatusCode.valueOf(507);
-    /** The status and message answered, kept on the request for {@link JsonErrorController}. */
+    /** The message answered, kept on the request for {@link JsonErrorController}. */
     private static final String ANSWERED = ErrorMapping.class.getName() + ".answered";
-
-    private record Answer(int status, String message) {
-    }
 
     /** The answer to a request for a path that has no endpoint (under any method). */
     static String noEndpoint(String method, String path) {
@@ -57,13 +54,12 @@ class ErrorMapping {
     }
 
     /**
-     * The message this class answered {@code request} with, if it was for {@code status}: when a read of the
-     * body failed, the container took the response over (a 400 of its own, forwarded to /error), but the
-     * service knows better what was cut and where.
+     * The message this class answered {@code request} with, if any: when a read of the body failed, the
+     * container took the response over (a 400 of its own, 408 for a timeout, forwarded to /error), but the
+     * service knows better what was cut or late, and where.
      */
-    static String answered(HttpServletRequest request, int status) {
-        return request.getAttribute(ANSWERED) instanceof Answer answer && answer.status() == status
-                ? answer.message() : null;
+    static String answered(HttpServletRequest request) {
+        return request.getAttribute(ANSWERED) instanceof String message ? message : null;
     }
 
     @ExceptionHandler(InvalidInputException.class)
@@ -106,7 +102,7 @@ class ErrorMapping {
         return ResponseEntity.status(HttpStatus.SERVICE_UNAVAILABLE)
                 .header(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, e.retryAfter().toSeconds())))
                 .contentType(MediaType.APPLICATION_JSON)
-                .body(Map.of("error", record(HttpStatus.SERVICE_UNAVAILABLE, e.getMessage())));
+                .body(Map.of("error", record(e.getMessage())));
     }
 
     @ExceptionHandler(NativeException.class)
@@ -156,7 +152,7 @@ class ErrorMapping {
         String allowed = e.getSupportedHttpMethods() == null ? "" : e.getSupportedHttpMethods().stream()
                 .map(Object::toString).sorted().collect(Collectors.joining(", "));
         return ResponseEntity.status(HttpStatus.METHOD_NOT_ALLOWED).headers(e.getHeaders())
-                .contentType(MediaType.APPLICATION_JSON).body(Map.of("error", record(HttpStatus.METHOD_NOT_ALLOWED,
+                .contentType(MediaType.APPLICATION_JSON).body(Map.of("error", record(
                         request.getRequestURI() + " does not take " + e.getMethod()
                                 + (allowed.isEmpty() ? "" : "; use " + allowed))));
     }
@@ -186,13 +182,13 @@ class ErrorMapping {
 
     private static ResponseEntity<Map<String, String>> error(HttpStatusCode status, String message) {
         return ResponseEntity.status(status).contentType(MediaType.APPLICATION_JSON)
-                .body(Map.of("error", record(status, message)));
+                .body(Map.of("error", record(message)));
     }
 
-    private static String record(HttpStatusCode status, String message) {
+    private static String record(String message) {
         RequestAttributes attributes = RequestContextHolder.getRequestAttributes();
         if (attributes != null) {
-            attributes.setAttribute(ANSWERED, new Answer(status.value(), message), RequestAttributes.SCOPE_REQUEST);
+            attributes.setAttribute(ANSWERED, message, RequestAttributes.SCOPE_REQUEST);
         }
         return message;
     }

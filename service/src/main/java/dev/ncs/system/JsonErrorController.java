@@ -30,7 +30,7 @@ class JsonErrorController implements ErrorController {
         Object code = request.getAttribute(RequestDispatcher.ERROR_STATUS_CODE);
         HttpStatus status = code instanceof Integer value && HttpStatus.resolve(value) != null
                 ? HttpStatus.valueOf(value) : HttpStatus.INTERNAL_SERVER_ERROR;
-        String text = ErrorMapping.answered(request, status.value());
+        String text = ErrorMapping.answered(request);
         Object message = request.getAttribute(RequestDispatcher.ERROR_MESSAGE);
         if (text == null && message instanceof String given && !given.isBlank()
                 && !given.equals(status.getReasonPhrase())) {

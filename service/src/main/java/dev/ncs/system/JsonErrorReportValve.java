@@ -43,7 +43,7 @@ public class JsonErrorReportValve extends ErrorReportValve {
                     + "Content-Length headers, an invalid Transfer-Encoding or Host, characters not allowed in the "
                     + "path), or larger than the header limit (server.max-http-request-header-size)";
             case 408 -> "the request did not arrive in time (server.tomcat.connection-timeout): send the request "
-                    + "line and headers without pausing";
+                    + "line, headers and body without pausing";
             case 417 -> "the only expectation this server meets is Expect: 100-continue; send that or no Expect "
                     + "header";
             case 501 -> "the request's Transfer-Encoding is not supported: send the body with Content-Length or "

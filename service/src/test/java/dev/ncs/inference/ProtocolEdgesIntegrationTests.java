@@ -86,6 +86,15 @@ class ProtocolEdgesIntegrationTests extends IntegrationTestSupport {
     }
 
     @Test
+    void brokenChunkedFramingSaysSo() throws Exception {
+        String reply = exchange("POST " + SORT + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\nzz\r\n" + SORT_BODY + "\r\n0\r\n\r\n", true);
+
+        assertThat(reply).startsWith("HTTP/1.1 400 ");
+        assertThat(error(reply)).contains("chunked framing is malformed after 0 bytes").contains("Invalid chunk header");
+    }
+
+    @Test
     void aJsonHeaderCutShortIsTruncatedInTheHeader() throws Exception {
         byte[] body = BinaryRequests.body(BINARY_HEADER, new byte[8]).bytes();
         RawHttp.Response reply = raw(SORT, List.of(Map.entry(InferenceService.BINARY_HEADER,

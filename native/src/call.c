@@ -614,6 +614,22 @@ static int api_param_string(ncs_ctx *ctx, const char *name, const char **out)
     return status;
 }
 
+static int api_param_is_set(ncs_ctx *ctx, const char *name, int *out)
+{
+    ncs_call *c = call_of(ctx);
+    if (c == NULL || name == NULL || out == NULL)
+        return NCS_E_INVALID_ARGUMENT;
+    const ncs_kernel_desc *k = &c->kernel->desc;
+    for (int i = 0; i < k->n_params; i++) {
+        if (strcmp(k->params[i].name, name) == 0) {
+            *out = c->params[i] != NULL;
+            return NCS_OK;
+        }
+    }
+    return kfail(c, NCS_E_INVALID_ARGUMENT, "kernel '%s' asked about parameter '%s', which it does not declare",
+                k->name, name);
+}
+
 static int api_cancelled(ncs_ctx *ctx)
 {
     ncs_call *c = call_of(ctx);
@@ -777,6 +793,7 @@ static const ncs_host_api host_api = {
     .set_output_bytes = api_set_output_bytes,
     .release_lock = api_release_lock,
     .reacquire_lock = api_reacquire_lock,
+    .param_is_set = api_param_is_set,
 };
 
 /* ---- the public call API --------------------------------------------------------------- */

@@ -311,6 +311,13 @@ static int abuse_prepare(ncs_ctx *ctx, int max_parts)
     EXPECT(api->param_bool(ctx, NULL, &b) == NCS_E_INVALID_ARGUMENT);
     EXPECT(api->param_bool(ctx, "b", NULL) == NCS_E_INVALID_ARGUMENT);
     EXPECT(api->param_double(NULL, "r", &r) == NCS_E_INVALID_ARGUMENT);
+    int set = -1;
+    EXPECT(api->param_is_set(ctx, "r", &set) == NCS_OK && set == 1); /* set by the test, to its default */
+    EXPECT(api->param_is_set(ctx, "b", &set) == NCS_OK && set == 0); /* its default applies */
+    EXPECT(api->param_is_set(ctx, "missing", &set) == NCS_E_INVALID_ARGUMENT);
+    EXPECT(api->param_is_set(ctx, NULL, &set) == NCS_E_INVALID_ARGUMENT);
+    EXPECT(api->param_is_set(ctx, "n", NULL) == NCS_E_INVALID_ARGUMENT);
+    EXPECT(api->param_is_set(NULL, "n", &set) == NCS_E_INVALID_ARGUMENT);
 
     ncs_handle h;
     EXPECT(api->alloc(NULL, 8, &h, NULL) == NCS_E_INVALID_ARGUMENT);

@@ -585,6 +585,14 @@ static void test_refusals(void)
     expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, NULL, "1", "needs both lo and hi");
     expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "3", "1", "parameter 'lo' (3) is greater than 'hi' (1)");
     expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "0", "inf", "supplied range of [0, inf] is not finite");
+    /* numpy: np.histogram(a, range=(nan, 1)) raises "supplied range of [nan, 1.0] is not finite"; a NaN
+       given is a value, not "no range" */
+    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "nan", "1", "supplied range of [nan, 1] is not finite");
+    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "nan", "nan", "supplied range of [nan, nan] is not finite");
+    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "-inf", "inf", "supplied range of [-inf, inf] is not finite");
+    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "nan", NULL, "parameter 'lo' is given but 'hi' is not");
+    float x32n[2] = {1, 2};
+    expect_refusal(x32n, NCS_DTYPE_FP32, 2, NULL, "0", "nan", "supplied range of [0, nan] is not finite");
     expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "-1e308", "1e308", "width overflows");
     expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "1e17", "1e17", "Too many bins");
     float x32[2] = {1, 2};

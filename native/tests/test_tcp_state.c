@@ -1,9 +1,11 @@
-/* ncs_tcp_state against real loopback connections: established, closed by the peer, gone. */
+/* ncs_tcp_state against real loopback connections: established, closed by the peer, gone; and
+   ncs_tcp_send, whose probe tells a peer that closed from one that only shut down its sending side. */
 #define _GNU_SOURCE
 #include "check.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -66,6 +68,40 @@ static void check_connection(int server_family)
     close(server);
 }
 
+/* After the client's FIN both look the same (CLOSE_WAIT); data sent resets a closed client's connection
+   and reaches a half-closed one. */
+static void check_probe(int server_family)
+{
+    static const uint8_t loopback[4] = {127, 0, 0, 1};
+    static const char probe[] = "HTTP/1.1 103 Early Hints\r\n\r\n";
+    int server = listener(server_family);
+    int port = port_of(server);
+    int closing = connect_v4(port), half_closing = connect_v4(port);
+    int to_closing = accept(server, NULL, NULL), to_half_closing = accept(server, NULL, NULL);
+    CHECK(to_closing >= 0 && to_half_closing >= 0);
+    int closing_port = port_of(closing), half_port = port_of(half_closing);
+    close(closing);
+    CHECK(shutdown(half_closing, SHUT_WR) == 0);
+    usleep(20000);
+    CHECK(ncs_tcp_state(4, loopback, port, loopback, closing_port) == 8);
+    CHECK(ncs_tcp_state(4, loopback, port, loopback, half_port) == 8);
+
+    long n = (long)sizeof probe - 1;
+    CHECK(ncs_tcp_send(4, loopback, port, loopback, closing_port, probe, sizeof probe - 1) == n);
+    CHECK(ncs_tcp_send(4, loopback, port, loopback, half_port, probe, sizeof probe - 1) == n);
+    usleep(20000);
+    CHECK(ncs_tcp_state(4, loopback, port, loopback, closing_port) == 0); /* reset: gone */
+    CHECK(ncs_tcp_state(4, loopback, port, loopback, half_port) == 8);    /* still reading */
+    char got[sizeof probe] = {0};
+    CHECK(recv(half_closing, got, sizeof probe - 1, MSG_WAITALL) == n && strcmp(got, probe) == 0);
+    CHECK(ncs_tcp_send(4, loopback, port, loopback, closing_port, probe, 1) == -NCS_E_NOT_FOUND);
+    CHECK(ncs_tcp_send(4, loopback, port, loopback, half_port, NULL, 1) == -NCS_E_INVALID_ARGUMENT);
+    close(half_closing);
+    close(to_closing);
+    close(to_half_closing);
+    close(server);
+}
+
 static void check_ipv6(void)
 {
     int server = listener(AF_INET6);
@@ -97,6 +133,8 @@ int main(void)
     check_connection(AF_INET);
     check_connection(AF_INET6); /* an IPv4 client of a dual-stack server, as Java's servers are */
     check_ipv6();
+    check_probe(AF_INET);
+    check_probe(AF_INET6);
     printf("test_tcp_state: ok\n");
     return 0;
 }

@@ -563,6 +563,20 @@ NCS_API int ncs_library_lock_stats(int index, uint64_t *out, int n);
 NCS_API int ncs_tcp_state(int ip_version, const uint8_t *local_address, int local_port,
                           const uint8_t *remote_address, int remote_port);
 
+/**
+ * Sends n bytes on this process's own socket of the TCP connection between local_address:local_port
+ * and remote_address:remote_port (addresses as for ncs_tcp_state), without blocking and without
+ * SIGPIPE. The socket is found by the connection's inode (NETLINK_SOCK_DIAG, then /proc/self/fd),
+ * and checked to still be that socket just before the send. It writes under whatever the owner of
+ * the socket buffers or writes: the caller must know that nothing else writes to it meanwhile, and
+ * that it stays open. Returns the number of bytes sent (0 when the socket's send buffer is full),
+ * -NCS_E_NOT_FOUND when there is no such connection (any more), no descriptor of it in this process,
+ * or the send failed (the peer reset it), -NCS_E_INVALID_ARGUMENT for bad arguments,
+ * -NCS_E_UNSUPPORTED when the kernel offers no lookup. `bytes` is borrowed for the call.
+ */
+NCS_API long ncs_tcp_send(int ip_version, const uint8_t *local_address, int local_port,
+                          const uint8_t *remote_address, int remote_port, const void *bytes, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,8 @@
  *        macros NCS_BEGIN_ALLOW_THREADS / NCS_END_ALLOW_THREADS; NCS_PLUGIN_EXPORT and the
  *        entry point's prototype. A library using the macros must register as 1.2 or later
  *        (NCS_ADD_KERNEL does), so an older host refuses it instead of calling a missing slot.
+ *   1.3  ncs_host_api.param_is_set appended: whether the request set a parameter, so a kernel can
+ *        tell "not given" from any value a client may send (such as NaN).
  *
  * How a call runs (host side, see ncs.h):
  *   1. prepare(ctx, max_parts): check inputs and parameters, declare every output's dtype and
@@ -89,7 +91,7 @@ extern "C" {
 #endif
 
 #define NCS_PLUGIN_ABI_MAJOR 1
-#define NCS_PLUGIN_ABI_MINOR 2
+#define NCS_PLUGIN_ABI_MINOR 3
 
 /** Marks the entry point exported when the library is built with -fvisibility=hidden. */
 #if defined(__GNUC__)
@@ -237,6 +239,12 @@ typedef struct ncs_host_api {
        statistics). NCS_OK and nothing else for a thread-safe kernel; NCS_E_INTERNAL when the
        step had not released it. */
     int (*reacquire_lock)(ncs_ctx *ctx);
+
+    /* ---- ABI 1.3 ---- */
+    /* Sets *out to 1 when the request set parameter `name` (whatever its value, the default's text
+       included), 0 when the declared default applies. NCS_E_INVALID_ARGUMENT when the kernel does
+       not declare `name`, or a NULL argument. Any step. */
+    int (*param_is_set)(ncs_ctx *ctx, const char *name, int *out);
 } ncs_host_api;
 
 /**

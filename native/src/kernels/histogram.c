@@ -251,34 +251,39 @@ static int hist_plan_data(hist_plan *p, int dtype, int64_t bins, int64_t count, 
     return hist_plan_steps(p);
 }
 
-/* Reads bins, lo and hi. *given is 1 when lo and hi were given. Fails (after api->fail) on
-   values numpy refuses. */
+/* Reads bins, lo and hi. *given is 1 when the request set lo and hi: a given NaN is a value (refused,
+   as numpy refuses range=(nan, 1)), never "not given". Fails (after api->fail) on values numpy
+   refuses. */
 static int hist_params(ncs_ctx *ctx, int dtype, int64_t *bins, double *lo, double *hi, int *given)
 {
     const ncs_host_api *api = ctx->api;
+    int lo_set = 0, hi_set = 0;
     int status = api->param_int(ctx, "bins", bins);
     if (status == NCS_OK)
         status = api->param_double(ctx, "lo", lo);
     if (status == NCS_OK)
         status = api->param_double(ctx, "hi", hi);
+    if (status == NCS_OK)
+        status = api->param_is_set(ctx, "lo", &lo_set);
+    if (status == NCS_OK)
+        status = api->param_is_set(ctx, "hi", &hi_set);
     if (status != NCS_OK)
         return status;
     if (*bins < 1 || *bins > HIST_MAX_BINS)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "parameter 'bins' is %lld: histogram needs 1 <= bins <= %d",
                          (long long)*bins, HIST_MAX_BINS);
-    if (isnan(*lo) && isnan(*hi)) {
-        *given = 0;
+    *given = lo_set || hi_set;
+    if (!*given)
         return NCS_OK;
-    }
-    *given = 1;
-    if (isnan(*lo) || isnan(*hi))
+    if (!lo_set || !hi_set)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
                          "parameter '%s' is given but '%s' is not: histogram needs both lo and hi, or neither "
                          "(then the range is x's min and max)",
-                         isnan(*lo) ? "hi" : "lo", isnan(*lo) ? "lo" : "hi");
+                         lo_set ? "lo" : "hi", lo_set ? "hi" : "lo");
     if (!isfinite(*lo) || !isfinite(*hi))
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "supplied range of [%g, %g] is not finite: parameters 'lo' and 'hi' must be finite",
+                         "supplied range of [%g, %g] is not finite: parameters 'lo' and 'hi' must be finite "
+                         "numbers (leave both out for x's min and max)",
                          *lo, *hi);
     if (*lo > *hi)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
@@ -953,13 +958,13 @@ static const ncs_param_desc histogram_params[] = {
     {.name = "lo",
      .type = NCS_PARAM_DOUBLE,
      .default_value = "nan",
-     .doc = "lower end of the range; NaN (the default) means not given: then lo and hi are x's min and "
-            "max (NaN or infinite data is refused, like numpy; an empty x uses (0, 1)). Give both or "
-            "neither; lo == hi means (lo - 0.5, hi + 0.5)"},
+     .doc = "lower end of the range, a finite number; not given, lo and hi are x's min and max (NaN or "
+            "infinite data is then refused, like numpy; an empty x uses (0, 1)). Give both or neither; "
+            "lo == hi means (lo - 0.5, hi + 0.5); a NaN or infinite lo or hi is refused, as numpy does"},
     {.name = "hi",
      .type = NCS_PARAM_DOUBLE,
      .default_value = "nan",
-     .doc = "upper end of the range, included in the last bin; NaN (the default) means not given"},
+     .doc = "upper end of the range, a finite number, included in the last bin; not given: x's max"},
 };
 
 const ncs_kernel_desc ncs_histogram_kernel = {

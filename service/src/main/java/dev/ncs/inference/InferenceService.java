@@ -1,6 +1,7 @@
 package dev.ncs.inference;
 
 import dev.ncs.kernel.Cancellation;
+import dev.ncs.kernel.InvalidInputException;
 import dev.ncs.kernel.KernelCatalog;
 import dev.ncs.kernel.KernelMetadata;
 import dev.ncs.kernel.KernelResult;
@@ -9,6 +10,9 @@ import dev.ncs.kernel.Upload;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
 import org.springframework.http.HttpHeaders;
 import org.springframework.stereotype.Service;
 
@@ -45,7 +49,8 @@ class InferenceService {
     void infer(String model, String version, HttpServletRequest request, HttpServletResponse response)
             throws IOException {
         KernelMetadata kernel = catalog.get(model, version);
-        RequestBody body = RequestBody.open(request.getInputStream(), request.getHeader(HttpHeaders.CONTENT_ENCODING),
+        String headerLength = singleHeader(request, BINARY_HEADER);
+        RequestBody body = RequestBody.open(request.getInputStream(), contentEncoding(request),
                 request.getContentLengthLong(), limits.maxRequestSize().toBytes(), limits.effectiveMaxJsonSize(),
                 limits.uploadPace(), jsonInFlight);
         // The whole body is read before the request is admitted: a slow upload holds what it sent, not a worker
@@ -53,7 +58,7 @@ class InferenceService {
         try {
             JsonInferenceCodec.Decoded decoded;
             try {
-                JsonInferenceCodec.JsonPart json = codec.readJson(body, request.getHeader(BINARY_HEADER));
+                JsonInferenceCodec.JsonPart json = codec.readJson(body, headerLength);
                 decoded = kernels.decode(() -> codec.decode(kernel, version, json, body));
             } finally {
                 body.releaseJson();
@@ -73,5 +78,34 @@ class InferenceService {
         } finally {
             body.releaseDecoded();
         }
+    }
+
+    /**
+     * The one value of a header that may appear once. Repeated, even with the same value, it is refused: which
+     * one counts would be a guess (Triton takes the first, a proxy may keep the last or join them), as Tomcat
+     * refuses a repeated Content-Length.
+     */
+    private static String singleHeader(HttpServletRequest request, String name) {
+        List<String> values = Collections.list(request.getHeaders(name));
+        if (values.size() > 1) {
+            throw new InvalidInputException("the request has " + values.size() + " " + name + " headers (" + String.join(
+                    ", ", values) + "); send exactly one");
+        }
+        return values.isEmpty() ? null : values.getFirst();
+    }
+
+    /**
+     * The body's one content coding, from every Content-Encoding header: a body coded twice (or codings in two
+     * headers, of which a plain read would see only the first) is refused rather than half decoded.
+     */
+    private static String contentEncoding(HttpServletRequest request) {
+        List<String> codings = Collections.list(request.getHeaders(HttpHeaders.CONTENT_ENCODING)).stream()
+                .flatMap(value -> Arrays.stream(value.split(","))).map(String::trim)
+                .filter(coding -> !coding.isEmpty() && !coding.equalsIgnoreCase("identity")).toList();
+        if (codings.size() > 1) {
+            throw new UnsupportedEncodingException("the request body has several content codings (" + String.join(", ",
+                    codings) + "); compress it once, with gzip or deflate");
+        }
+        return codings.isEmpty() ? null : codings.getFirst();
     }
 }

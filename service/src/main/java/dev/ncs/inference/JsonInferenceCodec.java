@@ -13,12 +13,16 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.springframework.stereotype.Component;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.json.JsonFactory;
 import tools.jackson.core.json.JsonReadFeature;
+import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.exc.MismatchedInputException;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -33,13 +37,19 @@ class JsonInferenceCodec {
     private static final Set<String> RESERVED = Set.of("sequence_id", "sequence_start", "sequence_end", "priority",
             "timeout", "headers", "binary_data_output");
 
+    /** How Jackson's tree reader words a repeated key (FAIL_ON_READING_DUP_TREE_KEY); the key is the group. */
+    private static final Pattern DUPLICATE_KEY = Pattern.compile("Duplicate property \"(.*)\" for `ObjectNode`");
+
     private final JsonMapper json;
     private final LimitsProperties limits;
 
     JsonInferenceCodec(LimitsProperties limits) {
         this.limits = limits;
+        // A key given twice in one object is ambiguous (other parsers keep the first, Jackson the last): refused.
+        // Checked as the tree is built, where it costs a look at what the insertion replaced.
         this.json = JsonMapper.builder(JsonFactory.builder().streamReadConstraints(new JsonReadLimits(limits)).build())
-                .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
+                .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+                .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY).build();
     }
 
     /** An output the client asked for, and whether it wants it in the binary part of the response. */
@@ -82,6 +92,11 @@ class JsonInferenceCodec {
         } catch (JacksonException e) {
             String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
                     + e.getLocation().getColumnNr() + ")";
+            Matcher duplicate = DUPLICATE_KEY.matcher(e.getOriginalMessage());
+            if (e instanceof MismatchedInputException && duplicate.lookingAt()) {
+                throw new InvalidInputException("the request body's JSON has the key \"" + duplicate.group(1)
+                        + "\" twice in one object" + where + ": give each key once (which one counts would be a guess)");
+            }
             throw new InvalidInputException("the request body is not valid JSON" + where + ": "
                     + e.getOriginalMessage().replaceAll(" ?\\(start marker at \\[Source: [^]]*][^)]*\\)", ""));
         }

@@ -2,19 +2,26 @@ package dev.ncs.inference;
 
 import dev.ncs.kernel.InvalidInputException;
 import jakarta.servlet.ServletInputStream;
+import java.io.EOFException;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.MemorySegment;
+import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Locale;
 import java.util.function.LongConsumer;
-import java.util.zip.GZIPInputStream;
-import java.util.zip.InflaterInputStream;
+import org.apache.coyote.BadRequestException;
 
 /**
  * A request body read once, front to back, never more than {@code limit} bytes (after decompression):
  * the JSON header into the heap, binary tensors straight into native memory. Uncompressed bodies are
  * read with {@link ServletInputStream#read(ByteBuffer)} into a view of the native buffer, so the
  * bytes are copied once, from the server's socket buffer to their final place.
+ *
+ * <p>A body that ends before it should is refused with where it ended: which part was being read, and how many
+ * of the bytes the request declared had arrived.
  */
 final class RequestBody {
 
@@ -27,23 +34,29 @@ final class RequestBody {
     private final long limit;
     private final long jsonLimit;
     private final long declaredLength;
+    /** The request's Content-Length (of the bytes on the wire, compressed or not); -1 when chunked. */
+    private final long contentLength;
+    private long consumed;
+    /** Bytes of the body received from the network so far (compressed ones, for a compressed body). */
+    private long received;
     private final UploadPace pace;
     private final JsonInFlight jsonInFlight;
     private long jsonCharged;
     private long decodedSize;
     private long decodedCharged;
-    private long consumed;
     private byte[] chunk;
 
-    private RequestBody(InputStream in, ServletInputStream direct, long limit, long jsonLimit, long declaredLength,
+    private RequestBody(InputStream raw, CompressedBody.Format format, long limit, long jsonLimit, long contentLength,
             UploadPace pace, JsonInFlight jsonInFlight) {
         this.pace = pace;
         this.jsonInFlight = jsonInFlight;
-        this.in = in;
-        this.direct = direct;
+        InputStream counted = new Counted(raw);
+        this.in = format == null ? counted : new CompressedBody(counted, format);
+        this.direct = format == null && raw instanceof ServletInputStream s ? s : null;
         this.limit = limit;
         this.jsonLimit = Math.min(jsonLimit, limit);
-        this.declaredLength = declaredLength;
+        this.contentLength = contentLength;
+        this.declaredLength = format == null ? contentLength : -1;
     }
 
     /**
@@ -63,22 +76,16 @@ final class RequestBody {
         if (contentLength > limit) {
             throw tooLarge(contentLength + " bytes", limit);
         }
-        InputStream paced = pace.pacing(raw);
         if (encoding == null || encoding.isBlank() || encoding.equalsIgnoreCase("identity")) {
-            return new RequestBody(paced, raw instanceof ServletInputStream s ? s : null, limit, jsonLimit,
-                    contentLength, pace, jsonInFlight);
+            return new RequestBody(raw, null, limit, jsonLimit, contentLength, pace, jsonInFlight);
         }
-        try {
-            InputStream decoded = switch (encoding.trim().toLowerCase(java.util.Locale.ROOT)) {
-                case "gzip", "x-gzip" -> new GZIPInputStream(paced, CHUNK);
-                case "deflate" -> new InflaterInputStream(paced);
-                default -> throw new UnsupportedEncodingException("Content-Encoding '" + encoding
-                        + "' is not supported; use gzip, deflate or none");
-            };
-            return new RequestBody(decoded, null, limit, jsonLimit, -1, pace, jsonInFlight);
-        } catch (IOException e) {
-            throw unreadable(e);
-        }
+        CompressedBody.Format format = switch (encoding.trim().toLowerCase(Locale.ROOT)) {
+            case "gzip", "x-gzip" -> CompressedBody.Format.GZIP;
+            case "deflate" -> CompressedBody.Format.DEFLATE;
+            default -> throw new UnsupportedEncodingException("Content-Encoding '" + encoding
+                    + "' is not supported; use gzip, deflate or none");
+        };
+        return new RequestBody(raw, format, limit, jsonLimit, contentLength, pace, jsonInFlight);
     }
 
     /** The most bytes this body may hold (ncs.limits.max-request-size). */
@@ -101,7 +108,7 @@ final class RequestBody {
             throw jsonTooLarge(n + " bytes");
         }
         reserve(n);
-        byte[] bytes = readCharged(n, n);
+        byte[] bytes = readCharged(n, n, what);
         consumed += bytes.length;
         if (bytes.length < n) {
             throw truncated(what, n, bytes.length);
@@ -116,7 +123,7 @@ final class RequestBody {
         }
         // A declared length only sizes the first read (one byte more, to see the end without growing).
         byte[] bytes = readCharged((int) Math.min(Integer.MAX_VALUE - 8, jsonLimit - consumed + 1),
-                declaredLength >= 0 ? declaredLength - consumed + 1 : CHUNK);
+                declaredLength >= 0 ? declaredLength - consumed + 1 : CHUNK, "the JSON body");
         consumed += bytes.length;
         if (consumed > jsonLimit) {
             throw jsonTooLarge("more than " + jsonLimit + " bytes");
@@ -152,14 +159,13 @@ final class RequestBody {
     /**
      * Reads up to {@code max} bytes (fewer only at the end of the body) into an array of at most {@code first}
      * (and {@link #CHUNK}) bytes that doubles as they arrive, each growth charged to the JSON bodies in flight
-     * first.
+     * first. The first CHUNK is not charged: small bodies, most of them, are never refused for large ones in
+     * flight (what they hold is bounded by the connections).
      */
-    private byte[] readCharged(int max, long first) {
+    private byte[] readCharged(int max, long first, String what) {
         if (max == 0) {
             return new byte[0];
         }
-        // The first CHUNK is not charged: small bodies, most of them, are never refused for large ones in flight
-        // (what they hold is bounded by the connections).
         byte[] buffer = new byte[(int) Math.clamp(first, 1, Math.min(max, CHUNK))];
         int n = 0;
         try {
@@ -171,7 +177,7 @@ final class RequestBody {
                         jsonInFlight.reserve(charge);
                         jsonCharged += charge;
                     }
-                    buffer = java.util.Arrays.copyOf(buffer, next);
+                    buffer = Arrays.copyOf(buffer, next);
                 }
                 int got = in.read(buffer, n, buffer.length - n);
                 if (got < 0) {
@@ -180,9 +186,9 @@ final class RequestBody {
                 n += got;
             }
         } catch (IOException e) {
-            throw unreadable(e);
+            throw unreadable(e, what);
         }
-        return n == buffer.length ? buffer : java.util.Arrays.copyOf(buffer, n);
+        return n == buffer.length ? buffer : Arrays.copyOf(buffer, n);
     }
 
     /**
@@ -205,7 +211,7 @@ final class RequestBody {
                 consumed += got;
             }
         } catch (IOException e) {
-            throw unreadable(e);
+            throw unreadable(e, what);
         }
     }
 
@@ -215,7 +221,7 @@ final class RequestBody {
         try {
             next = in.read();
         } catch (IOException e) {
-            throw unreadable(e);
+            throw unreadable(e, "the end of the body");
         }
         if (next >= 0) {
             throw new InvalidInputException("the request body has bytes after the last binary tensor: "
@@ -228,6 +234,7 @@ final class RequestBody {
         ByteBuffer view = target.asSlice(offset, want).asByteBuffer();
         long start = System.nanoTime();
         int got = direct.read(view);
+        received += Math.max(got, 0);
         pace.record(System.nanoTime() - start, got);
         return got;
     }
@@ -249,21 +256,79 @@ final class RequestBody {
         }
     }
 
-    private static InvalidInputException truncated(String what, long expected, long got) {
-        return new InvalidInputException("the request body ended early: " + what + " needs " + expected
-                + " bytes but only " + got + " arrived (check Inference-Header-Content-Length and binary_data_size)");
+    /** The body ended, cleanly, before a part the JSON declared: the declared sizes are wrong. */
+    private InvalidInputException truncated(String what, long expected, long got) {
+        return new InvalidInputException("the request body was truncated at byte " + consumed + ": " + what + " needs "
+                + expected + " bytes but only " + got + " arrived (check Inference-Header-Content-Length and "
+                + "binary_data_size against what is sent)");
     }
 
-    /** A body that cannot be read (corrupt compression, a client that went away) is the client's problem. */
-    private static RuntimeException unreadable(IOException e) {
-        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
-            if (cause instanceof java.net.SocketTimeoutException) {
-                return new SlowUploadException("the request body stopped arriving: no byte came within the server's read "
-                        + "timeout (server.tomcat.connection-timeout); send the whole body without pauses");
+    /**
+     * A body that cannot be read is the client's problem: the connection ended before the body did (Content-Length
+     * not reached, or a chunked body without its last chunk), broken chunked framing, or a body that stopped
+     * arriving (408, as one too slow for ncs.limits.min-upload-rate).
+     */
+    private RuntimeException unreadable(IOException e, String what) {
+        if (causedBy(e, EOFException.class)) {
+            String of = contentLength >= 0 ? received + " of the " + contentLength + " bytes its Content-Length declares"
+                    : received + " bytes, before its last chunk (Transfer-Encoding: chunked)";
+            return new InvalidInputException("the request body was truncated: the connection ended after " + of
+                    + ", while " + what + " was being read; send the whole body");
+        }
+        if (causedBy(e, SocketTimeoutException.class)) { // Tomcat wraps it in a BadRequestException: first
+            return new SlowUploadException("the request body stopped arriving after " + received + " bytes, while "
+                    + what + " was being read: no byte came within the server's read timeout "
+                    + "(server.tomcat.connection-timeout); send it without pausing");
+        }
+        if (causedBy(e, BadRequestException.class)) {
+            return new InvalidInputException("the request body's chunked framing is malformed after " + received
+                    + " bytes: " + rootMessage(e) + "; send valid Transfer-Encoding: chunked or a Content-Length");
+        }
+        return new InvalidInputException("the request body could not be read after " + received + " bytes: "
+                + rootMessage(e));
+    }
+
+    private static boolean causedBy(Throwable e, Class<? extends Throwable> kind) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (kind.isInstance(t)) {
+                return true;
             }
         }
-        String reason = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
-        return new InvalidInputException("the request body could not be read: " + reason);
+        return false;
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null) {
+            root = root.getCause();
+        }
+        return root.getMessage() != null ? root.getMessage() : root.getClass().getSimpleName();
+    }
+
+    /** Counts the bytes of the body as they come off the network, and times each read against the pace. */
+    private final class Counted extends FilterInputStream {
+
+        Counted(InputStream raw) {
+            super(raw);
+        }
+
+        @Override
+        public int read() throws IOException {
+            long start = System.nanoTime();
+            int b = super.read();
+            received += b < 0 ? 0 : 1;
+            pace.record(System.nanoTime() - start, b < 0 ? -1 : 1);
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            long start = System.nanoTime();
+            int n = super.read(b, off, len);
+            received += Math.max(n, 0);
+            pace.record(System.nanoTime() - start, n);
+            return n;
+        }
     }
 
     private PayloadTooLargeException jsonTooLarge(String size) {

@@ -1,7 +1,5 @@
 package dev.ncs.inference;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.time.Duration;
 
 /**
@@ -46,39 +44,5 @@ final class UploadPace {
             waited = 0;
             arrived = 0;
         }
-    }
-
-    /** {@code in}, with each read timed against this pace. */
-    InputStream pacing(InputStream in) {
-        if (minBytesPerWindow == 0) {
-            return in;
-        }
-        return new InputStream() {
-            @Override
-            public int read() throws IOException {
-                long start = System.nanoTime();
-                int b = in.read();
-                record(System.nanoTime() - start, b < 0 ? -1 : 1);
-                return b;
-            }
-
-            @Override
-            public int read(byte[] buffer, int offset, int length) throws IOException {
-                long start = System.nanoTime();
-                int got = in.read(buffer, offset, length);
-                record(System.nanoTime() - start, got);
-                return got;
-            }
-
-            @Override
-            public int available() throws IOException {
-                return in.available();
-            }
-
-            @Override
-            public void close() throws IOException {
-                in.close();
-            }
-        };
     }
 }

@@ -79,6 +79,25 @@ public final class NativeRuntime {
         return state < 0 ? -1 : state;
     }
 
+    /**
+     * Sends {@code bytes} on this process's own socket of the TCP connection between the two ends, without
+     * blocking: the number of bytes sent (0 when its send buffer is full), or -1 when there is no such connection
+     * here (any more) or the send failed. The caller must know that nothing else writes to the socket meanwhile,
+     * and that it stays open (see ncs_tcp_send).
+     */
+    public long tcpSend(InetAddress localAddress, int localPort, InetAddress remoteAddress, int remotePort,
+            byte[] bytes) {
+        requirePlatformThread();
+        byte[] local = localAddress.getAddress();
+        byte[] remote = remoteAddress.getAddress();
+        if (local.length != remote.length) {
+            return -1;
+        }
+        long sent = NcsLibrary.ncs_tcp_send(local.length == 4 ? 4 : 6, local, localPort, remote, remotePort, bytes,
+                bytes.length);
+        return sent < 0 ? -1 : sent;
+    }
+
     static void check(int status, Supplier<String> context) {
         if (status != NativeStatus.OK.code()) {
             NativeStatus s = NativeStatus.of(status);

@@ -16,6 +16,7 @@ import dev.ncs.kernel.UnknownKernelException;
 import dev.ncs.nativelib.NativeException;
 import jakarta.servlet.http.HttpServletRequest;
 import java.util.Map;
+import java.util.stream.Collectors;
 import org.apache.catalina.connector.ClientAbortException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,9 +27,15 @@ import org.springframework.http.MediaType;
 import org.springframework.http.converter.HttpMessageNotReadableException;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.ErrorResponse;
+import org.springframework.web.HttpMediaTypeNotAcceptableException;
+import org.springframework.web.HttpMediaTypeNotSupportedException;
+import org.springframework.web.HttpRequestMethodNotSupportedException;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.RequestAttributes;
+import org.springframework.web.context.request.RequestContextHolder;
 import org.springframework.web.context.request.async.AsyncRequestNotUsableException;
+import org.springframework.web.servlet.resource.NoResourceFoundException;
 
 /**
  * The one place where failures become HTTP statuses. Every error body is {@code {"error": "..."}},
@@ -40,6 +47,23 @@ class ErrorMapping {
 
     private static final Logger log = LoggerFactory.getLogger(ErrorMapping.class);
     private static final HttpStatusCode INSUFFICIENT_STORAGE = HttpStatusCode.valueOf(507);
+    /** The message answered, kept on the request for {@link JsonErrorController}. */
+    private static final String ANSWERED = ErrorMapping.class.getName() + ".answered";
+
+    /** The answer to a request for a path that has no endpoint (under any method). */
+    static String noEndpoint(String method, String path) {
+        return "there is no endpoint " + method + " " + path + ": the API is under /v2 (GET /v2 describes the "
+                + "server, GET /v2/models/{model} a model, POST /v2/models/{model}/infer runs it)";
+    }
+
+    /**
+     * The message this class answered {@code request} with, if any: when a read of the body failed, the
+     * container took the response over (a 400 of its own, 408 for a timeout, forwarded to /error), but the
+     * service knows better what was cut or late, and where.
+     */
+    static String answered(HttpServletRequest request) {
+        return request.getAttribute(ANSWERED) instanceof String message ? message : null;
+    }
 
     @ExceptionHandler(InvalidInputException.class)
     ResponseEntity<Map<String, String>> invalid(InvalidInputException e) {
@@ -93,7 +117,7 @@ class ErrorMapping {
         return ResponseEntity.status(HttpStatus.SERVICE_UNAVAILABLE)
                 .header(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, e.retryAfter().toSeconds())))
                 .contentType(MediaType.APPLICATION_JSON)
-                .body(Map.of("error", e.getMessage()));
+                .body(Map.of("error", record(e.getMessage())));
     }
 
     /** Too many bodies are being read at once: retry in a second. */
@@ -139,6 +163,34 @@ class ErrorMapping {
         return error(HttpStatus.BAD_REQUEST, "the request body could not be read: " + e.getMostSpecificCause().getMessage());
     }
 
+    @ExceptionHandler(NoResourceFoundException.class)
+    ResponseEntity<Map<String, String>> noEndpoint(NoResourceFoundException e) {
+        return error(HttpStatus.NOT_FOUND, noEndpoint(e.getHttpMethod().name(), "/" + e.getResourcePath()));
+    }
+
+    @ExceptionHandler(HttpRequestMethodNotSupportedException.class)
+    ResponseEntity<Map<String, String>> methodNotAllowed(HttpRequestMethodNotSupportedException e,
+            HttpServletRequest request) {
+        String allowed = e.getSupportedHttpMethods() == null ? "" : e.getSupportedHttpMethods().stream()
+                .map(Object::toString).sorted().collect(Collectors.joining(", "));
+        return ResponseEntity.status(HttpStatus.METHOD_NOT_ALLOWED).headers(e.getHeaders())
+                .contentType(MediaType.APPLICATION_JSON).body(Map.of("error", record(
+                        request.getRequestURI() + " does not take " + e.getMethod()
+                                + (allowed.isEmpty() ? "" : "; use " + allowed))));
+    }
+
+    @ExceptionHandler(HttpMediaTypeNotAcceptableException.class)
+    ResponseEntity<Map<String, String>> notAcceptable(HttpMediaTypeNotAcceptableException e) {
+        return error(HttpStatus.NOT_ACCEPTABLE, "this endpoint answers application/json only: send "
+                + "Accept: application/json (or */*, or no Accept header)");
+    }
+
+    @ExceptionHandler(HttpMediaTypeNotSupportedException.class)
+    ResponseEntity<Map<String, String>> unsupportedMediaType(HttpMediaTypeNotSupportedException e) {
+        return error(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "this endpoint does not read a body of Content-Type "
+                + e.getContentType() + ": send application/json");
+    }
+
     /** Spring's own client errors (unknown path, wrong method, ...) keep their status; anything else is a bug. */
     @ExceptionHandler(Exception.class)
     ResponseEntity<Map<String, String>> other(Exception e) {
@@ -151,6 +203,15 @@ class ErrorMapping {
     }
 
     private static ResponseEntity<Map<String, String>> error(HttpStatusCode status, String message) {
-        return ResponseEntity.status(status).contentType(MediaType.APPLICATION_JSON).body(Map.of("error", message));
+        return ResponseEntity.status(status).contentType(MediaType.APPLICATION_JSON)
+                .body(Map.of("error", record(message)));
+    }
+
+    private static String record(String message) {
+        RequestAttributes attributes = RequestContextHolder.getRequestAttributes();
+        if (attributes != null) {
+            attributes.setAttribute(ANSWERED, message, RequestAttributes.SCOPE_REQUEST);
+        }
+        return message;
     }
 }

@@ -18,7 +18,8 @@ import org.springframework.stereotype.Component;
  * buffers can take at most about 3/8 of the heap ({@code maxHeap / (8 × buffer)}). Beyond the cap
  * Tomcat stops accepting until a connection closes; the kernel queues the rest.
  *
- * <p>Errors Tomcat answers itself (oversized headers) get JSON bodies through {@link JsonErrorReportValve}.
+ * <p>Errors Tomcat answers itself (oversized headers) get JSON bodies through {@link JsonErrorReportValve}. A
+ * request with {@code Expect: 100-continue} is told to send its body only when the service reads it.
  */
 @Component
 class TomcatTuning implements WebServerFactoryCustomizer<TomcatServletWebServerFactory> {
@@ -64,6 +65,9 @@ class TomcatTuning implements WebServerFactoryCustomizer<TomcatServletWebServerF
             connector.setProperty("socket.appWriteBufSize", Integer.toString(buffer));
             connector.setProperty("socket.rxBufSize", Integer.toString(KERNEL_BUFFER));
             connector.setProperty("socket.txBufSize", Integer.toString(KERNEL_BUFFER));
+            // Tomcat's default sends "100 Continue" before the servlet runs, inviting the body of a request that
+            // is then refused unread (413 on its Content-Length, 404, 401). On read, only a body that is wanted is.
+            connector.setProperty("continueResponseTiming", "onRead");
             if (capConnections) {
                 connector.setProperty("maxConnections", Integer.toString(maxConnections(maxHeap, buffer)));
             }

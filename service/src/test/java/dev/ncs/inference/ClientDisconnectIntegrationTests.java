@@ -67,6 +67,55 @@ class ClientDisconnectIntegrationTests extends IntegrationTestSupport {
                 + "\"data\":[2,1]}]}").status()).isEqualTo(200);
     }
 
+    /**
+     * A client that shuts down its sending side after a complete request still reads: its connection shows
+     * CLOSE_WAIT like a hang-up, but it takes the probe (a 103) without a reset, so its kernel runs on and it
+     * gets the whole answer.
+     */
+    @Test
+    void aClientThatHalfClosesAfterItsRequestGetsItsAnswer() throws Exception {
+        String start = scrape();
+        double disconnectedBefore = total(start, DISCONNECTED);
+        double successesBefore = total(start, MATMUL_SUCCESS);
+        int n = 2500; // several check intervals of FP64 matmul on two cores
+        long matrixBytes = 8L * n * n;
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            socket.setSoTimeout(60_000);
+            sendMatmul(socket.getOutputStream(), n, "\"outputs\":[{\"name\":\"c\",\"parameters\":{\"binary_data\":true}}],");
+            awaitMetric("ncs_workers_busy", busy -> busy > 0);
+            long halfClosed = System.nanoTime();
+            socket.shutdownOutput();
+
+            byte[] reply = socket.getInputStream().readAllBytes();
+            String head = new String(reply, 0, Math.min(reply.length, 400), StandardCharsets.ISO_8859_1);
+
+            assertThat(head).as("the probe, then the answer").startsWith("HTTP/1.1 103 ").contains("HTTP/1.1 200 ");
+            assertThat(reply.length).as("the whole binary output came").isGreaterThan((int) matrixBytes);
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - halfClosed)).isGreaterThan(100);
+        }
+        String metrics = scrape();
+        assertThat(total(metrics, MATMUL_SUCCESS)).isEqualTo(successesBefore + 1);
+        assertThat(total(metrics, DISCONNECTED)).isEqualTo(disconnectedBefore);
+    }
+
+    /** A request line, headers and an n×n FP64 matmul body of zeros in binary; {@code extra} goes into its JSON. */
+    private static void sendMatmul(OutputStream out, int n, String extra) throws java.io.IOException {
+        long matrixBytes = 8L * n * n;
+        byte[] header = ("{" + extra + "\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[" + n + "," + n
+                + "],\"parameters\":{\"binary_data_size\":" + matrixBytes + "}},{\"name\":\"b\",\"datatype\":\"FP64\","
+                + "\"shape\":[" + n + "," + n + "],\"parameters\":{\"binary_data_size\":" + matrixBytes + "}}]}")
+                .getBytes(StandardCharsets.UTF_8);
+        out.write(("POST /v2/models/matmul/infer HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                + "Inference-Header-Content-Length: " + header.length + "\r\nContent-Length: "
+                + (header.length + 2 * matrixBytes) + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+        out.write(header);
+        byte[] zeros = new byte[1 << 20];
+        for (long sent = 0; sent < 2 * matrixBytes; sent += zeros.length) {
+            out.write(zeros, 0, (int) Math.min(zeros.length, 2 * matrixBytes - sent));
+        }
+        out.flush();
+    }
+
     @Test
     void aQueuedRequestWhoseClientHangsUpNeverRuns() throws Exception {
         String start = scrape();

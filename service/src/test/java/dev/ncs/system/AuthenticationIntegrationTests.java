@@ -3,7 +3,10 @@ package dev.ncs.system;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncs.IntegrationTestSupport;
+import java.net.InetAddress;
+import java.net.Socket;
 import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 import org.springframework.test.context.TestPropertySource;
 
@@ -26,6 +29,20 @@ class AuthenticationIntegrationTests extends IntegrationTestSupport {
         assertThat(wrong.error()).doesNotContain("first-secret");
         assertThat(notBearer.status()).isEqualTo(401);
         assertThat(get("/v2/models/sort").status()).isEqualTo(401);
+    }
+
+    @Test
+    void aBodyWithoutAValidTokenIsNotInvited() throws Exception {
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(("POST /v2/models/sort/infer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                    + "Content-Length: " + SORT.length() + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            socket.getOutputStream().flush();
+            String reply = new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+
+            assertThat(reply).as("answered at once, without 100 Continue").startsWith("HTTP/1.1 401 ");
+            assertThat(reply).contains("Authorization: Bearer <token>");
+        }
     }
 
     @Test

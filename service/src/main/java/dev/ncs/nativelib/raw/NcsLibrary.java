@@ -103,6 +103,9 @@ public final class NcsLibrary {
     public static native int ncs_tcp_state(int ipVersion, byte[] localAddress, int localPort, byte[] remoteAddress,
             int remotePort);
 
+    public static native long ncs_tcp_send(int ipVersion, byte[] localAddress, int localPort, byte[] remoteAddress,
+            int remotePort, byte[] bytes, long n);
+
     public static native String ncs_library_name(int index);
 
     public static native int ncs_library_lock_stats(int index, long[] out, int n);

@@ -1,0 +1,102 @@
+package dev.ncs.system;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.coyote.Constants;
+import org.apache.coyote.Processor;
+import org.apache.coyote.Request;
+import org.apache.coyote.http11.Http11NioProtocol;
+import org.apache.juli.logging.Log;
+import org.apache.juli.logging.LogFactory;
+import org.apache.tomcat.util.net.NioChannel;
+import org.apache.tomcat.util.net.NioEndpoint;
+import org.apache.tomcat.util.net.SocketEvent;
+import org.apache.tomcat.util.net.SocketWrapperBase;
+
+/**
+ * Tomcat's NIO HTTP/1.1 protocol plus a check, every {@value #CHECK_INTERVAL_MILLIS} ms, that closes
+ * the connections {@link ConnectionReaper} picks: heads that take too long, and idle connections when
+ * the connection limit is near.
+ *
+ * <p>A connection is closed the way Tomcat closes one whose read timed out: an {@code ERROR} event is
+ * dispatched for it, and a worker handles it under the connection's lock, so a connection is never
+ * closed under a request being processed on it (if a request slipped in just before, it is answered
+ * first). Public because Tomcat instantiates its protocol by class name.
+ */
+public class ConnectionReapingProtocol extends Http11NioProtocol {
+
+    static final long CHECK_INTERVAL_MILLIS = 200;
+
+    private static final Log log = LogFactory.getLog(ConnectionReapingProtocol.class);
+
+    private volatile ConnectionsProperties settings;
+    private ScheduledFuture<?> check;
+
+    void setConnections(ConnectionsProperties settings) {
+        this.settings = settings;
+    }
+
+    @Override
+    public void start() throws Exception {
+        super.start();
+        if (settings != null) {
+            check = getUtilityExecutor().scheduleWithFixedDelay(this::checkConnections, CHECK_INTERVAL_MILLIS,
+                    CHECK_INTERVAL_MILLIS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    @Override
+    public void stop() throws Exception {
+        if (check != null) {
+            check.cancel(false);
+        }
+        super.stop();
+    }
+
+    private void checkConnections() {
+        try {
+            int max = getMaxConnections();
+            int reserve = settings.reserve() > 0 ? settings.reserve() : ConnectionReaper.defaultReserve(max);
+            ConnectionReaper reaper = new ConnectionReaper(settings.headTimeout().toMillis(), reserve,
+                    settings.minIdle().toMillis());
+            long free = max < 0 ? Long.MAX_VALUE : max - getEndpoint().getConnectionCount();
+            List<SocketWrapperBase<NioChannel>> close = reaper.toClose(snapshot(), free);
+            for (SocketWrapperBase<NioChannel> connection : close) {
+                connection.processSocket(SocketEvent.ERROR, true);
+            }
+            if (!close.isEmpty() && log.isDebugEnabled()) {
+                log.debug("closed " + close.size() + " idle or stalled connections; " + free + " slots were free");
+            }
+        } catch (RuntimeException e) {
+            // the check runs again in CHECK_INTERVAL_MILLIS; a failure must not cancel the schedule
+            log.warn("connection check failed", e);
+        }
+    }
+
+    private List<ConnectionReaper.Connection<SocketWrapperBase<NioChannel>>> snapshot() {
+        long now = System.currentTimeMillis();
+        long nanoNow = System.nanoTime();
+        List<ConnectionReaper.Connection<SocketWrapperBase<NioChannel>>> open = new ArrayList<>();
+        for (SocketWrapperBase<NioChannel> wrapper : getEndpoint().getConnections()) {
+            if (wrapper.isClosed() || !(wrapper instanceof NioEndpoint.NioSocketWrapper nio)) {
+                continue;
+            }
+            long quiet = now - Math.max(nio.getLastRead(), nio.getLastWrite());
+            Object current = wrapper.getCurrentProcessor();
+            if (current == null) {
+                open.add(new ConnectionReaper.Connection<>(wrapper, quiet, true, -1));
+            } else if (current instanceof Processor processor && inHead(processor.getRequest())) {
+                long started = processor.getRequest().getStartTimeNanos();
+                long head = started > 0 ? TimeUnit.NANOSECONDS.toMillis(nanoNow - started) : quiet;
+                open.add(new ConnectionReaper.Connection<>(wrapper, quiet, true, head));
+            }
+        }
+        return open;
+    }
+
+    private static boolean inHead(Request request) {
+        return request.getRequestProcessor().getStage() == Constants.STAGE_PARSE;
+    }
+}

@@ -6,7 +6,6 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.coyote.Constants;
 import org.apache.coyote.Processor;
-import org.apache.coyote.Request;
 import org.apache.coyote.http11.Http11NioProtocol;
 import org.apache.juli.logging.Log;
 import org.apache.juli.logging.LogFactory;
@@ -87,16 +86,24 @@ public class ConnectionReapingProtocol extends Http11NioProtocol {
             Object current = wrapper.getCurrentProcessor();
             if (current == null) {
                 open.add(new ConnectionReaper.Connection<>(wrapper, quiet, true, -1));
-            } else if (current instanceof Processor processor && inHead(processor.getRequest())) {
+            } else if (current instanceof Processor processor && inHead(processor)) {
                 long started = processor.getRequest().getStartTimeNanos();
-                long head = started > 0 ? TimeUnit.NANOSECONDS.toMillis(nanoNow - started) : quiet;
+                // -1 until the first byte of the request line has arrived
+                long head = started != -1 ? TimeUnit.NANOSECONDS.toMillis(nanoNow - started) : quiet;
                 open.add(new ConnectionReaper.Connection<>(wrapper, quiet, true, head));
             }
         }
         return open;
     }
 
-    private static boolean inHead(Request request) {
-        return request.getRequestProcessor().getStage() == Constants.STAGE_PARSE;
+    /**
+     * A processor kept on its connection while no request is under way: a head arrived in part (Tomcat
+     * parses heads without blocking, returns the thread, and marks the stage ended until more bytes
+     * come). Async and upgraded requests also keep their processor with the stage ended, and are not idle.
+     */
+    private static boolean inHead(Processor processor) {
+        int stage = processor.getRequest().getRequestProcessor().getStage();
+        return !processor.isAsync() && !processor.isUpgrade()
+                && (stage == Constants.STAGE_PARSE || stage == Constants.STAGE_ENDED);
     }
 }

@@ -15,9 +15,11 @@ import org.apache.tomcat.util.net.SocketEvent;
 import org.apache.tomcat.util.net.SocketWrapperBase;
 
 /**
- * Tomcat's NIO HTTP/1.1 protocol plus a check, every {@value #CHECK_INTERVAL_MILLIS} ms, that closes
- * the connections {@link ConnectionReaper} picks: heads that take too long, and idle connections when
- * the connection limit is near.
+ * Tomcat's NIO HTTP/1.1 protocol plus a check that closes the connections {@link ConnectionReaper}
+ * picks: heads that take too long, and idle connections when the connection limit is near. The free
+ * slots are looked at every {@value #CHECK_INTERVAL_MILLIS} ms, so that a burst of silent connections
+ * filling the limit (and the accept queue behind it) is drained in tenths of a second; the connections
+ * themselves are walked only then, or once a second for the head timeout.
  *
  * <p>A connection is closed the way Tomcat closes one whose read timed out: an {@code ERROR} event is
  * dispatched for it, and a worker handles it under the connection's lock, so a connection is never
@@ -26,12 +28,15 @@ import org.apache.tomcat.util.net.SocketWrapperBase;
  */
 public class ConnectionReapingProtocol extends Http11NioProtocol {
 
-    static final long CHECK_INTERVAL_MILLIS = 200;
+    static final long CHECK_INTERVAL_MILLIS = 50;
+    /** Heads are checked every this many intervals: a second. */
+    static final int HEAD_CHECK_EVERY = 20;
 
     private static final Log log = LogFactory.getLog(ConnectionReapingProtocol.class);
 
     private volatile ConnectionsProperties settings;
     private ScheduledFuture<?> check;
+    private int checks;
 
     void setConnections(ConnectionsProperties settings) {
         this.settings = settings;
@@ -61,6 +66,9 @@ public class ConnectionReapingProtocol extends Http11NioProtocol {
             ConnectionReaper reaper = new ConnectionReaper(settings.headTimeout().toMillis(), reserve,
                     settings.minIdle().toMillis());
             long free = max < 0 ? Long.MAX_VALUE : max - getEndpoint().getConnectionCount();
+            if (free >= reserve && ++checks % HEAD_CHECK_EVERY != 0) {
+                return;
+            }
             List<SocketWrapperBase<NioChannel>> close = reaper.toClose(snapshot(), free);
             for (SocketWrapperBase<NioChannel> connection : close) {
                 connection.processSocket(SocketEvent.ERROR, true);

@@ -17,9 +17,10 @@ import org.springframework.util.unit.DataSize;
  *     never used, or stalled in a request head) are closed, longest-idle first, until twice this many
  *     are free. 0 = an eighth of the connection limit, at least 4
  * @param minIdle a connection counts as idle only after this long without a byte either way, so a
- *     client between two quick requests keeps its connection
+ *     client that has just connected, or is between two quick requests, keeps its connection; short,
+ *     because while a burst of silent connections fills the limit nobody new gets in for this long
  */
 @ConfigurationProperties("ncs.connections")
 public record ConnectionsProperties(DataSize socketBuffer, @DefaultValue("10s") Duration headTimeout,
-        @DefaultValue("0") int reserve, @DefaultValue("1s") Duration minIdle) {
+        @DefaultValue("0") int reserve, @DefaultValue("250ms") Duration minIdle) {
 }

@@ -37,6 +37,7 @@ abstract class HostileCase {
     protected final Configuration configuration;
     protected NcsProcess ncs;
     private long heapBefore;
+    private Probe probe;
 
     HostileCase(Configuration configuration) {
         this.configuration = configuration;
@@ -51,18 +52,20 @@ abstract class HostileCase {
 
     /** A real client that runs until closed; closing it asserts what it saw. */
     protected Probe probe() {
-        return new Probe(ncs);
+        probe = new Probe(ncs);
+        return probe;
     }
 
     /** The heap, after a full collection, holds no more than allowed for {@code requests} connections with a request under way. */
     protected void assertHeapHolds(int requests) throws Exception {
-        long grown = ncs.liveHeap() - heapBefore;
+        long grown = (probe != null ? probe.between(ncs::liveHeap) : ncs.liveHeap()) - heapBefore;
         assertThat(grown).as("heap held by the attack (after a full GC), bytes, with %d requests under way", requests)
                 .isLessThanOrEqualTo(HEAP_SLACK + (PROCESSOR_CACHE + requests) * HEAP_PER_REQUEST);
     }
 
     @AfterEach
     void serviceRecovered() throws Exception {
+        probe = null;
         assertThat(ncs.isAlive()).as("NCS is still running; log:\n%s", ncs.logTail()).isTrue();
         assertThat(Probe.ask(ncs.port)).as("a real request after the attack").isNull();
         assertNativeMemoryBackToZero();

@@ -9,7 +9,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -29,6 +31,7 @@ final class Probe implements AutoCloseable {
             + "\"data\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]}]}").getBytes(StandardCharsets.UTF_8);
 
     private final NcsProcess ncs;
+    private final ReentrantLock asking = new ReentrantLock();
     private final Thread thread;
     private final List<String> failures = new ArrayList<>();
     private volatile boolean stopped;
@@ -85,8 +88,15 @@ final class Probe implements AutoCloseable {
 
     private void run() {
         while (!stopped) {
-            long start = System.nanoTime();
-            String failure = ask(ncs.port);
+            long start;
+            String failure;
+            asking.lock();
+            try {
+                start = System.nanoTime();
+                failure = ask(ncs.port);
+            } finally {
+                asking.unlock();
+            }
             long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
             long heap = heapUsed();
             synchronized (this) {
@@ -98,6 +108,19 @@ final class Probe implements AutoCloseable {
                 }
             }
             sleep(200);
+        }
+    }
+
+    /**
+     * Runs {@code action} with no real request under way: the test's own full GC (a stop-the-world pause
+     * the attack did not cause) must not count against the service.
+     */
+    <T> T between(Callable<T> action) throws Exception {
+        asking.lock();
+        try {
+            return action.call();
+        } finally {
+            asking.unlock();
         }
     }
 

@@ -64,7 +64,7 @@ class DeclaredSizeHostileTests extends HostileCase {
 
     @Test
     void fourBinaryInputsDeclaredAs1GBWithAFewBytesSentReserveNothing() throws Exception {
-        String json = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"UINT8\",\"shape\":[" + ONE_GB + "],"
+        String json = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[" + ONE_GB / 8 + "],"
                 + "\"parameters\":{\"binary_data_size\":" + ONE_GB + "}}]}";
         byte[] head = ("POST /v2/models/describe/infer HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 + "Inference-Header-Content-Length: " + json.length() + "\r\nContent-Length: " + (json.length() + ONE_GB)
@@ -86,7 +86,7 @@ class DeclaredSizeHostileTests extends HostileCase {
     @Test
     void chunkedBodiesWithNoLengthThatSendALittleAndStop() throws Exception {
         byte[] head = ("POST /v2/models/describe/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                + "Transfer-Encoding: chunked\r\n\r\n10\r\n{\"inputs\":[{\"na\r\n").getBytes(StandardCharsets.ISO_8859_1);
+                + "Transfer-Encoding: chunked\r\n\r\n10\r\n{\"inputs\":[{\"nam\r\n").getBytes(StandardCharsets.ISO_8859_1);
         try (Probe probe = probe(); RawConnections chunked = RawConnections.open(ncs.port, 20)) {
             chunked.sendAll(head);
             Thread.sleep(1000);
@@ -97,9 +97,9 @@ class DeclaredSizeHostileTests extends HostileCase {
         }
     }
 
-    /** The status of {@code describe} of {@code bytes} zero bytes (UINT8) sent in binary, streamed. */
+    /** The status of {@code describe} of {@code bytes} bytes of FP64 zeros sent in binary, streamed. */
     private int describeZeros(long bytes) throws IOException {
-        String json = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"UINT8\",\"shape\":[" + bytes + "],"
+        String json = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[" + bytes / 8 + "],"
                 + "\"parameters\":{\"binary_data_size\":" + bytes + "}}]}";
         try (Socket socket = new Socket()) {
             socket.connect(new InetSocketAddress("127.0.0.1", ncs.port), 5000);

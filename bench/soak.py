@@ -2,7 +2,7 @@
 """Soak: minutes of mixed load with errors, deadlines and hang-ups; afterwards nothing is left behind.
 
 Usage (after `scripts/test` or `./mvnw package -DskipTests`; starts its own NCS from the jar):
-    python3 bench/soak.py [--minutes 5] [--clients 8] [--jar service/target/ncs.jar]
+    python3 bench/soak.py [--minutes 5] [--clients 8] [--idle 600] [--jar service/target/ncs.jar]
 
 Each client loops over a random mix, checking every answer:
   * good requests (describe, sort, matmul, histogram, fft, sha256; JSON and binary), results against numpy
@@ -10,6 +10,12 @@ Each client loops over a random mix, checking every answer:
   * deadlines (a large matmul with timeout=2000 us) -> 504
   * hang-ups (a large matmul whose client closes the connection while it runs) -> cancelled
   * truncated binary bodies (the client stops sending and closes) -> nothing kept
+  * slow senders (a JSON request sent in pieces over about 2 s) -> answered, result checked
+  * slow readers (a sort of up to 8 MB read 64 KiB every 20 ms through a small receive buffer) -> checked
+Beside them, --idle connections are held open the whole time, half after one keep-alive request, half
+without ever sending a byte, and reopened (at most 100 a second) when the server closes them: 600, more
+than the 512 connections NCS allows with a 1 GiB heap, so the clients above must get in while NCS
+closes idle connections to make room.
 503 (queue full) is allowed and counted; any other 5xx, a wrong result or a hang fails the run.
 Before and after (each after a full GC through jcmd) it reads live native buffers and bytes, the
 buffer cache (bytes kept, allocations it served), the Java leak counter, heap used and the process's
@@ -179,11 +185,92 @@ class Soak:
                        "Content-Length: %d\r\n\r\n" % (len(text), len(body))).encode() + body[:len(body) // 2])
         return True, 0
 
+    def exchange(self, head, body, pieces=1, pause=0.0, read_chunk=None, read_pause=0.0):
+        """One request on a new connection (Connection: close), the body sent in pieces and the answer read
+        in chunks with pauses; returns (status, headers, body)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=60) as s:
+            if read_chunk:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            s.sendall(head)
+            step = max(1, -(-len(body) // pieces))
+            for offset in range(0, len(body), step):
+                s.sendall(body[offset:offset + step])
+                if offset + step < len(body):
+                    time.sleep(pause)
+            received = bytearray()
+            while True:
+                data = s.recv(read_chunk or 1 << 20)
+                if not data:
+                    break
+                received += data
+                if read_pause:
+                    time.sleep(read_pause)
+        head_end = received.index(b"\r\n\r\n")
+        lines = received[:head_end].decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        payload = bytes(received[head_end + 4:])
+        if headers.get("transfer-encoding") == "chunked":
+            payload = dechunk(payload)
+        return int(lines[0].split()[1]), headers, payload
+
+    def slow_sender(self, rng):
+        x = rng.standard_normal(int(rng.integers(100, 400)))
+        body = json.dumps({"inputs": [{"name": "x", "datatype": "FP64", "shape": [len(x)],
+                                       "data": x.tolist()}]}).encode()
+        head = ("POST /v2/models/describe/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)).encode()
+        status, _, data = self.exchange(head, body, pieces=10, pause=0.2)
+        outputs = {o["name"]: o["data"] for o in json.loads(data)["outputs"]} if status == 200 else {}
+        return status == 200 and np.isclose(outputs["mean"][0], x.mean()), status
+
+    def slow_reader(self, rng):
+        x = rng.standard_normal(int(rng.integers(100_000, 1_000_000)))
+        text, body = self.binary_body([("x", x, "FP64")])
+        head = ("POST /v2/models/sort/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                "Inference-Header-Content-Length: %d\r\nContent-Length: %d\r\n\r\n" % (len(text), len(body))).encode()
+        status, headers, data = self.exchange(head, body, read_chunk=64 * 1024, read_pause=0.02)
+        if status != 200:
+            return False, status
+        header_length = int(headers["inference-header-content-length"])
+        return np.array_equal(np.frombuffer(data[header_length:], "<f8"), np.sort(x)), status
+
+    def idle_connections(self, target, end):
+        """Holds `target` idle connections until `end`, reopening those the server closes."""
+        held = []
+        ready = b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n"
+        while time.time() < end:
+            alive = []
+            for s in held:
+                try:
+                    if s.recv(65536) == b"":
+                        raise ConnectionResetError()
+                    alive.append(s)
+                except BlockingIOError:
+                    alive.append(s)
+                except OSError:
+                    s.close()
+                    self.count("idle connection closed by NCS")
+            held = alive
+            for _ in range(min(100, target - len(held))):
+                try:
+                    s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                except OSError as e:
+                    self.fail("idle connection could not connect: %r" % e)
+                    break
+                if len(held) % 2 == 0:
+                    s.sendall(ready)
+                s.setblocking(False)
+                held.append(s)
+                self.count("idle connection opened")
+            time.sleep(1)
+        for s in held:
+            s.close()
+
     def client(self, seed, end):
         rng = np.random.default_rng(seed)
         mix = [(self.good_describe, 4), (self.good_sort_binary, 3), (self.good_matmul, 3), (self.good_histogram, 2),
                (self.good_fft, 2), (self.good_sha256, 2), (self.bad, 4), (self.deadline, 1), (self.hang_up, 1),
-               (self.truncated, 1)]
+               (self.truncated, 1), (self.slow_sender, 1), (self.slow_reader, 1)]
         actions = [action for action, weight in mix for _ in range(weight)]
         while time.time() < end:
             action = actions[int(rng.integers(0, len(actions)))]
@@ -198,6 +285,17 @@ class Soak:
                 self.fail("%s answered %s" % (action.__name__, status))
             else:
                 self.count(action.__name__)
+
+
+def dechunk(data):
+    out, pos = bytearray(), 0
+    while True:
+        line_end = data.index(b"\r\n", pos)
+        size = int(data[pos:line_end].split(b";")[0], 16)
+        if size == 0:
+            return bytes(out)
+        out += data[line_end + 2:line_end + 2 + size]
+        pos = line_end + 2 + size + 2
 
 
 def scrape(management):
@@ -243,6 +341,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--minutes", type=float, default=5)
     p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--idle", type=int, default=600, help="idle connections held beside the clients")
     p.add_argument("--jar", default=os.path.join(ROOT, "service/target/ncs.jar"))
     p.add_argument("--port", type=int, default=18280)
     p.add_argument("--management-port", type=int, default=19290)
@@ -270,6 +369,7 @@ def main():
         start = time.time()
         end = start + 60 * args.minutes
         threads = [threading.Thread(target=soak.client, args=(100 + seed, end)) for seed in range(args.clients)]
+        threads.append(threading.Thread(target=soak.idle_connections, args=(args.idle, end)))
         [t.start() for t in threads]
         timeline = []  # RSS and live native bytes each 30 s under load: flat means a plateau, not a slope
         while time.time() < end:
@@ -279,7 +379,8 @@ def main():
         elapsed = time.time() - start
         time.sleep(2)  # hang-ups still being noticed
         after = sample(process, args.management_port)
-        print("soak: %.1f minutes, %d clients, %d actions" % (elapsed / 60, args.clients, sum(soak.counts.values())))
+        print("soak: %.1f minutes, %d clients, %d idle connections, %d actions"
+              % (elapsed / 60, args.clients, args.idle, sum(soak.counts.values())))
         print("| measure | after warm-up | after the soak |")
         print("|---|---|---|")
         for key in before:

@@ -27,7 +27,6 @@ class SlowReaderTuning implements WebServerFactoryCustomizer<TomcatServletWebSer
 
     @Override
     public void customize(TomcatServletWebServerFactory factory) {
-        factory.setProtocol(WriteTimeoutProtocol.class.getName());
         factory.addConnectorCustomizers(connector -> {
             if (connector.getProtocolHandler() instanceof WriteTimeoutProtocol protocol) {
                 protocol.setWriteTimeoutMillis(writeTimeoutMillis);

@@ -10,7 +10,8 @@ import org.apache.tomcat.util.net.SocketWrapperBase;
  * {@code connectionTimeout} (60 s) as the longest a blocked write may wait without progress; a client that
  * reads nothing would hold its response's native memory that long. This endpoint sets the write timeout of
  * each accepted connection to {@link #setWriteTimeoutMillis} instead (read timeouts are untouched).
- * Installed by {@link SlowReaderTuning} with {@code ncs.limits.download-grace}.
+ * Set by {@link SlowReaderTuning} to {@code ncs.limits.download-grace}; the protocol installed is its
+ * subclass {@link ConnectionReapingProtocol} ({@link TomcatTuning}).
  */
 public class WriteTimeoutProtocol extends Http11NioProtocol {
 

@@ -9,12 +9,11 @@ class TomcatTuningTest {
     private static final long MIB = 1024 * 1024;
 
     @Test
-    void bufferGrowsWithTheHeapBetween64KiBAnd1MiB() {
+    void bufferGrowsWithTheHeapBetween64KiBAnd256KiB() {
         assertThat(TomcatTuning.socketBuffer(32 * MIB)).isEqualTo(64 * 1024);
-        assertThat(TomcatTuning.socketBuffer(128 * MIB)).isEqualTo(128 * 1024);
-        assertThat(TomcatTuning.socketBuffer(384 * MIB)).isEqualTo(256 * 1024);
-        assertThat(TomcatTuning.socketBuffer(1024 * MIB)).isEqualTo(1024 * 1024);
-        assertThat(TomcatTuning.socketBuffer(6 * 1024 * MIB)).isEqualTo(1024 * 1024);
+        assertThat(TomcatTuning.socketBuffer(512 * MIB)).isEqualTo(128 * 1024);
+        assertThat(TomcatTuning.socketBuffer(1024 * MIB)).isEqualTo(256 * 1024);
+        assertThat(TomcatTuning.socketBuffer(6 * 1024 * MIB)).isEqualTo(256 * 1024);
     }
 
     @Test
@@ -27,6 +26,7 @@ class TomcatTuningTest {
                 assertThat(3L * buffer * connections).isLessThanOrEqualTo(heap * 3 / 8);
             }
         }
-        assertThat(TomcatTuning.maxConnections(6 * 1024 * MIB, 1024 * 1024)).isEqualTo(768);
+        assertThat(TomcatTuning.maxConnections(1024 * MIB, 256 * 1024)).isEqualTo(512);
+        assertThat(TomcatTuning.maxConnections(6 * 1024 * MIB, 256 * 1024)).isEqualTo(3072);
     }
 }

@@ -201,7 +201,9 @@ final class RequestBody {
         long done = 0;
         try {
             while (done < n) {
-                int want = (int) Math.min(n - done, SLICE);
+                // Slices grow with what has arrived (64 KiB, then as much again, up to SLICE): memory charged
+                // before a slice is read stays near what the client really sent.
+                int want = (int) Math.min(n - done, Math.min(SLICE, Math.max(CHUNK, done)));
                 beforeWriting.accept(done + want);
                 int got = direct != null ? readDirect(target, done, want) : readChunked(target, done, want);
                 if (got < 0) {

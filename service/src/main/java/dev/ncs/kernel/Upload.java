@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Memory is charged as bytes arrive, not on the client's word. An input is allocated only when its
  * bytes begin (they come in order), as a deferred buffer ({@link NativeMemory#allocateDeferred}) that is
- * committed a step ahead of the bytes being read. One exception keeps large uploads fast: while the
+ * committed a step ahead of the bytes being read (a step that grows with them, see {@link #COMMIT_STEP}). One exception keeps large uploads fast: while the
  * inputs being received on a client's word add up to no more than the buffer cache's size, an input is
  * allocated whole, which lets it reuse a cached block (fresh memory is slow to touch the first time,
  * 0.6 GB/s against 13 GB/s in this machine kind's VMs). That is the only memory a declared size can
@@ -25,7 +25,11 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class Upload implements AutoCloseable {
 
-    /** How far ahead of the bytes read a deferred input is committed: one native call per step. */
+    /**
+     * How far ahead of the bytes read a deferred input is committed (one native call per step): as far as has
+     * arrived, from 64 KiB up to 4 MiB, so what is charged is at most twice what arrived plus 64 KiB.
+     */
+    static final long FIRST_COMMIT = 64L << 10;
     static final long COMMIT_STEP = 4L << 20;
 
     private final KernelRequest request;
@@ -119,7 +123,8 @@ public final class Upload implements AutoCloseable {
                 try (NativeBuffer.Access access = buffer.open()) {
                     input.source().writeTo(access.segment(), end -> {
                         if (end > committed[0]) {
-                            committed[0] = commit(input, buffer, Math.min(size, Math.max(end, committed[0] + COMMIT_STEP)));
+                            long step = Math.clamp(committed[0], FIRST_COMMIT, COMMIT_STEP);
+                            committed[0] = commit(input, buffer, Math.min(size, Math.max(end, committed[0] + step)));
                         }
                     });
                 }

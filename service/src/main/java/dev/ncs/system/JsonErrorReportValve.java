@@ -42,8 +42,9 @@ public class JsonErrorReportValve extends ErrorReportValve {
             case 400 -> "the request could not be read: its request line or headers are malformed (such as two "
                     + "Content-Length headers, an invalid Transfer-Encoding or Host, characters not allowed in the "
                     + "path), or larger than the header limit (server.max-http-request-header-size)";
-            case 408 -> "the request did not arrive in time (server.tomcat.connection-timeout): send the request "
-                    + "line, headers and body without pausing";
+            case 408 -> "the request did not arrive in time: no byte of it came within the read timeout "
+                    + "(server.tomcat.connection-timeout); send the request line, headers and body without pausing "
+                    + "(an upload must also keep to ncs.limits.min-upload-rate)";
             case 417 -> "the only expectation this server meets is Expect: 100-continue; send that or no Expect "
                     + "header";
             case 501 -> "the request's Transfer-Encoding is not supported: send the body with Content-Length or "

@@ -159,6 +159,13 @@ final class RawConnections implements AutoCloseable {
         }
     }
 
+    /** Half-closes one connection: the server sees the end of the request's bytes, the answer can still come. */
+    void shutdownOutput(Connection connection) throws IOException {
+        if (!connection.closed()) {
+            connection.channel.shutdownOutput();
+        }
+    }
+
     /** Reads what has arrived on every connection, noting those the server closed. */
     void poll() {
         for (Connection connection : connections) {

@@ -35,13 +35,11 @@ class IdleConnectionsHostileTests extends HostileCase {
     void aThousandIdleKeepAliveConnectionsLeaveRoomForNewClients() throws Exception {
         byte[] ready = "GET /v2/health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
         try (Probe probe = probe(); RawConnections idle = new RawConnections()) {
-            // Opened at 500 a second, as a pool or a crowd of clients would, not all within 80 ms: each connection
-            // Tomcat accepts gets its read and write buffers (512 KiB of fresh direct memory, touched at 0.6 GB/s
-            // in this machine kind's VMs), so a probe queued behind a burst of 1,000 waits for 1,000 of them
-            // (measured: 1.0-1.3 s, where 64 KiB buffers take 0.3-0.4 s); see README, Connections.
+            // Opened at RawConnections.OPEN_RATE, not all within 80 ms: a probe queued behind a burst of 1,000
+            // waited 1.0-1.3 s for their buffers to be allocated (see RawConnections.open).
             for (int i = 0; i < 1000; i++) {
                 idle.send(idle.add(ncs.port), ready);
-                Thread.sleep(2);
+                Thread.sleep(1000 / RawConnections.OPEN_RATE);
             }
             // each was answered (some then closed as idle to make room, beyond the connection limit)
             assertThat(idle.await(RawConnections.Connection::answered, Duration.ofSeconds(30)))

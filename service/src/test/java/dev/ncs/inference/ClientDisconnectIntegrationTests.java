@@ -35,23 +35,9 @@ class ClientDisconnectIntegrationTests extends IntegrationTestSupport {
         double cancelledBefore = total(start, MATMUL_DISCONNECTED);
         double successesBefore = total(start, MATMUL_SUCCESS);
         int n = 3000; // seconds of FP64 matmul on this machine's two cores
-        long matrixBytes = 8L * n * n;
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
             // The product in binary: as JSON it would be refused before running (ncs.limits.max-json-response-size).
-            byte[] header = ("{\"parameters\":{\"binary_data_output\":true},\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[" + n + "," + n + "],"
-                    + "\"parameters\":{\"binary_data_size\":" + matrixBytes + "}},{\"name\":\"b\",\"datatype\":\"FP64\","
-                    + "\"shape\":[" + n + "," + n + "],\"parameters\":{\"binary_data_size\":" + matrixBytes + "}}]}")
-                    .getBytes(StandardCharsets.UTF_8);
-            OutputStream out = socket.getOutputStream();
-            out.write(("POST /v2/models/matmul/infer HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream"
-                    + "\r\nInference-Header-Content-Length: " + header.length + "\r\nContent-Length: "
-                    + (header.length + 2 * matrixBytes) + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
-            out.write(header);
-            byte[] zeros = new byte[1 << 20];
-            for (long sent = 0; sent < 2 * matrixBytes; sent += zeros.length) {
-                out.write(zeros, 0, (int) Math.min(zeros.length, 2 * matrixBytes - sent));
-            }
-            out.flush();
+            sendMatmul(socket.getOutputStream(), n, "\"parameters\":{\"binary_data_output\":true},");
             awaitMetric("ncs_workers_busy", busy -> busy > 0);
         }
         long hungUp = System.nanoTime();

@@ -57,7 +57,7 @@ class ProtocolEdgesIntegrationTests extends IntegrationTestSupport {
             out.write(("POST " + SORT + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\n"
                     + "Content-Length: " + SORT_BODY.length() + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
             out.flush();
-            assertThat(readHead(socket.getInputStream())).startsWith("HTTP/1.1 100 ");
+            assertThat(RawHttp.readHead(socket.getInputStream())).startsWith("HTTP/1.1 100 ");
             out.write(SORT_BODY.getBytes(StandardCharsets.US_ASCII));
             out.flush();
             String reply = new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
@@ -313,18 +313,6 @@ class ProtocolEdgesIntegrationTests extends IntegrationTestSupport {
             // what arrived is the answer (an open connection waits for more; a reset follows a refusal)
         }
         return all.toString(StandardCharsets.ISO_8859_1);
-    }
-
-    private static String readHead(InputStream in) throws IOException {
-        StringBuilder head = new StringBuilder();
-        while (!head.toString().endsWith("\r\n\r\n")) {
-            int b = in.read();
-            if (b < 0) {
-                break;
-            }
-            head.append((char) b);
-        }
-        return head.toString();
     }
 
     private static void assertError(String reply, int status, String message) {

@@ -14,8 +14,8 @@ import java.util.function.ToDoubleFunction;
 import org.springframework.stereotype.Component;
 
 /**
- * libncs's counters as Micrometer meters (names in DESIGN.md §6). Each reading asks libncs on the
- * native control thread, since scrapes arrive on virtual threads.
+ * libncs's counters as Micrometer meters (names and meanings: docs/operations.md, "Metrics"). Each
+ * reading asks libncs on the native control thread, since scrapes arrive on virtual threads.
  */
 @Component
 class NativeMemoryMetrics implements MeterBinder {

@@ -8,7 +8,10 @@ import java.util.stream.Collectors;
 import java.util.stream.DoubleStream;
 import org.junit.jupiter.api.Test;
 
-/** The metrics contract of DESIGN.md §6 as scraped from /actuator/prometheus on the management port. */
+/**
+ * The metrics contract of docs/operations.md ("Metrics") as scraped from /actuator/prometheus on the
+ * management port.
+ */
 class NativeMemoryMetricsIntegrationTests extends IntegrationTestSupport {
 
     @Test

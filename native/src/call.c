@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "library.h"
 
 #define CALL_MAGIC 0x6e637363u /* "ncsc" */
 #define ERROR_CAPACITY 512
@@ -1206,12 +1207,7 @@ NCS_API const char *ncs_call_error(const ncs_call *call)
     return call ? atomic_load_explicit(&((ncs_call *)call)->error, memory_order_acquire) : "";
 }
 
-NCS_API void ncs_call_destroy(ncs_call *call, uint64_t *leaked)
-{
-    ncs_call_destroy_v2(call, leaked, NULL);
-}
-
-NCS_API void ncs_call_destroy_v2(ncs_call *call, uint64_t *leaked, uint64_t *leaked_bytes)
+NCS_API void ncs_call_destroy(ncs_call *call, uint64_t *leaked, uint64_t *leaked_bytes)
 {
     if (call == NULL)
         return;

@@ -14,7 +14,7 @@
 #include <pthread.h>
 
 #include "check.h"
-#include "kernels/kernels.h"
+#include "cpu.h"
 
 /*
  * Literal scipy 1.17.1 results, produced once with python3 by this script (each array is printed
@@ -110,7 +110,7 @@ static conv_result conv2d(const double *image, int image_rank, int64_t n, int64_
     }
     if (r.status != NCS_OK) {
         snprintf(r.message, sizeof r.message, "%s", ncs_call_error(call));
-        ncs_call_destroy(call, NULL);
+        ncs_call_destroy(call, NULL, NULL);
         return r;
     }
     r.progress = ncs_call_progress(call);
@@ -123,7 +123,7 @@ static conv_result conv2d(const double *image, int image_rank, int64_t n, int64_
     ncs_handle out;
     CHECK_OK(ncs_call_take_output(call, 0, &out));
     uint64_t leaked = 1;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     r.out = malloc((size_t)(count ? count : 1) * sizeof(double));
     CHECK(r.out != NULL);
@@ -269,7 +269,7 @@ static void check_literal(const double *image, int64_t h, int64_t w, const doubl
 {
     for (int dtype = NCS_DTYPE_FP32; dtype <= NCS_DTYPE_FP64; dtype++) {
         for (int portable = 0; portable <= 1; portable++) {
-            ncs_conv2d_force_portable(portable);
+            CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
             conv_result r = conv2d(image, 2, 1, h, w, kernel, kh, kw, dtype, modes[mode], boundaries[symm], 2, 0);
             if (r.status != NCS_OK) {
                 fprintf(stderr, "%s %s: %s\n", modes[mode], boundaries[symm], r.message);
@@ -286,7 +286,7 @@ static void check_literal(const double *image, int64_t h, int64_t w, const doubl
             free(r.out);
         }
     }
-    ncs_conv2d_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
     /* the reference agrees with scipy too */
     double out[64], scale[64];
     int64_t rh, rw;
@@ -325,7 +325,7 @@ static void test_random_against_reference(void)
     double *image = malloc(70 * 40 * sizeof(double)), kernel[49];
     CHECK(image != NULL);
     for (int portable = 0; portable <= 1; portable++) {
-        ncs_conv2d_force_portable(portable);
+        CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
         for (size_t i = 0; i < sizeof images / sizeof images[0]; i++) {
             for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
                 int64_t h = images[i][0], w = images[i][1], kh = kernels[k][0], kw = kernels[k][1];
@@ -342,7 +342,7 @@ static void test_random_against_reference(void)
             }
         }
     }
-    ncs_conv2d_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
     free(image);
 }
 
@@ -389,14 +389,14 @@ static void test_nan_inf(void)
         for (int mode = 0; mode < 3; mode++) {
             for (int symm = 0; symm < 2; symm++) {
                 for (int portable = 0; portable <= 1; portable++) {
-                    ncs_conv2d_force_portable(portable);
+                    CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
                     for (int dtype = NCS_DTYPE_FP32; dtype <= NCS_DTYPE_FP64; dtype++)
                         check_against_reference(image, 2, 1, 9, 41, kernel, 3, 4, dtype, mode, symm, 2, 0);
                 }
             }
         }
     }
-    ncs_conv2d_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
 }
 
 /* A large image split in parts, sequentially and on two threads. */
@@ -479,7 +479,7 @@ static void test_large_kernel_budget(void)
             CHECK(got[0] == 3 * 50 && got[w + w / 2] == 3 * 100);
             CHECK_OK(ncs_buffer_release(out));
         }
-        ncs_call_destroy(call, NULL);
+        ncs_call_destroy(call, NULL, NULL);
     }
     ncs_set_memory_limit(0);
     CHECK_OK(ncs_buffer_release(image));
@@ -513,7 +513,7 @@ static void expect_refusal(const double *image, int rank, const int64_t *image_s
         status = ncs_call_prepare(call, 2, &nparts);
     CHECK_STATUS(status, NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), message);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 }
 
 static void test_refusals(void)
@@ -559,7 +559,7 @@ static void test_cancel(void)
     CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
     CHECK(ncs_call_progress(call) == 0);
     uint64_t leaked = 1;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
 }
 
@@ -593,7 +593,7 @@ static void test_cancel_while_running(void)
     CHECK_STATUS((int)(intptr_t)ret, NCS_E_CANCELLED);
     CHECK(ncs_call_progress(call) < (uint64_t)h);
     uint64_t leaked = 1;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     free(image);
 }

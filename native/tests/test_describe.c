@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "kernels/kernels.h"
+#include "cpu.h"
 
 typedef struct result {
     int64_t count;
@@ -82,7 +82,7 @@ static result describe_full(const void *data, int dtype, int rank, const int64_t
         CHECK_OK(ncs_call_take_output(call, i, &out[i]));
     }
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     result r;
     r.count = *(const int64_t *)buffer_memory(out[0]);
@@ -313,9 +313,9 @@ static void test_paths_agree(void)
     for (int64_t i = 0; i < n; i++)
         x[i] = 3e4 * (test_random(&seed) - 0.25);
     int nparts;
-    ncs_describe_force_portable(1);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_PORTABLE));
     result portable = describe_f64(x, n, 1, &nparts);
-    ncs_describe_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
     result vector = describe_f64(x, n, 1, &nparts);
     CHECK_RESULT(vector, portable, 1e-14);
     CHECK_RESULT(vector, reference(x, n), 1e-14);
@@ -330,7 +330,7 @@ static void test_rejects_other_dtypes(void)
     int64_t n = 4;
     CHECK_OK(ncs_call_create("describe", &call));
     CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_INT32, 1, &n, x), NCS_E_INVALID_ARGUMENT);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(x));
 }
 
@@ -609,7 +609,7 @@ static int prepare_with(const char *text, int64_t n, char *message, size_t size)
     int nparts;
     int status = ncs_call_prepare(call, 1, &nparts);
     snprintf(message, size, "%s", ncs_call_error(call));
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(x));
     return status;
 }
@@ -708,7 +708,7 @@ static void test_percentiles_cancelled(void)
     CHECK_OK(ncs_call_prepare(call, 1, &nparts));
     ncs_call_cancel(call);
     CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 
     int status = NCS_OK;
     for (int attempt = 0; attempt < 5 && status != NCS_E_CANCELLED; attempt++) {
@@ -725,7 +725,7 @@ static void test_percentiles_cancelled(void)
         if (status == NCS_E_CANCELLED)
             CHECK_CONTAINS(ncs_call_error(call), "cancelled");
         uint64_t leaked = 99;
-        ncs_call_destroy(call, &leaked);
+        ncs_call_destroy(call, &leaked, NULL);
         CHECK(leaked == 0);
     }
     CHECK_STATUS(status, NCS_E_CANCELLED);
@@ -772,7 +772,7 @@ static void test_percentiles_budget(void)
             CHECK(q[0] == 593999.01 && q[1] == 299999.5 && q[2] == 5999.99);
             CHECK_OK(ncs_buffer_release(out));
         }
-        ncs_call_destroy(call, NULL);
+        ncs_call_destroy(call, NULL, NULL);
     }
     ncs_set_memory_limit(0);
     CHECK_OK(ncs_buffer_release(h));
@@ -782,7 +782,7 @@ static void test_percentiles_budget(void)
 int main(void)
 {
     for (int portable = 1; portable >= 0; portable--) { /* the portable loops, then the vector ones */
-        ncs_describe_force_portable(portable);
+        CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
         printf("%s loops:\n", portable ? "portable" : "vector (when the CPU has AVX2+FMA)");
         RUN_TEST(test_basic);
         RUN_TEST(test_nan_inf_empty);

@@ -9,7 +9,7 @@
 #include <pthread.h>
 
 #include "check.h"
-#include "kernels/fft.h"
+#include "cpu.h"
 
 #define TWO_PI_L 6.283185307179586476925286766559005768L
 
@@ -79,7 +79,7 @@ static double *run_fft(int dtype, const fft_shape *s, const double *x, int inver
     ncs_handle y;
     CHECK_OK(ncs_call_take_output(call, 0, &y));
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     double *out = malloc((size_t)count * sizeof(double) + 1);
     CHECK(out != NULL);
@@ -228,7 +228,7 @@ static void check_against_naive(int64_t a, int64_t b, int64_t n, uint64_t seed)
             for (int64_t t = 0; t < batch; t++)
                 refs[t] = reference(x + 2 * n * t, n, inverse > 0, w, NULL, 0, &scales[t]);
             for (int portable = 0; portable <= 1; portable++) {
-                ncs_fft_force_portable(portable);
+                CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
                 for (int max_parts = 1; max_parts <= 3; max_parts += 2) {
                     double *y = run_fft(dtypes[d], &s, x, inverse, max_parts, 0, NULL);
                     for (int64_t t = 0; t < batch; t++)
@@ -237,7 +237,7 @@ static void check_against_naive(int64_t a, int64_t b, int64_t n, uint64_t seed)
                     free(y);
                 }
             }
-            ncs_fft_force_portable(0);
+            CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
             for (int64_t t = 0; t < batch; t++)
                 free(refs[t]);
         }
@@ -332,10 +332,10 @@ static void test_long_transforms(void)
     /* odd lengths split more ways than parts: 3^11 three ways and 5^7 five ways over 2 parts */
     check_long(NCS_DTYPE_FP64, 177147, 2, 1, 2, 13);
     check_long(NCS_DTYPE_FP32, 78125, 2, 0, 2, 14);
-    ncs_fft_force_portable(1);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_PORTABLE));
     check_long(NCS_DTYPE_FP64, 1 << 16, 2, 1, 2, 11);
     check_long(NCS_DTYPE_FP64, 65537, 2, 1, 2, 12);
-    ncs_fft_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
 }
 
 /* 2^20 points: one part, and both parts (sequentially and on two threads), against the bins,
@@ -508,13 +508,13 @@ static void test_nan_inf(void)
     const int64_t lengths[] = {1, 2, 8, 17, 100, 1009, 10000, 65537, 1 << 16};
     for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
         for (int portable = 0; portable <= (lengths[l] <= 10000); portable++) {
-            ncs_fft_force_portable(portable);
+            CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
             check_special(NCS_DTYPE_FP64, lengths[l], NAN, 2);
             check_special(NCS_DTYPE_FP64, lengths[l], INFINITY, 2);
             check_special(NCS_DTYPE_FP32, lengths[l], -INFINITY, 1);
             check_special(NCS_DTYPE_FP32, lengths[l], NAN, 3);
         }
-        ncs_fft_force_portable(0);
+        CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
     }
     /* one transform split across parts */
     const int64_t n = 1 << 17;
@@ -554,7 +554,7 @@ static void check_rejected(int rank, const int64_t *dims, const char *part)
     CHECK_STATUS(ncs_call_prepare(call, 2, &nparts), NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), part);
     CHECK_CONTAINS(ncs_call_error(call), "'x'");
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(h));
 }
 
@@ -584,7 +584,7 @@ static void test_rejects(void)
     CHECK_OK(ncs_call_set_param(call, "inverse", "1"));
     int nparts;
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_INVALID_ARGUMENT); /* no input set */
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(h));
 }
 
@@ -608,7 +608,7 @@ static void check_cancelled(const fft_shape *s, int max_parts, int concurrent)
             CHECK_STATUS(ncs_call_run_part(call, p), NCS_E_CANCELLED);
     }
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     CHECK_OK(ncs_buffer_release(h));
 }

@@ -10,7 +10,7 @@
 #include <pthread.h>
 
 #include "check.h"
-#include "kernels/kernels.h"
+#include "cpu.h"
 
 /*
  * Literal numpy results, produced once with numpy 2.4.6 (python3) by this script:
@@ -175,7 +175,7 @@ static hist_result histogram(const void *x, int dtype, int64_t n, const char *bi
     }
     if (r.status != NCS_OK) {
         snprintf(r.message, sizeof r.message, "%s", ncs_call_error(call));
-        ncs_call_destroy(call, NULL);
+        ncs_call_destroy(call, NULL, NULL);
         return r;
     }
     r.progress = ncs_call_progress(call);
@@ -190,7 +190,7 @@ static hist_result histogram(const void *x, int dtype, int64_t n, const char *bi
     CHECK_OK(ncs_call_take_output(call, 0, &counts));
     CHECK_OK(ncs_call_take_output(call, 1, &edges));
     uint64_t leaked = 1;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     r.counts = malloc((size_t)bins * sizeof(int64_t));
     r.edges = malloc((size_t)(bins + 1) * sizeof(double));
@@ -416,7 +416,7 @@ static void test_literals(void)
         text_of(l->lo, lo, sizeof lo);
         text_of(l->hi, hi, sizeof hi);
         for (int portable = 0; portable <= 1; portable++) {
-            ncs_histogram_force_portable(portable);
+            CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
             hist_result r = histogram(l->n ? x : NULL, l->dtype, l->n, bins, l->given ? lo : NULL,
                                       l->given ? hi : NULL, 4, 0);
             if (r.status != NCS_OK) {
@@ -446,7 +446,7 @@ static void test_literals(void)
             free_result(&r);
         }
     }
-    ncs_histogram_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
 }
 
 /* Random data in [-2, 3) with some values exactly on (or next to) the edges of [lo, hi] split in
@@ -488,7 +488,7 @@ static void test_random_against_reference(void)
     uint64_t seed = 12345;
     int round = 0;
     for (int portable = 0; portable <= 1; portable++) {
-        ncs_histogram_force_portable(portable);
+        CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
             for (size_t b = 0; b < sizeof bin_counts / sizeof bin_counts[0]; b++) {
                 if (sizes[s] > 100000 && b % 3 != 0)
@@ -506,7 +506,7 @@ static void test_random_against_reference(void)
             }
         }
     }
-    ncs_histogram_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
 }
 
 /* Many parts must give the same result as one; also with the parts on two threads at once. */
@@ -616,14 +616,14 @@ static void test_refusals(void)
     CHECK_STATUS(ncs_call_set_param(call, "bins", "ten"), NCS_E_INVALID_ARGUMENT);
     CHECK_STATUS(ncs_call_set_param(call, "lo", "low"), NCS_E_INVALID_ARGUMENT);
     CHECK_STATUS(ncs_call_set_param(call, "range", "1"), NCS_E_INVALID_ARGUMENT);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     /* other dtypes are refused when bound */
     int32_t ints[2] = {1, 2};
     ncs_handle h = buffer_from(ints, sizeof ints);
     int64_t two = 2;
     CHECK_OK(ncs_call_create("histogram", &call));
     CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_INT32, 1, &two, h), NCS_E_INVALID_ARGUMENT);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(h));
 }
 
@@ -683,7 +683,7 @@ static void test_cancel(void)
         CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
         CHECK_STATUS(ncs_call_run_part(call, 1), NCS_E_CANCELLED);
         uint64_t leaked = 1;
-        ncs_call_destroy(call, &leaked);
+        ncs_call_destroy(call, &leaked, NULL);
         CHECK(leaked == 0);
     }
     free(x);
@@ -716,7 +716,7 @@ static void test_cancel_while_running(void)
     CHECK_STATUS((int)(intptr_t)ret, NCS_E_CANCELLED);
     CHECK(ncs_call_progress(call) < (uint64_t)n);
     uint64_t leaked = 1;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
 }
 

@@ -45,7 +45,7 @@ static int check_identity(int dtype, int rank, const int64_t *dims, const void *
     CHECK_OK(ncs_call_output_nbytes(call, 0, &out_nbytes)); /* still answers after the take */
     CHECK(out_nbytes == nbytes);
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
 
     uint64_t addr, size;
@@ -176,7 +176,7 @@ static void test_cancel(void)
     ncs_call_cancel(call);
     CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
     CHECK(ncs_call_progress(call) == 0);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(x));
 }
 
@@ -199,7 +199,7 @@ static void test_output_nbytes_arguments(void)
     CHECK(nbytes == 77);
     CHECK_OK(ncs_call_output_nbytes(call, 0, &nbytes));
     CHECK(nbytes == 16);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(x));
 }
 

@@ -10,7 +10,7 @@
 #include <pthread.h>
 
 #include "check.h"
-#include "kernels/sha256.h"
+#include "cpu.h"
 
 /* ---- naive reference ------------------------------------------------------------------- */
 
@@ -178,7 +178,7 @@ static unsigned char *run_sha256(const unsigned char *serialized, size_t nbytes,
     ncs_handle y;
     CHECK_OK(ncs_call_take_output(call, 0, &y));
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     unsigned char *digests = malloc((size_t)n * 32 + 1);
     CHECK(digests != NULL);
@@ -200,7 +200,7 @@ static void hex(const unsigned char *digest, char out[65])
         hex((digest), got_);                                                                    \
         if (strcmp(got_, (want_hex)) != 0) {                                                    \
             fprintf(stderr, "%s:%d: digest %s, expected %s (%s path)\n", __FILE__, __LINE__,   \
-                    got_, (want_hex), ncs_sha256_uses_sha_ni() ? "SHA-NI" : "portable");       \
+                    got_, (want_hex), ncs_cpu_has(NCS_CPU_SHA_NI) ? "SHA-NI" : "portable");       \
             exit(1);                                                                            \
         }                                                                                       \
     } while (0)
@@ -208,15 +208,15 @@ static void hex(const unsigned char *digest, char out[65])
 /* Runs `body` once per compression function this CPU has: SHA-NI (if any), then portable. */
 static void for_each_path(void (*body)(void))
 {
-    ncs_sha256_force_portable(0);
-    if (ncs_sha256_uses_sha_ni())
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
+    if (ncs_cpu_has(NCS_CPU_SHA_NI))
         body();
     else
         printf("  (this CPU has no SHA-NI: only the portable path is tested)\n");
-    ncs_sha256_force_portable(1);
-    CHECK(!ncs_sha256_uses_sha_ni());
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_PORTABLE));
+    CHECK(!ncs_cpu_has(NCS_CPU_SHA_NI));
     body();
-    ncs_sha256_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
 }
 
 /* ---- tests ----------------------------------------------------------------------------- */
@@ -300,7 +300,7 @@ static void every_length(void)
         ref_sha256(messages[i], lengths[i], want);
         if (memcmp(d + 32 * i, want, 32) != 0) {
             fprintf(stderr, "length %d differs from the reference (%s path)\n", i,
-                    ncs_sha256_uses_sha_ni() ? "SHA-NI" : "portable");
+                    ncs_cpu_has(NCS_CPU_SHA_NI) ? "SHA-NI" : "portable");
             exit(1);
         }
     }
@@ -466,7 +466,7 @@ static void test_huge_message_is_one_part(void)
     CHECK(memcmp(out, want_big, 32) == 0);
     for (int i = 1; i < 11; i++)
         CHECK(memcmp(out + 32 * i, want_small, 32) == 0);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(y));
     CHECK_OK(ncs_buffer_release(x));
     free(serialized);
@@ -513,7 +513,7 @@ static void test_refused_inputs(void)
     /* Unset input: prepare refuses. */
     int nparts;
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_INVALID_ARGUMENT);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(h));
     CHECK_OK(ncs_buffer_release(g));
 }
@@ -547,7 +547,7 @@ static int run_while_cancelled(ncs_handle x, size_t big)
         CHECK_CONTAINS(ncs_call_error(call), "cancelled");
     }
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     return status;
 }
@@ -575,14 +575,14 @@ static void test_cancellation(void)
     CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
     CHECK(ncs_call_progress(call) == 0);
     CHECK_CONTAINS(ncs_call_error(call), "cancelled");
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 
-    ncs_sha256_force_portable(1);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_PORTABLE));
     int status = NCS_OK;
     for (int attempt = 0; attempt < 5 && status != NCS_E_CANCELLED; attempt++)
         status = run_while_cancelled(x, big);
     CHECK_STATUS(status, NCS_E_CANCELLED);
-    ncs_sha256_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
     CHECK_OK(ncs_buffer_release(x));
     free(serialized);
 }
@@ -600,7 +600,7 @@ static void test_metadata(void)
 int main(void)
 {
     ref_init();
-    printf("SHA-NI %s\n", ncs_sha256_uses_sha_ni() ? "available: both paths tested" : "not available");
+    printf("SHA-NI %s\n", ncs_cpu_has(NCS_CPU_SHA_NI) ? "available: both paths tested" : "not available");
     RUN_TEST(test_nist_vectors);
     RUN_TEST(test_every_length);
     RUN_TEST(test_hashlib_vectors);

@@ -107,7 +107,7 @@ static int check_sort_on(const void *data, int dtype, int64_t n, int descending,
     CHECK(ncs_call_progress(call) == (uint64_t)n);
     ncs_handle out;
     CHECK_OK(ncs_call_take_output(call, 0, &out));
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 
     void *want = malloc((size_t)n * size + 1);
     CHECK(want != NULL);
@@ -211,7 +211,7 @@ static void test_special_values(void)
     CHECK_OK(run_parts_and_finish(call, nparts));
     ncs_handle out;
     CHECK_OK(ncs_call_take_output(call, 0, &out));
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     const double *s = buffer_memory(out);
     CHECK(s[0] == INFINITY && s[1] == 0.0 && !signbit(s[1]) && s[2] == 0.0 && signbit(s[2]) &&
           s[3] == -1.0 && isnan(s[4]));
@@ -354,7 +354,7 @@ static void test_cancel(void)
                 CHECK_STATUS(ncs_call_run_part(call, p), NCS_E_CANCELLED);
         }
         uint64_t leaked = 99;
-        ncs_call_destroy(call, &leaked);
+        ncs_call_destroy(call, &leaked, NULL);
         CHECK(leaked == 0);
     }
     CHECK_OK(ncs_buffer_release(x));
@@ -389,7 +389,7 @@ static void test_cancel(void)
         CHECK((int)(intptr_t)result == NCS_OK || (int)(intptr_t)result == NCS_E_CANCELLED);
     }
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     CHECK_OK(ncs_buffer_release(x));
 }
@@ -405,7 +405,7 @@ static void test_rejects(void)
     CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_UINT8, 1, shape, h), NCS_E_INVALID_ARGUMENT);
     CHECK_STATUS(ncs_call_set_param(call, "descending", "maybe"), NCS_E_INVALID_ARGUMENT);
     CHECK_STATUS(ncs_call_set_param(call, "reverse", "true"), NCS_E_INVALID_ARGUMENT);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(h));
 }
 

@@ -5,7 +5,7 @@
  * Kernel "leaky" copies x to y and, in every call, allocates one scratch buffer of `leak_bytes`
  * bytes through ctx->api->alloc that it never releases. The host reclaims the buffer when the
  * call ends, counts it in NCS_STAT_KERNEL_LEAKS (ncs_leaks_total{source="kernel",kernel="leaky"}
- * on the Java side) and reports it from ncs_call_destroy_v2 (1 buffer, leak_bytes bytes). While
+ * on the Java side) and reports it from ncs_call_destroy (1 buffer, leak_bytes bytes). While
  * the call runs the buffer shows up in ncs_buffer_snapshot under the owner "kernel:leaky".
  */
 #include <string.h>

@@ -1086,6 +1086,35 @@ static void test_snapshot_concurrent(void)
     CHECK(strcmp(json, "[]") == 0);
 }
 
+/* A plugin built against the headers of libncs 0.1.0 (ABI 1.3, tests/fixtures/abi-1.3), before
+   ncs_plugin.h stopped including ncs.h: it loads and runs on this host. */
+static void test_old_header_plugin(void)
+{
+    char path[512], error[512];
+    snprintf(path, sizeof path, "%s/libold_header.so", NCS_TEST_PLUGIN_DIR);
+    int status = ncs_plugin_load(path, error, sizeof error);
+    if (status != NCS_OK)
+        fprintf(stderr, "loading %s: %s\n", path, error);
+    CHECK_OK(status);
+    CHECK(library_index("old_header") >= 0);
+    CHECK_CONTAINS(ncs_kernel_metadata_json("old_header_good"), "\"library\":\"old_header\"");
+    ncs_call *call;
+    int nparts;
+    CHECK_OK(ncs_call_create("old_header_good", &call));
+    CHECK_OK(ncs_call_prepare(call, 4, &nparts));
+    for (int p = 0; p < nparts; p++)
+        CHECK_OK(ncs_call_run_part(call, p));
+    CHECK_OK(ncs_call_finish(call));
+    ncs_handle y;
+    uint64_t addr, size, leaked = 1;
+    CHECK_OK(ncs_call_take_output(call, 0, &y));
+    ncs_call_destroy(call, &leaked, NULL);
+    CHECK(leaked == 0);
+    CHECK_OK(ncs_buffer_data(y, &addr, &size));
+    CHECK(size == 8 && *(const int64_t *)(uintptr_t)addr == 42);
+    CHECK_OK(ncs_buffer_release(y));
+}
+
 int main(void)
 {
     CHECK_OK(ncs_catalog_register_library("locktest", register_locktest));
@@ -1103,5 +1132,6 @@ int main(void)
     RUN_TEST(test_leaky);
     RUN_TEST(test_snapshot_and_owners);
     RUN_TEST(test_snapshot_concurrent);
+    RUN_TEST(test_old_header_plugin);
     return 0;
 }

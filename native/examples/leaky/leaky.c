@@ -63,8 +63,8 @@ static int run(ncs_ctx *ctx, int part, int nparts)
     if (ctx->api->cancelled(ctx))
         return NCS_E_CANCELLED;
     /* Parts of at most ~1 Mi elements (a few ms of copying) unless max_parts is small. */
-    int64_t begin = x.count / nparts * part + (part < x.count % nparts ? part : x.count % nparts);
-    int64_t end = begin + x.count / nparts + (part < x.count % nparts);
+    int64_t begin, end;
+    ncs_part_range(x.count, part, nparts, &begin, &end);
     if (end > begin)
         memcpy((double *)y.data + begin, (const double *)x.data + begin, (size_t)(end - begin) * sizeof(double));
     ctx->api->progress(ctx, (uint64_t)(end - begin));

@@ -542,27 +542,6 @@ static void test_refusals(void)
     expect_refusal(v, 2, s44, v, 2, s40, NCS_DTYPE_FP64, NCS_DTYPE_FP64, "same", NULL, "input 'kernel' is empty");
 }
 
-static void test_cancel(void)
-{
-    double image[64 * 64] = {0}, kernel[9] = {0};
-    ncs_handle hi = buffer_of(image, 64 * 64, NCS_DTYPE_FP64), hk = buffer_of(kernel, 9, NCS_DTYPE_FP64);
-    const int64_t shape[2] = {64, 64}, kshape[2] = {3, 3};
-    ncs_call *call;
-    CHECK_OK(ncs_call_create("conv2d", &call));
-    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, shape, hi));
-    CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, kshape, hk));
-    CHECK_OK(ncs_buffer_release(hi));
-    CHECK_OK(ncs_buffer_release(hk));
-    int nparts;
-    CHECK_OK(ncs_call_prepare(call, 1, &nparts));
-    ncs_call_cancel(call);
-    CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
-    CHECK(ncs_call_progress(call) == 0);
-    uint64_t leaked = 1;
-    ncs_call_destroy(call, &leaked, NULL);
-    CHECK(leaked == 0);
-}
-
 /* Cancels a long single-part call once it has reported progress: the part stops early. */
 static void test_cancel_while_running(void)
 {
@@ -608,7 +587,6 @@ int main(void)
     RUN_TEST(test_large_kernel);
     RUN_TEST(test_large_kernel_budget);
     RUN_TEST(test_refusals);
-    RUN_TEST(test_cancel);
     RUN_TEST(test_cancel_while_running);
     return 0;
 }

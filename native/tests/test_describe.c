@@ -18,19 +18,6 @@ typedef struct result {
     double mean, std, min, max;
 } result;
 
-typedef struct part_thread {
-    ncs_call *call;
-    int part;
-    int status;
-} part_thread;
-
-static void *run_one_part(void *arg)
-{
-    part_thread *t = arg;
-    t->status = ncs_call_run_part(t->call, t->part);
-    return NULL;
-}
-
 /*
  * Runs describe on `data` and returns its five scalar outputs; *nparts receives the part count.
  * `percentiles` (NULL: parameter not set) is the parameter's text; the percentiles output, of
@@ -52,22 +39,7 @@ static result describe_full(const void *data, int dtype, int rank, const int64_t
         CHECK_OK(ncs_call_set_param(call, "percentiles", percentiles));
     CHECK_OK(ncs_call_prepare(call, max_parts, nparts));
     CHECK(*nparts >= 1 && *nparts <= max_parts);
-    if (threaded) {
-        part_thread threads[16];
-        pthread_t ids[16];
-        CHECK(*nparts <= 16);
-        for (int p = 0; p < *nparts; p++) {
-            threads[p] = (part_thread){call, p, -1};
-            CHECK(pthread_create(&ids[p], NULL, run_one_part, &threads[p]) == 0);
-        }
-        for (int p = 0; p < *nparts; p++) {
-            CHECK(pthread_join(ids[p], NULL) == 0);
-            CHECK_OK(threads[p].status);
-        }
-        CHECK_OK(ncs_call_finish(call));
-    } else {
-        CHECK_OK(run_parts_and_finish(call, *nparts));
-    }
+    CHECK_OK(threaded ? run_parts_concurrently(call, *nparts) : run_parts_and_finish(call, *nparts));
     CHECK(ncs_call_progress(call) == (uint64_t)count);
     CHECK(ncs_call_output_count(call) == 6);
     ncs_handle out[6];

@@ -528,7 +528,7 @@ static void test_nan_inf(void)
     free(x);
 }
 
-/* ---- empty batches, rejects, cancellation, metadata ---------------------------------------- */
+/* ---- empty batches and rejects ---------------------------------------------------------- */
 
 static void test_empty_batch(void)
 {
@@ -588,57 +588,8 @@ static void test_rejects(void)
     CHECK_OK(ncs_buffer_release(h));
 }
 
-/* A cancelled call: every part returns NCS_E_CANCELLED, nothing leaks. */
-static void check_cancelled(const fft_shape *s, int max_parts, int concurrent)
-{
-    int64_t count = shape_count(s);
-    double *x = random_values(count, 70, NCS_DTYPE_FP64);
-    ncs_handle h = buffer_from(x, (size_t)count * sizeof(double));
-    free(x);
-    ncs_call *call;
-    int nparts;
-    CHECK_OK(ncs_call_create("fft", &call));
-    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, s->rank, s->dims, h));
-    CHECK_OK(ncs_call_prepare(call, max_parts, &nparts));
-    ncs_call_cancel(call);
-    if (concurrent) {
-        CHECK_STATUS(run_parts_concurrently(call, nparts), NCS_E_CANCELLED);
-    } else {
-        for (int p = 0; p < nparts; p++)
-            CHECK_STATUS(ncs_call_run_part(call, p), NCS_E_CANCELLED);
-    }
-    uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked, NULL);
-    CHECK(leaked == 0);
-    CHECK_OK(ncs_buffer_release(h));
-}
-
-static void test_cancel(void)
-{
-    fft_shape big = shape_of(0, 0, 1 << 20);
-    check_cancelled(&big, 2, 1);
-    check_cancelled(&big, 1, 0);
-    fft_shape prime = shape_of(0, 0, 65537);
-    check_cancelled(&prime, 2, 0);
-    fft_shape many = shape_of(64, 0, 4096);
-    check_cancelled(&many, 2, 0);
-    fft_shape blue = shape_of(40, 0, 1009);
-    check_cancelled(&blue, 1, 0);
-}
-
-static void test_metadata(void)
-{
-    const char *json = ncs_kernel_metadata_json("fft");
-    CHECK(json != NULL);
-    CHECK_CONTAINS(json, "\"inverse\"");
-    CHECK_CONTAINS(json, "\"FP32\"");
-    CHECK_CONTAINS(json, "\"FP64\"");
-    CHECK_CONTAINS(json, "\"y\"");
-}
-
 int main(void)
 {
-    RUN_TEST(test_metadata);
     RUN_TEST(test_rejects);
     RUN_TEST(test_empty_batch);
     RUN_TEST(test_closed_forms);
@@ -649,7 +600,6 @@ int main(void)
     RUN_TEST(test_long_transforms);
     RUN_TEST(test_batched_parts);
     RUN_TEST(test_two_to_the_20);
-    RUN_TEST(test_cancel);
     free(long_roots);
     return 0;
 }

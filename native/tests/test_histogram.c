@@ -661,34 +661,6 @@ static void test_huge_bins_refused_by_the_budget_at_once(void)
     expect_refusal(xs, NCS_DTYPE_FP64, 4, "1048576", "1", "1.0000000001", "Too many bins");
 }
 
-static void test_cancel(void)
-{
-    const int64_t n = 1 << 20;
-    double *x = calloc((size_t)n, sizeof(double));
-    CHECK(x != NULL);
-    for (int given = 0; given <= 1; given++) {
-        ncs_handle h = buffer_from(x, (size_t)n * sizeof(double));
-        ncs_call *call;
-        CHECK_OK(ncs_call_create("histogram", &call));
-        CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, &n, h));
-        CHECK_OK(ncs_buffer_release(h));
-        if (given) {
-            CHECK_OK(ncs_call_set_param(call, "lo", "0"));
-            CHECK_OK(ncs_call_set_param(call, "hi", "1"));
-        }
-        int nparts;
-        CHECK_OK(ncs_call_prepare(call, 2, &nparts));
-        CHECK(nparts == 2);
-        ncs_call_cancel(call);
-        CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
-        CHECK_STATUS(ncs_call_run_part(call, 1), NCS_E_CANCELLED);
-        uint64_t leaked = 1;
-        ncs_call_destroy(call, &leaked, NULL);
-        CHECK(leaked == 0);
-    }
-    free(x);
-}
-
 /* Cancels a long single-part call once it has reported progress: the part stops early. */
 static void test_cancel_while_running(void)
 {
@@ -728,7 +700,6 @@ int main(void)
     RUN_TEST(test_huge_bins);
     RUN_TEST(test_refusals);
     RUN_TEST(test_huge_bins_refused_by_the_budget_at_once);
-    RUN_TEST(test_cancel);
     RUN_TEST(test_cancel_while_running);
     return 0;
 }

@@ -163,23 +163,6 @@ static void test_large_fp64_in_parts(void)
     free(values);
 }
 
-static void test_cancel(void)
-{
-    double values[4] = {1, 2, 3, 4};
-    ncs_handle x = buffer_from(values, sizeof values);
-    const int64_t shape[1] = {4};
-    ncs_call *call;
-    int nparts;
-    CHECK_OK(ncs_call_create("identity", &call));
-    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, shape, x));
-    CHECK_OK(ncs_call_prepare(call, 1, &nparts));
-    ncs_call_cancel(call);
-    CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
-    CHECK(ncs_call_progress(call) == 0);
-    ncs_call_destroy(call, NULL, NULL);
-    CHECK_OK(ncs_buffer_release(x));
-}
-
 static void test_output_nbytes_arguments(void)
 {
     double values[2] = {1, 2};
@@ -208,7 +191,6 @@ int main(void)
     RUN_TEST(test_every_fixed_dtype);
     RUN_TEST(test_bytes);
     RUN_TEST(test_large_fp64_in_parts);
-    RUN_TEST(test_cancel);
     RUN_TEST(test_output_nbytes_arguments);
     return 0;
 }

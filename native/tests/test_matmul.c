@@ -189,33 +189,6 @@ static void test_paths(void)
     free_matrices(&x);
 }
 
-/* A cancelled call: every part returns NCS_E_CANCELLED and nothing leaks. */
-static void test_cancel(void)
-{
-    matrices x = make_matrices(240, 100, 100, NCS_DTYPE_FP32); /* 4.8 MFLOP: 2 parts */
-    int64_t a_shape[2] = {x.m, x.k}, b_shape[2] = {x.k, x.n};
-    for (int concurrent = 0; concurrent <= 1; concurrent++) {
-        ncs_call *call;
-        int nparts;
-        CHECK_OK(ncs_call_create("matmul", &call));
-        CHECK_OK(ncs_call_set_input(call, 0, x.dtype, 2, a_shape, x.a));
-        CHECK_OK(ncs_call_set_input(call, 1, x.dtype, 2, b_shape, x.b));
-        CHECK_OK(ncs_call_prepare(call, 2, &nparts));
-        CHECK(nparts == 2);
-        ncs_call_cancel(call);
-        if (concurrent) {
-            CHECK_STATUS(run_parts_concurrently(call, nparts), NCS_E_CANCELLED);
-        } else {
-            for (int p = 0; p < nparts; p++)
-                CHECK_STATUS(ncs_call_run_part(call, p), NCS_E_CANCELLED);
-        }
-        uint64_t leaked = 99;
-        ncs_call_destroy(call, &leaked, NULL);
-        CHECK(leaked == 0);
-    }
-    free_matrices(&x);
-}
-
 /* More parts allowed than the work deserves: the kernel asks for fewer. */
 static void test_part_choice(void)
 {
@@ -408,7 +381,6 @@ int main(void)
     RUN_TEST(test_blocked_sizes);
     RUN_TEST(test_part_choice);
     RUN_TEST(test_paths);
-    RUN_TEST(test_cancel);
     RUN_TEST(test_budget_covers_overlapping_parts);
     return 0;
 }

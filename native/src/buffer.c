@@ -295,7 +295,8 @@ int ncs_buffer_fully_committed(ncs_handle h)
                             atomic_load_explicit(&s->size, memory_order_relaxed);
 }
 
-NCS_API int ncs_buffer_retain(ncs_handle h)
+/* Adds a reference to the live buffer `h` (see ncs_buffer_retain, which also counts it). */
+static int add_reference(ncs_handle h)
 {
     slot *s = slot_of(h);
     if (s == NULL)
@@ -310,8 +311,15 @@ NCS_API int ncs_buffer_retain(ncs_handle h)
             return NCS_E_INVALID_ARGUMENT;
     } while (!atomic_compare_exchange_weak_explicit(&s->state, &state, state + 1,
                                                     memory_order_acq_rel, memory_order_acquire));
-    ncs_stat_add(NCS_STAT_RETAINS, 1);
     return NCS_OK;
+}
+
+NCS_API int ncs_buffer_retain(ncs_handle h)
+{
+    int status = add_reference(h);
+    if (status == NCS_OK)
+        ncs_stat_add(NCS_STAT_RETAINS, 1);
+    return status;
 }
 
 /* Frees the memory of a slot whose last reference was just dropped (the generation has
@@ -445,20 +453,7 @@ int ncs_buffer_test_set_generation(ncs_handle h, uint32_t generation, ncs_handle
 
 int ncs_buffer_pin(ncs_handle h)
 {
-    slot *s = slot_of(h);
-    if (s == NULL)
-        return NCS_E_INVALID_ARGUMENT;
-    uint64_t state = atomic_load_explicit(&s->state, memory_order_acquire);
-    do {
-        if (state_generation(state) != handle_generation(h) || state_count(state) == 0) {
-            ncs_stat_add(NCS_STAT_STALE_HANDLE_USES, 1);
-            return NCS_E_STALE_HANDLE;
-        }
-        if (state_count(state) == UINT32_MAX)
-            return NCS_E_INVALID_ARGUMENT;
-    } while (!atomic_compare_exchange_weak_explicit(&s->state, &state, state + 1,
-                                                    memory_order_acq_rel, memory_order_acquire));
-    return NCS_OK;
+    return add_reference(h);
 }
 
 void ncs_buffer_unpin(ncs_handle h)

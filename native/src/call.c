@@ -20,6 +20,18 @@ static const ncs_owner *owner_of(const ncs_call *c, const char *suffix, ncs_owne
 
 /* ---- the public call API --------------------------------------------------------------- */
 
+/* A single-threaded entry point on `call` begins: it forgets the call's last failure (see
+   ncs_call_error) and refuses, as the caller's fault, a call not in `state` (`refusal` says why). */
+static int begin(ncs_call *call, int state, const char *refusal)
+{
+    if (call == NULL)
+        return NCS_E_INVALID_ARGUMENT;
+    ncs_fault_clear(call);
+    if (call->state != state)
+        return ncs_fault_record(call, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "%s", refusal);
+    return NCS_OK;
+}
+
 NCS_API int ncs_call_create(const char *kernel, ncs_call **out)
 {
     if (kernel == NULL || out == NULL)
@@ -53,19 +65,17 @@ NCS_API int ncs_call_create(const char *kernel, ncs_call **out)
 NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, const int64_t *shape,
                                ncs_handle buffer)
 {
-    if (call == NULL)
-        return NCS_E_INVALID_ARGUMENT;
+    int status = begin(call, CALL_CREATED, "inputs can only be set before prepare");
+    if (status != NCS_OK)
+        return status;
     ncs_call *c = call;
-    ncs_fault_clear(c);
     const ncs_kernel_desc *k = &c->kernel->desc;
-    if (c->state != CALL_CREATED)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "inputs can only be set before prepare");
     if (index < 0 || index >= k->n_inputs)
         return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "input index %d is out of range: kernel '%s' has %d inputs",
                     index, k->name, k->n_inputs);
     const ncs_tensor_desc *d = &k->inputs[index];
     ncs_tensor_view view;
-    int status = ncs_tensor_check(c, NCS_TENSOR_INPUT, d, dtype, rank, shape, &view);
+    status = ncs_tensor_check(c, NCS_TENSOR_INPUT, d, dtype, rank, shape, &view);
     if (status != NCS_OK)
         return status;
     /* Pinned before its memory is read, so a concurrent release cannot free it (and hand the
@@ -119,13 +129,11 @@ NCS_API uint64_t ncs_call_bytes_needed(const ncs_call *call)
 
 NCS_API int ncs_call_set_param(ncs_call *call, const char *key, const char *value)
 {
-    if (call == NULL)
-        return NCS_E_INVALID_ARGUMENT;
+    int status = begin(call, CALL_CREATED, "parameters can only be set before prepare");
+    if (status != NCS_OK)
+        return status;
     ncs_call *c = call;
-    ncs_fault_clear(c);
     const ncs_kernel_desc *k = &c->kernel->desc;
-    if (c->state != CALL_CREATED)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "parameters can only be set before prepare");
     if (key == NULL || value == NULL)
         return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "parameter key and value must not be NULL");
     int index = -1;
@@ -251,14 +259,11 @@ static int allocate_results(ncs_call *c)
 
 NCS_API int ncs_call_prepare(ncs_call *call, int max_parts, int *out_parts)
 {
-    if (call == NULL)
-        return NCS_E_INVALID_ARGUMENT;
+    int status = begin(call, CALL_CREATED, "prepare runs once per call, before any part");
+    if (status != NCS_OK)
+        return status;
     ncs_call *c = call;
-    ncs_fault_clear(c);
     const ncs_kernel_desc *k = &c->kernel->desc;
-    if (c->state != CALL_CREATED)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "prepare runs once per call, before any part");
-    int status = NCS_OK;
     if (out_parts == NULL || max_parts < 1)
         status = ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "prepare needs max_parts >= 1 and an out_parts pointer");
     for (int i = 0; i < k->n_inputs && status == NCS_OK; i++) {
@@ -327,18 +332,15 @@ NCS_API int ncs_call_run_part(ncs_call *call, int part)
 
 NCS_API int ncs_call_finish(ncs_call *call)
 {
-    if (call == NULL)
-        return NCS_E_INVALID_ARGUMENT;
+    int status = begin(call, CALL_PREPARED, "finish runs once, after a successful prepare");
+    if (status != NCS_OK)
+        return status;
     ncs_call *c = call;
-    ncs_fault_clear(c);
-    if (c->state != CALL_PREPARED)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "finish runs once, after a successful prepare");
     for (int i = 0; i < c->nparts; i++) {
         if (atomic_load(&c->parts[i]) != PART_DONE)
             return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "part %d of %d has not completed successfully", i,
                         c->nparts);
     }
-    int status = NCS_OK;
     if (atomic_load_explicit(&c->cancelled, memory_order_acquire)) {
         status = ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_CANCELLED, "the call was cancelled");
     } else if (c->kernel->desc.finish != NULL) {

@@ -198,31 +198,32 @@ static int param_text(ncs_ctx *ctx, const char *name, int type, const void *out,
                 k->name, name);
 }
 
-static int api_param_bool(ncs_ctx *ctx, const char *name, int *out)
+/* Parameter `name`, declared with type `type`, parsed into *out (an int, int64_t or double). */
+static int param_value(ncs_ctx *ctx, const char *name, int type, void *out)
 {
     const char *text;
-    int status = param_text(ctx, name, NCS_PARAM_BOOL, out, &text);
-    if (status == NCS_OK && !ncs_param_parse_bool(text, out))
-        status = NCS_E_INTERNAL;
-    return status;
+    int status = param_text(ctx, name, type, out, &text);
+    if (status != NCS_OK)
+        return status;
+    int parsed = type == NCS_PARAM_BOOL  ? ncs_param_parse_bool(text, out)
+                 : type == NCS_PARAM_INT ? ncs_param_parse_int(text, out)
+                                         : ncs_param_parse_double(text, out);
+    return parsed ? NCS_OK : NCS_E_INTERNAL; /* the text was checked when it was set */
+}
+
+static int api_param_bool(ncs_ctx *ctx, const char *name, int *out)
+{
+    return param_value(ctx, name, NCS_PARAM_BOOL, out);
 }
 
 static int api_param_int(ncs_ctx *ctx, const char *name, int64_t *out)
 {
-    const char *text;
-    int status = param_text(ctx, name, NCS_PARAM_INT, out, &text);
-    if (status == NCS_OK && !ncs_param_parse_int(text, out))
-        status = NCS_E_INTERNAL;
-    return status;
+    return param_value(ctx, name, NCS_PARAM_INT, out);
 }
 
 static int api_param_double(ncs_ctx *ctx, const char *name, double *out)
 {
-    const char *text;
-    int status = param_text(ctx, name, NCS_PARAM_DOUBLE, out, &text);
-    if (status == NCS_OK && !ncs_param_parse_double(text, out))
-        status = NCS_E_INTERNAL;
-    return status;
+    return param_value(ctx, name, NCS_PARAM_DOUBLE, out);
 }
 
 static int api_param_string(ncs_ctx *ctx, const char *name, const char **out)

@@ -125,6 +125,24 @@ static inline int run_parts_concurrently(ncs_call *call, int nparts)
     return status != NCS_OK ? status : ncs_call_finish(call);
 }
 
+/* Prepares `call` with at most `max_parts` parts (*nparts: how many), runs them (each on its own
+   thread when `concurrent`) and finish. On a failure, copies ncs_call_error to message[0..size),
+   destroys the call and returns the failing status; else NCS_OK, the outputs ready to take. */
+static inline int prepare_and_run(ncs_call *call, int max_parts, int concurrent, int *nparts, char *message,
+                                  size_t size)
+{
+    int status = ncs_call_prepare(call, max_parts, nparts);
+    if (status == NCS_OK) {
+        CHECK(*nparts >= 1 && *nparts <= max_parts);
+        status = concurrent ? run_parts_concurrently(call, *nparts) : run_parts_and_finish(call, *nparts);
+    }
+    if (status != NCS_OK) {
+        snprintf(message, size, "%s", ncs_call_error(call));
+        ncs_call_destroy(call, NULL, NULL);
+    }
+    return status;
+}
+
 /* Deterministic pseudo-random numbers (xorshift64*), uniform in [0, 1). */
 static inline double test_random(uint64_t *state)
 {

@@ -103,16 +103,9 @@ static conv_result conv2d(const double *image, int image_rank, int64_t n, int64_
         CHECK_OK(ncs_call_set_param(call, "mode", mode));
     if (boundary)
         CHECK_OK(ncs_call_set_param(call, "boundary", boundary));
-    r.status = ncs_call_prepare(call, max_parts, &r.nparts);
-    if (r.status == NCS_OK) {
-        CHECK(r.nparts >= 1 && r.nparts <= max_parts);
-        r.status = threads ? run_parts_concurrently(call, r.nparts) : run_parts_and_finish(call, r.nparts);
-    }
-    if (r.status != NCS_OK) {
-        snprintf(r.message, sizeof r.message, "%s", ncs_call_error(call));
-        ncs_call_destroy(call, NULL, NULL);
+    r.status = prepare_and_run(call, max_parts, threads, &r.nparts, r.message, sizeof r.message);
+    if (r.status != NCS_OK)
         return r;
-    }
     r.progress = ncs_call_progress(call);
     int out_dtype;
     CHECK_OK(ncs_call_output_info(call, 0, &out_dtype, &r.rank, r.dims));

@@ -168,16 +168,9 @@ static hist_result histogram(const void *x, int dtype, int64_t n, const char *bi
         CHECK_OK(ncs_call_set_param(call, "lo", lo_text));
     if (hi_text)
         CHECK_OK(ncs_call_set_param(call, "hi", hi_text));
-    r.status = ncs_call_prepare(call, max_parts, &r.nparts);
-    if (r.status == NCS_OK) {
-        CHECK(r.nparts >= 1 && r.nparts <= max_parts);
-        r.status = threads ? run_parts_concurrently(call, r.nparts) : run_parts_and_finish(call, r.nparts);
-    }
-    if (r.status != NCS_OK) {
-        snprintf(r.message, sizeof r.message, "%s", ncs_call_error(call));
-        ncs_call_destroy(call, NULL, NULL);
+    r.status = prepare_and_run(call, max_parts, threads, &r.nparts, r.message, sizeof r.message);
+    if (r.status != NCS_OK)
         return r;
-    }
     r.progress = ncs_call_progress(call);
     int out_dtype, rank;
     int64_t dims[NCS_MAX_RANK];

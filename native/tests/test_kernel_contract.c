@@ -2,7 +2,9 @@
  * test_kernel_contract.c -- the contract every registered kernel keeps, checked over all of them
  * from one table: a well-formed descriptor and metadata, a clean run (nothing leaked, progress
  * reported, parts within max_parts), parts that together write every byte of every output,
- * cancellation before any part runs, and bad arguments refused with nothing left behind.
+ * the memory budget (ncs_call_bytes_needed is the call's whole peak: a budget of exactly that runs
+ * it, one byte less refuses it at prepare), cancellation before any part runs, and bad arguments
+ * refused with nothing left behind.
  *
  * The table holds one small valid request per kernel and one request its prepare must refuse;
  * a registered kernel without a row fails the test, so a new kernel must add one. The per-kernel
@@ -294,6 +296,37 @@ static void test_runs_and_parts_cover_outputs(void)
     }
 }
 
+/* ---- the memory budget --------------------------------------------------------------------------- */
+
+static void test_budget_edges(void)
+{
+    for (int k = 0; k < ncs_kernel_count(); k++) {
+        const kernel_case *c = case_of(ncs_kernel_name(k));
+        ncs_call *call = call_with(c->name, &c->valid);
+        int nparts;
+        CHECK_OK(ncs_call_prepare(call, PARTS, &nparts));
+        uint64_t needed = ncs_call_bytes_needed(call);
+        CHECK(needed > 0 && stat_value(NCS_STAT_LIVE_BYTES) == needed); /* inputs, outputs, workspace */
+        destroy_clean(call, 0);
+        for (uint64_t limit = needed - 1; limit <= needed; limit++) {
+            ncs_set_memory_limit(limit);
+            call = call_with(c->name, &c->valid);
+            int status = ncs_call_prepare(call, PARTS, &nparts);
+            CHECK(ncs_call_bytes_needed(call) == needed);
+            if (limit < needed) {
+                CHECK_STATUS(status, NCS_E_OUT_OF_MEMORY);
+                CHECK(stat_value(NCS_STAT_LIVE_BYTES) <= limit);
+            } else {
+                CHECK_OK(status);
+                CHECK_OK(run_parts_concurrently(call, nparts)); /* every part at once */
+                CHECK(stat_value(NCS_STAT_LIVE_BYTES) == needed);
+            }
+            destroy_clean(call, 0);
+            ncs_set_memory_limit(0);
+        }
+    }
+}
+
 /* ---- cancellation before any part runs -------------------------------------------------------- */
 
 static void test_cancel_before_run(void)
@@ -386,6 +419,7 @@ int main(void)
     RUN_TEST(test_table_covers_catalog);
     RUN_TEST(test_metadata);
     RUN_TEST(test_runs_and_parts_cover_outputs);
+    RUN_TEST(test_budget_edges);
     RUN_TEST(test_cancel_before_run);
     RUN_TEST(test_bad_arguments);
     return 0;

@@ -2,12 +2,15 @@
  * internal.h -- declarations shared by libncs's runtime files. Nothing here is exported: the
  * library is built with -fvisibility=hidden and only NCS_API functions leave it. The C tests
  * that need these functions link the runtime's object files directly.
+ *
+ * The modules split out with their own header: budget.h (the memory budget), block_cache.c
+ * (below), library.h (kernel libraries and their locks), clock.h, json.h, cpu.h (the kernels'
+ * instruction choice) and call.h (a call's files). tests/check_layers.sh proves that their calls
+ * and includes form no cycle.
  */
 #ifndef NCS_INTERNAL_H
 #define NCS_INTERNAL_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,6 +1,7 @@
 /*
- * kernels.h -- the built-in kernels. They are written against ncs_plugin.h only: every host
- * service reaches them through ctx->api, exactly as in a third-party plugin.
+ * kernels.h -- the built-in kernels. They are written against ncs_plugin.h: every host service
+ * reaches them through ctx->api, exactly as in a third-party plugin. The one part of the runtime
+ * they call is cpu.h, for their run-time choice of instructions (tests/check_layers.sh checks).
  */
 #ifndef NCS_KERNELS_H
 #define NCS_KERNELS_H

@@ -56,17 +56,37 @@ static int unlocked(ncs_call *c, const char *service)
                  c->kernel->desc.name, service);
 }
 
-static int api_input(ncs_ctx *ctx, int index, ncs_tensor_view *view)
+/* The steps a buffer service serves. */
+typedef enum serves { SERVES_PREPARE = 0, SERVES_RUN = 1, SERVES_ANY_STEP = 2 } serves;
+
+/* NCS_OK when buffer service `service` may serve the step of `c` running now: the step holds its
+   library lock (see lock_released) and is one `when` allows. Else the refusal, the kernel's fault. */
+static int may_serve(ncs_call *c, const char *service, serves when)
+{
+    static const char *const allowed[] = {"prepare", "run and finish", "prepare, run and finish"};
+    if (lock_released(c))
+        return unlocked(c, service);
+    int ok = when == SERVES_PREPARE ? c->state == CALL_PREPARING : when == SERVES_RUN ? running(c) : in_kernel(c);
+    return ok ? NCS_OK : misuse(c, service, allowed[when]);
+}
+
+/* A copy of the host's view of input or output `index` (outputs in run and finish only). */
+static int view_of(ncs_ctx *ctx, ncs_tensor_role role, int index, ncs_tensor_view *view)
 {
     ncs_call *c = call_of(ctx);
-    if (c == NULL || view == NULL || index < 0 || index >= c->kernel->desc.n_inputs)
+    int output = role == NCS_TENSOR_OUTPUT;
+    if (c == NULL || view == NULL || index < 0 ||
+        index >= (output ? c->kernel->desc.n_outputs : c->kernel->desc.n_inputs))
         return NCS_E_INVALID_ARGUMENT;
-    if (lock_released(c))
-        return unlocked(c, "input");
-    if (!in_kernel(c))
-        return misuse(c, "input", "prepare, run and finish");
-    *view = c->inputs[index].view;
-    return NCS_OK;
+    int status = may_serve(c, output ? "output" : "input", output ? SERVES_RUN : SERVES_ANY_STEP);
+    if (status == NCS_OK)
+        *view = output ? c->outputs[index].view : c->inputs[index].view;
+    return status;
+}
+
+static int api_input(ncs_ctx *ctx, int index, ncs_tensor_view *view)
+{
+    return view_of(ctx, NCS_TENSOR_INPUT, index, view);
 }
 
 static int api_set_output(ncs_ctx *ctx, int index, int dtype, int rank, const int64_t *dims)
@@ -74,17 +94,16 @@ static int api_set_output(ncs_ctx *ctx, int index, int dtype, int rank, const in
     ncs_call *c = call_of(ctx);
     if (c == NULL || index < 0 || index >= c->kernel->desc.n_outputs)
         return NCS_E_INVALID_ARGUMENT;
-    if (lock_released(c))
-        return unlocked(c, "set_output");
-    if (c->state != CALL_PREPARING)
-        return misuse(c, "set_output", "prepare");
+    int status = may_serve(c, "set_output", SERVES_PREPARE);
+    if (status != NCS_OK)
+        return status;
     if (dtype == NCS_DTYPE_BYTES)
         return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT,
                     "kernel '%s' declared BYTES output '%s' with set_output: BYTES outputs have no "
                     "element size, declare them with set_output_bytes",
                     c->kernel->desc.name, c->kernel->desc.outputs[index].name);
     call_output *o = &c->outputs[index];
-    int status = ncs_tensor_check(c, NCS_TENSOR_OUTPUT, &c->kernel->desc.outputs[index], dtype, rank, dims, &o->view);
+    status = ncs_tensor_check(c, NCS_TENSOR_OUTPUT, &c->kernel->desc.outputs[index], dtype, rank, dims, &o->view);
     o->declared = status == NCS_OK;
     return status;
 }
@@ -95,13 +114,12 @@ static int api_set_output_bytes(ncs_ctx *ctx, int index, int rank, const int64_t
     ncs_call *c = call_of(ctx);
     if (c == NULL || index < 0 || index >= c->kernel->desc.n_outputs)
         return NCS_E_INVALID_ARGUMENT;
-    if (lock_released(c))
-        return unlocked(c, "set_output_bytes");
-    if (c->state != CALL_PREPARING)
-        return misuse(c, "set_output_bytes", "prepare");
+    int status = may_serve(c, "set_output_bytes", SERVES_PREPARE);
+    if (status != NCS_OK)
+        return status;
     const ncs_tensor_desc *d = &c->kernel->desc.outputs[index];
     ncs_tensor_view view;
-    int status = ncs_tensor_check(c, NCS_TENSOR_OUTPUT, d, NCS_DTYPE_BYTES, rank, dims, &view);
+    status = ncs_tensor_check(c, NCS_TENSOR_OUTPUT, d, NCS_DTYPE_BYTES, rank, dims, &view);
     if (status != NCS_OK)
         return status;
     uint64_t prefixes;
@@ -122,15 +140,7 @@ static int api_set_output_bytes(ncs_ctx *ctx, int index, int rank, const int64_t
 
 static int api_output(ncs_ctx *ctx, int index, ncs_tensor_view *view)
 {
-    ncs_call *c = call_of(ctx);
-    if (c == NULL || view == NULL || index < 0 || index >= c->kernel->desc.n_outputs)
-        return NCS_E_INVALID_ARGUMENT;
-    if (lock_released(c))
-        return unlocked(c, "output");
-    if (!running(c))
-        return misuse(c, "output", "run and finish");
-    *view = c->outputs[index].view;
-    return NCS_OK;
+    return view_of(ctx, NCS_TENSOR_OUTPUT, index, view);
 }
 
 static int api_set_workspace(ncs_ctx *ctx, uint64_t bytes)
@@ -138,10 +148,9 @@ static int api_set_workspace(ncs_ctx *ctx, uint64_t bytes)
     ncs_call *c = call_of(ctx);
     if (c == NULL)
         return NCS_E_INVALID_ARGUMENT;
-    if (lock_released(c))
-        return unlocked(c, "set_workspace");
-    if (c->state != CALL_PREPARING)
-        return misuse(c, "set_workspace", "prepare");
+    int status = may_serve(c, "set_workspace", SERVES_PREPARE);
+    if (status != NCS_OK)
+        return status;
     c->workspace_bytes = bytes;
     return NCS_OK;
 }
@@ -151,14 +160,8 @@ static void *api_workspace(ncs_ctx *ctx)
     ncs_call *c = call_of(ctx);
     if (c == NULL)
         return NULL;
-    if (lock_released(c)) {
-        unlocked(c, "workspace");
+    if (may_serve(c, "workspace", SERVES_RUN) != NCS_OK)
         return NULL;
-    }
-    if (!running(c)) {
-        misuse(c, "workspace", "run and finish");
-        return NULL;
-    }
     return c->workspace_data;
 }
 
@@ -167,10 +170,9 @@ static int api_set_parts(ncs_ctx *ctx, int nparts)
     ncs_call *c = call_of(ctx);
     if (c == NULL)
         return NCS_E_INVALID_ARGUMENT;
-    if (lock_released(c))
-        return unlocked(c, "set_parts");
-    if (c->state != CALL_PREPARING)
-        return misuse(c, "set_parts", "prepare");
+    int status = may_serve(c, "set_parts", SERVES_PREPARE);
+    if (status != NCS_OK)
+        return status;
     if (nparts < 1 || nparts > c->max_parts)
         return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT, "kernel '%s' asked for %d parts but at most %d are allowed",
                     c->kernel->desc.name, nparts, c->max_parts);
@@ -319,12 +321,11 @@ static int api_alloc(ncs_ctx *ctx, uint64_t bytes, ncs_handle *out, void **data)
     ncs_call *c = call_of(ctx);
     if (c == NULL || out == NULL)
         return NCS_E_INVALID_ARGUMENT;
-    if (lock_released(c))
-        return unlocked(c, "alloc");
-    if (!in_kernel(c))
-        return misuse(c, "alloc", "prepare, run and finish");
+    int status = may_serve(c, "alloc", SERVES_ANY_STEP);
+    if (status != NCS_OK)
+        return status;
     ncs_handle h;
-    int status = ncs_buffer_alloc_owned(bytes, &c->scratch_owner, &h);
+    status = ncs_buffer_alloc_owned(bytes, &c->scratch_owner, &h);
     if (status != NCS_OK)
         return ncs_fault_record(c, NCS_FAULT_KERNEL, status, "kernel '%s' could not get %llu bytes of scratch memory: %s",
                     c->kernel->desc.name, (unsigned long long)bytes, ncs_status_str(status));

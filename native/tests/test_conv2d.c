@@ -11,7 +11,6 @@
  */
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
 
 #include "check.h"
 #include "cpu.h"
@@ -438,45 +437,42 @@ static void test_large_kernel(void)
  * 64 bytes; one more CONV_PAD after the last. ncs_call_bytes_needed counts it, so a budget of
  * exactly that figure runs the parts at once, and one byte less refuses the call at prepare.
  */
+typedef struct conv_inputs {
+    ncs_handle image, kernel;
+    int64_t image_shape[2], kernel_shape[2];
+} conv_inputs;
+
+static ncs_call *make_conv(void *arg)
+{
+    const conv_inputs *in = arg;
+    ncs_call *call;
+    CHECK_OK(ncs_call_create("conv2d", &call));
+    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, in->image_shape, in->image));
+    CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, in->kernel_shape, in->kernel));
+    return call;
+}
+
 static void test_large_kernel_budget(void)
 {
     const int64_t h = 3, w = 450, kh = 400, kw = 100;
-    const int64_t image_shape[2] = {h, w}, kernel_shape[2] = {kh, kw};
     double *ones = malloc((size_t)(kh * kw) * sizeof(double));
     CHECK(ones != NULL);
     for (int64_t i = 0; i < kh * kw; i++)
         ones[i] = 1;
-    ncs_handle image = buffer_of(ones, h * w, NCS_DTYPE_FP64);
-    ncs_handle kernel = buffer_of(ones, kh * kw, NCS_DTYPE_FP64);
+    conv_inputs in = {buffer_of(ones, h * w, NCS_DTYPE_FP64), buffer_of(ones, kh * kw, NCS_DTYPE_FP64), {h, w}, {kh, kw}};
     uint64_t tables = (uint64_t)kh * (2 * sizeof(void *) + sizeof(double)); /* 9600, a multiple of 64 */
     uint64_t needed = (uint64_t)(h * w + kh * kw + h * w) * sizeof(double) + 2 * (256 + tables) + 256;
-    for (uint64_t limit = needed - 1; limit <= needed; limit++) {
-        ncs_set_memory_limit(limit);
-        ncs_call *call;
-        CHECK_OK(ncs_call_create("conv2d", &call));
-        CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, image_shape, image));
-        CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, kernel_shape, kernel));
-        int nparts;
-        int status = ncs_call_prepare(call, 2, &nparts);
-        CHECK(ncs_call_bytes_needed(call) == needed);
-        if (limit < needed) {
-            CHECK_STATUS(status, NCS_E_OUT_OF_MEMORY);
-        } else {
-            CHECK_OK(status);
-            CHECK(nparts == 2);
-            CHECK_OK(run_parts_concurrently(call, nparts));
-            CHECK(stat_value(NCS_STAT_LIVE_BYTES) == needed);
-            ncs_handle out;
-            CHECK_OK(ncs_call_take_output(call, 0, &out));
-            const double *got = buffer_memory(out); /* ones: every tap over the image adds 1 */
-            CHECK(got[0] == 3 * 50 && got[w + w / 2] == 3 * 100);
-            CHECK_OK(ncs_buffer_release(out));
-        }
-        ncs_call_destroy(call, NULL, NULL);
-    }
-    ncs_set_memory_limit(0);
-    CHECK_OK(ncs_buffer_release(image));
-    CHECK_OK(ncs_buffer_release(kernel));
+    int nparts;
+    ncs_call *call = run_at_budget_edge(make_conv, &in, needed, 2, &nparts);
+    CHECK(nparts == 2);
+    ncs_handle out;
+    CHECK_OK(ncs_call_take_output(call, 0, &out));
+    const double *got = buffer_memory(out); /* ones: every tap over the image adds 1 */
+    CHECK(got[0] == 3 * 50 && got[w + w / 2] == 3 * 100);
+    CHECK_OK(ncs_buffer_release(out));
+    ncs_call_destroy(call, NULL, NULL);
+    CHECK_OK(ncs_buffer_release(in.image));
+    CHECK_OK(ncs_buffer_release(in.kernel));
     free(ones);
 }
 
@@ -552,21 +548,7 @@ static void test_cancel_while_running(void)
     CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, kshape, hk));
     CHECK_OK(ncs_buffer_release(hi));
     CHECK_OK(ncs_buffer_release(hk));
-    int nparts;
-    CHECK_OK(ncs_call_prepare(call, 1, &nparts));
-    void *job[2] = {call, (void *)(intptr_t)0};
-    pthread_t thread;
-    CHECK(pthread_create(&thread, NULL, run_part_job, job) == 0);
-    while (ncs_call_progress(call) == 0)
-        ;
-    ncs_call_cancel(call);
-    void *ret;
-    CHECK(pthread_join(thread, &ret) == 0);
-    CHECK_STATUS((int)(intptr_t)ret, NCS_E_CANCELLED);
-    CHECK(ncs_call_progress(call) < (uint64_t)h);
-    uint64_t leaked = 1;
-    ncs_call_destroy(call, &leaked, NULL);
-    CHECK(leaked == 0);
+    CHECK(cancel_once_progressing(call) < (uint64_t)h);
     free(image);
 }
 

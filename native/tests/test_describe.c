@@ -711,6 +711,21 @@ static void test_percentiles_cancelled(void)
  * counts it, and a budget of exactly that figure runs the call (two parts at once, then the
  * selection) while one byte less refuses it at prepare.
  */
+typedef struct describe_input {
+    ncs_handle x;
+    int64_t n;
+} describe_input;
+
+static ncs_call *make_describe(void *arg)
+{
+    const describe_input *in = arg;
+    ncs_call *call;
+    CHECK_OK(ncs_call_create("describe", &call));
+    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, &in->n, in->x));
+    CHECK_OK(ncs_call_set_param(call, "percentiles", "99,50,1"));
+    return call;
+}
+
 static void test_percentiles_budget(void)
 {
     const int64_t n = 600000; /* two parts of at least 2^18 elements */
@@ -718,36 +733,19 @@ static void test_percentiles_budget(void)
     CHECK(x != NULL);
     for (int64_t i = 0; i < n; i++)
         x[i] = (double)((i * 7919) % n); /* 0 .. n-1, shuffled */
-    ncs_handle h = buffer_from(x, (size_t)n * sizeof *x);
+    describe_input in = {buffer_from(x, (size_t)n * sizeof *x), n};
     uint64_t input = (uint64_t)n * 8, outputs = 8 + 4 * 8 + 3 * 8;
     uint64_t workspace = 2 * 64 + (uint64_t)n * 8 + 3 * 24;
-    uint64_t needed = input + outputs + workspace;
-    for (uint64_t limit = needed - 1; limit <= needed; limit++) {
-        ncs_set_memory_limit(limit);
-        ncs_call *call;
-        int nparts;
-        CHECK_OK(ncs_call_create("describe", &call));
-        CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, &n, h));
-        CHECK_OK(ncs_call_set_param(call, "percentiles", "99,50,1"));
-        int status = ncs_call_prepare(call, 2, &nparts);
-        CHECK(ncs_call_bytes_needed(call) == needed);
-        if (limit < needed) {
-            CHECK_STATUS(status, NCS_E_OUT_OF_MEMORY);
-        } else {
-            CHECK_OK(status);
-            CHECK(nparts == 2);
-            CHECK_OK(run_parts_concurrently(call, nparts));
-            CHECK(stat_value(NCS_STAT_LIVE_BYTES) == needed);
-            ncs_handle out;
-            CHECK_OK(ncs_call_take_output(call, 5, &out));
-            const double *q = buffer_memory(out); /* numpy.percentile(range(n), [99, 50, 1]) */
-            CHECK(q[0] == 593999.01 && q[1] == 299999.5 && q[2] == 5999.99);
-            CHECK_OK(ncs_buffer_release(out));
-        }
-        ncs_call_destroy(call, NULL, NULL);
-    }
-    ncs_set_memory_limit(0);
-    CHECK_OK(ncs_buffer_release(h));
+    int nparts;
+    ncs_call *call = run_at_budget_edge(make_describe, &in, input + outputs + workspace, 2, &nparts);
+    CHECK(nparts == 2);
+    ncs_handle out;
+    CHECK_OK(ncs_call_take_output(call, 5, &out));
+    const double *q = buffer_memory(out); /* numpy.percentile(range(n), [99, 50, 1]) */
+    CHECK(q[0] == 593999.01 && q[1] == 299999.5 && q[2] == 5999.99);
+    CHECK_OK(ncs_buffer_release(out));
+    ncs_call_destroy(call, NULL, NULL);
+    CHECK_OK(ncs_buffer_release(in.x));
     free(x);
 }
 

@@ -298,32 +298,23 @@ static void test_runs_and_parts_cover_outputs(void)
 
 /* ---- the memory budget --------------------------------------------------------------------------- */
 
+static ncs_call *make_valid(void *arg)
+{
+    const kernel_case *c = arg;
+    return call_with(c->name, &c->valid);
+}
+
 static void test_budget_edges(void)
 {
     for (int k = 0; k < ncs_kernel_count(); k++) {
-        const kernel_case *c = case_of(ncs_kernel_name(k));
-        ncs_call *call = call_with(c->name, &c->valid);
+        kernel_case *c = (kernel_case *)case_of(ncs_kernel_name(k));
+        ncs_call *call = make_valid(c);
         int nparts;
         CHECK_OK(ncs_call_prepare(call, PARTS, &nparts));
         uint64_t needed = ncs_call_bytes_needed(call);
         CHECK(needed > 0 && stat_value(NCS_STAT_LIVE_BYTES) == needed); /* inputs, outputs, workspace */
         destroy_clean(call, 0);
-        for (uint64_t limit = needed - 1; limit <= needed; limit++) {
-            ncs_set_memory_limit(limit);
-            call = call_with(c->name, &c->valid);
-            int status = ncs_call_prepare(call, PARTS, &nparts);
-            CHECK(ncs_call_bytes_needed(call) == needed);
-            if (limit < needed) {
-                CHECK_STATUS(status, NCS_E_OUT_OF_MEMORY);
-                CHECK(stat_value(NCS_STAT_LIVE_BYTES) <= limit);
-            } else {
-                CHECK_OK(status);
-                CHECK_OK(run_parts_concurrently(call, nparts)); /* every part at once */
-                CHECK(stat_value(NCS_STAT_LIVE_BYTES) == needed);
-            }
-            destroy_clean(call, 0);
-            ncs_set_memory_limit(0);
-        }
+        destroy_clean(run_at_budget_edge(make_valid, c, needed, PARTS, &nparts), 0);
     }
 }
 

@@ -78,7 +78,7 @@ int main(int argc, char **argv)
         int64_t dims[NCS_MAX_RANK];
         check(ncs_call_output_info(call, 0, &out_dtype, &rank, dims), "output info", call);
         pixels = dims[0] * dims[1];
-        ncs_call_destroy(call, NULL);
+        ncs_call_destroy(call, NULL, NULL);
     }
     qsort(times, (size_t)reps, sizeof(double), cmp_double);
     double median = times[reps / 2];

@@ -40,7 +40,7 @@ static double time_describe(ncs_handle x, int64_t n, int threads, const char *pe
     check(ncs_buffer_data(out, &addr, &size), "data", NULL);
     *mean = *(const double *)(uintptr_t)addr;
     ncs_buffer_release(out);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     return t;
 }
 

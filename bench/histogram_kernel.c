@@ -50,7 +50,7 @@ static double time_histogram(ncs_handle x, int64_t n, int threads, const char *b
         total += ((const int64_t *)(uintptr_t)addr)[i];
     *check_sum = total;
     ncs_buffer_release(counts);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     return t;
 }
 

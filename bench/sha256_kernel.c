@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
             double t0 = now();
             check(run_call(call, threads, &parts), "run");
             times[r] = now() - t0;
-            ncs_call_destroy(call, NULL);
+            ncs_call_destroy(call, NULL, NULL);
         }
         qsort(times, (size_t)reps, sizeof(double), cmp_double);
         double median = times[reps / 2];

@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
             double t0 = now();
             check(run_call(call, threads, &parts), "run");
             times[r] = now() - t0;
-            ncs_call_destroy(call, NULL);
+            ncs_call_destroy(call, NULL, NULL);
         }
         qsort(times, (size_t)reps, sizeof(double), cmp_double);
         printf("%lld %s %d %.6f min %.6f max %.6f\n", (long long)n, name, parts, times[reps / 2],

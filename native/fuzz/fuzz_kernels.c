@@ -22,9 +22,7 @@
 
 #include "fuzz_common.h"
 #include "internal.h"
-#include "kernels/fft.h"
-#include "kernels/kernels.h"
-#include "kernels/sha256.h"
+#include "cpu.h"
 
 #define MAX_INPUT_BYTES 8192
 #define MEMORY_LIMIT (8u << 20)
@@ -372,17 +370,6 @@ static bool clean_status(int s)
            s == NCS_E_UNSUPPORTED || s == NCS_E_CANCELLED;
 }
 
-/* Test hooks of the kernels (internal): the portable code paths instead of the AVX2 / SHA-NI
-   ones this machine would choose, so both are fuzzed. */
-static void force_portable(int on)
-{
-    ncs_conv2d_force_portable(on);
-    ncs_fft_force_portable(on);
-    ncs_histogram_force_portable(on);
-    ncs_matmul_force_portable(on);
-    ncs_sha256_force_portable(on);
-}
-
 /* ---- the call ------------------------------------------------------------------------------- */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -401,7 +388,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(entry != NULL, "catalog lost %s", name);
     const ncs_kernel_desc *k = &entry->desc;
     uint8_t flags = fz_u8(&in);
-    force_portable((flags & 0x20) != 0);
+    /* The portable code paths instead of the AVX2 / SHA-NI ones this machine would choose, so
+       both are fuzzed (the one dispatch switch of cpu.h). */
+    ncs_cpu_test_limit((flags & 0x20) != 0 ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST);
 
     ncs_call *call = NULL;
     if (flags == 0xff) { /* refusals of create */
@@ -579,7 +568,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     uint64_t leaked = 7, leaked_bytes = 7;
-    ncs_call_destroy_v2(call, &leaked, &leaked_bytes);
+    ncs_call_destroy(call, &leaked, &leaked_bytes);
     FZ_CHECK(leaked == 0 && leaked_bytes == 0, "built-in kernel %s leaked %llu buffers", name,
              (unsigned long long)leaked);
     for (int i = 0; i < k->n_inputs; i++) {

@@ -16,11 +16,10 @@
  * The cache is a short array ordered from least to most recently freed, under one mutex: large
  * allocations are rare next to the megabytes of work each one carries, so the lock is short and
  * rarely contended; small allocations take it only when live plus cached bytes pass the budget.
- * Blocks are given back to the system outside the lock. The budget covers live and cached bytes:
- * an allocation reserves its live bytes first (stats.c) and then gives back cached blocks that no
- * longer fit beside them; a free publishes its block in the cache first and then reads the live
- * bytes; a sequentially consistent fence on each side between the two steps means at least one
- * of them sees the other, so live plus cached never stays above the budget.
+ * Blocks are given back to the system outside the lock. The budget covers live and cached bytes
+ * (budget.h, which owns both figures, the invariant and the memory ordering it takes): an
+ * allocation reserves its live bytes first and then gives back cached blocks that no longer fit
+ * beside them; a free publishes its block in the cache first and then checks the budget.
  *
  * Under AddressSanitizer a cached block is poisoned, so touching a freed buffer's memory is
  * reported while the block waits in the cache, and so are the bytes of a block past the size its
@@ -30,11 +29,11 @@
  */
 #define _DEFAULT_SOURCE /* MADV_HUGEPAGE is a Linux extension, hidden by _POSIX_C_SOURCE alone */
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <time.h>
 
+#include "budget.h"
+#include "clock.h"
 #include "internal.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -65,18 +64,11 @@ typedef struct cached_block {
     uint64_t freed_ns; /* CLOCK_MONOTONIC */
 } cached_block;
 
-/* Guarded by cache_lock, like every change of NCS_STAT_CACHED_BYTES (the bytes in the cache). */
+/* Guarded by cache_lock, like every change of the budget's cached bytes (the bytes in the cache). */
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static cached_block cache[CACHE_SLOTS]; /* [0, cache_count), least recently freed first */
 static int cache_count;
 static uint64_t cache_limit; /* 0: keep nothing */
-
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 /* The bytes a large block of `size` takes: whole 2 MiB pages; 0 when that overflows (with the
    room map_block needs to align it). */
@@ -116,24 +108,11 @@ static void unmap_block(void *data, uint64_t capacity)
     munmap(data, (size_t)(capacity + GUARD));
 }
 
-static uint64_t cached_bytes(void)
-{
-    return ncs_stat_get(NCS_STAT_CACHED_BYTES);
-}
-
-/* Whether the live bytes and the cached ones pass the memory budget. */
-static int over_budget(void)
-{
-    uint64_t limit = ncs_stat_get(NCS_STAT_LIMIT_BYTES);
-    uint64_t total = ncs_stat_get(NCS_STAT_LIVE_BYTES);
-    return limit != 0 && (__builtin_add_overflow(total, cached_bytes(), &total) || total > limit);
-}
-
 /* Puts a block in the cache as the most recently freed (guarded; there is room). */
 static void cache_insert(void *data, uint64_t capacity)
 {
-    cache[cache_count++] = (cached_block){.data = data, .capacity = capacity, .freed_ns = now_ns()};
-    ncs_stat_add(NCS_STAT_CACHED_BYTES, capacity);
+    cache[cache_count++] = (cached_block){.data = data, .capacity = capacity, .freed_ns = ncs_clock_ns()};
+    ncs_budget_cache_add(capacity);
 }
 
 /* Takes entry i out of the cache (guarded). */
@@ -143,7 +122,7 @@ static cached_block cache_remove(int i)
     for (int j = i + 1; j < cache_count; j++)
         cache[j - 1] = cache[j];
     cache_count--;
-    ncs_stat_sub(NCS_STAT_CACHED_BYTES, block.capacity);
+    ncs_budget_cache_sub(block.capacity);
     return block;
 }
 
@@ -173,19 +152,18 @@ static void *take_and_fit(uint64_t capacity)
             break;
         }
     }
-    while (cache_count > 0 && over_budget())
+    while (cache_count > 0 && ncs_budget_over())
         evicted[n_evicted++] = cache_remove(0);
     pthread_mutex_unlock(&cache_lock);
     give_back(evicted, n_evicted);
     return data;
 }
 
-void ncs_block_fit_budget(void)
+/* After a reservation or a lowered limit: gives back cached blocks while live and cached bytes
+   pass the budget (the fence that makes this see a concurrent free's block is in budget.c). */
+static void fit_budget(void)
 {
-    /* Pairs with the fence in ncs_block_put: the live bytes just reserved are visible to a free
-       that has not yet read them, or the block that free cached is visible here. */
-    atomic_thread_fence(memory_order_seq_cst);
-    if (over_budget() && cached_bytes() != 0)
+    if (ncs_budget_over() && ncs_budget_cached() != 0)
         take_and_fit(0); /* checks again under the lock */
 }
 
@@ -209,7 +187,7 @@ static void *system_memory(uint64_t size, uint64_t capacity)
 void *ncs_block_get(uint64_t size, int reuse)
 {
     if (size < LARGE_THRESHOLD) {
-        ncs_block_fit_budget();
+        fit_budget();
         return system_memory(size, 0);
     }
     uint64_t capacity = capacity_of(size);
@@ -239,14 +217,12 @@ void ncs_block_put(void *data, uint64_t size)
     int n_evicted = 0, kept = 0;
     pthread_mutex_lock(&cache_lock);
     if (capacity <= cache_limit) {
-        while (cache_count > 0 && (cache_count == CACHE_SLOTS || cached_bytes() + capacity > cache_limit))
+        while (cache_count > 0 && (cache_count == CACHE_SLOTS || ncs_budget_cached() + capacity > cache_limit))
             evicted[n_evicted++] = cache_remove(0);
-        cache_insert(data, capacity);
+        cache_insert(data, capacity); /* published, then the budget checked (budget.h) */
         kept = 1;
-        /* Published, then the live bytes read: pairs with the fence in ncs_block_fit_budget. What
-           does not fit the budget goes, oldest first, this block last. */
-        atomic_thread_fence(memory_order_seq_cst);
-        while (cache_count > 0 && over_budget())
+        /* What does not fit the budget goes, oldest first, this block last. */
+        while (cache_count > 0 && ncs_budget_over())
             evicted[n_evicted++] = cache_remove(0);
     }
     pthread_mutex_unlock(&cache_lock);
@@ -255,13 +231,19 @@ void ncs_block_put(void *data, uint64_t size)
         give_back(&(cached_block){.data = data, .capacity = capacity}, 1);
 }
 
+NCS_API void ncs_set_memory_limit(uint64_t bytes)
+{
+    ncs_budget_set_limit(bytes);
+    fit_budget(); /* the cache gives back what no longer fits */
+}
+
 NCS_API void ncs_set_buffer_cache_limit(uint64_t bytes)
 {
     cached_block evicted[CACHE_SLOTS + 1];
     int n_evicted = 0;
     pthread_mutex_lock(&cache_lock);
     cache_limit = bytes;
-    while (cache_count > 0 && cached_bytes() > bytes)
+    while (cache_count > 0 && ncs_budget_cached() > bytes)
         evicted[n_evicted++] = cache_remove(0);
     pthread_mutex_unlock(&cache_lock);
     give_back(evicted, n_evicted);
@@ -273,7 +255,7 @@ NCS_API uint64_t ncs_buffer_cache_trim(uint64_t min_idle_ms)
     cached_block evicted[CACHE_SLOTS + 1];
     int n_evicted = 0;
     pthread_mutex_lock(&cache_lock);
-    uint64_t now = now_ns();
+    uint64_t now = ncs_clock_ns();
     while (cache_count > 0 && now - cache[0].freed_ns >= min_idle_ns)
         evicted[n_evicted++] = cache_remove(0);
     pthread_mutex_unlock(&cache_lock);

@@ -28,11 +28,12 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "internal.h"
+#include "json.h"
 
 #define CHUNK_BITS 12
 #define CHUNK_SLOTS (1u << CHUNK_BITS)
@@ -211,16 +212,16 @@ static int alloc_buffer(uint64_t size, uint64_t charged, const ncs_owner *owner,
     if (size > SIZE_MAX)
         return refuse_allocation();
 #endif
-    if (!ncs_stat_reserve_bytes(charged))
+    if (!ncs_budget_reserve(charged))
         return refuse_allocation();
     void *data = NULL;
     if (size > 0 && (data = ncs_block_get(size, charged == size)) == NULL) {
-        ncs_stat_unreserve_bytes(charged);
+        ncs_budget_unreserve(charged);
         return refuse_allocation();
     }
     uint32_t index;
     if (!take_slot(&index)) {
-        ncs_stat_unreserve_bytes(charged);
+        ncs_budget_unreserve(charged);
         ncs_block_put(data, size);
         return refuse_allocation();
     }
@@ -277,12 +278,12 @@ NCS_API int ncs_buffer_commit(ncs_handle h, uint64_t committed)
         return NCS_E_INVALID_ARGUMENT;
     uint64_t charged = atomic_load_explicit(&s->charged, memory_order_relaxed);
     while (committed > charged) {
-        if (!ncs_stat_reserve_bytes(committed - charged))
+        if (!ncs_budget_reserve(committed - charged))
             return refuse_allocation();
         if (atomic_compare_exchange_weak_explicit(&s->charged, &charged, committed, memory_order_relaxed,
                                                   memory_order_relaxed))
             break;
-        ncs_stat_unreserve_bytes(committed - charged); /* another commit moved it: try again */
+        ncs_budget_unreserve(committed - charged); /* another commit moved it: try again */
     }
     return NCS_OK;
 }
@@ -294,7 +295,8 @@ int ncs_buffer_fully_committed(ncs_handle h)
                             atomic_load_explicit(&s->size, memory_order_relaxed);
 }
 
-NCS_API int ncs_buffer_retain(ncs_handle h)
+/* Adds a reference to the live buffer `h` (see ncs_buffer_retain, which also counts it). */
+static int add_reference(ncs_handle h)
 {
     slot *s = slot_of(h);
     if (s == NULL)
@@ -309,8 +311,15 @@ NCS_API int ncs_buffer_retain(ncs_handle h)
             return NCS_E_INVALID_ARGUMENT;
     } while (!atomic_compare_exchange_weak_explicit(&s->state, &state, state + 1,
                                                     memory_order_acq_rel, memory_order_acquire));
-    ncs_stat_add(NCS_STAT_RETAINS, 1);
     return NCS_OK;
+}
+
+NCS_API int ncs_buffer_retain(ncs_handle h)
+{
+    int status = add_reference(h);
+    if (status == NCS_OK)
+        ncs_stat_add(NCS_STAT_RETAINS, 1);
+    return status;
 }
 
 /* Frees the memory of a slot whose last reference was just dropped (the generation has
@@ -327,7 +336,7 @@ static void free_slot(slot *s, uint32_t index, int retire)
     atomic_store_explicit(&s->data, (uintptr_t)0, memory_order_relaxed);
     atomic_store_explicit(&s->size, 0, memory_order_relaxed);
     atomic_store_explicit(&s->charged, 0, memory_order_relaxed);
-    ncs_stat_unreserve_bytes(charged);
+    ncs_budget_unreserve(charged);
     ncs_block_put(data, size);
     ncs_stat_sub(NCS_STAT_LIVE_BUFFERS, 1);
     ncs_stat_add(NCS_STAT_FREES, 1);
@@ -444,20 +453,7 @@ int ncs_buffer_test_set_generation(ncs_handle h, uint32_t generation, ncs_handle
 
 int ncs_buffer_pin(ncs_handle h)
 {
-    slot *s = slot_of(h);
-    if (s == NULL)
-        return NCS_E_INVALID_ARGUMENT;
-    uint64_t state = atomic_load_explicit(&s->state, memory_order_acquire);
-    do {
-        if (state_generation(state) != handle_generation(h) || state_count(state) == 0) {
-            ncs_stat_add(NCS_STAT_STALE_HANDLE_USES, 1);
-            return NCS_E_STALE_HANDLE;
-        }
-        if (state_count(state) == UINT32_MAX)
-            return NCS_E_INVALID_ARGUMENT;
-    } while (!atomic_compare_exchange_weak_explicit(&s->state, &state, state + 1,
-                                                    memory_order_acq_rel, memory_order_acquire));
-    return NCS_OK;
+    return add_reference(h);
 }
 
 void ncs_buffer_unpin(ncs_handle h)
@@ -560,39 +556,6 @@ static int group_order(const void *a, const void *b)
     return strncmp((const char *)x->words, (const char *)y->words, sizeof x->words);
 }
 
-/* Appends to the text being measured (and written when it fits). */
-typedef struct text_out {
-    char *out;
-    size_t size;
-    size_t length; /* without the NUL */
-} text_out;
-
-static void put(text_out *t, const char *s, size_t n)
-{
-    if (t->out != NULL && t->length + n < t->size)
-        memcpy(t->out + t->length, s, n);
-    t->length += n;
-}
-
-static void put_owner(text_out *t, const char *owner)
-{
-    put(t, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)owner; *p; p++) {
-        char escaped[8];
-        if (*p == '"' || *p == '\\') {
-            escaped[0] = '\\';
-            escaped[1] = (char)*p;
-            put(t, escaped, 2);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            snprintf(escaped, sizeof escaped, "\\u%04x", *p);
-            put(t, escaped, 6);
-        } else {
-            put(t, (const char *)p, 1);
-        }
-    }
-    put(t, "\"", 1);
-}
-
 NCS_API int ncs_buffer_snapshot(char *out, size_t size, size_t *needed)
 {
     group_table table = {0};
@@ -636,33 +599,31 @@ NCS_API int ncs_buffer_snapshot(char *out, size_t size, size_t *needed)
     }
     if (n > 1)
         qsort(table.groups, n, sizeof *table.groups, group_order);
-    /* Measure first; write only when it fits. */
-    text_out text = {0};
-    for (int pass = 0; pass < 2; pass++) {
-        text.length = 0;
-        put(&text, "[", 1);
-        for (size_t i = 0; i < n; i++) {
-            const owner_group *g = &table.groups[i];
-            char numbers[96];
-            put(&text, i ? ",{\"owner\":" : "{\"owner\":", i ? 10 : 9);
-            put_owner(&text, (const char *)g->words);
-            int length = snprintf(numbers, sizeof numbers, ",\"count\":%llu,\"bytes\":%llu}",
-                                  (unsigned long long)g->count, (unsigned long long)g->bytes);
-            put(&text, numbers, (size_t)length);
-        }
-        put(&text, "]", 1);
-        if (pass == 0) {
-            if (needed != NULL)
-                *needed = text.length + 1;
-            if (out == NULL || text.length + 1 > size) {
-                free(table.groups);
-                return NCS_E_INVALID_ARGUMENT;
-            }
-            text.out = out;
-            text.size = size;
-        }
+    ncs_json text = {0};
+    ncs_json_lit(&text, "[");
+    for (size_t i = 0; i < n; i++) {
+        const owner_group *g = &table.groups[i];
+        ncs_json_lit(&text, i ? ",{\"owner\":" : "{\"owner\":");
+        ncs_json_string(&text, (const char *)g->words);
+        ncs_json_lit(&text, ",\"count\":");
+        ncs_json_uint(&text, g->count);
+        ncs_json_lit(&text, ",\"bytes\":");
+        ncs_json_uint(&text, g->bytes);
+        ncs_json_lit(&text, "}");
     }
-    out[text.length] = '\0';
+    ncs_json_lit(&text, "]");
     free(table.groups);
-    return NCS_OK;
+    size_t length = text.length;
+    char *json = ncs_json_take(&text);
+    if (json == NULL)
+        return NCS_E_OUT_OF_MEMORY;
+    if (needed != NULL)
+        *needed = length + 1;
+    int status = NCS_E_INVALID_ARGUMENT;
+    if (out != NULL && length + 1 <= size) {
+        memcpy(out, json, length + 1);
+        status = NCS_OK;
+    }
+    free(json);
+    return status;
 }

@@ -6,8 +6,9 @@
  * failing library leaves nothing behind. Entries are never removed: the strings handed out by
  * ncs_kernel_name and ncs_kernel_metadata_json live as long as the library is loaded.
  *
- * Each registration belongs to a library record (name, lock, lock statistics). Library records
- * are never removed either; one whose registration fails is dropped before anyone sees it.
+ * Each registration belongs to a library record (library.c: name, lock, lock statistics).
+ * Library records are never removed either; one whose registration fails is dropped before
+ * anyone sees it.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -17,6 +18,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "json.h"
+#include "library.h"
 
 static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t registration_lock = PTHREAD_MUTEX_INITIALIZER; /* one library at a time */
@@ -24,9 +27,6 @@ static pthread_mutex_t catalog_lock = PTHREAD_MUTEX_INITIALIZER;
 static ncs_kernel_entry **entries; /* guarded by catalog_lock */
 static int entry_count;            /* guarded by catalog_lock */
 static int entry_capacity;         /* guarded by catalog_lock */
-static ncs_library **libraries;    /* guarded by catalog_lock */
-static int library_count;          /* guarded by catalog_lock */
-static int library_capacity;       /* guarded by catalog_lock */
 
 #define REASON_CAPACITY 320
 
@@ -43,137 +43,71 @@ typedef struct registration {
     char reason[REASON_CAPACITY]; /* why it was refused */
 } registration;
 
-/* ---- JSON text ------------------------------------------------------------------------- */
+/* ---- metadata ------------------------------------------------------------------------- */
 
-typedef struct json {
-    char *text;
-    size_t length;
-    size_t capacity;
-    int failed; /* an allocation failed: the text is incomplete */
-} json;
-
-static void json_raw(json *j, const char *s, size_t n)
+static void json_tensors(ncs_json *j, const ncs_tensor_desc *tensors, int n)
 {
-    if (j->failed)
-        return;
-    if (j->length + n + 1 > j->capacity) {
-        size_t capacity = j->capacity ? j->capacity : 256;
-        while (j->length + n + 1 > capacity)
-            capacity *= 2;
-        char *text = realloc(j->text, capacity);
-        if (text == NULL) {
-            j->failed = 1;
-            return;
-        }
-        j->text = text;
-        j->capacity = capacity;
-    }
-    memcpy(j->text + j->length, s, n);
-    j->length += n;
-    j->text[j->length] = '\0';
-}
-
-static void json_lit(json *j, const char *s)
-{
-    json_raw(j, s, strlen(s));
-}
-
-/* A JSON string literal; NULL is written as "". */
-static void json_string(json *j, const char *s)
-{
-    json_raw(j, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        char escaped[8];
-        switch (*p) {
-        case '"': json_lit(j, "\\\""); break;
-        case '\\': json_lit(j, "\\\\"); break;
-        case '\b': json_lit(j, "\\b"); break;
-        case '\f': json_lit(j, "\\f"); break;
-        case '\n': json_lit(j, "\\n"); break;
-        case '\r': json_lit(j, "\\r"); break;
-        case '\t': json_lit(j, "\\t"); break;
-        default:
-            if (*p < 0x20) {
-                snprintf(escaped, sizeof escaped, "\\u%04x", *p);
-                json_lit(j, escaped);
-            } else {
-                json_raw(j, (const char *)p, 1);
-            }
-        }
-    }
-    json_raw(j, "\"", 1);
-}
-
-static void json_int(json *j, long long value)
-{
-    char text[32];
-    snprintf(text, sizeof text, "%lld", value);
-    json_lit(j, text);
-}
-
-static void json_tensors(json *j, const ncs_tensor_desc *tensors, int n)
-{
-    json_lit(j, "[");
+    ncs_json_lit(j, "[");
     for (int i = 0; i < n; i++) {
         const ncs_tensor_desc *t = &tensors[i];
-        json_lit(j, i ? ",{\"name\":" : "{\"name\":");
-        json_string(j, t->name);
-        json_lit(j, ",\"doc\":");
-        json_string(j, t->doc);
-        json_lit(j, ",\"datatypes\":[");
+        ncs_json_lit(j, i ? ",{\"name\":" : "{\"name\":");
+        ncs_json_string(j, t->name);
+        ncs_json_lit(j, ",\"doc\":");
+        ncs_json_string(j, t->doc);
+        ncs_json_lit(j, ",\"datatypes\":[");
         int first = 1;
         for (int d = NCS_DTYPE_INVALID + 1; ncs_dtype_valid(d); d++) {
             if (t->dtypes & NCS_DTYPE_BIT(d)) {
-                json_lit(j, first ? "" : ",");
-                json_string(j, ncs_dtype_name(d));
+                ncs_json_lit(j, first ? "" : ",");
+                ncs_json_string(j, ncs_dtype_text(d));
                 first = 0;
             }
         }
-        json_lit(j, "],\"shape\":");
+        ncs_json_lit(j, "],\"shape\":");
         if (t->rank == NCS_RANK_ANY) {
-            json_lit(j, "null");
+            ncs_json_lit(j, "null");
         } else {
-            json_lit(j, "[");
+            ncs_json_lit(j, "[");
             for (int r = 0; r < t->rank; r++) {
-                json_lit(j, r ? "," : "");
-                json_int(j, t->dims[r]);
+                ncs_json_lit(j, r ? "," : "");
+                ncs_json_int(j, t->dims[r]);
             }
-            json_lit(j, "]");
+            ncs_json_lit(j, "]");
         }
-        json_lit(j, "}");
+        ncs_json_lit(j, "}");
     }
-    json_lit(j, "]");
+    ncs_json_lit(j, "]");
 }
 
 /* The metadata document of ncs_kernel_metadata_json, or NULL when out of memory. */
 static char *metadata_json(const ncs_kernel_desc *k, const char *library)
 {
-    json j = {0};
-    json_lit(&j, "{\"name\":");
-    json_string(&j, k->name);
-    json_lit(&j, ",\"doc\":");
-    json_string(&j, k->doc);
-    json_lit(&j, (k->flags & NCS_KERNEL_THREAD_SAFE) ? ",\"thread_safe\":true" : ",\"thread_safe\":false");
-    json_lit(&j, ",\"library\":");
-    json_string(&j, library);
-    json_lit(&j, ",\"inputs\":");
+    ncs_json j = {0};
+    ncs_json_lit(&j, "{\"name\":");
+    ncs_json_string(&j, k->name);
+    ncs_json_lit(&j, ",\"doc\":");
+    ncs_json_string(&j, k->doc);
+    ncs_json_lit(&j, (k->flags & NCS_KERNEL_THREAD_SAFE) ? ",\"thread_safe\":true" : ",\"thread_safe\":false");
+    ncs_json_lit(&j, ",\"library\":");
+    ncs_json_string(&j, library);
+    ncs_json_lit(&j, ",\"inputs\":");
     json_tensors(&j, k->inputs, k->n_inputs);
-    json_lit(&j, ",\"outputs\":");
+    ncs_json_lit(&j, ",\"outputs\":");
     json_tensors(&j, k->outputs, k->n_outputs);
-    json_lit(&j, ",\"parameters\":[");
+    ncs_json_lit(&j, ",\"parameters\":[");
     for (int i = 0; i < k->n_params; i++) {
         const ncs_param_desc *p = &k->params[i];
-        json_lit(&j, i ? ",{\"name\":" : "{\"name\":");
-        json_string(&j, p->name);
-        json_lit(&j, ",\"type\":");
-        json_string(&j, ncs_param_type_name(p->type));
-        json_lit(&j, ",\"default\":");
-        json_string(&j, p->default_value);
-        json_lit(&j, ",\"doc\":");
-        json_string(&j, p->doc);
-        json_lit(&j, "}");
+        ncs_json_lit(&j, i ? ",{\"name\":" : "{\"name\":");
+        ncs_json_string(&j, p->name);
+        ncs_json_lit(&j, ",\"type\":");
+        ncs_json_string(&j, ncs_param_type_name(p->type));
+        ncs_json_lit(&j, ",\"default\":");
+        ncs_json_string(&j, p->default_value);
+        ncs_json_lit(&j, ",\"doc\":");
+        ncs_json_string(&j, p->doc);
+        ncs_json_lit(&j, "}");
     }
-    json_lit(&j, "]}");
+    ncs_json_lit(&j, "]}");
     if (j.failed) {
         free(j.text);
         return NULL;
@@ -276,41 +210,6 @@ static const char *descriptor_problem(const ncs_kernel_desc *k, int abi_minor)
 
 /* ---- the catalog ----------------------------------------------------------------------- */
 
-static ncs_library *find_library_locked(const char *name)
-{
-    for (int i = 0; i < library_count; i++) {
-        if (strcmp(libraries[i]->name, name) == 0)
-            return libraries[i];
-    }
-    return NULL;
-}
-
-static ncs_library *new_library(const char *name)
-{
-    ncs_library *lib = calloc(1, sizeof *lib);
-    if (lib == NULL)
-        return NULL;
-    lib->name = strdup(name);
-    if (lib->name == NULL || pthread_mutex_init(&lib->lock, NULL) != 0) {
-        free(lib->name);
-        free(lib);
-        return NULL;
-    }
-    atomic_init(&lib->acquisitions, 0);
-    atomic_init(&lib->wait_ns, 0);
-    atomic_init(&lib->held_ns, 0);
-    return lib;
-}
-
-static void free_library(ncs_library *lib)
-{
-    if (lib != NULL) {
-        pthread_mutex_destroy(&lib->lock);
-        free(lib->name);
-        free(lib);
-    }
-}
-
 static ncs_kernel_entry *find_locked(const char *name)
 {
     for (int i = 0; i < entry_count; i++) {
@@ -408,16 +307,6 @@ static int add_kernel(ncs_registrar *registrar, int abi_major, int abi_minor,
 static int commit(registration *r)
 {
     pthread_mutex_lock(&catalog_lock);
-    if (r->is_new && library_count == library_capacity) {
-        int capacity = library_capacity ? 2 * library_capacity : 8;
-        ncs_library **grown = realloc(libraries, (size_t)capacity * sizeof *grown);
-        if (grown == NULL) {
-            pthread_mutex_unlock(&catalog_lock);
-            return NCS_E_OUT_OF_MEMORY;
-        }
-        libraries = grown;
-        library_capacity = capacity;
-    }
     int needed = entry_count + r->pending_count;
     if (needed > entry_capacity) {
         int capacity = entry_capacity ? entry_capacity : 16;
@@ -431,13 +320,16 @@ static int commit(registration *r)
         entries = grown;
         entry_capacity = capacity;
     }
+    if (r->is_new) {
+        if (ncs_library_publish(r->record) != NCS_OK) {
+            pthread_mutex_unlock(&catalog_lock);
+            return NCS_E_OUT_OF_MEMORY;
+        }
+        r->is_new = 0; /* now owned by the library table */
+    }
     for (int i = 0; i < r->pending_count; i++)
         entries[entry_count++] = r->pending[i];
     r->pending_count = 0;
-    if (r->is_new) {
-        libraries[library_count++] = r->record;
-        r->is_new = 0; /* now owned by the catalog */
-    }
     pthread_mutex_unlock(&catalog_lock);
     return NCS_OK;
 }
@@ -460,15 +352,13 @@ static int register_library(const char *library, ncs_plugin_register_fn entry, i
     pthread_mutex_lock(&registration_lock);
     registration r = {.registrar = {.add_kernel = add_kernel, .library = library},
                       .library = library};
-    pthread_mutex_lock(&catalog_lock);
-    r.record = find_library_locked(library);
-    pthread_mutex_unlock(&catalog_lock);
+    r.record = ncs_library_find(library);
     int status = NCS_OK;
     if (r.record != NULL && exclusive) {
         status = NCS_E_INVALID_ARGUMENT;
         set_error(error, error_size, "a library named '%s' is already registered", library);
     } else if (r.record == NULL) {
-        r.record = new_library(library);
+        r.record = ncs_library_new(library);
         r.is_new = 1;
         if (r.record == NULL) {
             status = NCS_E_OUT_OF_MEMORY;
@@ -503,7 +393,7 @@ static int register_library(const char *library, ncs_plugin_register_fn entry, i
         free_entry(r.pending[i]);
     free(r.pending);
     if (r.is_new)
-        free_library(r.record);
+        ncs_library_free(r.record);
     pthread_mutex_unlock(&registration_lock);
     return status;
 }
@@ -541,10 +431,7 @@ int ncs_catalog_library_exists(const char *name)
     if (name == NULL)
         return 0;
     ensure_builtins();
-    pthread_mutex_lock(&catalog_lock);
-    int exists = find_library_locked(name) != NULL;
-    pthread_mutex_unlock(&catalog_lock);
-    return exists;
+    return ncs_library_find(name) != NULL;
 }
 
 const ncs_kernel_entry *ncs_catalog_find(const char *name)
@@ -582,22 +469,19 @@ NCS_API const char *ncs_kernel_metadata_json(const char *name)
     return e ? e->metadata_json : NULL;
 }
 
+/* The public view of the library table (library.c), once the built-ins are registered. */
+
 NCS_API int ncs_library_count(void)
 {
     ensure_builtins();
-    pthread_mutex_lock(&catalog_lock);
-    int n = library_count;
-    pthread_mutex_unlock(&catalog_lock);
-    return n;
+    return ncs_library_published();
 }
 
 NCS_API const char *ncs_library_name(int index)
 {
     ensure_builtins();
-    pthread_mutex_lock(&catalog_lock);
-    const char *name = (index >= 0 && index < library_count) ? libraries[index]->name : NULL;
-    pthread_mutex_unlock(&catalog_lock);
-    return name;
+    const ncs_library *library = ncs_library_at(index);
+    return library ? library->name : NULL;
 }
 
 NCS_API int ncs_library_lock_stats(int index, uint64_t *out, int n)
@@ -605,18 +489,5 @@ NCS_API int ncs_library_lock_stats(int index, uint64_t *out, int n)
     if (out == NULL || n < 1)
         return 0;
     ensure_builtins();
-    pthread_mutex_lock(&catalog_lock);
-    ncs_library *lib = (index >= 0 && index < library_count) ? libraries[index] : NULL;
-    pthread_mutex_unlock(&catalog_lock);
-    if (lib == NULL)
-        return 0;
-    uint64_t values[NCS_LOCK_STAT_COUNT] = {
-        [NCS_LOCK_STAT_ACQUISITIONS] = atomic_load_explicit(&lib->acquisitions, memory_order_relaxed),
-        [NCS_LOCK_STAT_WAIT_NS] = atomic_load_explicit(&lib->wait_ns, memory_order_relaxed),
-        [NCS_LOCK_STAT_HELD_NS] = atomic_load_explicit(&lib->held_ns, memory_order_relaxed),
-    };
-    int count = n < NCS_LOCK_STAT_COUNT ? n : NCS_LOCK_STAT_COUNT;
-    for (int i = 0; i < count; i++)
-        out[i] = values[i];
-    return count;
+    return ncs_library_read_lock_stats(ncs_library_at(index), out, n);
 }

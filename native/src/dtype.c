@@ -3,17 +3,12 @@
  */
 #include "internal.h"
 
-static const struct {
-    const char *name;
-    size_t size;
-} dtypes[] = {
-    [NCS_DTYPE_BOOL] = {"BOOL", 1},     [NCS_DTYPE_UINT8] = {"UINT8", 1},
-    [NCS_DTYPE_UINT16] = {"UINT16", 2}, [NCS_DTYPE_UINT32] = {"UINT32", 4},
-    [NCS_DTYPE_UINT64] = {"UINT64", 8}, [NCS_DTYPE_INT8] = {"INT8", 1},
-    [NCS_DTYPE_INT16] = {"INT16", 2},   [NCS_DTYPE_INT32] = {"INT32", 4},
-    [NCS_DTYPE_INT64] = {"INT64", 8},   [NCS_DTYPE_FP16] = {"FP16", 2},
-    [NCS_DTYPE_FP32] = {"FP32", 4},     [NCS_DTYPE_FP64] = {"FP64", 8},
-    [NCS_DTYPE_BYTES] = {"BYTES", 0},   [NCS_DTYPE_BF16] = {"BF16", 2},
+/* Element sizes; the names are ncs_dtype_text's (ncs_types.h), shared with the kernels. */
+static const size_t sizes[] = {
+    [NCS_DTYPE_BOOL] = 1,  [NCS_DTYPE_UINT8] = 1, [NCS_DTYPE_UINT16] = 2, [NCS_DTYPE_UINT32] = 4,
+    [NCS_DTYPE_UINT64] = 8, [NCS_DTYPE_INT8] = 1, [NCS_DTYPE_INT16] = 2,  [NCS_DTYPE_INT32] = 4,
+    [NCS_DTYPE_INT64] = 8, [NCS_DTYPE_FP16] = 2,  [NCS_DTYPE_FP32] = 4,   [NCS_DTYPE_FP64] = 8,
+    [NCS_DTYPE_BYTES] = 0, [NCS_DTYPE_BF16] = 2,
 };
 
 #define NCS_DTYPE_LAST NCS_DTYPE_BF16
@@ -33,12 +28,12 @@ uint32_t ncs_dtype_all_mask(void)
 
 NCS_API size_t ncs_dtype_size(int dtype)
 {
-    return ncs_dtype_valid(dtype) ? dtypes[dtype].size : 0;
+    return ncs_dtype_valid(dtype) ? sizes[dtype] : 0;
 }
 
 NCS_API const char *ncs_dtype_name(int dtype)
 {
-    return ncs_dtype_valid(dtype) ? dtypes[dtype].name : NULL;
+    return ncs_dtype_text(dtype);
 }
 
 NCS_API int ncs_max_rank(void)

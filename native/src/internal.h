@@ -2,12 +2,15 @@
  * internal.h -- declarations shared by libncs's runtime files. Nothing here is exported: the
  * library is built with -fvisibility=hidden and only NCS_API functions leave it. The C tests
  * that need these functions link the runtime's object files directly.
+ *
+ * The modules split out with their own header: budget.h (the memory budget), block_cache.c
+ * (below), library.h (kernel libraries and their locks), clock.h, json.h, cpu.h (the kernels'
+ * instruction choice) and call.h (a call's files). tests/check_layers.sh proves that their calls
+ * and includes form no cycle.
  */
 #ifndef NCS_INTERNAL_H
 #define NCS_INTERNAL_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,18 +25,11 @@
 
 /* ---- stats.c: process-wide counters ---------------------------------------------------- */
 
-/** Adds `delta` to counter `which` (relaxed atomic). */
+/** Adds `delta` to counter `which` (relaxed atomic). Not for the budget's figures (live, peak,
+ *  limit and cached bytes), which budget.h keeps. */
 void ncs_stat_add(ncs_stat which, uint64_t delta);
 /** Subtracts `delta` from counter `which` (relaxed atomic). */
 void ncs_stat_sub(ncs_stat which, uint64_t delta);
-/** Adds `bytes` to the live bytes unless that would exceed the limit (atomically, so concurrent
- *  reservations cannot overshoot it) and raises the peak. Returns 1 when reserved, 0 when the
- *  budget refused. */
-int ncs_stat_reserve_bytes(uint64_t bytes);
-/** Gives back bytes reserved with ncs_stat_reserve_bytes. */
-void ncs_stat_unreserve_bytes(uint64_t bytes);
-/** Counter `which` now (relaxed atomic). */
-uint64_t ncs_stat_get(ncs_stat which);
 
 /* ---- block_cache.c: the memory behind buffers ------------------------------------------ */
 
@@ -48,9 +44,6 @@ void *ncs_block_get(uint64_t size, int reuse);
  *  after the caller gave back the live bytes: a large block is kept for reuse if the cache limit
  *  and the budget allow, else returned to the system. */
 void ncs_block_put(void *data, uint64_t size);
-/** Gives back cached blocks, least recently freed first, while live plus cached bytes pass the
- *  budget (after a reservation, or a lowered limit). */
-void ncs_block_fit_budget(void);
 
 /* ---- buffer.c ------------------------------------------------------------------------- */
 
@@ -118,15 +111,8 @@ const char *ncs_param_type_name(int type);
 
 /* ---- catalog.c ------------------------------------------------------------------------ */
 
-/** One registered kernel library ("builtin", a plugin, or one registered in-process). Never
- *  freed or moved once registered. */
-typedef struct ncs_library {
-    char *name;
-    pthread_mutex_t lock; /* the library lock of its kernels without NCS_KERNEL_THREAD_SAFE */
-    _Atomic uint64_t acquisitions;
-    _Atomic uint64_t wait_ns;
-    _Atomic uint64_t held_ns;
-} ncs_library;
+/** A kernel library ("builtin", a plugin, or one registered in-process): library.h. */
+typedef struct ncs_library ncs_library;
 
 /** One registered kernel. Entries are never freed or moved, so pointers to them stay valid
  *  for as long as the library is loaded. */
@@ -159,14 +145,6 @@ int ncs_catalog_register(const char *library, ncs_plugin_register_fn entry, int 
 
 /** 1 when a library named `name` is registered. */
 int ncs_catalog_library_exists(const char *name);
-
-/* ---- plugin.c: the library lock ------------------------------------------------------- */
-
-/** Takes `library`'s lock, counting the acquisition and the wait. Returns the monotonic time
- *  (ns) it was acquired, to pass to ncs_library_unlock. */
-uint64_t ncs_library_lock(ncs_library *library);
-/** Counts the time held since `acquired_at` and gives the lock back. */
-void ncs_library_unlock(ncs_library *library, uint64_t acquired_at);
 
 /* ---- kernels/ ------------------------------------------------------------------------- */
 

@@ -1,5 +1,5 @@
 /*
- * plugin.c -- kernel libraries loaded from files (ncs_plugin_load) and the library lock.
+ * plugin.c -- kernel libraries loaded from files (ncs_plugin_load).
  *
  * Loading checks the file before dlopen runs any of its code: the directory and the file must
  * not be group- or world-writable, and the file must be a regular file (not a symlink). The
@@ -10,12 +10,6 @@
  * race us at all. Registration then goes through the catalog (all-or-nothing); a library that
  * fails is dlclosed, one that succeeds stays loaded until the process exits (the catalog
  * borrows its kernel descriptors and calls its functions for that long).
- *
- * The library lock is a plain mutex per library (ncs_library.lock). The host takes it around
- * each step of a kernel registered without NCS_KERNEL_THREAD_SAFE (call.c), and counts the
- * acquisitions, the time spent waiting and the time held. A held interval runs from just after
- * the acquisition to just before the release, so the held times of one library never add up to
- * more than the wall time.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -25,41 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
-
-/* ---- the library lock ------------------------------------------------------------------- */
-
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-uint64_t ncs_library_lock(ncs_library *library)
-{
-    uint64_t acquired;
-    if (pthread_mutex_trylock(&library->lock) == 0) {
-        acquired = now_ns();
-    } else {
-        uint64_t start = now_ns();
-        pthread_mutex_lock(&library->lock);
-        acquired = now_ns();
-        atomic_fetch_add_explicit(&library->wait_ns, acquired - start, memory_order_relaxed);
-    }
-    atomic_fetch_add_explicit(&library->acquisitions, 1, memory_order_relaxed);
-    return acquired;
-}
-
-void ncs_library_unlock(ncs_library *library, uint64_t acquired_at)
-{
-    uint64_t held = now_ns() - acquired_at;
-    pthread_mutex_unlock(&library->lock);
-    atomic_fetch_add_explicit(&library->held_ns, held, memory_order_relaxed);
-}
 
 /* ---- loading ---------------------------------------------------------------------------- */
 

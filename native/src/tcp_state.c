@@ -11,7 +11,7 @@
  * reset). ncs_tcp_send sends such a probe on the process's own descriptor of the connection, found
  * by the socket's inode.
  */
-#include "ncs/ncs.h"
+#include "ncs/ncs_net.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -125,6 +125,70 @@ static inline int run_parts_concurrently(ncs_call *call, int nparts)
     return status != NCS_OK ? status : ncs_call_finish(call);
 }
 
+/* Prepares `call` as one part, runs it on a thread and cancels the call once the part reported
+   progress: the part must stop with NCS_E_CANCELLED. Destroys the call (nothing may leak) and
+   returns the progress the part had reported. */
+static inline uint64_t cancel_once_progressing(ncs_call *call)
+{
+    int nparts;
+    CHECK_OK(ncs_call_prepare(call, 1, &nparts));
+    void *job[2] = {call, (void *)(intptr_t)0};
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, run_part_job, job) == 0);
+    while (ncs_call_progress(call) == 0)
+        ;
+    ncs_call_cancel(call);
+    void *ret;
+    CHECK(pthread_join(thread, &ret) == 0);
+    CHECK_STATUS((int)(intptr_t)ret, NCS_E_CANCELLED);
+    uint64_t progress = ncs_call_progress(call), leaked = 1;
+    ncs_call_destroy(call, &leaked, NULL);
+    CHECK(leaked == 0);
+    return progress;
+}
+
+/* Prepares `call` with at most `max_parts` parts (*nparts: how many), runs them (each on its own
+   thread when `concurrent`) and finish. On a failure, copies ncs_call_error to message[0..size),
+   destroys the call and returns the failing status; else NCS_OK, the outputs ready to take. */
+static inline int prepare_and_run(ncs_call *call, int max_parts, int concurrent, int *nparts, char *message,
+                                  size_t size)
+{
+    int status = ncs_call_prepare(call, max_parts, nparts);
+    if (status == NCS_OK) {
+        CHECK(*nparts >= 1 && *nparts <= max_parts);
+        status = concurrent ? run_parts_concurrently(call, *nparts) : run_parts_and_finish(call, *nparts);
+    }
+    if (status != NCS_OK) {
+        snprintf(message, size, "%s", ncs_call_error(call));
+        ncs_call_destroy(call, NULL, NULL);
+    }
+    return status;
+}
+
+/* The memory budget's edge for calls whose whole peak is `needed` bytes; make(arg) returns such a
+   call with its inputs and parameters set. Under a budget of needed - 1, prepare refuses it with
+   NCS_E_OUT_OF_MEMORY (yet reports ncs_call_bytes_needed == needed); under exactly `needed` it
+   prepares (at most max_parts parts, *nparts says how many), all its parts run at once and it
+   holds exactly `needed` live bytes. Returns that call, finished: the caller takes what it checks
+   and destroys it. The budget is unlimited again on return. */
+static inline ncs_call *run_at_budget_edge(ncs_call *(*make)(void *), void *arg, uint64_t needed, int max_parts,
+                                           int *nparts)
+{
+    ncs_set_memory_limit(needed - 1);
+    ncs_call *call = make(arg);
+    CHECK_STATUS(ncs_call_prepare(call, max_parts, nparts), NCS_E_OUT_OF_MEMORY);
+    CHECK(ncs_call_bytes_needed(call) == needed);
+    ncs_call_destroy(call, NULL, NULL);
+    ncs_set_memory_limit(needed);
+    call = make(arg);
+    CHECK_OK(ncs_call_prepare(call, max_parts, nparts));
+    CHECK(ncs_call_bytes_needed(call) == needed);
+    CHECK_OK(run_parts_concurrently(call, *nparts));
+    CHECK(stat_value(NCS_STAT_LIVE_BYTES) == needed);
+    ncs_set_memory_limit(0);
+    return call;
+}
+
 /* Deterministic pseudo-random numbers (xorshift64*), uniform in [0, 1). */
 static inline double test_random(uint64_t *state)
 {

@@ -637,7 +637,7 @@ static void test_deferred_buffers(void)
     CHECK_OK(ncs_buffer_commit(h, 12 * MIB));
     CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 12 * MIB);
     CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, shape, h));
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(h));
     CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 0 && stat_value(NCS_STAT_LIVE_BUFFERS) == 0);
     CHECK_STATUS(ncs_buffer_commit(h, 1), NCS_E_STALE_HANDLE);

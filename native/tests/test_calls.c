@@ -473,8 +473,8 @@ static void test_create(void)
     CHECK(ncs_call_output_count(call) == 1);
     CHECK(strcmp(ncs_call_error(call), "") == 0);
     CHECK(ncs_call_progress(call) == 0);
-    ncs_call_destroy(call, NULL);
-    ncs_call_destroy(NULL, NULL);
+    ncs_call_destroy(call, NULL, NULL);
+    ncs_call_destroy(NULL, NULL, NULL);
     CHECK(ncs_call_output_count(NULL) == 0);
     CHECK(strcmp(ncs_call_error(NULL), "") == 0);
     CHECK(ncs_call_progress(NULL) == 0);
@@ -538,7 +538,7 @@ static void test_set_input_validation(void)
     CHECK(count == 1);
     CHECK_OK(ncs_buffer_refcount(small, &count));
     CHECK(count == 2);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_refcount(small, &count));
     CHECK(count == 1);
     CHECK_OK(ncs_buffer_release(buffer));
@@ -575,7 +575,7 @@ static int set_bytes_input(const void *data, size_t size, int rank, const int64_
         CHECK(count == 1);
         CHECK(strcmp(ncs_call_error(call), message) == 0);
     }
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(buffer));
     return status;
 }
@@ -673,7 +673,7 @@ static void test_set_input_bytes(void)
     uint64_t nbytes = 0;
     CHECK_OK(ncs_call_output_nbytes(call, 0, &nbytes));
     CHECK(nbytes == 8);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(ok));
     CHECK_OK(ncs_buffer_release(bad));
 
@@ -683,7 +683,7 @@ static void test_set_input_bytes(void)
     const int64_t one_by_two[2] = {1, 2};
     CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_BYTES, 2, one_by_two, buffer), NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), "input 'a' is BYTES but kernel 'matmul' accepts FP32, FP64");
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(buffer));
 }
 
@@ -725,7 +725,7 @@ static void run_bytes_kernel(const char *kernel, const char *mode, int expected,
         CHECK_STATUS(ncs_call_output_info(call, 0, &dtype, &rank, dims), NCS_E_INVALID_ARGUMENT);
     }
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
 }
 
@@ -767,7 +767,7 @@ static void test_bytes_outputs(void)
                  "kernel 'test_bytes_out' declared BYTES output 'y' with set_output: BYTES outputs have "
                  "no element size, declare them with set_output_bytes") == 0);
     CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 0);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 
     /* A BYTES output counts against the memory budget like any other. */
     CHECK_OK(ncs_call_create("test_bytes_out", &call));
@@ -775,7 +775,7 @@ static void test_bytes_outputs(void)
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_OUT_OF_MEMORY);
     CHECK_CONTAINS(ncs_call_error(call), "output 'y' needs 10 bytes");
     ncs_set_memory_limit(0);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 }
 
 static void test_params(void)
@@ -802,7 +802,7 @@ static void test_params(void)
     CHECK_OK(ncs_call_set_param(call, "n", "9223372036854775807"));
     CHECK_OK(ncs_call_set_param(call, "b", "0"));
     CHECK_OK(ncs_call_set_param(call, "s", "anything at all"));
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 }
 
 static void test_host_api_misuse(void)
@@ -838,7 +838,7 @@ static void test_host_api_misuse(void)
     const double *yv = buffer_memory(y);
     CHECK(yv[0] == 0 && yv[1] == 10 && yv[2] == 20);
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     CHECK(atomic_load(&abuse_checks) > 50);
     CHECK(atomic_load(&abuse_errors) == 0);
@@ -862,13 +862,13 @@ static void test_sequence_errors(void)
     CHECK_CONTAINS(ncs_call_error(call), "input 'b' of kernel 'matmul' is not set");
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_INVALID_ARGUMENT); /* only destroy remains */
     CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_INVALID_ARGUMENT);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 
     CHECK_OK(ncs_call_create("matmul", &call));
     CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, shape, buffer));
     CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, shape, buffer));
     CHECK_STATUS(ncs_call_prepare(call, 0, &nparts), NCS_E_INVALID_ARGUMENT);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 
     CHECK_OK(ncs_call_create("matmul", &call));
     CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, shape, buffer));
@@ -896,7 +896,7 @@ static void test_sequence_errors(void)
     ncs_handle again = 0;
     CHECK_STATUS(ncs_call_take_output(call, 0, &again), NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), "output 'c' was already taken");
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     const double *c = buffer_memory(out); /* [[1,2],[3,4]]^2 */
     CHECK(c[0] == 7 && c[1] == 10 && c[2] == 15 && c[3] == 22);
     CHECK_OK(ncs_buffer_release(out));
@@ -907,7 +907,7 @@ static void test_sequence_errors(void)
     CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, shape, buffer));
     CHECK_OK(ncs_call_prepare(call, 1, &nparts));
     CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 3);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 1);
     CHECK_OK(ncs_buffer_release(buffer));
 }
@@ -926,24 +926,24 @@ static void test_kernel_messages(void)
     CHECK(strcmp(ncs_call_error(call),
                  "input 'b' has 3 rows but input 'a' has 4 columns: matmul needs a [m,k] and b [k,n]") == 0);
     CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 1);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 
     CHECK_OK(ncs_call_create("matmul", &call));
     CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, a_shape, buffer));
     CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP32, 2, b_shape, buffer));
     CHECK_STATUS(ncs_call_prepare(call, 2, &nparts), NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), "input 'b' is FP32 but input 'a' is FP64");
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 
     /* A kernel that forgets an output, or returns a status outside the enum, is a bug. */
     CHECK_OK(ncs_call_create("test_no_output", &call));
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_INTERNAL);
     CHECK_CONTAINS(ncs_call_error(call), "kernel 'test_no_output' did not declare output 'y'");
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_call_create("test_bad_status", &call));
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_INTERNAL);
     CHECK_CONTAINS(ncs_call_error(call), "kernel 'test_bad_status' failed in prepare");
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(buffer));
 }
 
@@ -975,7 +975,7 @@ static void test_memory_budget_in_prepare(void)
        ncs_call_bytes_needed. */
     CHECK(ncs_call_bytes_needed(call) == 128 + 512 + 128 + 64);
     CHECK(ncs_call_bytes_needed(NULL) == 0);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_call_create("matmul", &call));
     CHECK(ncs_call_bytes_needed(call) == 0);
     CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, a_shape, buffer));
@@ -985,7 +985,7 @@ static void test_memory_budget_in_prepare(void)
     CHECK_CONTAINS(ncs_call_error(call), "needs 192 bytes of workspace");
     CHECK(ncs_call_bytes_needed(call) == 832);
     CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 1);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 
     /* Exactly the figure is enough: the parts allocate nothing more. */
     ncs_set_memory_limit(832);
@@ -997,7 +997,7 @@ static void test_memory_budget_in_prepare(void)
     CHECK_OK(run_parts_and_finish(call, nparts));
     ncs_handle c;
     CHECK_OK(ncs_call_take_output(call, 0, &c));
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     const double *product = buffer_memory(c); /* c[i][j] = a[i] b[j] = (i + 1) (j + 1) */
     for (int i = 0; i < 64; i++)
         CHECK(product[i] == (double)((i / 16 + 1) * (i % 16 + 1)));
@@ -1017,7 +1017,7 @@ static void test_cancel_before_run(void)
     CHECK_CONTAINS(ncs_call_error(call), "cancelled");
     CHECK_STATUS(ncs_call_finish(call), NCS_E_INVALID_ARGUMENT);
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0); /* the kernel never ran */
 }
 
@@ -1042,7 +1042,7 @@ static void test_cancel_while_running(void)
     CHECK(pthread_join(thread, &result) == 0);
     CHECK((int)(intptr_t)result == NCS_E_CANCELLED);
     CHECK_CONTAINS(ncs_call_error(call), "kernel 'test_wait' failed in run: cancelled");
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 }
 
 static void test_cancel_matmul(void)
@@ -1059,7 +1059,7 @@ static void test_cancel_matmul(void)
     CHECK_OK(ncs_call_prepare(call, 1, &nparts));
     ncs_call_cancel(call);
     CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(buffer));
 }
 
@@ -1073,7 +1073,7 @@ static void test_kernel_leak_counted(void)
     CHECK_OK(run_parts_and_finish(call, nparts));
     CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 2); /* output + leaked scratch */
     uint64_t leaked = 0;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 1);
     CHECK(stat_value(NCS_STAT_KERNEL_LEAKS) == leaks + 1);
 
@@ -1081,7 +1081,7 @@ static void test_kernel_leak_counted(void)
     CHECK_OK(ncs_call_create("test_prepare_leak", &call));
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_INVALID_ARGUMENT);
     CHECK(strcmp(ncs_call_error(call), "prepare refuses (7)") == 0);
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 1);
     CHECK(stat_value(NCS_STAT_KERNEL_LEAKS) == leaks + 2);
 }
@@ -1114,7 +1114,7 @@ static void test_part_errors_first_failure(void)
     CHECK_STATUS(ncs_call_run_part(call, 1), NCS_E_INVALID_ARGUMENT);
     CHECK(ncs_call_error(call) == error);
     CHECK(strcmp(error, "kernel 'test_script' failed in run: invalid argument") == 0);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 
     /* A real failure stops the siblings: the part not yet run is cancelled without running,
        and the message stays the real failure's. */
@@ -1123,7 +1123,7 @@ static void test_part_errors_first_failure(void)
     CHECK(strcmp(ncs_call_error(call), "part 0 ran out of memory") == 0);
     CHECK_STATUS(ncs_call_run_part(call, 1), NCS_E_CANCELLED);
     CHECK(strcmp(ncs_call_error(call), "part 0 ran out of memory") == 0);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 
     /* A cancellation recorded first gives way to the first real failure after it. */
     call = script_call("cancel", "oom");
@@ -1134,7 +1134,7 @@ static void test_part_errors_first_failure(void)
     /* The next single-threaded entry point starts afresh. */
     CHECK_STATUS(ncs_call_finish(call), NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), "part 0 of 2 has not completed successfully");
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 }
 
 typedef struct part_thread {
@@ -1174,7 +1174,7 @@ static void test_concurrent_part_errors(void)
         CHECK(strcmp(threads[0].error, expected) == 0);
         CHECK(strcmp(threads[1].error, expected) == 0);
         CHECK(strcmp(ncs_call_error(call), expected) == 0);
-        ncs_call_destroy(call, NULL);
+        ncs_call_destroy(call, NULL, NULL);
     }
     CHECK(atomic_load(&sibling_errors) == 0);
 }
@@ -1205,7 +1205,7 @@ static void test_destroy_while_running_aborts(void)
             _exit(2);
         while (!atomic_load(&wait_started))
             sched_yield();
-        ncs_call_destroy(call, NULL); /* must not return */
+        ncs_call_destroy(call, NULL, NULL); /* must not return */
         _exit(3);
     }
     close(pipe_fds[1]);

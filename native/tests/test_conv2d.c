@@ -11,10 +11,9 @@
  */
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
 
 #include "check.h"
-#include "kernels/kernels.h"
+#include "cpu.h"
 
 /*
  * Literal scipy 1.17.1 results, produced once with python3 by this script (each array is printed
@@ -103,16 +102,9 @@ static conv_result conv2d(const double *image, int image_rank, int64_t n, int64_
         CHECK_OK(ncs_call_set_param(call, "mode", mode));
     if (boundary)
         CHECK_OK(ncs_call_set_param(call, "boundary", boundary));
-    r.status = ncs_call_prepare(call, max_parts, &r.nparts);
-    if (r.status == NCS_OK) {
-        CHECK(r.nparts >= 1 && r.nparts <= max_parts);
-        r.status = threads ? run_parts_concurrently(call, r.nparts) : run_parts_and_finish(call, r.nparts);
-    }
-    if (r.status != NCS_OK) {
-        snprintf(r.message, sizeof r.message, "%s", ncs_call_error(call));
-        ncs_call_destroy(call, NULL);
+    r.status = prepare_and_run(call, max_parts, threads, &r.nparts, r.message, sizeof r.message);
+    if (r.status != NCS_OK)
         return r;
-    }
     r.progress = ncs_call_progress(call);
     int out_dtype;
     CHECK_OK(ncs_call_output_info(call, 0, &out_dtype, &r.rank, r.dims));
@@ -123,7 +115,7 @@ static conv_result conv2d(const double *image, int image_rank, int64_t n, int64_
     ncs_handle out;
     CHECK_OK(ncs_call_take_output(call, 0, &out));
     uint64_t leaked = 1;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     r.out = malloc((size_t)(count ? count : 1) * sizeof(double));
     CHECK(r.out != NULL);
@@ -269,7 +261,7 @@ static void check_literal(const double *image, int64_t h, int64_t w, const doubl
 {
     for (int dtype = NCS_DTYPE_FP32; dtype <= NCS_DTYPE_FP64; dtype++) {
         for (int portable = 0; portable <= 1; portable++) {
-            ncs_conv2d_force_portable(portable);
+            CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
             conv_result r = conv2d(image, 2, 1, h, w, kernel, kh, kw, dtype, modes[mode], boundaries[symm], 2, 0);
             if (r.status != NCS_OK) {
                 fprintf(stderr, "%s %s: %s\n", modes[mode], boundaries[symm], r.message);
@@ -286,7 +278,7 @@ static void check_literal(const double *image, int64_t h, int64_t w, const doubl
             free(r.out);
         }
     }
-    ncs_conv2d_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
     /* the reference agrees with scipy too */
     double out[64], scale[64];
     int64_t rh, rw;
@@ -325,7 +317,7 @@ static void test_random_against_reference(void)
     double *image = malloc(70 * 40 * sizeof(double)), kernel[49];
     CHECK(image != NULL);
     for (int portable = 0; portable <= 1; portable++) {
-        ncs_conv2d_force_portable(portable);
+        CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
         for (size_t i = 0; i < sizeof images / sizeof images[0]; i++) {
             for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
                 int64_t h = images[i][0], w = images[i][1], kh = kernels[k][0], kw = kernels[k][1];
@@ -342,7 +334,7 @@ static void test_random_against_reference(void)
             }
         }
     }
-    ncs_conv2d_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
     free(image);
 }
 
@@ -389,14 +381,14 @@ static void test_nan_inf(void)
         for (int mode = 0; mode < 3; mode++) {
             for (int symm = 0; symm < 2; symm++) {
                 for (int portable = 0; portable <= 1; portable++) {
-                    ncs_conv2d_force_portable(portable);
+                    CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
                     for (int dtype = NCS_DTYPE_FP32; dtype <= NCS_DTYPE_FP64; dtype++)
                         check_against_reference(image, 2, 1, 9, 41, kernel, 3, 4, dtype, mode, symm, 2, 0);
                 }
             }
         }
     }
-    ncs_conv2d_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
 }
 
 /* A large image split in parts, sequentially and on two threads. */
@@ -445,45 +437,42 @@ static void test_large_kernel(void)
  * 64 bytes; one more CONV_PAD after the last. ncs_call_bytes_needed counts it, so a budget of
  * exactly that figure runs the parts at once, and one byte less refuses the call at prepare.
  */
+typedef struct conv_inputs {
+    ncs_handle image, kernel;
+    int64_t image_shape[2], kernel_shape[2];
+} conv_inputs;
+
+static ncs_call *make_conv(void *arg)
+{
+    const conv_inputs *in = arg;
+    ncs_call *call;
+    CHECK_OK(ncs_call_create("conv2d", &call));
+    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, in->image_shape, in->image));
+    CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, in->kernel_shape, in->kernel));
+    return call;
+}
+
 static void test_large_kernel_budget(void)
 {
     const int64_t h = 3, w = 450, kh = 400, kw = 100;
-    const int64_t image_shape[2] = {h, w}, kernel_shape[2] = {kh, kw};
     double *ones = malloc((size_t)(kh * kw) * sizeof(double));
     CHECK(ones != NULL);
     for (int64_t i = 0; i < kh * kw; i++)
         ones[i] = 1;
-    ncs_handle image = buffer_of(ones, h * w, NCS_DTYPE_FP64);
-    ncs_handle kernel = buffer_of(ones, kh * kw, NCS_DTYPE_FP64);
+    conv_inputs in = {buffer_of(ones, h * w, NCS_DTYPE_FP64), buffer_of(ones, kh * kw, NCS_DTYPE_FP64), {h, w}, {kh, kw}};
     uint64_t tables = (uint64_t)kh * (2 * sizeof(void *) + sizeof(double)); /* 9600, a multiple of 64 */
     uint64_t needed = (uint64_t)(h * w + kh * kw + h * w) * sizeof(double) + 2 * (256 + tables) + 256;
-    for (uint64_t limit = needed - 1; limit <= needed; limit++) {
-        ncs_set_memory_limit(limit);
-        ncs_call *call;
-        CHECK_OK(ncs_call_create("conv2d", &call));
-        CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, image_shape, image));
-        CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, kernel_shape, kernel));
-        int nparts;
-        int status = ncs_call_prepare(call, 2, &nparts);
-        CHECK(ncs_call_bytes_needed(call) == needed);
-        if (limit < needed) {
-            CHECK_STATUS(status, NCS_E_OUT_OF_MEMORY);
-        } else {
-            CHECK_OK(status);
-            CHECK(nparts == 2);
-            CHECK_OK(run_parts_concurrently(call, nparts));
-            CHECK(stat_value(NCS_STAT_LIVE_BYTES) == needed);
-            ncs_handle out;
-            CHECK_OK(ncs_call_take_output(call, 0, &out));
-            const double *got = buffer_memory(out); /* ones: every tap over the image adds 1 */
-            CHECK(got[0] == 3 * 50 && got[w + w / 2] == 3 * 100);
-            CHECK_OK(ncs_buffer_release(out));
-        }
-        ncs_call_destroy(call, NULL);
-    }
-    ncs_set_memory_limit(0);
-    CHECK_OK(ncs_buffer_release(image));
-    CHECK_OK(ncs_buffer_release(kernel));
+    int nparts;
+    ncs_call *call = run_at_budget_edge(make_conv, &in, needed, 2, &nparts);
+    CHECK(nparts == 2);
+    ncs_handle out;
+    CHECK_OK(ncs_call_take_output(call, 0, &out));
+    const double *got = buffer_memory(out); /* ones: every tap over the image adds 1 */
+    CHECK(got[0] == 3 * 50 && got[w + w / 2] == 3 * 100);
+    CHECK_OK(ncs_buffer_release(out));
+    ncs_call_destroy(call, NULL, NULL);
+    CHECK_OK(ncs_buffer_release(in.image));
+    CHECK_OK(ncs_buffer_release(in.kernel));
     free(ones);
 }
 
@@ -513,7 +502,7 @@ static void expect_refusal(const double *image, int rank, const int64_t *image_s
         status = ncs_call_prepare(call, 2, &nparts);
     CHECK_STATUS(status, NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), message);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 }
 
 static void test_refusals(void)
@@ -542,27 +531,6 @@ static void test_refusals(void)
     expect_refusal(v, 2, s44, v, 2, s40, NCS_DTYPE_FP64, NCS_DTYPE_FP64, "same", NULL, "input 'kernel' is empty");
 }
 
-static void test_cancel(void)
-{
-    double image[64 * 64] = {0}, kernel[9] = {0};
-    ncs_handle hi = buffer_of(image, 64 * 64, NCS_DTYPE_FP64), hk = buffer_of(kernel, 9, NCS_DTYPE_FP64);
-    const int64_t shape[2] = {64, 64}, kshape[2] = {3, 3};
-    ncs_call *call;
-    CHECK_OK(ncs_call_create("conv2d", &call));
-    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, shape, hi));
-    CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, kshape, hk));
-    CHECK_OK(ncs_buffer_release(hi));
-    CHECK_OK(ncs_buffer_release(hk));
-    int nparts;
-    CHECK_OK(ncs_call_prepare(call, 1, &nparts));
-    ncs_call_cancel(call);
-    CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
-    CHECK(ncs_call_progress(call) == 0);
-    uint64_t leaked = 1;
-    ncs_call_destroy(call, &leaked);
-    CHECK(leaked == 0);
-}
-
 /* Cancels a long single-part call once it has reported progress: the part stops early. */
 static void test_cancel_while_running(void)
 {
@@ -580,21 +548,7 @@ static void test_cancel_while_running(void)
     CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, kshape, hk));
     CHECK_OK(ncs_buffer_release(hi));
     CHECK_OK(ncs_buffer_release(hk));
-    int nparts;
-    CHECK_OK(ncs_call_prepare(call, 1, &nparts));
-    void *job[2] = {call, (void *)(intptr_t)0};
-    pthread_t thread;
-    CHECK(pthread_create(&thread, NULL, run_part_job, job) == 0);
-    while (ncs_call_progress(call) == 0)
-        ;
-    ncs_call_cancel(call);
-    void *ret;
-    CHECK(pthread_join(thread, &ret) == 0);
-    CHECK_STATUS((int)(intptr_t)ret, NCS_E_CANCELLED);
-    CHECK(ncs_call_progress(call) < (uint64_t)h);
-    uint64_t leaked = 1;
-    ncs_call_destroy(call, &leaked);
-    CHECK(leaked == 0);
+    CHECK(cancel_once_progressing(call) < (uint64_t)h);
     free(image);
 }
 
@@ -608,7 +562,6 @@ int main(void)
     RUN_TEST(test_large_kernel);
     RUN_TEST(test_large_kernel_budget);
     RUN_TEST(test_refusals);
-    RUN_TEST(test_cancel);
     RUN_TEST(test_cancel_while_running);
     return 0;
 }

@@ -11,25 +11,12 @@
 #include <time.h>
 
 #include "check.h"
-#include "kernels/kernels.h"
+#include "cpu.h"
 
 typedef struct result {
     int64_t count;
     double mean, std, min, max;
 } result;
-
-typedef struct part_thread {
-    ncs_call *call;
-    int part;
-    int status;
-} part_thread;
-
-static void *run_one_part(void *arg)
-{
-    part_thread *t = arg;
-    t->status = ncs_call_run_part(t->call, t->part);
-    return NULL;
-}
 
 /*
  * Runs describe on `data` and returns its five scalar outputs; *nparts receives the part count.
@@ -52,22 +39,7 @@ static result describe_full(const void *data, int dtype, int rank, const int64_t
         CHECK_OK(ncs_call_set_param(call, "percentiles", percentiles));
     CHECK_OK(ncs_call_prepare(call, max_parts, nparts));
     CHECK(*nparts >= 1 && *nparts <= max_parts);
-    if (threaded) {
-        part_thread threads[16];
-        pthread_t ids[16];
-        CHECK(*nparts <= 16);
-        for (int p = 0; p < *nparts; p++) {
-            threads[p] = (part_thread){call, p, -1};
-            CHECK(pthread_create(&ids[p], NULL, run_one_part, &threads[p]) == 0);
-        }
-        for (int p = 0; p < *nparts; p++) {
-            CHECK(pthread_join(ids[p], NULL) == 0);
-            CHECK_OK(threads[p].status);
-        }
-        CHECK_OK(ncs_call_finish(call));
-    } else {
-        CHECK_OK(run_parts_and_finish(call, *nparts));
-    }
+    CHECK_OK(threaded ? run_parts_concurrently(call, *nparts) : run_parts_and_finish(call, *nparts));
     CHECK(ncs_call_progress(call) == (uint64_t)count);
     CHECK(ncs_call_output_count(call) == 6);
     ncs_handle out[6];
@@ -82,7 +54,7 @@ static result describe_full(const void *data, int dtype, int rank, const int64_t
         CHECK_OK(ncs_call_take_output(call, i, &out[i]));
     }
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     result r;
     r.count = *(const int64_t *)buffer_memory(out[0]);
@@ -313,9 +285,9 @@ static void test_paths_agree(void)
     for (int64_t i = 0; i < n; i++)
         x[i] = 3e4 * (test_random(&seed) - 0.25);
     int nparts;
-    ncs_describe_force_portable(1);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_PORTABLE));
     result portable = describe_f64(x, n, 1, &nparts);
-    ncs_describe_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
     result vector = describe_f64(x, n, 1, &nparts);
     CHECK_RESULT(vector, portable, 1e-14);
     CHECK_RESULT(vector, reference(x, n), 1e-14);
@@ -330,7 +302,7 @@ static void test_rejects_other_dtypes(void)
     int64_t n = 4;
     CHECK_OK(ncs_call_create("describe", &call));
     CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_INT32, 1, &n, x), NCS_E_INVALID_ARGUMENT);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(x));
 }
 
@@ -609,7 +581,7 @@ static int prepare_with(const char *text, int64_t n, char *message, size_t size)
     int nparts;
     int status = ncs_call_prepare(call, 1, &nparts);
     snprintf(message, size, "%s", ncs_call_error(call));
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(x));
     return status;
 }
@@ -708,7 +680,7 @@ static void test_percentiles_cancelled(void)
     CHECK_OK(ncs_call_prepare(call, 1, &nparts));
     ncs_call_cancel(call);
     CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 
     int status = NCS_OK;
     for (int attempt = 0; attempt < 5 && status != NCS_E_CANCELLED; attempt++) {
@@ -725,7 +697,7 @@ static void test_percentiles_cancelled(void)
         if (status == NCS_E_CANCELLED)
             CHECK_CONTAINS(ncs_call_error(call), "cancelled");
         uint64_t leaked = 99;
-        ncs_call_destroy(call, &leaked);
+        ncs_call_destroy(call, &leaked, NULL);
         CHECK(leaked == 0);
     }
     CHECK_STATUS(status, NCS_E_CANCELLED);
@@ -739,6 +711,21 @@ static void test_percentiles_cancelled(void)
  * counts it, and a budget of exactly that figure runs the call (two parts at once, then the
  * selection) while one byte less refuses it at prepare.
  */
+typedef struct describe_input {
+    ncs_handle x;
+    int64_t n;
+} describe_input;
+
+static ncs_call *make_describe(void *arg)
+{
+    const describe_input *in = arg;
+    ncs_call *call;
+    CHECK_OK(ncs_call_create("describe", &call));
+    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, &in->n, in->x));
+    CHECK_OK(ncs_call_set_param(call, "percentiles", "99,50,1"));
+    return call;
+}
+
 static void test_percentiles_budget(void)
 {
     const int64_t n = 600000; /* two parts of at least 2^18 elements */
@@ -746,43 +733,26 @@ static void test_percentiles_budget(void)
     CHECK(x != NULL);
     for (int64_t i = 0; i < n; i++)
         x[i] = (double)((i * 7919) % n); /* 0 .. n-1, shuffled */
-    ncs_handle h = buffer_from(x, (size_t)n * sizeof *x);
+    describe_input in = {buffer_from(x, (size_t)n * sizeof *x), n};
     uint64_t input = (uint64_t)n * 8, outputs = 8 + 4 * 8 + 3 * 8;
     uint64_t workspace = 2 * 64 + (uint64_t)n * 8 + 3 * 24;
-    uint64_t needed = input + outputs + workspace;
-    for (uint64_t limit = needed - 1; limit <= needed; limit++) {
-        ncs_set_memory_limit(limit);
-        ncs_call *call;
-        int nparts;
-        CHECK_OK(ncs_call_create("describe", &call));
-        CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, &n, h));
-        CHECK_OK(ncs_call_set_param(call, "percentiles", "99,50,1"));
-        int status = ncs_call_prepare(call, 2, &nparts);
-        CHECK(ncs_call_bytes_needed(call) == needed);
-        if (limit < needed) {
-            CHECK_STATUS(status, NCS_E_OUT_OF_MEMORY);
-        } else {
-            CHECK_OK(status);
-            CHECK(nparts == 2);
-            CHECK_OK(run_parts_concurrently(call, nparts));
-            CHECK(stat_value(NCS_STAT_LIVE_BYTES) == needed);
-            ncs_handle out;
-            CHECK_OK(ncs_call_take_output(call, 5, &out));
-            const double *q = buffer_memory(out); /* numpy.percentile(range(n), [99, 50, 1]) */
-            CHECK(q[0] == 593999.01 && q[1] == 299999.5 && q[2] == 5999.99);
-            CHECK_OK(ncs_buffer_release(out));
-        }
-        ncs_call_destroy(call, NULL);
-    }
-    ncs_set_memory_limit(0);
-    CHECK_OK(ncs_buffer_release(h));
+    int nparts;
+    ncs_call *call = run_at_budget_edge(make_describe, &in, input + outputs + workspace, 2, &nparts);
+    CHECK(nparts == 2);
+    ncs_handle out;
+    CHECK_OK(ncs_call_take_output(call, 5, &out));
+    const double *q = buffer_memory(out); /* numpy.percentile(range(n), [99, 50, 1]) */
+    CHECK(q[0] == 593999.01 && q[1] == 299999.5 && q[2] == 5999.99);
+    CHECK_OK(ncs_buffer_release(out));
+    ncs_call_destroy(call, NULL, NULL);
+    CHECK_OK(ncs_buffer_release(in.x));
     free(x);
 }
 
 int main(void)
 {
     for (int portable = 1; portable >= 0; portable--) { /* the portable loops, then the vector ones */
-        ncs_describe_force_portable(portable);
+        CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
         printf("%s loops:\n", portable ? "portable" : "vector (when the CPU has AVX2+FMA)");
         RUN_TEST(test_basic);
         RUN_TEST(test_nan_inf_empty);

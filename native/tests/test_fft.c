@@ -9,7 +9,7 @@
 #include <pthread.h>
 
 #include "check.h"
-#include "kernels/fft.h"
+#include "cpu.h"
 
 #define TWO_PI_L 6.283185307179586476925286766559005768L
 
@@ -79,7 +79,7 @@ static double *run_fft(int dtype, const fft_shape *s, const double *x, int inver
     ncs_handle y;
     CHECK_OK(ncs_call_take_output(call, 0, &y));
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     double *out = malloc((size_t)count * sizeof(double) + 1);
     CHECK(out != NULL);
@@ -228,7 +228,7 @@ static void check_against_naive(int64_t a, int64_t b, int64_t n, uint64_t seed)
             for (int64_t t = 0; t < batch; t++)
                 refs[t] = reference(x + 2 * n * t, n, inverse > 0, w, NULL, 0, &scales[t]);
             for (int portable = 0; portable <= 1; portable++) {
-                ncs_fft_force_portable(portable);
+                CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
                 for (int max_parts = 1; max_parts <= 3; max_parts += 2) {
                     double *y = run_fft(dtypes[d], &s, x, inverse, max_parts, 0, NULL);
                     for (int64_t t = 0; t < batch; t++)
@@ -237,7 +237,7 @@ static void check_against_naive(int64_t a, int64_t b, int64_t n, uint64_t seed)
                     free(y);
                 }
             }
-            ncs_fft_force_portable(0);
+            CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
             for (int64_t t = 0; t < batch; t++)
                 free(refs[t]);
         }
@@ -332,10 +332,10 @@ static void test_long_transforms(void)
     /* odd lengths split more ways than parts: 3^11 three ways and 5^7 five ways over 2 parts */
     check_long(NCS_DTYPE_FP64, 177147, 2, 1, 2, 13);
     check_long(NCS_DTYPE_FP32, 78125, 2, 0, 2, 14);
-    ncs_fft_force_portable(1);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_PORTABLE));
     check_long(NCS_DTYPE_FP64, 1 << 16, 2, 1, 2, 11);
     check_long(NCS_DTYPE_FP64, 65537, 2, 1, 2, 12);
-    ncs_fft_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
 }
 
 /* 2^20 points: one part, and both parts (sequentially and on two threads), against the bins,
@@ -508,13 +508,13 @@ static void test_nan_inf(void)
     const int64_t lengths[] = {1, 2, 8, 17, 100, 1009, 10000, 65537, 1 << 16};
     for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
         for (int portable = 0; portable <= (lengths[l] <= 10000); portable++) {
-            ncs_fft_force_portable(portable);
+            CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
             check_special(NCS_DTYPE_FP64, lengths[l], NAN, 2);
             check_special(NCS_DTYPE_FP64, lengths[l], INFINITY, 2);
             check_special(NCS_DTYPE_FP32, lengths[l], -INFINITY, 1);
             check_special(NCS_DTYPE_FP32, lengths[l], NAN, 3);
         }
-        ncs_fft_force_portable(0);
+        CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
     }
     /* one transform split across parts */
     const int64_t n = 1 << 17;
@@ -528,7 +528,7 @@ static void test_nan_inf(void)
     free(x);
 }
 
-/* ---- empty batches, rejects, cancellation, metadata ---------------------------------------- */
+/* ---- empty batches and rejects ---------------------------------------------------------- */
 
 static void test_empty_batch(void)
 {
@@ -554,7 +554,7 @@ static void check_rejected(int rank, const int64_t *dims, const char *part)
     CHECK_STATUS(ncs_call_prepare(call, 2, &nparts), NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), part);
     CHECK_CONTAINS(ncs_call_error(call), "'x'");
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(h));
 }
 
@@ -584,61 +584,12 @@ static void test_rejects(void)
     CHECK_OK(ncs_call_set_param(call, "inverse", "1"));
     int nparts;
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_INVALID_ARGUMENT); /* no input set */
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(h));
-}
-
-/* A cancelled call: every part returns NCS_E_CANCELLED, nothing leaks. */
-static void check_cancelled(const fft_shape *s, int max_parts, int concurrent)
-{
-    int64_t count = shape_count(s);
-    double *x = random_values(count, 70, NCS_DTYPE_FP64);
-    ncs_handle h = buffer_from(x, (size_t)count * sizeof(double));
-    free(x);
-    ncs_call *call;
-    int nparts;
-    CHECK_OK(ncs_call_create("fft", &call));
-    CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, s->rank, s->dims, h));
-    CHECK_OK(ncs_call_prepare(call, max_parts, &nparts));
-    ncs_call_cancel(call);
-    if (concurrent) {
-        CHECK_STATUS(run_parts_concurrently(call, nparts), NCS_E_CANCELLED);
-    } else {
-        for (int p = 0; p < nparts; p++)
-            CHECK_STATUS(ncs_call_run_part(call, p), NCS_E_CANCELLED);
-    }
-    uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
-    CHECK(leaked == 0);
-    CHECK_OK(ncs_buffer_release(h));
-}
-
-static void test_cancel(void)
-{
-    fft_shape big = shape_of(0, 0, 1 << 20);
-    check_cancelled(&big, 2, 1);
-    check_cancelled(&big, 1, 0);
-    fft_shape prime = shape_of(0, 0, 65537);
-    check_cancelled(&prime, 2, 0);
-    fft_shape many = shape_of(64, 0, 4096);
-    check_cancelled(&many, 2, 0);
-    fft_shape blue = shape_of(40, 0, 1009);
-    check_cancelled(&blue, 1, 0);
-}
-
-static void test_metadata(void)
-{
-    const char *json = ncs_kernel_metadata_json("fft");
-    CHECK(json != NULL);
-    CHECK_CONTAINS(json, "\"inverse\"");
-    CHECK_CONTAINS(json, "\"FP32\"");
-    CHECK_CONTAINS(json, "\"FP64\"");
-    CHECK_CONTAINS(json, "\"y\"");
 }
 
 int main(void)
 {
-    RUN_TEST(test_metadata);
     RUN_TEST(test_rejects);
     RUN_TEST(test_empty_batch);
     RUN_TEST(test_closed_forms);
@@ -649,7 +600,6 @@ int main(void)
     RUN_TEST(test_long_transforms);
     RUN_TEST(test_batched_parts);
     RUN_TEST(test_two_to_the_20);
-    RUN_TEST(test_cancel);
     free(long_roots);
     return 0;
 }

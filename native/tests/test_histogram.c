@@ -7,10 +7,9 @@
  */
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
 
 #include "check.h"
-#include "kernels/kernels.h"
+#include "cpu.h"
 
 /*
  * Literal numpy results, produced once with numpy 2.4.6 (python3) by this script:
@@ -168,16 +167,9 @@ static hist_result histogram(const void *x, int dtype, int64_t n, const char *bi
         CHECK_OK(ncs_call_set_param(call, "lo", lo_text));
     if (hi_text)
         CHECK_OK(ncs_call_set_param(call, "hi", hi_text));
-    r.status = ncs_call_prepare(call, max_parts, &r.nparts);
-    if (r.status == NCS_OK) {
-        CHECK(r.nparts >= 1 && r.nparts <= max_parts);
-        r.status = threads ? run_parts_concurrently(call, r.nparts) : run_parts_and_finish(call, r.nparts);
-    }
-    if (r.status != NCS_OK) {
-        snprintf(r.message, sizeof r.message, "%s", ncs_call_error(call));
-        ncs_call_destroy(call, NULL);
+    r.status = prepare_and_run(call, max_parts, threads, &r.nparts, r.message, sizeof r.message);
+    if (r.status != NCS_OK)
         return r;
-    }
     r.progress = ncs_call_progress(call);
     int out_dtype, rank;
     int64_t dims[NCS_MAX_RANK];
@@ -190,7 +182,7 @@ static hist_result histogram(const void *x, int dtype, int64_t n, const char *bi
     CHECK_OK(ncs_call_take_output(call, 0, &counts));
     CHECK_OK(ncs_call_take_output(call, 1, &edges));
     uint64_t leaked = 1;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     r.counts = malloc((size_t)bins * sizeof(int64_t));
     r.edges = malloc((size_t)(bins + 1) * sizeof(double));
@@ -416,7 +408,7 @@ static void test_literals(void)
         text_of(l->lo, lo, sizeof lo);
         text_of(l->hi, hi, sizeof hi);
         for (int portable = 0; portable <= 1; portable++) {
-            ncs_histogram_force_portable(portable);
+            CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
             hist_result r = histogram(l->n ? x : NULL, l->dtype, l->n, bins, l->given ? lo : NULL,
                                       l->given ? hi : NULL, 4, 0);
             if (r.status != NCS_OK) {
@@ -446,7 +438,7 @@ static void test_literals(void)
             free_result(&r);
         }
     }
-    ncs_histogram_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
 }
 
 /* Random data in [-2, 3) with some values exactly on (or next to) the edges of [lo, hi] split in
@@ -488,7 +480,7 @@ static void test_random_against_reference(void)
     uint64_t seed = 12345;
     int round = 0;
     for (int portable = 0; portable <= 1; portable++) {
-        ncs_histogram_force_portable(portable);
+        CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
             for (size_t b = 0; b < sizeof bin_counts / sizeof bin_counts[0]; b++) {
                 if (sizes[s] > 100000 && b % 3 != 0)
@@ -506,7 +498,7 @@ static void test_random_against_reference(void)
             }
         }
     }
-    ncs_histogram_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
 }
 
 /* Many parts must give the same result as one; also with the parts on two threads at once. */
@@ -616,14 +608,14 @@ static void test_refusals(void)
     CHECK_STATUS(ncs_call_set_param(call, "bins", "ten"), NCS_E_INVALID_ARGUMENT);
     CHECK_STATUS(ncs_call_set_param(call, "lo", "low"), NCS_E_INVALID_ARGUMENT);
     CHECK_STATUS(ncs_call_set_param(call, "range", "1"), NCS_E_INVALID_ARGUMENT);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     /* other dtypes are refused when bound */
     int32_t ints[2] = {1, 2};
     ncs_handle h = buffer_from(ints, sizeof ints);
     int64_t two = 2;
     CHECK_OK(ncs_call_create("histogram", &call));
     CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_INT32, 1, &two, h), NCS_E_INVALID_ARGUMENT);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(h));
 }
 
@@ -661,34 +653,6 @@ static void test_huge_bins_refused_by_the_budget_at_once(void)
     expect_refusal(xs, NCS_DTYPE_FP64, 4, "1048576", "1", "1.0000000001", "Too many bins");
 }
 
-static void test_cancel(void)
-{
-    const int64_t n = 1 << 20;
-    double *x = calloc((size_t)n, sizeof(double));
-    CHECK(x != NULL);
-    for (int given = 0; given <= 1; given++) {
-        ncs_handle h = buffer_from(x, (size_t)n * sizeof(double));
-        ncs_call *call;
-        CHECK_OK(ncs_call_create("histogram", &call));
-        CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, &n, h));
-        CHECK_OK(ncs_buffer_release(h));
-        if (given) {
-            CHECK_OK(ncs_call_set_param(call, "lo", "0"));
-            CHECK_OK(ncs_call_set_param(call, "hi", "1"));
-        }
-        int nparts;
-        CHECK_OK(ncs_call_prepare(call, 2, &nparts));
-        CHECK(nparts == 2);
-        ncs_call_cancel(call);
-        CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
-        CHECK_STATUS(ncs_call_run_part(call, 1), NCS_E_CANCELLED);
-        uint64_t leaked = 1;
-        ncs_call_destroy(call, &leaked);
-        CHECK(leaked == 0);
-    }
-    free(x);
-}
-
 /* Cancels a long single-part call once it has reported progress: the part stops early. */
 static void test_cancel_while_running(void)
 {
@@ -703,21 +667,7 @@ static void test_cancel_while_running(void)
     CHECK_OK(ncs_buffer_release(h));
     CHECK_OK(ncs_call_set_param(call, "lo", "-1"));
     CHECK_OK(ncs_call_set_param(call, "hi", "1"));
-    int nparts;
-    CHECK_OK(ncs_call_prepare(call, 1, &nparts));
-    void *job[2] = {call, (void *)(intptr_t)0};
-    pthread_t thread;
-    CHECK(pthread_create(&thread, NULL, run_part_job, job) == 0);
-    while (ncs_call_progress(call) == 0)
-        ;
-    ncs_call_cancel(call);
-    void *ret;
-    CHECK(pthread_join(thread, &ret) == 0);
-    CHECK_STATUS((int)(intptr_t)ret, NCS_E_CANCELLED);
-    CHECK(ncs_call_progress(call) < (uint64_t)n);
-    uint64_t leaked = 1;
-    ncs_call_destroy(call, &leaked);
-    CHECK(leaked == 0);
+    CHECK(cancel_once_progressing(call) < (uint64_t)n);
 }
 
 int main(void)
@@ -728,7 +678,6 @@ int main(void)
     RUN_TEST(test_huge_bins);
     RUN_TEST(test_refusals);
     RUN_TEST(test_huge_bins_refused_by_the_budget_at_once);
-    RUN_TEST(test_cancel);
     RUN_TEST(test_cancel_while_running);
     return 0;
 }

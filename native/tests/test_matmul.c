@@ -13,7 +13,7 @@
 #include "check.h"
 #include "internal.h"
 #include "kernels/kernels.h"
-#include "kernels/matmul.h"
+#include "cpu.h"
 
 typedef struct matrices {
     int64_t m, k, n;
@@ -119,13 +119,13 @@ static void check_product(const matrices *x, int max_parts, int concurrent)
     CHECK(ncs_call_progress(call) == (uint64_t)(x->n ? x->m : 0));
     ncs_handle c;
     CHECK_OK(ncs_call_take_output(call, 0, &c));
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     check_against_reference(x, c, nparts);
     CHECK_OK(ncs_buffer_release(c));
 }
 
-/* Every micro-kernel path; those the CPU lacks are refused and skipped. */
-static const int paths[] = {NCS_MATMUL_BEST, NCS_MATMUL_PORTABLE, NCS_MATMUL_AVX2, NCS_MATMUL_AVX512};
+/* Every dispatch level; those the CPU lacks are refused and skipped. */
+static const int levels[] = {NCS_CPU_LEVEL_BEST, NCS_CPU_LEVEL_PORTABLE, NCS_CPU_LEVEL_AVX2};
 
 static void check_sizes(int64_t m, int64_t k, int64_t n)
 {
@@ -133,15 +133,15 @@ static void check_sizes(int64_t m, int64_t k, int64_t n)
     const int part_limits[] = {1, 3, 8};
     for (int d = 0; d < 2; d++) {
         matrices x = make_matrices(m, k, n, dtypes[d]);
-        for (int p = 0; p < 4; p++) {
-            int status = ncs_matmul_force_path(paths[p]);
+        for (int p = 0; p < 3; p++) {
+            int status = ncs_cpu_test_limit(levels[p]);
             CHECK(status == NCS_OK || status == NCS_E_UNSUPPORTED);
             if (status != NCS_OK)
                 continue;
             for (int l = 0; l < 3; l++)
                 check_product(&x, part_limits[l], part_limits[l] == 8);
         }
-        CHECK_OK(ncs_matmul_force_path(NCS_MATMUL_BEST));
+        CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
         free_matrices(&x);
     }
 }
@@ -174,43 +174,18 @@ static void test_blocked_sizes(void)
     check_sizes(7, 3, 4133);     /* crosses NC for FP32 too */
 }
 
-/* The path hook refuses unknown paths and ncs_matmul_force_portable still works. */
+/* The dispatch switch refuses unknown levels; the portable path and the best one agree. */
 static void test_paths(void)
 {
-    CHECK_STATUS(ncs_matmul_force_path(-1), NCS_E_INVALID_ARGUMENT);
-    CHECK_STATUS(ncs_matmul_force_path(4), NCS_E_INVALID_ARGUMENT);
-    ncs_matmul_force_portable(1);
+    CHECK_STATUS(ncs_cpu_test_limit(-1), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST + 1), NCS_E_INVALID_ARGUMENT);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_PORTABLE));
+    CHECK(!ncs_cpu_has(NCS_CPU_AVX2) && !ncs_cpu_has(NCS_CPU_AVX512F) && !ncs_cpu_has(NCS_CPU_SHA_NI));
     matrices x = make_matrices(9, 11, 10, NCS_DTYPE_FP64);
     check_product(&x, 2, 0);
-    ncs_matmul_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
+    CHECK(ncs_cpu_has(NCS_CPU_AVX512F) == ncs_cpu_detected(NCS_CPU_AVX512F));
     check_product(&x, 2, 1);
-    free_matrices(&x);
-}
-
-/* A cancelled call: every part returns NCS_E_CANCELLED and nothing leaks. */
-static void test_cancel(void)
-{
-    matrices x = make_matrices(240, 100, 100, NCS_DTYPE_FP32); /* 4.8 MFLOP: 2 parts */
-    int64_t a_shape[2] = {x.m, x.k}, b_shape[2] = {x.k, x.n};
-    for (int concurrent = 0; concurrent <= 1; concurrent++) {
-        ncs_call *call;
-        int nparts;
-        CHECK_OK(ncs_call_create("matmul", &call));
-        CHECK_OK(ncs_call_set_input(call, 0, x.dtype, 2, a_shape, x.a));
-        CHECK_OK(ncs_call_set_input(call, 1, x.dtype, 2, b_shape, x.b));
-        CHECK_OK(ncs_call_prepare(call, 2, &nparts));
-        CHECK(nparts == 2);
-        ncs_call_cancel(call);
-        if (concurrent) {
-            CHECK_STATUS(run_parts_concurrently(call, nparts), NCS_E_CANCELLED);
-        } else {
-            for (int p = 0; p < nparts; p++)
-                CHECK_STATUS(ncs_call_run_part(call, p), NCS_E_CANCELLED);
-        }
-        uint64_t leaked = 99;
-        ncs_call_destroy(call, &leaked);
-        CHECK(leaked == 0);
-    }
     free_matrices(&x);
 }
 
@@ -226,7 +201,7 @@ static void test_part_choice(void)
     CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, b_shape, big.b));
     CHECK_OK(ncs_call_prepare(call, 64, &nparts));
     CHECK(nparts == 6); /* >= 2 MFLOP per part */
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     free_matrices(&big);
 }
 
@@ -361,7 +336,7 @@ static void test_budget_covers_overlapping_parts(void)
         ncs_call *call = matmul_call("matmul_gated", &x);
         CHECK_OK(ncs_call_prepare(call, 1, &nparts));
         CHECK(nparts == 1 && ncs_call_bytes_needed(call) == matmul_peak(120, 160, 160, x.dtype, 1));
-        ncs_call_destroy(call, NULL);
+        ncs_call_destroy(call, NULL, NULL);
 
         /* Two parts, each its own blocks. */
         uint64_t peak = matmul_peak(120, 160, 160, x.dtype, 2);
@@ -369,7 +344,7 @@ static void test_budget_covers_overlapping_parts(void)
         CHECK_OK(ncs_call_prepare(call, 2, &nparts));
         CHECK(nparts == 2 && ncs_call_bytes_needed(call) == peak);
         CHECK(stat_value(NCS_STAT_LIVE_BYTES) == peak); /* reserved at prepare */
-        ncs_call_destroy(call, NULL);
+        ncs_call_destroy(call, NULL, NULL);
 
         ncs_set_memory_limit(peak - 1);
         call = matmul_call("matmul_gated", &x);
@@ -377,7 +352,7 @@ static void test_budget_covers_overlapping_parts(void)
         CHECK_CONTAINS(ncs_call_error(call), "bytes of workspace");
         CHECK(ncs_call_bytes_needed(call) == peak && ncs_call_bytes_needed(call) > peak - 1);
         CHECK(stat_value(NCS_STAT_LIVE_BYTES) == inputs);
-        ncs_call_destroy(call, NULL);
+        ncs_call_destroy(call, NULL, NULL);
 
         ncs_set_memory_limit(peak);
         CHECK(pthread_barrier_init(&both_parts, NULL, 2) == 0);
@@ -390,7 +365,7 @@ static void test_budget_covers_overlapping_parts(void)
         CHECK(stat_value(NCS_STAT_LIVE_BYTES) == peak);
         ncs_handle c;
         CHECK_OK(ncs_call_take_output(call, 0, &c));
-        ncs_call_destroy(call, NULL);
+        ncs_call_destroy(call, NULL, NULL);
         CHECK(pthread_barrier_destroy(&both_parts) == 0);
         check_against_reference(&x, c, nparts);
         CHECK_OK(ncs_buffer_release(c));
@@ -406,7 +381,6 @@ int main(void)
     RUN_TEST(test_blocked_sizes);
     RUN_TEST(test_part_choice);
     RUN_TEST(test_paths);
-    RUN_TEST(test_cancel);
     RUN_TEST(test_budget_covers_overlapping_parts);
     return 0;
 }

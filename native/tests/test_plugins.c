@@ -84,7 +84,7 @@ static ncs_call *prepared_fp64(const char *kernel, const double *x, int64_t n, c
 }
 
 /* Runs an FP64 kernel on x (1-D, n values) and copies its output to y. Returns the first
-   failing status; *leaked and *leaked_bytes from ncs_call_destroy_v2. */
+   failing status; *leaked and *leaked_bytes from ncs_call_destroy. */
 static int call_fp64(const char *kernel, const double *x, int64_t n, const char *const *params, int max_parts,
                      double *y, uint64_t *leaked, uint64_t *leaked_bytes)
 {
@@ -104,7 +104,7 @@ static int call_fp64(const char *kernel, const double *x, int64_t n, const char 
             memcpy(y, (void *)(uintptr_t)addr, (size_t)size);
         CHECK_OK(ncs_buffer_release(out));
     }
-    ncs_call_destroy_v2(call, leaked, leaked_bytes);
+    ncs_call_destroy(call, leaked, leaked_bytes);
     return status;
 }
 
@@ -236,7 +236,7 @@ static void test_scale(void)
     ncs_call *call;
     CHECK_OK(ncs_call_create("scale", &call));
     CHECK_STATUS(ncs_call_set_param(call, "alpha", "abc"), NCS_E_INVALID_ARGUMENT);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     /* A thread-safe library never takes its lock. */
     uint64_t stats[NCS_LOCK_STAT_COUNT];
     lock_stats("smallest", stats);
@@ -415,7 +415,7 @@ static void test_legacy_results(void)
                 memcpy(y, buffer_memory(out), sizeof y);
                 CHECK_OK(ncs_buffer_release(out));
                 CHECK(ncs_call_progress(call) == (uint64_t)n);
-                ncs_call_destroy(call, NULL);
+                ncs_call_destroy(call, NULL, NULL);
                 check_legacy(x, y, n, strtoll(iterations[it], NULL, 10));
                 /* prepare takes the lock once, each part once, and once more after a release. */
                 lock_stats("legacy", after);
@@ -435,14 +435,14 @@ static void test_legacy_results(void)
     ncs_call *call = prepared_fp64("legacy_work", x, n, negative, 1, &nparts, &status);
     CHECK_STATUS(status, NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), "parameter 'iterations' is -1: expected 0 to 1000000000000");
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     /* Cancellation: before the part, and while it runs (10^12 steps would take hours). */
     const char *forever[] = {"iterations", "1000000000000", "release_lock", "true", NULL};
     call = prepared_fp64("legacy_work", x, 1, forever, 1, &nparts, &status);
     CHECK_OK(status);
     ncs_call_cancel(call);
     CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     for (int release = 0; release < 2; release++) {
         forever[3] = release ? "true" : "false";
         call = prepared_fp64("legacy_work", x, 1, forever, 1, &nparts, &status);
@@ -454,7 +454,7 @@ static void test_legacy_results(void)
         ncs_call_cancel(call);
         CHECK(pthread_join(thread, NULL) == 0);
         CHECK_STATUS(t.status, NCS_E_CANCELLED);
-        ncs_call_destroy(call, NULL);
+        ncs_call_destroy(call, NULL, NULL);
     }
 }
 
@@ -508,7 +508,7 @@ static void test_legacy_lock_release_overlaps(void)
     ncs_call_cancel(a);
     CHECK(pthread_join(thread, NULL) == 0);
     CHECK_STATUS(t.status, NCS_E_CANCELLED);
-    ncs_call_destroy(a, NULL);
+    ncs_call_destroy(a, NULL, NULL);
     lock_stats("legacy", now);
     /* a's part: take + retake; the quick call: prepare + part. */
     CHECK(now[NCS_LOCK_STAT_ACQUISITIONS] - base[NCS_LOCK_STAT_ACQUISITIONS] == 4);
@@ -548,8 +548,8 @@ static void test_legacy_lock_release_overlaps(void)
     CHECK_OK(pb.status);
     CHECK(pb.saw_cancel); /* b's prepare could not finish before a let go of the lock */
     CHECK_OK(run_parts_and_finish(b, 1));
-    ncs_call_destroy(a, NULL);
-    ncs_call_destroy(b, NULL);
+    ncs_call_destroy(a, NULL, NULL);
+    ncs_call_destroy(b, NULL, NULL);
     lock_stats("legacy", now);
     CHECK(now[NCS_LOCK_STAT_ACQUISITIONS] - base[NCS_LOCK_STAT_ACQUISITIONS] == 3);
 }
@@ -591,7 +591,7 @@ static void test_legacy_two_threads(void)
             CHECK_OK(ncs_call_take_output(calls[i], 0, &out));
             check_legacy(x, buffer_memory(out), 1, 2000000);
             CHECK_OK(ncs_buffer_release(out));
-            ncs_call_destroy(calls[i], NULL);
+            ncs_call_destroy(calls[i], NULL, NULL);
         }
         uint64_t acquisitions = after[NCS_LOCK_STAT_ACQUISITIONS] - before[NCS_LOCK_STAT_ACQUISITIONS];
         double held = 1e-9 * (double)(after[NCS_LOCK_STAT_HELD_NS] - before[NCS_LOCK_STAT_HELD_NS]);
@@ -804,7 +804,7 @@ static int abuse_call(const char *mode, char *error, size_t error_size, int *sna
     snprintf(error, error_size, "%s", ncs_call_error(call));
     CHECK(ncs_call_progress(call) >= 5);
     uint64_t leaked = 9;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     return status;
 }
@@ -864,7 +864,7 @@ static void two_part_round(const char *kernel, const char *release)
         CHECK_OK(threads[i].status);
     }
     CHECK_OK(ncs_call_finish(call));
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 }
 
 static void test_lock_serialises_and_releases(void)
@@ -929,7 +929,7 @@ static void test_leaky(void)
     ncs_handle out;
     CHECK_OK(ncs_call_take_output(call, 0, &out));
     uint64_t leaked = 0, leaked_bytes = 0;
-    ncs_call_destroy_v2(call, &leaked, &leaked_bytes);
+    ncs_call_destroy(call, &leaked, &leaked_bytes);
     CHECK(leaked == 1 && leaked_bytes == 100);
     snapshot(json, sizeof json);
     CHECK(strcmp(json, "[{\"owner\":\"kernel:leaky/output\",\"count\":1,\"bytes\":40}]") == 0);
@@ -943,9 +943,9 @@ static void test_leaky(void)
     call = prepared_fp64("leaky", x, 5, bad, 1, &nparts, &status);
     CHECK_STATUS(status, NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), "parameter 'leak_bytes' is -1");
-    ncs_call_destroy_v2(call, &leaked, &leaked_bytes);
+    ncs_call_destroy(call, &leaked, &leaked_bytes);
     CHECK(leaked == 0 && leaked_bytes == 0);
-    ncs_call_destroy_v2(NULL, &leaked, &leaked_bytes); /* accepted, does nothing */
+    ncs_call_destroy(NULL, &leaked, &leaked_bytes); /* accepted, does nothing */
 }
 
 static void test_snapshot_and_owners(void)
@@ -992,10 +992,11 @@ static void test_snapshot_and_owners(void)
     CHECK(strcmp(json, "[{\"owner\":\"request:1\",\"count\":1,\"bytes\":100},"
                        "{\"owner\":\"host\",\"count\":1,\"bytes\":5}]") == 0);
 
-    /* Escaping, truncation (at a UTF-8 boundary), an empty owner. */
-    CHECK_OK(ncs_buffer_set_owner(a, "q\"b\\s\nt\x01"));
+    /* Escaping (json.c, as in the kernel metadata), truncation (at a UTF-8 boundary), an empty
+       owner. */
+    CHECK_OK(ncs_buffer_set_owner(a, "q\"b\\s\nt\x01\x7f"));
     snapshot(json, sizeof json);
-    CHECK_CONTAINS(json, "{\"owner\":\"q\\\"b\\\\s\\u000at\\u0001\",\"count\":1,\"bytes\":100}");
+    CHECK_CONTAINS(json, "{\"owner\":\"q\\\"b\\\\s\\nt\\u0001\\u007f\",\"count\":1,\"bytes\":100}");
     char owner[128], want[128];
     memset(owner, 'o', 100);
     owner[100] = '\0';
@@ -1085,6 +1086,35 @@ static void test_snapshot_concurrent(void)
     CHECK(strcmp(json, "[]") == 0);
 }
 
+/* A plugin built against the headers of libncs 0.1.0 (ABI 1.3, tests/fixtures/abi-1.3), before
+   ncs_plugin.h stopped including ncs.h: it loads and runs on this host. */
+static void test_old_header_plugin(void)
+{
+    char path[512], error[512];
+    snprintf(path, sizeof path, "%s/libold_header.so", NCS_TEST_PLUGIN_DIR);
+    int status = ncs_plugin_load(path, error, sizeof error);
+    if (status != NCS_OK)
+        fprintf(stderr, "loading %s: %s\n", path, error);
+    CHECK_OK(status);
+    CHECK(library_index("old_header") >= 0);
+    CHECK_CONTAINS(ncs_kernel_metadata_json("old_header_good"), "\"library\":\"old_header\"");
+    ncs_call *call;
+    int nparts;
+    CHECK_OK(ncs_call_create("old_header_good", &call));
+    CHECK_OK(ncs_call_prepare(call, 4, &nparts));
+    for (int p = 0; p < nparts; p++)
+        CHECK_OK(ncs_call_run_part(call, p));
+    CHECK_OK(ncs_call_finish(call));
+    ncs_handle y;
+    uint64_t addr, size, leaked = 1;
+    CHECK_OK(ncs_call_take_output(call, 0, &y));
+    ncs_call_destroy(call, &leaked, NULL);
+    CHECK(leaked == 0);
+    CHECK_OK(ncs_buffer_data(y, &addr, &size));
+    CHECK(size == 8 && *(const int64_t *)(uintptr_t)addr == 42);
+    CHECK_OK(ncs_buffer_release(y));
+}
+
 int main(void)
 {
     CHECK_OK(ncs_catalog_register_library("locktest", register_locktest));
@@ -1102,5 +1132,6 @@ int main(void)
     RUN_TEST(test_leaky);
     RUN_TEST(test_snapshot_and_owners);
     RUN_TEST(test_snapshot_concurrent);
+    RUN_TEST(test_old_header_plugin);
     return 0;
 }

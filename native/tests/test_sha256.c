@@ -10,7 +10,7 @@
 #include <pthread.h>
 
 #include "check.h"
-#include "kernels/sha256.h"
+#include "cpu.h"
 
 /* ---- naive reference ------------------------------------------------------------------- */
 
@@ -122,19 +122,6 @@ static unsigned char *pattern(size_t length)
     return m;
 }
 
-typedef struct part_thread {
-    ncs_call *call;
-    int part;
-    int status;
-} part_thread;
-
-static void *run_one_part(void *arg)
-{
-    part_thread *t = arg;
-    t->status = ncs_call_run_part(t->call, t->part);
-    return NULL;
-}
-
 /*
  * Runs sha256 on a serialized tensor of n messages with at most max_parts parts (run one after
  * the other, or each on its own thread when `threaded`); checks the output's dtype, shape and
@@ -158,27 +145,12 @@ static unsigned char *run_sha256(const unsigned char *serialized, size_t nbytes,
     CHECK(dtype == NCS_DTYPE_UINT8 && rank == 2 && dims[0] == n && dims[1] == 32);
     CHECK_OK(ncs_call_output_nbytes(call, 0, &out_bytes));
     CHECK(out_bytes == (uint64_t)n * 32);
-    if (threaded) {
-        part_thread threads[64];
-        pthread_t ids[64];
-        CHECK(*nparts <= 64);
-        for (int p = 0; p < *nparts; p++) {
-            threads[p] = (part_thread){call, p, -1};
-            CHECK(pthread_create(&ids[p], NULL, run_one_part, &threads[p]) == 0);
-        }
-        for (int p = 0; p < *nparts; p++) {
-            CHECK(pthread_join(ids[p], NULL) == 0);
-            CHECK_OK(threads[p].status);
-        }
-        CHECK_OK(ncs_call_finish(call));
-    } else {
-        CHECK_OK(run_parts_and_finish(call, *nparts));
-    }
+    CHECK_OK(threaded ? run_parts_concurrently(call, *nparts) : run_parts_and_finish(call, *nparts));
     CHECK(ncs_call_progress(call) == nbytes);
     ncs_handle y;
     CHECK_OK(ncs_call_take_output(call, 0, &y));
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     unsigned char *digests = malloc((size_t)n * 32 + 1);
     CHECK(digests != NULL);
@@ -200,7 +172,7 @@ static void hex(const unsigned char *digest, char out[65])
         hex((digest), got_);                                                                    \
         if (strcmp(got_, (want_hex)) != 0) {                                                    \
             fprintf(stderr, "%s:%d: digest %s, expected %s (%s path)\n", __FILE__, __LINE__,   \
-                    got_, (want_hex), ncs_sha256_uses_sha_ni() ? "SHA-NI" : "portable");       \
+                    got_, (want_hex), ncs_cpu_has(NCS_CPU_SHA_NI) ? "SHA-NI" : "portable");       \
             exit(1);                                                                            \
         }                                                                                       \
     } while (0)
@@ -208,15 +180,15 @@ static void hex(const unsigned char *digest, char out[65])
 /* Runs `body` once per compression function this CPU has: SHA-NI (if any), then portable. */
 static void for_each_path(void (*body)(void))
 {
-    ncs_sha256_force_portable(0);
-    if (ncs_sha256_uses_sha_ni())
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
+    if (ncs_cpu_has(NCS_CPU_SHA_NI))
         body();
     else
         printf("  (this CPU has no SHA-NI: only the portable path is tested)\n");
-    ncs_sha256_force_portable(1);
-    CHECK(!ncs_sha256_uses_sha_ni());
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_PORTABLE));
+    CHECK(!ncs_cpu_has(NCS_CPU_SHA_NI));
     body();
-    ncs_sha256_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
 }
 
 /* ---- tests ----------------------------------------------------------------------------- */
@@ -300,7 +272,7 @@ static void every_length(void)
         ref_sha256(messages[i], lengths[i], want);
         if (memcmp(d + 32 * i, want, 32) != 0) {
             fprintf(stderr, "length %d differs from the reference (%s path)\n", i,
-                    ncs_sha256_uses_sha_ni() ? "SHA-NI" : "portable");
+                    ncs_cpu_has(NCS_CPU_SHA_NI) ? "SHA-NI" : "portable");
             exit(1);
         }
     }
@@ -466,7 +438,7 @@ static void test_huge_message_is_one_part(void)
     CHECK(memcmp(out, want_big, 32) == 0);
     for (int i = 1; i < 11; i++)
         CHECK(memcmp(out + 32 * i, want_small, 32) == 0);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(y));
     CHECK_OK(ncs_buffer_release(x));
     free(serialized);
@@ -513,7 +485,7 @@ static void test_refused_inputs(void)
     /* Unset input: prepare refuses. */
     int nparts;
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_INVALID_ARGUMENT);
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(h));
     CHECK_OK(ncs_buffer_release(g));
 }
@@ -547,7 +519,7 @@ static int run_while_cancelled(ncs_handle x, size_t big)
         CHECK_CONTAINS(ncs_call_error(call), "cancelled");
     }
     uint64_t leaked = 99;
-    ncs_call_destroy(call, &leaked);
+    ncs_call_destroy(call, &leaked, NULL);
     CHECK(leaked == 0);
     return status;
 }
@@ -575,32 +547,22 @@ static void test_cancellation(void)
     CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_CANCELLED);
     CHECK(ncs_call_progress(call) == 0);
     CHECK_CONTAINS(ncs_call_error(call), "cancelled");
-    ncs_call_destroy(call, NULL);
+    ncs_call_destroy(call, NULL, NULL);
 
-    ncs_sha256_force_portable(1);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_PORTABLE));
     int status = NCS_OK;
     for (int attempt = 0; attempt < 5 && status != NCS_E_CANCELLED; attempt++)
         status = run_while_cancelled(x, big);
     CHECK_STATUS(status, NCS_E_CANCELLED);
-    ncs_sha256_force_portable(0);
+    CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
     CHECK_OK(ncs_buffer_release(x));
     free(serialized);
-}
-
-static void test_metadata(void)
-{
-    const char *json = ncs_kernel_metadata_json("sha256");
-    CHECK(json != NULL);
-    CHECK_CONTAINS(json, "{\"name\":\"data\"");
-    CHECK_CONTAINS(json, "\"datatypes\":[\"BYTES\"],\"shape\":[-1]");
-    CHECK_CONTAINS(json, "{\"name\":\"digest\"");
-    CHECK_CONTAINS(json, "\"datatypes\":[\"UINT8\"],\"shape\":[-1,32]");
 }
 
 int main(void)
 {
     ref_init();
-    printf("SHA-NI %s\n", ncs_sha256_uses_sha_ni() ? "available: both paths tested" : "not available");
+    printf("SHA-NI %s\n", ncs_cpu_has(NCS_CPU_SHA_NI) ? "available: both paths tested" : "not available");
     RUN_TEST(test_nist_vectors);
     RUN_TEST(test_every_length);
     RUN_TEST(test_hashlib_vectors);
@@ -609,6 +571,5 @@ int main(void)
     RUN_TEST(test_empty);
     RUN_TEST(test_refused_inputs);
     RUN_TEST(test_cancellation);
-    RUN_TEST(test_metadata);
     return 0;
 }

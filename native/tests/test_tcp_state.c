@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "check.h"
 
+#include <ncs/ncs_net.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>

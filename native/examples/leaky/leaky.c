@@ -5,7 +5,7 @@
  * Kernel "leaky" copies x to y and, in every call, allocates one scratch buffer of `leak_bytes`
  * bytes through ctx->api->alloc that it never releases. The host reclaims the buffer when the
  * call ends, counts it in NCS_STAT_KERNEL_LEAKS (ncs_leaks_total{source="kernel",kernel="leaky"}
- * on the Java side) and reports it from ncs_call_destroy_v2 (1 buffer, leak_bytes bytes). While
+ * on the Java side) and reports it from ncs_call_destroy (1 buffer, leak_bytes bytes). While
  * the call runs the buffer shows up in ncs_buffer_snapshot under the owner "kernel:leaky".
  */
 #include <string.h>
@@ -63,8 +63,8 @@ static int run(ncs_ctx *ctx, int part, int nparts)
     if (ctx->api->cancelled(ctx))
         return NCS_E_CANCELLED;
     /* Parts of at most ~1 Mi elements (a few ms of copying) unless max_parts is small. */
-    int64_t begin = x.count / nparts * part + (part < x.count % nparts ? part : x.count % nparts);
-    int64_t end = begin + x.count / nparts + (part < x.count % nparts);
+    int64_t begin, end;
+    ncs_part_range(x.count, part, nparts, &begin, &end);
     if (end > begin)
         memcpy((double *)y.data + begin, (const double *)x.data + begin, (size_t)(end - begin) * sizeof(double));
     ctx->api->progress(ctx, (uint64_t)(end - begin));

@@ -99,8 +99,8 @@ static int run(ncs_ctx *ctx, int part, int nparts)
         status = api->param_bool(ctx, "release_lock", &release);
     if (status != NCS_OK)
         return status;
-    int64_t begin = x.count / nparts * part + (part < x.count % nparts ? part : x.count % nparts);
-    int64_t end = begin + x.count / nparts + (part < x.count % nparts);
+    int64_t begin, end;
+    ncs_part_range(x.count, part, nparts, &begin, &end);
     const double *in = x.data;
     double *out = y.data;
 

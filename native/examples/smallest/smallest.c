@@ -23,8 +23,8 @@ static int run(ncs_ctx *ctx, int part, int nparts)
     ctx->api->input(ctx, 0, &in);
     ctx->api->output(ctx, 0, &out);
     ctx->api->param_double(ctx, "alpha", &a);
-    int64_t begin = in.count / nparts * part + (part < in.count % nparts ? part : in.count % nparts);
-    int64_t end = begin + in.count / nparts + (part < in.count % nparts);
+    int64_t begin, end;
+    ncs_part_range(in.count, part, nparts, &begin, &end);
     for (int64_t i = begin; i < end;) {
         if (ctx->api->cancelled(ctx))
             return NCS_E_CANCELLED;

@@ -1,8 +1,10 @@
 /*
  * ncs.h -- host API of libncs, the native runtime of the Native Compute Service.
  *
- * This header is the manual. It is what the Java service (through JNA) and the C tests call.
- * Kernels are written against ncs_plugin.h instead.
+ * This header is the manual. It is what the Java service (through JNA) and the C tests call:
+ * buffers, statistics, the kernel catalog, calls and kernel libraries. Kernels are written
+ * against ncs_plugin.h instead; the types both share are in ncs_types.h, and the socket lookups
+ * the service's HTTP layer uses are in ncs_net.h.
  *
  * Conventions (they hold for every function below unless its comment says otherwise):
  *
@@ -27,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ncs_types.h" /* status codes, dtypes, ncs_handle: shared with ncs_plugin.h */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -43,12 +47,29 @@ extern "C" {
 
 /*
  * The library's version, defined here and nowhere else: the build reads these three lines for the
- * CMake project version, the shared library's file names and SONAME (libncs.so.MAJOR: the major
- * changes when the ABI breaks), and the record of the version the service jar was built for (the
- * service refuses to load a libncs whose ncs_version_number() differs from it).
+ * CMake project version, the shared library's file names and SONAME (libncs.so.MAJOR), and the
+ * record of the version the service jar was built for (the service refuses to load a libncs whose
+ * ncs_version_number() differs from it).
+ *
+ * Versioning policy of this host API (ncs.h, ncs_net.h and the types of ncs_types.h; the kernel
+ * ABI of ncs_plugin.h has its own version, NCS_PLUGIN_ABI_MAJOR/MINOR):
+ *  - From 1.0 on: MAJOR changes when a function is removed or changes its signature or meaning
+ *    (the SONAME changes with it, so an old program never binds to an incompatible library);
+ *    MINOR grows when functions, status codes, dtypes or counters are appended (existing callers
+ *    keep working); PATCH grows for fixes that change no declaration.
+ *  - While MAJOR is 0 (now) the API is still settling: a MINOR release may also remove or change
+ *    functions, and says which below; PATCH releases only fix. The SONAME stays libncs.so.0, so
+ *    a 0.x caller must check ncs_version_number() (the service requires the exact version it was
+ *    built for). Values of status codes, dtypes and counters never change meaning, even in 0.x.
+ *  - Functions are never versioned by suffix (no _v2): at 0.x a signature is changed in place.
+ * Changes:
+ *   0.1.0  the first API.
+ *   0.2.0  ncs_call_destroy takes a third argument, leaked_bytes (ncs_call_destroy_v2 is gone);
+ *          ncs_tcp_state and ncs_tcp_send moved to ncs_net.h (still exported by libncs); the
+ *          status codes, dtypes and ncs_handle moved to ncs_types.h (included here).
  */
 #define NCS_VERSION_MAJOR 0
-#define NCS_VERSION_MINOR 1
+#define NCS_VERSION_MINOR 2
 #define NCS_VERSION_PATCH 0
 /** Compile-time version as one number: major * 10000 + minor * 100 + patch. */
 #define NCS_VERSION_NUMBER (NCS_VERSION_MAJOR * 10000 + NCS_VERSION_MINOR * 100 + NCS_VERSION_PATCH)
@@ -60,68 +81,19 @@ NCS_API uint32_t ncs_version_number(void);
 NCS_API const char *ncs_version_string(void);
 
 /* ---------------------------------------------------------------------------------------- */
-/* Status codes: values are fixed forever; new codes are only appended.                      */
+/* Status codes and data types (their values are in ncs_types.h)                             */
 /* ---------------------------------------------------------------------------------------- */
-
-typedef enum ncs_status {
-    NCS_OK = 0,
-    NCS_E_INVALID_ARGUMENT = 1, /* an argument or input tensor is wrong; the message says how */
-    NCS_E_OUT_OF_MEMORY = 2,    /* the live-bytes budget (or the system allocator) refused */
-    NCS_E_STALE_HANDLE = 3,     /* the handle names a buffer that was already freed */
-    NCS_E_DOUBLE_RELEASE = 4,   /* release of a buffer whose count already reached zero */
-    NCS_E_CANCELLED = 5,        /* the call's cancellation flag was set */
-    NCS_E_NOT_FOUND = 6,        /* no kernel (or output) of that name */
-    NCS_E_UNSUPPORTED = 7,      /* valid request the kernel or library does not support */
-    NCS_E_INTERNAL = 8          /* a bug in libncs or a kernel */
-} ncs_status;
 
 /** Static English name of a status ("invalid argument", ...); "unknown status" for values
  *  outside the enum. Never NULL, never freed. */
 NCS_API const char *ncs_status_str(int status);
 
-/* ---------------------------------------------------------------------------------------- */
-/* Data types (the Open Inference Protocol's). Values are fixed forever.                     */
-/* ---------------------------------------------------------------------------------------- */
-
-typedef enum ncs_dtype {
-    NCS_DTYPE_INVALID = 0,
-    NCS_DTYPE_BOOL = 1,
-    NCS_DTYPE_UINT8 = 2,
-    NCS_DTYPE_UINT16 = 3,
-    NCS_DTYPE_UINT32 = 4,
-    NCS_DTYPE_UINT64 = 5,
-    NCS_DTYPE_INT8 = 6,
-    NCS_DTYPE_INT16 = 7,
-    NCS_DTYPE_INT32 = 8,
-    NCS_DTYPE_INT64 = 9,
-    NCS_DTYPE_FP16 = 10,
-    NCS_DTYPE_FP32 = 11,
-    NCS_DTYPE_FP64 = 12,
-    NCS_DTYPE_BYTES = 13,
-    NCS_DTYPE_BF16 = 14
-} ncs_dtype;
-
-/*
- * BYTES tensors (variable-length elements, the protocol's BYTES type) are stored serialized:
- * for each element, in row-major order, a 4-byte little-endian unsigned length followed by that
- * many bytes; no padding, no terminators. The buffer's byte size is exactly the sum of
- * (4 + length) over the elements, so a BYTES tensor of N elements has at least 4 * N bytes and an
- * empty one (a zero dimension) has 0 bytes. Elements of length 0 are valid. Example: the vector
- * ["ab", ""] is the 10 bytes 02 00 00 00 'a' 'b' 00 00 00 00. ncs_dtype_size(NCS_DTYPE_BYTES)
- * is 0 because elements have no fixed size.
- */
-
-/** Bit for a dtype in a mask of accepted dtypes. */
-#define NCS_DTYPE_BIT(d) (1u << (unsigned)(d))
-
 /** Size in bytes of one element, or 0 for BYTES (variable) and invalid values. */
 NCS_API size_t ncs_dtype_size(int dtype);
 
-/** Protocol name ("FP64", ...) or NULL for an invalid value. Static, never freed. */
+/** Protocol name ("FP64", ...) or NULL for an invalid value. Static, never freed. The same as
+ *  ncs_dtype_text (ncs_types.h), exported for bindings that cannot use an inline function. */
 NCS_API const char *ncs_dtype_name(int dtype);
-
-/** The largest tensor rank libncs accepts. */
-#define NCS_MAX_RANK 8
 
 /** NCS_MAX_RANK of the loaded library, for bindings that cannot read the macro: they mirror it by
  *  hand and check their copy against this. */
@@ -130,8 +102,6 @@ NCS_API int ncs_max_rank(void);
 /* ---------------------------------------------------------------------------------------- */
 /* Buffers                                                                                  */
 /* ---------------------------------------------------------------------------------------- */
-
-typedef uint64_t ncs_handle;
 
 /**
  * Constructor. Allocates a buffer of `size` bytes (64-byte aligned, 2 MiB aligned from 4 MiB
@@ -416,24 +386,15 @@ NCS_API const char *ncs_call_error(const ncs_call *call);
 /**
  * Destructor. Releases every reference the call holds (inputs, outputs not taken, workspace).
  * Buffers the kernel allocated through its context and neither released nor returned are
- * leaks: they are freed, counted in NCS_STAT_KERNEL_LEAKS, and their number is stored in
- * *leaked when leaked is not NULL. Accepts NULL (does nothing).
+ * leaks: they are freed and counted in NCS_STAT_KERNEL_LEAKS; *leaked receives their number and
+ * *leaked_bytes their total size in bytes (either pointer may be NULL: nothing is written there).
+ * Accepts a NULL call (does nothing, writes nothing).
  * Must not run while an ncs_call_run_part on the call has not returned, nor concurrently with
  * any other function on the call. An ncs_call_run_part still under way is a bug of the host
  * (like freeing memory in use): the call is then not freed, a message goes to stderr and the
  * process aborts (SIGABRT). Wait for every part to return, and cancel first to make that quick.
  */
-NCS_API void ncs_call_destroy(ncs_call *call, uint64_t *leaked);
-
-/**
- * Destructor, like ncs_call_destroy, that also reports the size of the kernel-side leaks:
- * *leaked receives the number of buffers the kernel allocated through its context and neither
- * released nor returned (reclaimed here, counted in NCS_STAT_KERNEL_LEAKS), and *leaked_bytes
- * their total size in bytes. Either pointer may be NULL. ncs_call_destroy(call, leaked) is
- * ncs_call_destroy_v2(call, leaked, NULL). Accepts NULL (does nothing, writes nothing). Same
- * rules as ncs_call_destroy: never while a part of the call still runs.
- */
-NCS_API void ncs_call_destroy_v2(ncs_call *call, uint64_t *leaked, uint64_t *leaked_bytes);
+NCS_API void ncs_call_destroy(ncs_call *call, uint64_t *leaked, uint64_t *leaked_bytes);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Buffer owners and the native-memory snapshot                                              */
@@ -546,36 +507,6 @@ NCS_API const char *ncs_library_name(int index);
  * not one atomic snapshot.
  */
 NCS_API int ncs_library_lock_stats(int index, uint64_t *out, int n);
-
-/* ---------------------------------------------------------------------------------------- */
-/* Connections                                                                               */
-/* ---------------------------------------------------------------------------------------- */
-
-/**
- * The kernel's state of the TCP connection between local_address:local_port and
- * remote_address:remote_port (network byte order addresses: 4 bytes for ip_version 4, 16 for 6;
- * ports as numbers), found by one exact NETLINK_SOCK_DIAG lookup. Returns the Linux TCP state
- * (1 = ESTABLISHED, 8 = CLOSE_WAIT: the peer closed its side, ...), 0 when there is no such
- * connection (never was, or reset and gone), or a negated ncs_status: -NCS_E_INVALID_ARGUMENT
- * for bad arguments, -NCS_E_UNSUPPORTED when the kernel offers no such lookup. An IPv4 client of a
- * dual-stack (IPv6) server socket is found with ip_version 4 and its IPv4 addresses.
- */
-NCS_API int ncs_tcp_state(int ip_version, const uint8_t *local_address, int local_port,
-                          const uint8_t *remote_address, int remote_port);
-
-/**
- * Sends n bytes on this process's own socket of the TCP connection between local_address:local_port
- * and remote_address:remote_port (addresses as for ncs_tcp_state), without blocking and without
- * SIGPIPE. The socket is found by the connection's inode (NETLINK_SOCK_DIAG, then /proc/self/fd),
- * and checked to still be that socket just before the send. It writes under whatever the owner of
- * the socket buffers or writes: the caller must know that nothing else writes to it meanwhile, and
- * that it stays open. Returns the number of bytes sent (0 when the socket's send buffer is full),
- * -NCS_E_NOT_FOUND when there is no such connection (any more), no descriptor of it in this process,
- * or the send failed (the peer reset it), -NCS_E_INVALID_ARGUMENT for bad arguments,
- * -NCS_E_UNSUPPORTED when the kernel offers no lookup. `bytes` is borrowed for the call.
- */
-NCS_API long ncs_tcp_send(int ip_version, const uint8_t *local_address, int local_port,
-                          const uint8_t *remote_address, int remote_port, const void *bytes, size_t n);
 
 #ifdef __cplusplus
 }

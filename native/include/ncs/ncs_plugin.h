@@ -4,7 +4,11 @@
  * A kernel is described by an ncs_kernel_desc and registered through an ncs_registrar. The
  * built-in kernels of libncs use exactly this ABI. A kernel never links against libncs: every
  * host service it needs reaches it through the function table in its ncs_ctx, so a kernel
- * library built against this header works with any host of the same ABI major version.
+ * library built against this header works with any host of the same ABI major version. This
+ * header therefore declares no host function: it includes ncs_types.h (status codes, dtypes,
+ * handles), not ncs.h, and a kernel that calls a function of ncs.h (ncs_buffer_alloc,
+ * ncs_dtype_name, ...) does not compile. What a kernel may use besides ctx->api is inline and
+ * compiles into the kernel: ncs_dtype_text (ncs_types.h) and ncs_part_range (below).
  *
  * Versioning: NCS_PLUGIN_ABI_MAJOR changes only for breaking changes; NCS_PLUGIN_ABI_MINOR
  * grows when fields or functions are appended. A host accepts a kernel library when the majors
@@ -18,6 +22,11 @@
  *        (NCS_ADD_KERNEL does), so an older host refuses it instead of calling a missing slot.
  *   1.3  ncs_host_api.param_is_set appended: whether the request set a parameter, so a kernel can
  *        tell "not given" from any value a client may send (such as NaN).
+ * Header changes that leave the ABI as it is (no version change; a kernel built against the
+ * earlier header loads and runs unchanged):
+ *   1.3  this header includes ncs_types.h instead of ncs.h, so the host API is no longer
+ *        declared to kernels (it never was callable: kernels do not link libncs); the inline
+ *        helpers ncs_dtype_text (ncs_types.h) and ncs_part_range appear.
  *
  * How a call runs (host side, see ncs.h):
  *   1. prepare(ctx, max_parts): check inputs and parameters, declare every output's dtype and
@@ -84,7 +93,7 @@
 #ifndef NCS_NCS_PLUGIN_H
 #define NCS_NCS_PLUGIN_H
 
-#include "ncs.h"
+#include "ncs_types.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -261,6 +270,18 @@ typedef struct ncs_host_api {
         (void)(ctx);                                                    \
         (void)ncs_allow_threads_->api->reacquire_lock(ncs_allow_threads_); \
     }
+
+/**
+ * The range of `n` items that part `part` of `nparts` (0 <= part < nparts) works on: [*begin,
+ * *end), contiguous, in part order, sizes differing by at most one (the first n % nparts parts
+ * get one more). The parts' ranges cover [0, n) exactly once. Inline: no host call.
+ */
+static inline void ncs_part_range(int64_t n, int part, int nparts, int64_t *begin, int64_t *end)
+{
+    int64_t base = n / nparts, extra = n % nparts;
+    *begin = base * part + (part < extra ? part : extra);
+    *end = *begin + base + (part < extra ? 1 : 0);
+}
 
 /** The context. Kernels read `api` and never touch anything else (the host's private state
  *  follows it in memory). */

@@ -30,9 +30,9 @@
  * output rows.
  */
 #include <immintrin.h>
-#include <stdatomic.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "kernels.h"
 
 #define CONV_MIN_PART_WORK 1e6 /* multiply-adds */
@@ -42,19 +42,6 @@
 
 enum conv_mode { CONV_FULL, CONV_SAME, CONV_VALID };
 enum conv_boundary { CONV_FILL, CONV_SYMM };
-
-static atomic_int force_portable;
-
-void ncs_conv2d_force_portable(int on)
-{
-    atomic_store(&force_portable, on);
-}
-
-static int use_avx2_fma(void)
-{
-    return !atomic_load_explicit(&force_portable, memory_order_relaxed) &&
-           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 /* scipy's reflect_symm_index: maps any j to [0, m) by reflection about the edges with the edge
    element repeated (period 2m). */
@@ -110,11 +97,11 @@ static int conv_plan_make(ncs_ctx *ctx, const ncs_tensor_view *image, const ncs_
 
     if (image->dtype != NCS_DTYPE_FP64 && image->dtype != NCS_DTYPE_FP32)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "input 'image' is %s: conv2d supports FP64 and FP32",
-                         ncs_kernel_dtype_text(image->dtype));
+                         ncs_dtype_text(image->dtype));
     if (kernel->dtype != image->dtype)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
                          "input 'kernel' is %s but input 'image' is %s: conv2d needs both of the same datatype",
-                         ncs_kernel_dtype_text(kernel->dtype), ncs_kernel_dtype_text(image->dtype));
+                         ncs_dtype_text(kernel->dtype), ncs_dtype_text(image->dtype));
     if (image->rank != 2 && image->rank != 3)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
                          "input 'image' has rank %d: conv2d needs an image [H,W] or a batch of images [N,H,W]",
@@ -497,7 +484,7 @@ static int conv2d_run(ncs_ctx *ctx, int part, int nparts)
         return api->fail(ctx, NCS_E_INTERNAL, "conv2d: output has %lld elements, expected %lld",
                          (long long)out.count, (long long)(p.n * p.oh * p.ow));
     int64_t r0, r1;
-    ncs_kernel_part_range(p.n * p.oh, part, nparts, &r0, &r1);
+    ncs_part_range(p.n * p.oh, part, nparts, &r0, &r1);
     if (r0 == r1)
         return NCS_OK;
     _Alignas(64) unsigned char local[CONV_STACK_ROWS * (2 * sizeof(void *) + sizeof(double))];
@@ -509,7 +496,7 @@ static int conv2d_run(ncs_ctx *ctx, int part, int nparts)
                              (long long)p.fh);
         mem = workspace + (uint64_t)part * conv_slice_bytes(&p) + CONV_PAD;
     }
-    int vector = use_avx2_fma();
+    int vector = ncs_cpu_has(NCS_CPU_AVX2_FMA);
     if (p.dtype == NCS_DTYPE_FP64) {
         const double **srows = mem, **wrows = srows + p.fh;
         double *zrow = (double *)(wrows + p.fh);

@@ -23,11 +23,11 @@
 #include <immintrin.h>
 #include <locale.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "kernels.h"
 
 #define DESCRIBE_MIN_PART (1 << 18)
@@ -86,7 +86,7 @@ static void merge(summary *acc, const summary *b)
  * deviations d = (x - shift) - mean and their squares. Each pass exists as a portable loop (four
  * independent accumulators, which the compiler vectorises for the baseline CPU) and as an
  * AVX2+FMA loop (16 values per step: four vector accumulators per sum, two per min and max),
- * chosen at run time (ncs_describe_force_portable selects the portable loops for the tests).
+ * chosen at run time (ncs_cpu_test_limit, cpu.h, selects the portable loops for the tests).
  * NaN elements are skipped by min and max (the comparisons, like _mm256_min_pd(v, acc), keep the
  * accumulator) and detected separately, only when the sum is NaN, which any NaN element makes it.
  */
@@ -97,19 +97,6 @@ typedef struct pass1 {
 typedef struct pass2 {
     double dev, sq; /* sum of deviations and of their squares */
 } pass2;
-
-static atomic_int force_portable;
-
-void ncs_describe_force_portable(int on)
-{
-    atomic_store(&force_portable, on);
-}
-
-static int use_avx2_fma(void)
-{
-    return !atomic_load_explicit(&force_portable, memory_order_relaxed) && __builtin_cpu_supports("avx2") &&
-           __builtin_cpu_supports("fma");
-}
 
 #define DEFINE_PASSES_PORTABLE(SUFFIX, T)                                                    \
     static pass1 pass1_portable_##SUFFIX(const T *x, int64_t len, double shift)               \
@@ -593,7 +580,7 @@ static int describe_prepare(ncs_ctx *ctx, int max_parts)
         return status;
     if (x.dtype != NCS_DTYPE_FP64 && x.dtype != NCS_DTYPE_FP32)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "input 'x' is %s: describe supports FP64 and FP32",
-                         ncs_kernel_dtype_text(x.dtype));
+                         ncs_dtype_text(x.dtype));
     const char *text;
     status = api->param_string(ctx, "percentiles", &text);
     if (status != NCS_OK)
@@ -658,7 +645,7 @@ static int describe_run(ncs_ctx *ctx, int part, int nparts)
     if (slots == NULL)
         return api->fail(ctx, NCS_E_INTERNAL, "describe has no workspace");
     int64_t lo, hi;
-    ncs_kernel_part_range(x.count, part, nparts, &lo, &hi);
+    ncs_part_range(x.count, part, nparts, &lo, &hi);
     const char *text;
     status = api->param_string(ctx, "percentiles", &text);
     if (status != NCS_OK)
@@ -666,7 +653,7 @@ static int describe_run(ncs_ctx *ctx, int part, int nparts)
     double *copy = text[0] != '\0' ? (double *)(slots + nparts) : NULL; /* x as doubles */
     double shift = describe_shift(&x);
     summary acc = {.n = 0, .min = INFINITY, .max = -INFINITY};
-    int fp32 = x.dtype == NCS_DTYPE_FP32, vector = use_avx2_fma();
+    int fp32 = x.dtype == NCS_DTYPE_FP32, vector = ncs_cpu_has(NCS_CPU_AVX2_FMA);
     for (int64_t i = lo; i < hi; i += DESCRIBE_CHUNK) {
         if (api->cancelled(ctx))
             return NCS_E_CANCELLED;

@@ -11,7 +11,7 @@
  *  - Only factors 2, 3, 5, 7, 11, 13 ("smooth" n): mixed-radix Stockham passes (radix 4 first,
  *    then 2, 3, 5 and a generic odd-radix butterfly for 7, 11 and 13), out of place between two
  *    buffers, no bit reversal. Radix 2, 3, 4 and 5 passes have AVX2+FMA versions chosen at run
- *    time; the portable ones are plain C (ncs_fft_force_portable selects them for the tests).
+ *    time; the portable ones are plain C (ncs_cpu_test_limit, cpu.h, selects them for the tests).
  *    Up to FFT_SMALL_MAX points the passes run on the whole transform, in cache. Longer
  *    transforms use the four-step algorithm: n = n1 n2 with n2 the largest divisor <= sqrt(n);
  *    phase 1 runs the n1 column FFTs (length n2, on FFT_BLOCK columns at once, so every
@@ -54,10 +54,9 @@
  */
 #include <immintrin.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <string.h>
 
-#include "fft.h"
+#include "cpu.h"
 #include "kernels.h"
 
 #define FFT_SMALL_MAX (1 << 13)      /* longest transform done by direct Stockham passes */
@@ -77,19 +76,6 @@
 #define FFT_TWO_PI 6.283185307179586476925286766559005768
 
 #define AVX2_FMA __attribute__((target("avx2,fma")))
-
-static atomic_int force_portable;
-
-void ncs_fft_force_portable(int on)
-{
-    atomic_store(&force_portable, on);
-}
-
-static int use_avx2_fma(void)
-{
-    return !atomic_load_explicit(&force_portable, memory_order_relaxed) &&
-           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 /* ---- bump allocation in a workspace slice ---------------------------------------------- */
 
@@ -1094,7 +1080,7 @@ static int job_from_ctx(ncs_ctx *ctx, fft_job *job, int with_output)
         return status;
     if (x.dtype != NCS_DTYPE_FP64 && x.dtype != NCS_DTYPE_FP32)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "input 'x' is %s: fft supports FP64 and FP32",
-                         ncs_kernel_dtype_text(x.dtype));
+                         ncs_dtype_text(x.dtype));
     if (x.rank < 2)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
                          "input 'x' has rank %d: fft needs complex values of shape [..., n, 2] "
@@ -1411,7 +1397,7 @@ static int run_blue(ncs_ctx *ctx, const fft_job *job, fft_part_state *st, const 
         if (status != NCS_OK)
             return status;
         int64_t plo, phi;
-        ncs_kernel_part_range(job->n, (int)r, (int)split, &plo, &phi);
+        ncs_part_range(job->n, (int)r, (int)split, &plo, &phi);
         ctx->api->progress(ctx, (uint64_t)(phi - plo));
         if (u + 1 < hi && ctx->api->cancelled(ctx))
             return NCS_E_CANCELLED;
@@ -1432,7 +1418,7 @@ static int fft_run(ncs_ctx *ctx, int part, int nparts)
     if (part == 0)
         ((fft_header *)(void *)ws)->split = split;
     int64_t lo, hi;
-    ncs_kernel_part_range(job.batch * split, part, nparts, &lo, &hi);
+    ncs_part_range(job.batch * split, part, nparts, &lo, &hi);
     if (lo == hi)
         return NCS_OK;
     uint64_t shared = shared_bytes(&job, split), slice = part_bytes(&job, split);
@@ -1441,7 +1427,7 @@ static int fft_run(ncs_ctx *ctx, int part, int nparts)
     shared_setup(&job, split, &sa, &sh); /* addresses only: finish fills the tables */
     fft_arena a = {ws + FFT_HEADER + shared + (uint64_t)part * slice, 0};
     fft_part_state st;
-    part_setup(&job, split, &a, &st, use_avx2_fma());
+    part_setup(&job, split, &a, &st, ncs_cpu_has(NCS_CPU_AVX2_FMA));
     if (!job.blue)
         return run_smooth(ctx, &job, &st, split, lo, hi);
     return run_blue(ctx, &job, &st, &sh, split, lo, hi);

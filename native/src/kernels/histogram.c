@@ -39,9 +39,9 @@
 #include <float.h>
 #include <immintrin.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "kernels.h"
 
 #define HIST_MIN_PART (1 << 18)   /* elements */
@@ -52,18 +52,6 @@
 #define HIST_PAIR_BINS 16         /* up to this many bins, the AVX2 shortcut counts pairs of values */
 #define HIST_PAIRS (4 * 256)      /* pair counters: 4 tables of 16 x 16 */
 #define HIST_SLOT 64              /* bytes of one part's header */
-
-static atomic_int force_portable;
-
-void ncs_histogram_force_portable(int on)
-{
-    atomic_store(&force_portable, on);
-}
-
-static int use_avx2(void)
-{
-    return !atomic_load_explicit(&force_portable, memory_order_relaxed) && __builtin_cpu_supports("avx2");
-}
 
 /* How the bin index is computed (see the top of the file). */
 enum hist_arith {
@@ -345,7 +333,7 @@ static int histogram_prepare(ncs_ctx *ctx, int max_parts)
         return status;
     if (x.dtype != NCS_DTYPE_FP64 && x.dtype != NCS_DTYPE_FP32)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "input 'x' is %s: histogram supports FP64 and FP32",
-                         ncs_kernel_dtype_text(x.dtype));
+                         ncs_dtype_text(x.dtype));
     int64_t bins;
     double lo, hi;
     int given;
@@ -720,7 +708,7 @@ static int hist_count_range(ncs_ctx *ctx, const ncs_tensor_view *x, const hist_p
         for (int64_t i = 0; i <= p->bins; i++)
             ((float *)edges)[i] = (float)hist_edge(p, i);
     }
-    int vector = use_avx2() && !p->step_zero;
+    int vector = ncs_cpu_has(NCS_CPU_AVX2) && !p->step_zero;
     for (int64_t at = lo; at < hi; at += HIST_CHUNK) {
         if (ctx->api->cancelled(ctx))
             return NCS_E_CANCELLED;
@@ -825,7 +813,7 @@ static int histogram_run(ncs_ctx *ctx, int part, int nparts)
     hist_slot *slot = (hist_slot *)ws + part;
     slot->s.nparts = nparts;
     int64_t from, to;
-    ncs_kernel_part_range(x.count, part, nparts, &from, &to);
+    ncs_part_range(x.count, part, nparts, &from, &to);
     if (given) {
         hist_plan p;
         if (!hist_plan_given(&p, x.dtype, bins, lo, hi))

@@ -59,7 +59,7 @@ static int identity_run(ncs_ctx *ctx, int part, int nparts)
         return api->fail(ctx, NCS_E_INTERNAL, "identity: output has %llu bytes but input has %llu",
                          (unsigned long long)y.nbytes, (unsigned long long)x.nbytes);
     int64_t lo, hi;
-    ncs_kernel_part_range((int64_t)x.nbytes, part, nparts, &lo, &hi);
+    ncs_part_range((int64_t)x.nbytes, part, nparts, &lo, &hi);
     const unsigned char *src = x.data;
     unsigned char *dst = y.data;
     for (uint64_t at = (uint64_t)lo, end = (uint64_t)hi; at < end;) {

@@ -6,8 +6,7 @@
  * with the best micro-kernel the CPU runs, chosen at run time: AVX-512F (6 x 16 doubles or
  * 6 x 32 floats), else AVX2+FMA (6 x 8 / 6 x 16), else portable C. Every micro-kernel
  * prefetches its C tile while it computes (on Zen 4 that alone is worth about 15%). The library
- * itself is built for baseline x86-64; ncs_matmul_force_path (matmul.h) lets the tests run each
- * path.
+ * itself is built for baseline x86-64; ncs_cpu_test_limit (cpu.h) lets the tests run each path.
  *
  * Each part packs the blocks of A and B it needs itself, into its own slice of the workspace. The
  * slices are sized in prepare (see matmul_slice_bytes), so the call's whole peak -- inputs, output
@@ -23,11 +22,10 @@
  * parts cannot wait for each other.
  */
 #include <immintrin.h>
-#include <stdatomic.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "kernels.h"
-#include "matmul.h"
 
 /* The AVX-512 micro-tile is MATMUL_MR512 rows high (6, like the others: measured on Zen 4, 6 x 16
    doubles runs as fast as 8 x 16 or 12 x 16 and packs less). Its block sizes keep the 144 x 384
@@ -43,41 +41,30 @@
 #define MATMUL_ROWS 6 /* parts split the rows in multiples of every micro-tile height */
 #define MATMUL_MIN_PART_FLOP 2e6
 
-static atomic_int forced_path; /* NCS_MATMUL_BEST: the best the CPU has */
+/* Micro-kernel paths, in order of width. */
+enum {
+    NCS_MATMUL_PORTABLE = 1, /* plain C */
+    NCS_MATMUL_AVX2 = 2,     /* AVX2 + FMA */
+    NCS_MATMUL_AVX512 = 3    /* AVX-512F */
+};
 
-/* 1 when this CPU runs micro-kernel path `path` (NCS_MATMUL_PORTABLE .. NCS_MATMUL_AVX512). */
+/* 1 when this CPU runs micro-kernel path `path` (NCS_MATMUL_PORTABLE .. NCS_MATMUL_AVX512), whatever
+   the test switch allows: prepare sizes the scratch for every path a part could take. */
 static int path_supported(int path)
 {
     switch (path) {
-    case NCS_MATMUL_AVX512: return __builtin_cpu_supports("avx512f");
-    case NCS_MATMUL_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case NCS_MATMUL_AVX512: return ncs_cpu_detected(NCS_CPU_AVX512F);
+    case NCS_MATMUL_AVX2: return ncs_cpu_detected(NCS_CPU_AVX2_FMA);
     default: return 1;
     }
 }
 
-int ncs_matmul_force_path(int path)
-{
-    if (path < 0 || path > NCS_MATMUL_AVX512)
-        return NCS_E_INVALID_ARGUMENT;
-    if (path != NCS_MATMUL_BEST && !path_supported(path))
-        return NCS_E_UNSUPPORTED;
-    atomic_store(&forced_path, path);
-    return NCS_OK;
-}
-
-void ncs_matmul_force_portable(int on)
-{
-    atomic_store(&forced_path, on ? NCS_MATMUL_PORTABLE : NCS_MATMUL_BEST);
-}
-
+/* The best micro-kernel path the CPU runs and the test switch (ncs_cpu_test_limit) allows. */
 static int matmul_path(void)
 {
-    int path = atomic_load_explicit(&forced_path, memory_order_relaxed);
-    if (path != NCS_MATMUL_BEST)
-        return path;
-    for (path = NCS_MATMUL_AVX512; !path_supported(path); path--)
-        continue;
-    return path;
+    if (ncs_cpu_has(NCS_CPU_AVX512F))
+        return NCS_MATMUL_AVX512;
+    return ncs_cpu_has(NCS_CPU_AVX2_FMA) ? NCS_MATMUL_AVX2 : NCS_MATMUL_PORTABLE;
 }
 
 /* ---- AVX2+FMA micro-kernels ------------------------------------------------------------ */
@@ -474,11 +461,11 @@ static int matmul_prepare(ncs_ctx *ctx, int max_parts)
                          a.rank != 2 ? "a" : "b", a.rank != 2 ? a.rank : b.rank);
     if (a.dtype != NCS_DTYPE_FP64 && a.dtype != NCS_DTYPE_FP32)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "input 'a' is %s: matmul supports FP64 and FP32",
-                         ncs_kernel_dtype_text(a.dtype));
+                         ncs_dtype_text(a.dtype));
     if (b.dtype != a.dtype)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
                          "input 'b' is %s but input 'a' is %s: matmul needs both inputs of the same datatype",
-                         ncs_kernel_dtype_text(b.dtype), ncs_kernel_dtype_text(a.dtype));
+                         ncs_dtype_text(b.dtype), ncs_dtype_text(a.dtype));
     if (b.dims[0] != a.dims[1])
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
                          "input 'b' has %lld rows but input 'a' has %lld columns: matmul needs a [m,k] and b [k,n]",
@@ -515,7 +502,7 @@ static int matmul_run(ncs_ctx *ctx, int part, int nparts)
         return status;
     int64_t m = a.dims[0], k = a.dims[1], n = b.dims[1];
     int64_t tiles = (m + MATMUL_ROWS - 1) / MATMUL_ROWS, t0, t1;
-    ncs_kernel_part_range(tiles, part, nparts, &t0, &t1);
+    ncs_part_range(tiles, part, nparts, &t0, &t1);
     int64_t m0 = t0 * MATMUL_ROWS, m1 = t1 * MATMUL_ROWS < m ? t1 * MATMUL_ROWS : m;
     if (m0 >= m1 || n == 0)
         return NCS_OK;

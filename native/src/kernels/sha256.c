@@ -7,7 +7,7 @@
  * i the digest of message i.
  *
  * Parts split the serialized input by bytes: part p of P owns the messages whose length prefix
- * starts in the p-th of P near-equal byte ranges of `data` (ncs_kernel_part_range), so a huge
+ * starts in the p-th of P near-equal byte ranges of `data` (ncs_part_range), so a huge
  * message belongs to a single part while many small ones spread evenly. P is the serialized
  * size over SHA256_MIN_PART, at least 1, at most max_parts and n. Parts write disjoint digest
  * rows. A part finds its first message by walking the length prefixes from the start of the
@@ -18,13 +18,11 @@
  * SHA256_POLL bytes hashed (also inside a long message), progress counts serialized bytes (4 +
  * length per message), so a finished call reports exactly the input's size.
  */
-#include <cpuid.h>
 #include <immintrin.h>
-#include <stdatomic.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "kernels.h"
-#include "sha256.h"
 
 #define SHA256_MIN_PART ((uint64_t)512 << 10) /* serialized bytes per part, at least */
 #define SHA256_POLL ((uint64_t)64 << 10)      /* bytes hashed between cancellation checks */
@@ -48,26 +46,6 @@ static const uint32_t sha256_k[64] __attribute__((aligned(16))) = {
 static const uint32_t sha256_h0[8] = {
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 };
-
-static atomic_int force_portable;
-
-void ncs_sha256_force_portable(int on)
-{
-    atomic_store(&force_portable, on);
-}
-
-/* SHA-NI is CPUID leaf 7 EBX bit 29 (read directly: clang's __builtin_cpu_supports has no "sha"). */
-static int cpu_has_sha(void)
-{
-    unsigned eax, ebx, ecx, edx;
-    return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ebx & (1u << 29)) != 0;
-}
-
-int ncs_sha256_uses_sha_ni(void)
-{
-    return !atomic_load_explicit(&force_portable, memory_order_relaxed) && cpu_has_sha() &&
-           __builtin_cpu_supports("sse4.1");
-}
 
 static inline uint32_t load_be32(const unsigned char *p)
 {
@@ -215,7 +193,7 @@ static int sha256_prepare(ncs_ctx *ctx, int max_parts)
     if (x.dtype != NCS_DTYPE_BYTES)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
                          "input 'data' is %s: sha256 needs BYTES (one message per element)",
-                         ncs_kernel_dtype_text(x.dtype));
+                         ncs_dtype_text(x.dtype));
     if (x.rank != 1)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
                          "input 'data' has rank %d: sha256 needs a vector of messages, shape [n]",
@@ -255,7 +233,7 @@ static int sha256_run(ncs_ctx *ctx, int part, int nparts)
     unsigned char *digest = d.data;
     const uint64_t end = x.nbytes;
     int64_t lo, hi;
-    ncs_kernel_part_range((int64_t)end, part, nparts, &lo, &hi);
+    ncs_part_range((int64_t)end, part, nparts, &lo, &hi);
 
     /* Skip the messages whose length prefix starts before this part's byte range. */
     uint64_t at = 0;
@@ -269,7 +247,7 @@ static int sha256_run(ncs_ctx *ctx, int part, int nparts)
     if (api->cancelled(ctx))
         return NCS_E_CANCELLED;
 
-    const sha256_blocks_fn blocks = ncs_sha256_uses_sha_ni() ? blocks_sha_ni : blocks_portable;
+    const sha256_blocks_fn blocks = ncs_cpu_has(NCS_CPU_SHA_NI) ? blocks_sha_ni : blocks_portable;
     const size_t poll_blocks = SHA256_POLL / 64;
     uint64_t unpolled = 0;   /* bytes compressed since the last cancellation check */
     uint64_t unreported = 0; /* serialized bytes done but not yet added to the progress */

@@ -494,7 +494,7 @@ static int sort_prepare(ncs_ctx *ctx, int max_parts)
         x.dtype != NCS_DTYPE_INT64)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
                          "input 'x' is %s: sort supports FP64, FP32, INT32 and INT64",
-                         ncs_kernel_dtype_text(x.dtype));
+                         ncs_dtype_text(x.dtype));
     if (max_parts < 1)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "sort needs max_parts >= 1, got %d", max_parts);
     int64_t n = x.dims[0];

@@ -1,11 +1,13 @@
 /*
- * test_plugin.c -- tiny plugins that must be refused, for test_plugins. CMake builds this file
- * several times into <build>/test-plugins, each with one of these definitions:
+ * test_plugin.c -- tiny plugins for test_plugins, most of which must be refused. CMake builds
+ * this file several times into <build>/test-plugins, each with one of these definitions:
  *   NCS_TEST_WRONG_MAJOR      registers with ABI major NCS_PLUGIN_ABI_MAJOR + 1
  *   NCS_TEST_NEWER_MINOR      registers with ABI minor NCS_PLUGIN_ABI_MINOR + 1 (a newer plugin)
  *   NCS_TEST_ENTRY_FAILS      registers a good kernel, then its entry point fails (init failure)
  *   NCS_TEST_IGNORES_REFUSAL  registers a good kernel and a clashing one, ignores the refusal
  *   NCS_TEST_NO_ENTRY         exports no entry point
+ *   NCS_TEST_OLD_HEADER       a good plugin, built against the headers of libncs 0.1.0
+ *                             (tests/fixtures/abi-1.3): it must load and run
  */
 #include <ncs/ncs_plugin.h>
 
@@ -42,11 +44,15 @@ static int run(ncs_ctx *ctx, int part, int nparts)
 
 #define KERNEL(NAME)                                                                                      \
     {                                                                                                     \
-        .struct_size = sizeof(ncs_kernel_desc), .name = NAME, .doc = "refused test kernel",               \
+        .struct_size = sizeof(ncs_kernel_desc), .name = NAME, .doc = "test kernel: y = [42]",               \
         .flags = NCS_KERNEL_THREAD_SAFE, .n_outputs = 1, .outputs = outputs, .prepare = prepare, .run = run \
     }
 
+#ifdef NCS_TEST_OLD_HEADER
+static const ncs_kernel_desc good = KERNEL("old_header_good");
+#else
 static const ncs_kernel_desc good = KERNEL("test_plugin_good");
+#endif
 static const ncs_kernel_desc clash = KERNEL("matmul"); /* a built-in's name */
 
 #ifdef NCS_TEST_NO_ENTRY

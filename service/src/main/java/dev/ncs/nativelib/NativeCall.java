@@ -133,7 +133,7 @@ public final class NativeCall implements KernelCall {
             if (running != 0) {
                 return;
             }
-            NcsLibrary.ncs_call_destroy_v2(call, leaked, leakedBytes);
+            NcsLibrary.ncs_call_destroy(call, leaked, leakedBytes);
         }
         if (leaked[0] > 0) {
             leaks.reportKernelLeaks(kernel, leaked[0], leakedBytes[0]);

@@ -4,7 +4,7 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.Native;
 
 /**
- * JNA direct mapping of {@code ncs.h}, one method per C function, C names and C semantics.
+ * JNA direct mapping of {@code ncs.h} and {@code ncs_net.h}, one method per C function, C names and C semantics.
  * Nothing else lives here: callers are the safe wrappers in {@code dev.ncs.nativelib}.
  * Pointers to opaque structs travel as addresses in a {@code long}; {@code uint64_t} as {@code long}
  * (two's complement); out-parameters as one-element arrays.
@@ -88,9 +88,7 @@ public final class NcsLibrary {
 
     public static native long ncs_call_bytes_needed(long call);
 
-    public static native void ncs_call_destroy(long call, long[] leaked);
-
-    public static native void ncs_call_destroy_v2(long call, long[] leaked, long[] leakedBytes);
+    public static native void ncs_call_destroy(long call, long[] leaked, long[] leakedBytes);
 
     public static native int ncs_buffer_set_owner(long handle, String owner);
 
@@ -99,6 +97,8 @@ public final class NcsLibrary {
     public static native int ncs_plugin_load(String path, byte[] error, long errorSize);
 
     public static native int ncs_library_count();
+
+    // ncs_net.h
 
     public static native int ncs_tcp_state(int ipVersion, byte[] localAddress, int localPort, byte[] remoteAddress,
             int remotePort);

@@ -17,6 +17,6 @@ else
     return 1
 fi
 case ":$PATH:" in
-    "$JAVA_HOME/bin:"*) ;;
+    ":$JAVA_HOME/bin:"*) ;;
     *) export PATH="$JAVA_HOME/bin:$PATH" ;;
 esac

@@ -2,6 +2,7 @@ package dev.ncs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ncs.nativelib.NativeGlobals;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -11,6 +12,7 @@ import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.test.context.SpringBootTest;
 import tools.jackson.core.json.JsonReadFeature;
@@ -20,13 +22,15 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * The shared fixture of whole-application tests: a real NCS on random ports, an HTTP client, and
  * after every test the check that native memory is back to zero, read from /actuator/prometheus as a
- * user would.
+ * user would. libncs's process-wide settings (budget, buffer cache, leak detection) are those of the
+ * test's context before and after every test ({@link NativeGlobals}), whatever a test changed.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
     "management.server.port=0", "ncs.workers.threads=2", "ncs.leak-detection.level=paranoid",
     // Triton's Java client (test scope) bundles an old Jackson 2, which would switch on the actuator's
     // Jackson 2 support; the service itself uses Jackson 3 only.
     "spring.autoconfigure.exclude=org.springframework.boot.actuate.autoconfigure.endpoint.jackson.Jackson2EndpointAutoConfiguration"})
+@ExtendWith(NativeGlobals.class)
 public abstract class IntegrationTestSupport {
 
     protected static final JsonMapper JSON = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)

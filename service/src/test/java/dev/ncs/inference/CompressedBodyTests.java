@@ -6,9 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.ncs.kernel.InvalidInputException;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.FilterInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Random;
 import java.util.zip.CRC32;
 import java.util.zip.Deflater;
 import java.util.zip.DeflaterOutputStream;
@@ -81,6 +84,70 @@ class CompressedBodyTests {
                 .hasMessageContaining("bytes after the end of its deflate data (at compressed byte " + zlib.size() + ")");
         assertThatThrownBy(() -> decode(Arrays.copyOf(zlib.toByteArray(), zlib.size() - 2), CompressedBody.Format.DEFLATE))
                 .hasMessageContaining("truncated").hasMessageContaining("in the compressed data");
+    }
+
+    @Test
+    void anEmptyMemberDecodesToNothing() throws IOException {
+        assertThat(decode(gzip(new byte[0]), CompressedBody.Format.GZIP)).isEmpty();
+        assertThat(decode(concat(gzip(new byte[0]), gzip(TEXT)), CompressedBody.Format.GZIP)).isEqualTo(TEXT);
+    }
+
+    /** Incompressible data over many 64 KiB reads, the compressed bytes arriving a few at a time. */
+    @Test
+    void aLargeBodyTricklingInDecodesWhole() throws IOException {
+        byte[] data = new byte[1_000_003];
+        new Random(42).nextBytes(data);
+        byte[] compressed = concat(gzip(Arrays.copyOf(data, 300_000)), gzip(Arrays.copyOfRange(data, 300_000,
+                data.length)));
+
+        try (CompressedBody in = new CompressedBody(trickle(compressed, 7), CompressedBody.Format.GZIP)) {
+            assertThat(in.readAllBytes()).isEqualTo(data);
+        }
+        assertThat(decode(compressed, CompressedBody.Format.GZIP)).isEqualTo(data);
+    }
+
+    @Test
+    void aHeaderThatIsNotGzipIsCorrupt() throws IOException {
+        byte[] member = gzip(TEXT);
+        byte[] magic = member.clone();
+        magic[1] = (byte) 0x8c;
+        byte[] method = member.clone();
+        method[2] = 7;
+        byte[] reserved = member.clone();
+        reserved[3] = (byte) 0x20;
+
+        assertThatThrownBy(() -> decode(magic, CompressedBody.Format.GZIP)).isInstanceOf(InvalidInputException.class)
+                .hasMessageContaining("corrupt at compressed byte 2: it does not start with the gzip magic bytes 1f 8b");
+        assertThatThrownBy(() -> decode(method, CompressedBody.Format.GZIP))
+                .hasMessageContaining("its compression method is not deflate (8)");
+        assertThatThrownBy(() -> decode(reserved, CompressedBody.Format.GZIP))
+                .hasMessageContaining("its header sets reserved flags");
+        assertThatThrownBy(() -> decode(new byte[] {1, 2, 3}, CompressedBody.Format.DEFLATE))
+                .hasMessageContaining("the request body's deflate data is corrupt at compressed byte");
+    }
+
+    @Test
+    void deflateWithAPresetDictionaryIsRefused() {
+        Deflater deflater = new Deflater();
+        deflater.setDictionary("{\"inputs\"".getBytes(StandardCharsets.US_ASCII));
+        deflater.setInput(TEXT);
+        deflater.finish();
+        byte[] buffer = new byte[1024];
+        int n = deflater.deflate(buffer);
+        deflater.end();
+
+        assertThatThrownBy(() -> decode(Arrays.copyOf(buffer, n), CompressedBody.Format.DEFLATE))
+                .hasMessageContaining("it needs a preset dictionary, which HTTP's deflate does not use");
+    }
+
+    /** {@code bytes}, at most {@code most} per read, as a slow network delivers them. */
+    private static InputStream trickle(byte[] bytes, int most) {
+        return new FilterInputStream(new ByteArrayInputStream(bytes)) {
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                return super.read(b, off, Math.min(len, most));
+            }
+        };
     }
 
     private static byte[] decode(byte[] body, CompressedBody.Format format) throws IOException {

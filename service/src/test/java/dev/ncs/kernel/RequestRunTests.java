@@ -8,6 +8,7 @@ import dev.ncs.nativelib.DataType;
 import dev.ncs.nativelib.KernelCall;
 import dev.ncs.nativelib.NativeBuffer;
 import dev.ncs.nativelib.NativeException;
+import dev.ncs.nativelib.NativeGlobals;
 import dev.ncs.nativelib.NativeRuntime;
 import dev.ncs.nativelib.NativeStatus;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -31,12 +32,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The request's state machine driven by hand: the worker tasks run when the test says, on the test's
  * thread or threads it starts, and calls are fakes that block or fail on cue, so each race is played
  * in a chosen order. Buffers are real libncs buffers: after each test none is left.
  */
+@ExtendWith(NativeGlobals.class)
 class RequestRunTests {
 
     private static final KernelMetadata KERNEL = new KernelMetadata("fake", "a fake kernel", "test", true,
@@ -267,51 +270,41 @@ class RequestRunTests {
 
     @Test
     void aBudgetRefusalIsA413WhenTheCallCouldNeverFitAndA507WhenItCouldLater() throws Exception {
-        long limit = runtime.memory().stats().limitBytes();
         runtime.memory().setMemoryLimit(1 << 20);
-        try {
-            FakeCall never = new FakeCall(1, (part, self) -> { });
-            never.prepareFailure = new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
-            never.bytesNeeded = 2 << 20;
-            Future<KernelResult> first = start(never, Duration.ofSeconds(30));
-            workers.runNext();
-            assertFailure(first, ExceedsMemoryBudgetException.class, "needs 2097152 bytes");
+        FakeCall never = new FakeCall(1, (part, self) -> { });
+        never.prepareFailure = new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
+        never.bytesNeeded = 2 << 20;
+        Future<KernelResult> first = start(never, Duration.ofSeconds(30));
+        workers.runNext();
+        assertFailure(first, ExceedsMemoryBudgetException.class, "needs 2097152 bytes");
 
-            FakeCall later = new FakeCall(1, (part, self) -> { });
-            later.prepareFailure = new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
-            later.bytesNeeded = 1000;
-            Future<KernelResult> second = start(later, Duration.ofSeconds(30));
-            workers.runNext();
-            Throwable refusal = assertFailure(second, MemoryBudgetExhaustedException.class, "fake: out of memory");
-            assertThat(((MemoryBudgetExhaustedException) refusal).limitBytes()).isEqualTo(1 << 20);
-            assertThat(registry.get("ncs.rejected").tag("reason", "memory_budget").counter().count()).isEqualTo(1);
-        } finally {
-            runtime.memory().setMemoryLimit(limit);
-        }
+        FakeCall later = new FakeCall(1, (part, self) -> { });
+        later.prepareFailure = new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
+        later.bytesNeeded = 1000;
+        Future<KernelResult> second = start(later, Duration.ofSeconds(30));
+        workers.runNext();
+        Throwable refusal = assertFailure(second, MemoryBudgetExhaustedException.class, "fake: out of memory");
+        assertThat(((MemoryBudgetExhaustedException) refusal).limitBytes()).isEqualTo(1 << 20);
+        assertThat(registry.get("ncs.rejected").tag("reason", "memory_budget").counter().count()).isEqualTo(1);
     }
 
     @Test
     void aSplitCallThatCouldNeverFitIsTriedOnceMoreInOnePart() throws Exception {
-        long limit = runtime.memory().stats().limitBytes();
         runtime.memory().setMemoryLimit(1 << 20);
-        try {
-            FakeCall split = new FakeCall(2, (part, self) -> { });
-            split.prepareFailure = new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
-            split.bytesNeeded = 2 << 20;
-            FakeCall whole = new FakeCall(1, (part, self) -> { });
-            java.util.Iterator<FakeCall> made = List.of(split, whole).iterator();
-            Future<KernelResult> request = start(made::next, Duration.ofSeconds(30));
+        FakeCall split = new FakeCall(2, (part, self) -> { });
+        split.prepareFailure = new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
+        split.bytesNeeded = 2 << 20;
+        FakeCall whole = new FakeCall(1, (part, self) -> { });
+        java.util.Iterator<FakeCall> made = List.of(split, whole).iterator();
+        Future<KernelResult> request = start(made::next, Duration.ofSeconds(30));
 
-            workers.runNext();
-            try (KernelResult result = request.get(10, TimeUnit.SECONDS)) {
-                assertThat(result.outputs()).hasSize(1);
-            }
-            assertThat(whole.maxParts).isEqualTo(1);
-            assertThat(split.closes.get()).isEqualTo(1);
-            assertThat(whole.closes.get()).isEqualTo(1);
-        } finally {
-            runtime.memory().setMemoryLimit(limit);
+        workers.runNext();
+        try (KernelResult result = request.get(10, TimeUnit.SECONDS)) {
+            assertThat(result.outputs()).hasSize(1);
         }
+        assertThat(whole.maxParts).isEqualTo(1);
+        assertThat(split.closes.get()).isEqualTo(1);
+        assertThat(whole.closes.get()).isEqualTo(1);
     }
 
     private Future<KernelResult> start(FakeCall call, Duration timeout) {

@@ -11,11 +11,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.util.unit.DataSize;
 
 /**
  * ncs.native.buffer-cache: the memory of a freed large buffer serves the next buffer of its size, is
@@ -28,17 +25,8 @@ class BufferCacheIntegrationTests extends IntegrationTestSupport {
     @Autowired
     NativeRuntime runtime;
 
-    /** Test classes that ran before in this context may have left freed blocks cached: count from none. */
-    @BeforeEach
-    void startWithAnEmptyCache() {
-        runtime.memory().trimBufferCache(Duration.ZERO);
-    }
-
-    @AfterEach
-    void emptyTheCacheAndRestoreTheDefaultBudget() {
-        runtime.memory().trimBufferCache(Duration.ZERO);
-        runtime.memory().setMemoryLimit(4L * 1024 * 1024 * 1024);
-    }
+    @Autowired
+    NativeProperties configured;
 
     @Test
     void aSecondRequestOfTheSameSizeReusesTheFirstOnesMemory() throws Exception {
@@ -58,8 +46,8 @@ class BufferCacheIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void cachedMemoryGoesBackOnceIdle() throws Exception {
-        var settings = new NativeProperties(DataSize.ofGigabytes(4), null,
-                new NativeProperties.BufferCache(DataSize.ofMegabytes(256), Duration.ofMillis(200)));
+        var settings = new NativeProperties(configured.memoryLimit(), null,
+                new NativeProperties.BufferCache(configured.bufferCache().size(), Duration.ofMillis(200)));
         BufferCacheTrimmer trimmer = new BufferCacheTrimmer(runtime.memory(), settings);
         try {
             assertThat(meanOfDescribe(1_000_000)).isEqualTo(499_999.5);

@@ -19,7 +19,6 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -41,16 +40,10 @@ class MemoryBudgetIntegrationTests extends IntegrationTestSupport {
     @Autowired
     NativeExecutor executor;
 
-    /** libncs is process-wide, and other test contexts set their own budget: set this class's for each test. */
+    /** This class's budget, for each test (the configured one comes back after it: NativeGlobals). */
     @BeforeEach
     void applyTheBudget() {
         runtime.memory().setMemoryLimit(BUDGET);
-    }
-
-    /** ...and give the contexts other test classes share their budget back. */
-    @AfterEach
-    void restoreTheDefaultBudget() {
-        runtime.memory().setMemoryLimit(4L * 1024 * 1024 * 1024);
     }
 
     @Test

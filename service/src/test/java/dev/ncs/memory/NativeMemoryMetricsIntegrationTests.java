@@ -3,16 +3,21 @@ package dev.ncs.memory;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncs.IntegrationTestSupport;
+import dev.ncs.nativelib.NativeProperties;
 import java.util.Random;
 import java.util.stream.Collectors;
 import java.util.stream.DoubleStream;
 import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
 
 /**
  * The metrics contract of docs/operations.md ("Metrics") as scraped from /actuator/prometheus on the
  * management port.
  */
 class NativeMemoryMetricsIntegrationTests extends IntegrationTestSupport {
+
+    @Autowired
+    NativeProperties configured;
 
     @Test
     void everyContractMetricIsExported() throws Exception {
@@ -32,7 +37,7 @@ class NativeMemoryMetricsIntegrationTests extends IntegrationTestSupport {
             assertThat(metric(metrics, name)).as(name).isNotNaN();
         }
         assertThat(metrics).contains("ncs_kernel_seconds_bucket{");
-        assertThat(metric(metrics, "ncs_native_memory_limit_bytes")).isEqualTo(4L * 1024 * 1024 * 1024);
+        assertThat(metric(metrics, "ncs_native_memory_limit_bytes")).isEqualTo(configured.memoryLimit().toBytes());
         assertThat(metric(metrics, "ncs_native_memory_peak_bytes")).isPositive();
     }
 

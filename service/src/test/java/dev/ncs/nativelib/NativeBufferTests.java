@@ -13,8 +13,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Reference counting, handle safety and leak reclamation of the binding, without Spring. */
+@ExtendWith(NativeGlobals.class)
 class NativeBufferTests {
 
     private final NativeRuntime runtime = NativeRuntime.load(Optional.empty());
@@ -122,31 +124,21 @@ class NativeBufferTests {
     @Test
     void atParanoidLevelUseAfterReleaseSaysWhereTheBufferWasReleasedAndCreated() {
         runtime.leaks().setLeakDetection(LeakDetection.PARANOID, 1);
-        try {
-            NativeBuffer buffer = runtime.memory().allocate(8, "test");
-            buffer.retain();
-            buffer.release();
-            buffer.close();
+        NativeBuffer buffer = runtime.memory().allocate(8, "test");
+        buffer.retain();
+        buffer.release();
+        buffer.close();
 
-            assertThatThrownBy(buffer::open).isInstanceOf(IllegalStateException.class)
-                    .hasMessageContaining("released at:")
-                    .hasMessageContaining("created at:")
-                    .hasMessageContaining("NativeBufferTests.atParanoidLevel");
-        } finally {
-            runtime.leaks().setLeakDetection(LeakDetection.SIMPLE, 128);
-        }
+        assertThatThrownBy(buffer::open).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("released at:")
+                .hasMessageContaining("created at:")
+                .hasMessageContaining("NativeBufferTests.atParanoidLevel");
     }
 
     @Test
     void withDetectionDisabledADroppedBufferIsNotReclaimed() throws InterruptedException {
         runtime.leaks().setLeakDetection(LeakDetection.DISABLED, 128);
-        long handle;
-        try {
-            NativeBuffer buffer = runtime.memory().allocate(64, "disabled-test");
-            handle = buffer.handle();
-        } finally {
-            runtime.leaks().setLeakDetection(LeakDetection.SIMPLE, 128);
-        }
+        long handle = runtime.memory().allocate(64, "disabled-test").handle();
         for (int i = 0; i < 5; i++) {
             System.gc();
             Thread.sleep(20);
@@ -187,11 +179,7 @@ class NativeBufferTests {
     void anUnreachableUnreleasedBufferIsReclaimedAndCountedAsAJavaLeak() throws InterruptedException {
         long leaksBefore = runtime.leaks().javaLeaks("leak-test");
         runtime.leaks().setLeakDetection(LeakDetection.PARANOID, 1);
-        try {
-            runtime.memory().allocate(1024, "leak-test");
-        } finally {
-            runtime.leaks().setLeakDetection(LeakDetection.SIMPLE, 128);
-        }
+        runtime.memory().allocate(1024, "leak-test");
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (runtime.leaks().javaLeaks("leak-test") == leaksBefore && System.nanoTime() < deadline) {
             System.gc();

@@ -23,7 +23,7 @@ import tools.jackson.databind.json.JsonMapper;
  * user would.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
-    "management.server.port=0", "ncs.workers.threads=2", "ncs.leak-detection.level=paranoid",
+    "management.server.port=0", "ncs.grpc.port=0", "ncs.grpc.address=127.0.0.1", "ncs.workers.threads=2", "ncs.leak-detection.level=paranoid",
     // Triton's Java client (test scope) bundles an old Jackson 2, which would switch on the actuator's
     // Jackson 2 support; the service itself uses Jackson 3 only.
     "spring.autoconfigure.exclude=org.springframework.boot.actuate.autoconfigure.endpoint.jackson.Jackson2EndpointAutoConfiguration"})

@@ -1,0 +1,219 @@
+package dev.ncs.grpc;
+
+import dev.ncs.inference.ModelMetadata;
+import dev.ncs.inference.ServerController;
+import dev.ncs.kernel.Cancellation;
+import dev.ncs.kernel.KernelCatalog;
+import dev.ncs.kernel.KernelMetadata;
+import dev.ncs.nativelib.NativeRuntime;
+import dev.ncs.system.GrpcErrorMapping;
+import inference.GRPCInferenceServiceGrpc;
+import inference.GrpcService.ModelInferRequest;
+import inference.GrpcService.ModelInferResponse;
+import inference.GrpcService.ModelMetadataRequest;
+import inference.GrpcService.ModelMetadataResponse;
+import inference.GrpcService.ModelMetadataResponse.TensorMetadata;
+import inference.GrpcService.ModelReadyRequest;
+import inference.GrpcService.ModelReadyResponse;
+import inference.GrpcService.ModelStreamInferResponse;
+import inference.GrpcService.ServerLiveRequest;
+import inference.GrpcService.ServerLiveResponse;
+import inference.GrpcService.ServerMetadataRequest;
+import inference.GrpcService.ServerMetadataResponse;
+import inference.GrpcService.ServerReadyRequest;
+import inference.GrpcService.ServerReadyResponse;
+import io.grpc.Context;
+import io.grpc.Deadline;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerMethodDefinition;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerCall;
+import io.grpc.Metadata;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.springframework.stereotype.Component;
+
+/**
+ * The RPCs of {@code inference.GRPCInferenceService} that NCS serves: health, metadata, inference (unary
+ * and streamed). Thin: metadata comes from the catalog as over HTTP, inference goes to {@link GrpcInference},
+ * failures become statuses in {@link GrpcErrorMapping}. Every other RPC of Triton's service answers
+ * UNIMPLEMENTED with a message ({@link #definition()}).
+ */
+@Component
+class InferenceEndpoint extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
+
+    /** The RPCs implemented here; the rest of the service is refused. */
+    static final Set<String> IMPLEMENTED = Set.of("ServerLive", "ServerReady", "ModelReady", "ServerMetadata",
+            "ModelMetadata", "ModelInfer", "ModelStreamInfer");
+
+    private final KernelCatalog catalog;
+    private final GrpcInference inference;
+    private final GrpcErrorMapping errors;
+    private final String version;
+
+    InferenceEndpoint(KernelCatalog catalog, GrpcInference inference, GrpcErrorMapping errors, NativeRuntime runtime) {
+        this.catalog = catalog;
+        this.inference = inference;
+        this.errors = errors;
+        this.version = runtime.version();
+    }
+
+    /** The service as served: the implemented RPCs, and a refusal that says so for each of the others. */
+    ServerServiceDefinition definition() {
+        ServerServiceDefinition generated = bindService();
+        ServerServiceDefinition.Builder served = ServerServiceDefinition.builder(generated.getServiceDescriptor());
+        generated.getMethods().forEach(method -> served.addMethod(served(method)));
+        return served.build();
+    }
+
+    private static <Q, R> ServerMethodDefinition<Q, R> served(ServerMethodDefinition<Q, R> method) {
+        return IMPLEMENTED.contains(method.getMethodDescriptor().getBareMethodName()) ? method
+                : unimplemented(method.getMethodDescriptor());
+    }
+
+    private static <Q, R> ServerMethodDefinition<Q, R> unimplemented(MethodDescriptor<Q, R> method) {
+        ServerCallHandler<Q, R> refusal = (ServerCall<Q, R> call, Metadata headers) -> {
+            call.close(Status.UNIMPLEMENTED.withDescription("NCS does not implement " + method.getBareMethodName()
+                    + "; it serves " + String.join(", ", IMPLEMENTED.stream().sorted().toList())
+                    + " (and the same over HTTP, where Triton's extensions it has are listed by GET /v2)"),
+                    new Metadata());
+            return new ServerCall.Listener<>() { };
+        };
+        return ServerMethodDefinition.create(method, refusal);
+    }
+
+    @Override
+    public void serverLive(ServerLiveRequest request, StreamObserver<ServerLiveResponse> response) {
+        answer(response, () -> ServerLiveResponse.newBuilder().setLive(true).build());
+    }
+
+    @Override
+    public void serverReady(ServerReadyRequest request, StreamObserver<ServerReadyResponse> response) {
+        answer(response, () -> ServerReadyResponse.newBuilder().setReady(true).build());
+    }
+
+    @Override
+    public void modelReady(ModelReadyRequest request, StreamObserver<ModelReadyResponse> response) {
+        answer(response, () -> {
+            catalog.get(request.getName(), emptyToNull(request.getVersion()));
+            return ModelReadyResponse.newBuilder().setReady(true).build();
+        });
+    }
+
+    @Override
+    public void serverMetadata(ServerMetadataRequest request, StreamObserver<ServerMetadataResponse> response) {
+        answer(response, () -> ServerMetadataResponse.newBuilder().setName(ServerController.NAME).setVersion(version)
+                .addAllExtensions(ServerController.EXTENSIONS).build());
+    }
+
+    @Override
+    public void modelMetadata(ModelMetadataRequest request, StreamObserver<ModelMetadataResponse> response) {
+        answer(response, () -> {
+            KernelMetadata kernel = catalog.get(request.getName(), emptyToNull(request.getVersion()));
+            ModelMetadata metadata = ModelMetadata.of(kernel);
+            return ModelMetadataResponse.newBuilder().setName(metadata.name()).addAllVersions(metadata.versions())
+                    .setPlatform(metadata.platform()).addAllInputs(tensors(metadata.inputs()))
+                    .addAllOutputs(tensors(metadata.outputs())).build();
+        });
+    }
+
+    @Override
+    public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> response) {
+        Cancellation cancellation = cancelledWithCall((ServerCallStreamObserver<?>) response);
+        answer(response, () -> inference.infer(request, timeLeft(), cancellation));
+    }
+
+    /**
+     * A stream of requests, each answered in order before the next is read (a request runs on the call's
+     * thread: the next waits in the transport, under its flow control). A failed request answers with its
+     * {@code error_message} and the stream goes on.
+     */
+    @Override
+    public StreamObserver<ModelInferRequest> modelStreamInfer(StreamObserver<ModelStreamInferResponse> response) {
+        ServerCallStreamObserver<ModelStreamInferResponse> call = (ServerCallStreamObserver<ModelStreamInferResponse>) response;
+        Cancellation cancellation = cancelledWithCall(call);
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(ModelInferRequest request) {
+                ModelStreamInferResponse.Builder answer = ModelStreamInferResponse.newBuilder();
+                try {
+                    answer.setInferResponse(inference.infer(request, timeLeft(), cancellation));
+                } catch (RuntimeException e) {
+                    StatusRuntimeException status = errors.toStatus(e);
+                    answer.setErrorMessage(status.getStatus().getDescription());
+                }
+                if (!call.isCancelled()) {
+                    call.onNext(answer.build());
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                cancellation.cancel("the client cancelled the call");
+            }
+
+            @Override
+            public void onCompleted() {
+                if (!call.isCancelled()) {
+                    call.onCompleted();
+                }
+            }
+        };
+    }
+
+    private <T> void answer(StreamObserver<T> response, Supplier<T> work) {
+        T result;
+        try {
+            result = work.get();
+        } catch (RuntimeException e) {
+            response.onError(errors.toStatus(e));
+            return;
+        }
+        response.onNext(result);
+        response.onCompleted();
+    }
+
+    /**
+     * A cancellation raised when the client cancels the call or goes away. It listens on the call's context,
+     * which the transport cancels at once (the call's own cancel callback would wait behind the request
+     * running on the call's thread). A call cancelled because its deadline passed is left to the kernel
+     * layer, whose deadline is the same or sooner: it answers DEADLINE_EXCEEDED and counts the request as a
+     * deadline, not as a client that left.
+     */
+    private static Cancellation cancelledWithCall(ServerCallStreamObserver<?> call) {
+        Cancellation cancellation = new Cancellation();
+        Context context = Context.current();
+        Deadline deadline = context.getDeadline();
+        Runnable cancel = () -> {
+            if (deadline == null || !deadline.isExpired()) {
+                cancellation.cancel("the client cancelled the call");
+            }
+        };
+        context.addListener(cancelled -> cancel.run(), Runnable::run);
+        call.setOnCancelHandler(cancel); // also lets a late answer to a cancelled call be dropped quietly
+        return cancellation;
+    }
+
+    /** The time left until the call's deadline, or null when the client set none. */
+    private static Duration timeLeft() {
+        Deadline deadline = Context.current().getDeadline();
+        return deadline == null ? null : Duration.ofNanos(Math.max(0, deadline.timeRemaining(TimeUnit.NANOSECONDS)));
+    }
+
+    private static String emptyToNull(String version) {
+        return version.isEmpty() ? null : version;
+    }
+
+    private static List<TensorMetadata> tensors(List<ModelMetadata.Tensor> tensors) {
+        return tensors.stream().map(t -> TensorMetadata.newBuilder().setName(t.name()).setDatatype(t.datatype())
+                .addAllShape(t.shape()).build()).toList();
+    }
+}

@@ -14,7 +14,7 @@ import org.springframework.stereotype.Service;
 
 /**
  * One gRPC inference, through the kernel layer exactly as over HTTP: decode the message, receive its
- * tensors into native memory, take a place in the queue, run the kernel with the call's cancellation,
+ * raw tensors into native memory (from the transport's buffers, see {@link InferCallMarshaller}), take a place in the queue, run the kernel with the call's cancellation,
  * and write the response from the outputs while they are still in native memory.
  */
 @Service
@@ -34,9 +34,10 @@ class GrpcInference {
      * Runs {@code request}. {@code callDeadline} is the time left until the call's gRPC deadline (null
      * without one); the kernel is cancelled at it or at the {@code timeout} parameter, whichever is sooner.
      */
-    ModelInferResponse infer(ModelInferRequest request, Duration callDeadline, Cancellation cancellation) {
+    ModelInferResponse infer(InferCall call, Duration callDeadline, Cancellation cancellation) {
+        ModelInferRequest request = call.header();
         KernelMetadata kernel = catalog.get(request.getModelName(), GrpcInferenceCodec.version(request));
-        GrpcInferenceCodec.Decoded decoded = kernels.decode(() -> codec.decode(kernel, request));
+        GrpcInferenceCodec.Decoded decoded = kernels.decode(() -> codec.decode(kernel, call));
         KernelRequest kernelRequest = decoded.request();
         try (Upload upload = kernels.receive(kernelRequest);
                 KernelService.Admission admission = kernels.admit(kernel)) {

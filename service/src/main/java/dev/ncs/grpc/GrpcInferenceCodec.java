@@ -1,7 +1,6 @@
 package dev.ncs.grpc;
 
 import com.google.protobuf.ByteString;
-import dev.ncs.inference.BytesEncoding;
 import dev.ncs.inference.LimitExceededException;
 import dev.ncs.inference.LimitsProperties;
 import dev.ncs.kernel.InvalidInputException;
@@ -58,7 +57,8 @@ class GrpcInferenceCodec {
     record Decoded(KernelRequest request, List<String> outputs) {
     }
 
-    Decoded decode(KernelMetadata kernel, ModelInferRequest request) {
+    Decoded decode(KernelMetadata kernel, InferCall call) {
+        ModelInferRequest request = call.header();
         Map<String, String> parameters = new LinkedHashMap<>();
         Duration timeout = null;
         for (Map.Entry<String, InferParameter> entry : request.getParametersMap().entrySet()) {
@@ -71,7 +71,7 @@ class GrpcInferenceCodec {
                 parameters.put(key, value);
             }
         }
-        List<KernelInput> inputs = inputs(request);
+        List<KernelInput> inputs = inputs(request, call);
         return new Decoded(new KernelRequest(kernel.name(), version(request), inputs, parameters, timeout),
                 outputs(kernel, request.getOutputsList()));
     }
@@ -118,12 +118,12 @@ class GrpcInferenceCodec {
         return ByteString.copyFrom(data.asByteBuffer());
     }
 
-    private List<KernelInput> inputs(ModelInferRequest request) {
+    private List<KernelInput> inputs(ModelInferRequest request, InferCall call) {
         int count = request.getInputsCount();
         if (count > limits.maxInputs()) {
             throw LimitExceededException.shape("the number of inputs", count, "max-inputs", limits.maxInputs());
         }
-        int raw = request.getRawInputContentsCount();
+        int raw = call.rawCount();
         if (raw > 0 && raw != count) {
             throw new InvalidInputException("the request has " + raw + " raw_input_contents for " + count + " inputs; "
                     + "send one per input, in the inputs' order (or none, and every input's values in its contents)");
@@ -152,8 +152,8 @@ class GrpcInferenceCodec {
                     throw new InvalidInputException("input '" + name + "' has both contents and raw_input_contents; "
                             + "send one");
                 }
-                inputs.add(new KernelInput(name, type, shape, rawSource(name, type, elementCount,
-                        request.getRawInputContents(i))));
+                checkRawSize(name, type, elementCount, call.rawSize(i));
+                inputs.add(new KernelInput(name, type, shape, call.raw(i, name, type, elementCount)));
             } else {
                 inputs.add(new KernelInput(name, type, shape, TypedTensorSource.of(name, type, input.getContents(),
                         elementCount)));
@@ -162,14 +162,16 @@ class GrpcInferenceCodec {
         return inputs;
     }
 
-    private static RawTensorSource rawSource(String name, DataType type, long count, ByteString bytes) {
-        if (type == DataType.BYTES) {
-            BytesEncoding.validate(name, MemorySegment.ofBuffer(bytes.asReadOnlyByteBuffer()), count);
-        } else if (bytes.size() != count * type.elementSize()) {
-            throw new InvalidInputException("raw_input_contents of input '" + name + "' is " + bytes.size()
-                    + " bytes, but " + count + " " + type + " elements take " + count * type.elementSize() + " bytes");
+    /** The size a raw tensor must have (BYTES: at least 4 bytes per element; its framing is checked as it arrives). */
+    private static void checkRawSize(String name, DataType type, long count, long size) {
+        if (type == DataType.BYTES && size / 4 < count) {
+            throw new InvalidInputException("raw_input_contents of input '" + name + "' is " + size + " bytes, too small "
+                    + "for " + count + " BYTES elements of at least 4 bytes each");
         }
-        return new RawTensorSource(bytes);
+        if (type != DataType.BYTES && size != count * type.elementSize()) {
+            throw new InvalidInputException("raw_input_contents of input '" + name + "' is " + size + " bytes, but "
+                    + count + " " + type + " elements take " + count * type.elementSize() + " bytes");
+        }
     }
 
     private static long[] shape(String name, List<Long> dims) {

@@ -27,6 +27,8 @@ import io.grpc.Deadline;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
+import io.grpc.stub.ServerCalls;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.MethodDescriptor;
@@ -54,6 +56,9 @@ class InferenceEndpoint extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImp
     static final Set<String> IMPLEMENTED = Set.of("ServerLive", "ServerReady", "ModelReady", "ServerMetadata",
             "ModelMetadata", "ModelInfer", "ModelStreamInfer");
 
+    /** How long before its deadline a client's cancel is taken for the deadline itself. */
+    static final Duration DEADLINE_SLACK = Duration.ofMillis(250);
+
     private final KernelCatalog catalog;
     private final GrpcInference inference;
     private final GrpcErrorMapping errors;
@@ -66,11 +71,23 @@ class InferenceEndpoint extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImp
         this.version = runtime.version();
     }
 
-    /** The service as served: the implemented RPCs, and a refusal that says so for each of the others. */
+    /**
+     * The service as served: the implemented RPCs, ModelInfer with a request marshaller that keeps raw
+     * tensors off the heap ({@link InferCallMarshaller}), and a refusal that says so for each other RPC.
+     */
     ServerServiceDefinition definition() {
         ServerServiceDefinition generated = bindService();
-        ServerServiceDefinition.Builder served = ServerServiceDefinition.builder(generated.getServiceDescriptor());
-        generated.getMethods().forEach(method -> served.addMethod(served(method)));
+        MethodDescriptor<ModelInferRequest, ModelInferResponse> protoInfer = GRPCInferenceServiceGrpc.getModelInferMethod();
+        MethodDescriptor<InferCall, ModelInferResponse> infer = protoInfer.toBuilder(new InferCallMarshaller(),
+                protoInfer.getResponseMarshaller()).build();
+        ServiceDescriptor original = generated.getServiceDescriptor();
+        ServiceDescriptor.Builder descriptor = ServiceDescriptor.newBuilder(original.getName())
+                .setSchemaDescriptor(original.getSchemaDescriptor());
+        original.getMethods().forEach(method -> descriptor.addMethod(method == protoInfer ? infer : method));
+        ServerServiceDefinition.Builder served = ServerServiceDefinition.builder(descriptor.build());
+        served.addMethod(infer, ServerCalls.asyncUnaryCall(this::modelInfer));
+        generated.getMethods().stream().filter(method -> method.getMethodDescriptor() != protoInfer)
+                .forEach(method -> served.addMethod(served(method)));
         return served.build();
     }
 
@@ -125,10 +142,12 @@ class InferenceEndpoint extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImp
         });
     }
 
-    @Override
-    public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> response) {
-        Cancellation cancellation = cancelledWithCall((ServerCallStreamObserver<?>) response);
-        answer(response, () -> inference.infer(request, timeLeft(), cancellation));
+    /** ModelInfer, its request read by {@link InferCallMarshaller}. */
+    private void modelInfer(InferCall call, StreamObserver<ModelInferResponse> response) {
+        try (call) {
+            Cancellation cancellation = cancelledWithCall((ServerCallStreamObserver<?>) response);
+            answer(response, () -> inference.infer(call, timeLeft(), cancellation));
+        }
     }
 
     /**
@@ -145,7 +164,7 @@ class InferenceEndpoint extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImp
             public void onNext(ModelInferRequest request) {
                 ModelStreamInferResponse.Builder answer = ModelStreamInferResponse.newBuilder();
                 try {
-                    answer.setInferResponse(inference.infer(request, timeLeft(), cancellation));
+                    answer.setInferResponse(inference.infer(InferCall.of(request), timeLeft(), cancellation));
                 } catch (RuntimeException e) {
                     StatusRuntimeException status = errors.toStatus(e);
                     answer.setErrorMessage(status.getStatus().getDescription());
@@ -184,16 +203,17 @@ class InferenceEndpoint extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImp
     /**
      * A cancellation raised when the client cancels the call or goes away. It listens on the call's context,
      * which the transport cancels at once (the call's own cancel callback would wait behind the request
-     * running on the call's thread). A call cancelled because its deadline passed is left to the kernel
-     * layer, whose deadline is the same or sooner: it answers DEADLINE_EXCEEDED and counts the request as a
-     * deadline, not as a client that left.
+     * running on the call's thread). A call cancelled at its deadline is left to the kernel layer, whose
+     * deadline is the same or sooner: it answers DEADLINE_EXCEEDED and counts a deadline, not a client that
+     * left. The client's clock starts before the server's, so its cancel at the deadline arrives a little
+     * early: a cancel within {@link #DEADLINE_SLACK} of the deadline counts as the deadline.
      */
     private static Cancellation cancelledWithCall(ServerCallStreamObserver<?> call) {
         Cancellation cancellation = new Cancellation();
         Context context = Context.current();
         Deadline deadline = context.getDeadline();
         Runnable cancel = () -> {
-            if (deadline == null || !deadline.isExpired()) {
+            if (deadline == null || deadline.timeRemaining(TimeUnit.NANOSECONDS) > DEADLINE_SLACK.toNanos()) {
                 cancellation.cancel("the client cancelled the call");
             }
         };

@@ -2,10 +2,11 @@ package dev.ncs.grpc;
 
 import com.google.protobuf.ByteString;
 import dev.ncs.kernel.TensorSource;
+import dev.ncs.nativelib.DataType;
 import java.lang.foreign.MemorySegment;
 
-/** An input sent in {@code raw_input_contents}: its bytes are already in the protocol's encoding. */
-record RawTensorSource(ByteString bytes) implements TensorSource {
+/** An input of {@code raw_input_contents} already on the heap (a message parsed whole). */
+record RawTensorSource(ByteString bytes, String name, DataType type, long count) implements TensorSource {
 
     @Override
     public boolean inMemory() {
@@ -20,5 +21,6 @@ record RawTensorSource(ByteString bytes) implements TensorSource {
     @Override
     public void writeTo(MemorySegment target) {
         target.copyFrom(MemorySegment.ofBuffer(bytes.asReadOnlyByteBuffer()));
+        RawTensors.check(name, type, count, target);
     }
 }

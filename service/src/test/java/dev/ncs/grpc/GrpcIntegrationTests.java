@@ -29,6 +29,8 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.MethodDescriptor;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -241,11 +243,42 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
                 .putParameters("alpha", InferParameter.getDefaultInstance()).build()),
                 Status.Code.INVALID_ARGUMENT, "parameter 'alpha' has no value");
         assertStatus(() -> stub.modelInfer(ModelInferRequest.newBuilder().setModelName("sha256")
-                .addInputs(tensor("data", "BYTES", 2)).addRawInputContents(ByteString.copyFrom(new byte[] {9, 0, 0, 0, 1}))
+                .addInputs(tensor("data", "BYTES", 2)).addRawInputContents(ByteString.copyFrom(new byte[] {9, 0, 0, 0, 1, 0, 0, 0, 0}))
                 .build()), Status.Code.INVALID_ARGUMENT, "BYTES element 0 declares 9 bytes");
         assertStatus(() -> stub.modelInfer(matmul.clone().addRawInputContents(four).addRawInputContents(four)
                 .addOutputs(InferRequestedOutputTensor.newBuilder().setName("d")).build()),
                 Status.Code.INVALID_ARGUMENT, "kernel 'matmul' has no output 'd'");
+    }
+
+    @Test
+    void bytesThatAreNotAModelInferRequestAreInvalidArguments() {
+        byte[] valid = ModelInferRequest.newBuilder().setModelName("describe").addInputs(tensor("x", "FP64", 2))
+                .addRawInputContents(fp64(new double[] {1, 2})).build().toByteArray();
+
+        assertStatus(() -> sendBytes(java.util.Arrays.copyOf(valid, valid.length - 3)), Status.Code.INVALID_ARGUMENT,
+                "not a valid ModelInferRequest");
+        assertStatus(() -> sendBytes(new byte[] {0x0f, 1, 2, 3}), Status.Code.INVALID_ARGUMENT,
+                "not a valid ModelInferRequest"); // field 1 with wire type 7
+        assertThat(sendBytes(valid).getRawOutputContents(0).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN)
+                .getLong()).isEqualTo(2); // count
+    }
+
+    /** A ModelInfer call whose message is exactly {@code message}, whatever it holds. */
+    private ModelInferResponse sendBytes(byte[] message) {
+        MethodDescriptor.Marshaller<byte[]> bytes = new MethodDescriptor.Marshaller<>() {
+            @Override
+            public java.io.InputStream stream(byte[] value) {
+                return new java.io.ByteArrayInputStream(value);
+            }
+
+            @Override
+            public byte[] parse(java.io.InputStream stream) {
+                throw new UnsupportedOperationException();
+            }
+        };
+        MethodDescriptor<ModelInferRequest, ModelInferResponse> infer = GRPCInferenceServiceGrpc.getModelInferMethod();
+        return ClientCalls.blockingUnaryCall(channel, infer.toBuilder(bytes, infer.getResponseMarshaller()).build(),
+                io.grpc.CallOptions.DEFAULT, message);
     }
 
     @Test

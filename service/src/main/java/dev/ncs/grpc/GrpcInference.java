@@ -6,6 +6,7 @@ import dev.ncs.kernel.KernelMetadata;
 import dev.ncs.kernel.KernelRequest;
 import dev.ncs.kernel.KernelResult;
 import dev.ncs.kernel.KernelService;
+import dev.ncs.kernel.Protocol;
 import dev.ncs.kernel.Upload;
 import inference.GrpcService.ModelInferRequest;
 import inference.GrpcService.ModelInferResponse;
@@ -40,7 +41,7 @@ class GrpcInference {
         GrpcInferenceCodec.Decoded decoded = kernels.decode(() -> codec.decode(kernel, call));
         KernelRequest kernelRequest = decoded.request();
         try (Upload upload = kernels.receive(kernelRequest);
-                KernelService.Admission admission = kernels.admit(kernel)) {
+                KernelService.Admission admission = kernels.admit(kernel, Protocol.GRPC)) {
             KernelRequest received = upload.request();
             Duration timeout = sooner(received.timeout(), callDeadline);
             KernelRequest run = new KernelRequest(received.kernel(), received.version(), received.inputs(),

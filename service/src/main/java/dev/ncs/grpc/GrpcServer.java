@@ -5,6 +5,7 @@ import dev.ncs.system.BearerTokens;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -30,14 +31,17 @@ public class GrpcServer implements SmartLifecycle {
     private final GrpcProperties properties;
     private final InferenceEndpoint endpoint;
     private final BearerTokens tokens;
+    private final MeterRegistry registry;
     private final int maxMessageSize;
     private volatile Server server;
     private ExecutorService calls;
 
-    GrpcServer(GrpcProperties properties, InferenceEndpoint endpoint, BearerTokens tokens, LimitsProperties limits) {
+    GrpcServer(GrpcProperties properties, InferenceEndpoint endpoint, BearerTokens tokens, LimitsProperties limits,
+            MeterRegistry registry) {
         this.properties = properties;
         this.endpoint = endpoint;
         this.tokens = tokens;
+        this.registry = registry;
         this.maxMessageSize = (int) Math.min(Integer.MAX_VALUE, limits.maxRequestSize().toBytes());
     }
 
@@ -47,7 +51,8 @@ public class GrpcServer implements SmartLifecycle {
                 : new InetSocketAddress(properties.address(), properties.port());
         calls = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("grpc-", 0).factory());
         Server built = NettyServerBuilder.forAddress(address).executor(calls).maxInboundMessageSize(maxMessageSize)
-                .addService(ServerInterceptors.intercept(endpoint.definition(), new BearerTokenInterceptor(tokens)))
+                .addService(ServerInterceptors.intercept(endpoint.definition(), new BearerTokenInterceptor(tokens),
+                        new CallMetrics(registry)))
                 .build();
         try {
             server = built.start();

@@ -154,6 +154,24 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
     }
 
     @Test
+    void callsAndKernelRunsAreCountedWithTheirProtocol() throws Exception {
+        String before = scrape();
+        stub.modelInfer(ModelInferRequest.newBuilder().setModelName("describe").addInputs(tensor("x", "FP64", 1))
+                .addRawInputContents(fp64(new double[] {1})).build());
+        assertStatus(() -> stub.modelInfer(ModelInferRequest.newBuilder().setModelName("describe").build()),
+                Status.Code.INVALID_ARGUMENT, "needs input 'x'");
+        post("/v2/models/describe/infer", "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[1],\"data\":[1]}]}");
+
+        String after = scrape();
+        for (String series : List.of("ncs_kernel_seconds_count{kernel=\"describe\",protocol=\"grpc\",outcome=\"success\"}",
+                "ncs_kernel_seconds_count{kernel=\"describe\",protocol=\"http\",outcome=\"success\"}",
+                "ncs_grpc_requests_seconds_count{method=\"ModelInfer\",code=\"OK\"}",
+                "ncs_grpc_requests_seconds_count{method=\"ModelInfer\",code=\"INVALID_ARGUMENT\"}")) {
+            assertThat(total(after, series) - total(before, series)).as(series).isEqualTo(1);
+        }
+    }
+
+    @Test
     void describeReturnsTheRequestedOutputsInTheirOrder() {
         double[] x = random.doubles(100_003, -5, 5).toArray();
         double[] expected = References.describe(x);

@@ -4,7 +4,7 @@
 # read-only root file system and a tmpfs /tmp.
 #
 #   docker build -t ncs .
-#   docker run --read-only --tmpfs /tmp -p 127.0.0.1:8080:8080 -p 127.0.0.1:9090:9090 ncs
+#   docker run --read-only --tmpfs /tmp -p 127.0.0.1:8080:8080 -p 127.0.0.1:8081:8081 -p 127.0.0.1:9090:9090 ncs
 #
 # Without a registry, pass local base images: a JDK 25 image with apt-get (BUILD_IMAGE) and a
 # Java 25 runtime image with bash and useradd (RUNTIME_IMAGE); scripts/setup.d/10-docker.sh makes both.
@@ -70,7 +70,7 @@ ENV NCS_NATIVE_LIBRARY=/opt/ncs/lib/libncs.so.0 \
 
 USER ${NCS_UID}:${NCS_UID}
 WORKDIR /opt/ncs
-EXPOSE 8080 9090
+EXPOSE 8080 8081 9090
 # No curl in the image: bash's /dev/tcp asks the management port's readiness group.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${MANAGEMENT_SERVER_PORT:-9090} && printf 'GET /actuator/health/readiness HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && grep -q '\"status\":\"UP\"' <&3"]

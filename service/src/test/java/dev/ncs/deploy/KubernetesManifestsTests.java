@@ -492,6 +492,49 @@ class KubernetesManifestsTests {
     record Result(int exit, String output) {
     }
 
+    // --- KServe (k8s/kserve): checked against the schemas of KServe's own CRDs (k8s/validate/crds)
+
+    @Test
+    void theKServeRuntimeAndInferenceServiceMatchKServesSchemasAndTheApplication() throws Exception {
+        requireValidator();
+        String yaml = kustomize(K8S.resolve("kserve"));
+        Result result = validate(yaml);
+        assertThat(result.exit()).as("validator on k8s/kserve:%n%s", result.output()).isZero();
+        assertThat(result.output()).contains("2 of 2 objects valid");
+
+        List<Map<String, Object>> kserve = objects(yaml);
+        Map<String, Object> runtime = find(kserve, "ClusterServingRuntime", "ncs");
+        assertThat(get(runtime, "apiVersion")).isEqualTo("serving.kserve.io/v1alpha1");
+        assertThat(list(get(runtime, "spec", "supportedModelFormats"))).extracting(f -> map(f).get("name"))
+                .containsExactly("ncs");
+        assertThat(strings(get(runtime, "spec", "protocolVersions"))).containsExactly("v2", "grpc-v2");
+        Map<String, Object> container = map(list(get(runtime, "spec", "containers")).get(0));
+        assertThat(container.get("name")).isEqualTo("kserve-container");
+        assertThat(map(list(container.get("ports")).get(0)).get("containerPort")).isEqualTo(serverPort());
+        assertThat(get(runtime, "spec", "annotations", "prometheus.kserve.io/port"))
+                .isEqualTo(Integer.toString(managementPort()));
+        assertThat(get(runtime, "spec", "annotations", "prometheus.kserve.io/path"))
+                .isEqualTo(actuatorBasePath() + "/prometheus");
+
+        Map<String, Object> service = find(kserve, "InferenceService", "ncs");
+        assertThat(get(service, "apiVersion")).isEqualTo("serving.kserve.io/v1beta1");
+        Map<String, Object> model = map(get(service, "spec", "predictor", "model"));
+        assertThat(model).doesNotContainKey("storageUri");
+        assertThat(model.get("protocolVersion")).isEqualTo("v2");
+        assertThat(model.get("runtime")).isEqualTo(get(runtime, "metadata", "name"));
+        assertThat(get(model, "modelFormat", "name")).isEqualTo("ncs");
+    }
+
+    @Test
+    void theKServeSchemasRefuseAFieldTheyDoNotKnow() throws Exception {
+        requireValidator();
+        String yaml = kustomize(K8S.resolve("kserve")).replace("protocolVersions:", "protocolVersion:");
+        Result result = validate(yaml);
+        assertThat(result.exit()).isEqualTo(1);
+        assertThat(result.output()).contains("/spec/protocolVersion is not a field of serving.kserve.io/v1alpha1 "
+                + "ClusterServingRuntime").contains("1 of 2 objects valid");
+    }
+
     interface Breakage {
         void apply(List<Map<String, Object>> objects);
     }

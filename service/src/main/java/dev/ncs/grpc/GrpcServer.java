@@ -2,6 +2,7 @@ package dev.ncs.grpc;
 
 import dev.ncs.inference.LimitsProperties;
 import dev.ncs.system.BearerTokens;
+import dev.ncs.system.SecurityProperties;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -36,11 +37,11 @@ public class GrpcServer implements SmartLifecycle {
     private volatile Server server;
     private ExecutorService calls;
 
-    GrpcServer(GrpcProperties properties, InferenceEndpoint endpoint, BearerTokens tokens, LimitsProperties limits,
-            MeterRegistry registry) {
+    GrpcServer(GrpcProperties properties, InferenceEndpoint endpoint, SecurityProperties security,
+            LimitsProperties limits, MeterRegistry registry) {
         this.properties = properties;
         this.endpoint = endpoint;
-        this.tokens = tokens;
+        this.tokens = new BearerTokens(security);
         this.registry = registry;
         this.maxMessageSize = (int) Math.min(Integer.MAX_VALUE, limits.maxRequestSize().toBytes());
     }

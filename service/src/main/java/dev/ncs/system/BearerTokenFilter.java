@@ -21,8 +21,8 @@ class BearerTokenFilter extends OncePerRequestFilter {
 
     private final BearerTokens tokens;
 
-    BearerTokenFilter(BearerTokens tokens) {
-        this.tokens = tokens;
+    BearerTokenFilter(SecurityProperties properties) {
+        this.tokens = new BearerTokens(properties);
     }
 
     @Override

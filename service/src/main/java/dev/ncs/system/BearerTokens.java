@@ -3,21 +3,19 @@ package dev.ncs.system;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.List;
-import org.springframework.stereotype.Component;
 
 /**
  * The API's bearer tokens ({@code ncs.security.tokens}), checked the same way for every protocol: an
  * {@code Authorization: Bearer <token>} value (HTTP header or gRPC metadata) compared in constant time
  * with every configured token. Tokens are never logged.
  */
-@Component
-public class BearerTokens {
+public final class BearerTokens {
 
     private static final String PREFIX = "Bearer ";
 
     private final List<byte[]> tokens;
 
-    BearerTokens(SecurityProperties properties) {
+    public BearerTokens(SecurityProperties properties) {
         this.tokens = properties.tokens().stream().filter(t -> !t.isBlank())
                 .map(t -> t.getBytes(StandardCharsets.UTF_8)).toList();
     }

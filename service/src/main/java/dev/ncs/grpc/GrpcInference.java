@@ -9,8 +9,8 @@ import dev.ncs.kernel.KernelService;
 import dev.ncs.kernel.Protocol;
 import dev.ncs.kernel.Upload;
 import inference.GrpcService.ModelInferRequest;
-import inference.GrpcService.ModelInferResponse;
 import java.time.Duration;
+import java.util.function.Consumer;
 import org.springframework.stereotype.Service;
 
 /**
@@ -34,8 +34,9 @@ class GrpcInference {
     /**
      * Runs {@code request}. {@code callDeadline} is the time left until the call's gRPC deadline (null
      * without one); the kernel is cancelled at it or at the {@code timeout} parameter, whichever is sooner.
+     * The answer is handed to {@code send} while the outputs are still open, on this thread.
      */
-    ModelInferResponse infer(InferCall call, Duration callDeadline, Cancellation cancellation) {
+    void infer(InferCall call, Duration callDeadline, Cancellation cancellation, Consumer<InferAnswer> send) {
         ModelInferRequest request = call.header();
         KernelMetadata kernel = catalog.get(request.getModelName(), GrpcInferenceCodec.version(request));
         GrpcInferenceCodec.Decoded decoded = kernels.decode(() -> codec.decode(kernel, call));
@@ -47,7 +48,7 @@ class GrpcInference {
             KernelRequest run = new KernelRequest(received.kernel(), received.version(), received.inputs(),
                     received.parameters(), timeout, codec.responseLimit(decoded));
             try (KernelResult result = kernels.infer(admission, run, cancellation)) {
-                return codec.encode(kernel, request, decoded, result.outputs());
+                send.accept(codec.encode(kernel, request, decoded, result.outputs()));
             }
         }
     }

@@ -1,6 +1,5 @@
 package dev.ncs.grpc;
 
-import com.google.protobuf.ByteString;
 import dev.ncs.inference.LimitExceededException;
 import dev.ncs.inference.LimitsProperties;
 import dev.ncs.kernel.InvalidInputException;
@@ -98,24 +97,23 @@ class GrpcInferenceCodec {
         };
     }
 
-    /** The response: the requested outputs' metadata, and their bytes in raw_output_contents in the same order. */
-    ModelInferResponse encode(KernelMetadata kernel, ModelInferRequest request, Decoded decoded,
-            List<KernelOutput> outputs) {
+    /**
+     * The response: the requested outputs' metadata, and their bytes (still the outputs' memory) for
+     * raw_output_contents in the same order.
+     */
+    InferAnswer encode(KernelMetadata kernel, ModelInferRequest request, Decoded decoded, List<KernelOutput> outputs) {
         ModelInferResponse.Builder response = ModelInferResponse.newBuilder().setModelName(kernel.name())
                 .setModelVersion(KernelMetadata.VERSION).setId(request.getId());
+        List<MemorySegment> raw = new ArrayList<>();
         for (String name : decoded.outputs()) {
             KernelOutput output = outputs.stream().filter(o -> o.name().equals(name)).findFirst().orElseThrow();
             InferOutputTensor.Builder tensor = InferOutputTensor.newBuilder().setName(name)
                     .setDatatype(output.dataType().name());
             Arrays.stream(output.shape()).forEach(tensor::addShape);
             response.addOutputs(tensor);
-            response.addRawOutputContents(copy(output.data()));
+            raw.add(output.data());
         }
-        return response.build();
-    }
-
-    private static ByteString copy(MemorySegment data) {
-        return ByteString.copyFrom(data.asByteBuffer());
+        return new InferAnswer(response.build(), raw);
     }
 
     private List<KernelInput> inputs(ModelInferRequest request, InferCall call) {

@@ -78,8 +78,8 @@ class InferenceEndpoint extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImp
     ServerServiceDefinition definition() {
         ServerServiceDefinition generated = bindService();
         MethodDescriptor<ModelInferRequest, ModelInferResponse> protoInfer = GRPCInferenceServiceGrpc.getModelInferMethod();
-        MethodDescriptor<InferCall, ModelInferResponse> infer = protoInfer.toBuilder(new InferCallMarshaller(),
-                protoInfer.getResponseMarshaller()).build();
+        MethodDescriptor<InferCall, InferAnswer> infer = protoInfer.toBuilder(new InferCallMarshaller(),
+                new InferAnswer.Marshaller()).build();
         ServiceDescriptor original = generated.getServiceDescriptor();
         ServiceDescriptor.Builder descriptor = ServiceDescriptor.newBuilder(original.getName())
                 .setSchemaDescriptor(original.getSchemaDescriptor());
@@ -142,11 +142,20 @@ class InferenceEndpoint extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImp
         });
     }
 
-    /** ModelInfer, its request read by {@link InferCallMarshaller}. */
-    private void modelInfer(InferCall call, StreamObserver<ModelInferResponse> response) {
+    /**
+     * ModelInfer, its request read by {@link InferCallMarshaller}, its answer written from the outputs'
+     * native memory (sent while the outputs are open: the transport drains it as it is sent).
+     */
+    private void modelInfer(InferCall call, StreamObserver<InferAnswer> response) {
         try (call) {
             Cancellation cancellation = cancelledWithCall((ServerCallStreamObserver<?>) response);
-            answer(response, () -> inference.infer(call, timeLeft(), cancellation));
+            try {
+                inference.infer(call, timeLeft(), cancellation, response::onNext);
+            } catch (RuntimeException e) {
+                response.onError(errors.toStatus(e));
+                return;
+            }
+            response.onCompleted();
         }
     }
 
@@ -164,7 +173,8 @@ class InferenceEndpoint extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImp
             public void onNext(ModelInferRequest request) {
                 ModelStreamInferResponse.Builder answer = ModelStreamInferResponse.newBuilder();
                 try {
-                    answer.setInferResponse(inference.infer(InferCall.of(request), timeLeft(), cancellation));
+                    inference.infer(InferCall.of(request), timeLeft(), cancellation,
+                            done -> answer.setInferResponse(done.toMessage()));
                 } catch (RuntimeException e) {
                     StatusRuntimeException status = errors.toStatus(e);
                     answer.setErrorMessage(status.getStatus().getDescription());

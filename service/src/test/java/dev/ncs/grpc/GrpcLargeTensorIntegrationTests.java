@@ -30,8 +30,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * A 256 MiB tensor over gRPC to an NCS whose heap (128 MiB) is smaller than the tensor: the request's raw
- * tensor goes from the transport's (direct) buffers into native memory, never onto the heap. The server runs
+ * 256 MiB tensors over gRPC to and from an NCS whose heap (128 MiB) is smaller than the tensor: the
+ * request's raw tensor goes from the transport's (direct) buffers into native memory, the response's from
+ * native memory to the transport, never whole onto the heap. The server runs
  * in its own JVM, so that the test's client (which builds the message on its own heap) does not count.
  */
 class GrpcLargeTensorIntegrationTests {
@@ -101,6 +102,35 @@ class GrpcLargeTensorIntegrationTests {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
         assertThat(server.isAlive()).as("the server survived; its log:\n%s", Files.readString(log)).isTrue();
+        assertNativeMemoryIsBackToZero();
+    }
+
+    @Test
+    void a256MiBOutputIsSentFromNativeMemoryByAServerWithA128MiBHeap() throws Exception {
+        int count = 32 << 20;
+        ByteBuffer bytes = ByteBuffer.allocate(8 * count).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < count; i++) {
+            bytes.putDouble(i * 0.5);
+        }
+        ByteString tensor = ByteString.copyFrom(bytes.flip());
+        ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpcPort).usePlaintext()
+                .maxInboundMessageSize(Integer.MAX_VALUE).build();
+        try {
+            ModelInferResponse response = GRPCInferenceServiceGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(120, TimeUnit.SECONDS).modelInfer(ModelInferRequest.newBuilder()
+                            .setModelName("identity").addInputs(tensor("x", "FP64", count)).addRawInputContents(tensor)
+                            .build());
+
+            assertThat(response.getOutputs(0).getShapeList()).containsExactly((long) count);
+            assertThat(response.getRawOutputContents(0)).isEqualTo(tensor);
+        } finally {
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+        assertThat(server.isAlive()).as("the server survived; its log:\n%s", Files.readString(log)).isTrue();
+        assertNativeMemoryIsBackToZero();
+    }
+
+    private void assertNativeMemoryIsBackToZero() throws Exception {
         String metrics = scrape();
         assertThat(IntegrationTestSupport.metric(metrics, "ncs_native_buffers_live")).isZero();
         assertThat(IntegrationTestSupport.metric(metrics, "ncs_native_memory_live_bytes")).isZero();

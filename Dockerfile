@@ -21,13 +21,16 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Maven, the plugins and the dependencies first, in their own layer: a source change does not
-# download them again.
+# download them again. The protobuf plugin's compilers (protoc and gRPC's Java generator, executables
+# named in service/pom.xml) are not dependencies go-offline sees: fetched by name.
 COPY mvnw pom.xml ./
 COPY .mvn .mvn
 COPY native/pom.xml native/
 COPY service/pom.xml service/
 COPY bench/pom.xml bench/
-RUN ./mvnw -B -ntp -q -pl service -am dependency:go-offline
+RUN ./mvnw -B -ntp -q -pl service -am dependency:go-offline \
+    && ./mvnw -B -ntp -q dependency:get -Dtransitive=false -Dartifact=com.google.protobuf:protoc:4.33.5:exe:linux-x86_64 \
+    && ./mvnw -B -ntp -q dependency:get -Dtransitive=false -Dartifact=io.grpc:protoc-gen-grpc-java:1.85.0:exe:linux-x86_64
 COPY native native
 COPY service service
 COPY bench bench

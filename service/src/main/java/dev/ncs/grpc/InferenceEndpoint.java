@@ -72,28 +72,37 @@ class InferenceEndpoint extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImp
     }
 
     /**
-     * The service as served: the implemented RPCs, ModelInfer with a request marshaller that keeps raw
-     * tensors off the heap ({@link InferCallMarshaller}), and a refusal that says so for each other RPC.
+     * The service as served: the implemented RPCs, ModelInfer and ModelStreamInfer with a request marshaller
+     * that keeps raw tensors off the heap ({@link InferCallMarshaller}; ModelInfer's answer is written from
+     * native memory too, {@link InferAnswer}), and a refusal that says so for each other RPC.
      */
     ServerServiceDefinition definition() {
         ServerServiceDefinition generated = bindService();
         MethodDescriptor<ModelInferRequest, ModelInferResponse> protoInfer = GRPCInferenceServiceGrpc.getModelInferMethod();
+        MethodDescriptor<ModelInferRequest, ModelStreamInferResponse> protoStream =
+                GRPCInferenceServiceGrpc.getModelStreamInferMethod();
         MethodDescriptor<InferCall, InferAnswer> infer = protoInfer.toBuilder(new InferCallMarshaller(),
                 new InferAnswer.Marshaller()).build();
+        MethodDescriptor<InferCall, ModelStreamInferResponse> stream = protoStream.toBuilder(new InferCallMarshaller(),
+                protoStream.getResponseMarshaller()).build();
         ServiceDescriptor original = generated.getServiceDescriptor();
         ServiceDescriptor.Builder descriptor = ServiceDescriptor.newBuilder(original.getName())
                 .setSchemaDescriptor(original.getSchemaDescriptor());
-        original.getMethods().forEach(method -> descriptor.addMethod(method == protoInfer ? infer : method));
+        original.getMethods().forEach(method -> descriptor.addMethod(
+                method == protoInfer ? infer : method == protoStream ? stream : method));
         ServerServiceDefinition.Builder served = ServerServiceDefinition.builder(descriptor.build());
         served.addMethod(infer, ServerCalls.asyncUnaryCall(this::modelInfer));
-        generated.getMethods().stream().filter(method -> method.getMethodDescriptor() != protoInfer)
-                .forEach(method -> served.addMethod(served(method)));
+        served.addMethod(stream, ServerCalls.asyncBidiStreamingCall(this::streamInfer));
+        generated.getMethods().stream().map(ServerMethodDefinition::getMethodDescriptor)
+                .filter(method -> method != protoInfer && method != protoStream)
+                .forEach(method -> served.addMethod(unimplementedOrGenerated(generated, method)));
         return served.build();
     }
 
-    private static <Q, R> ServerMethodDefinition<Q, R> served(ServerMethodDefinition<Q, R> method) {
-        return IMPLEMENTED.contains(method.getMethodDescriptor().getBareMethodName()) ? method
-                : unimplemented(method.getMethodDescriptor());
+    private static ServerMethodDefinition<?, ?> unimplementedOrGenerated(ServerServiceDefinition generated,
+            MethodDescriptor<?, ?> method) {
+        return IMPLEMENTED.contains(method.getBareMethodName()) ? generated.getMethod(method.getFullMethodName())
+                : unimplemented(method);
     }
 
     private static <Q, R> ServerMethodDefinition<Q, R> unimplemented(MethodDescriptor<Q, R> method) {
@@ -160,20 +169,20 @@ class InferenceEndpoint extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImp
     }
 
     /**
-     * A stream of requests, each answered in order before the next is read (a request runs on the call's
-     * thread: the next waits in the transport, under its flow control). A failed request answers with its
+     * ModelStreamInfer: a stream of requests (read by {@link InferCallMarshaller}), each answered in order
+     * before the next is read (a request runs on the call's thread: the next waits in the transport, under
+     * its flow control). A failed request, a malformed message among them, answers with its
      * {@code error_message} and the stream goes on.
      */
-    @Override
-    public StreamObserver<ModelInferRequest> modelStreamInfer(StreamObserver<ModelStreamInferResponse> response) {
+    private StreamObserver<InferCall> streamInfer(StreamObserver<ModelStreamInferResponse> response) {
         ServerCallStreamObserver<ModelStreamInferResponse> call = (ServerCallStreamObserver<ModelStreamInferResponse>) response;
         Cancellation cancellation = cancelledWithCall(call);
         return new StreamObserver<>() {
             @Override
-            public void onNext(ModelInferRequest request) {
+            public void onNext(InferCall request) {
                 ModelStreamInferResponse.Builder answer = ModelStreamInferResponse.newBuilder();
-                try {
-                    inference.infer(InferCall.of(request), timeLeft(), cancellation,
+                try (request) {
+                    inference.infer(request, timeLeft(), cancellation,
                             done -> answer.setInferResponse(done.toMessage()));
                 } catch (RuntimeException e) {
                     StatusRuntimeException status = errors.toStatus(e);

@@ -281,21 +281,58 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
                 .getLong()).isEqualTo(2); // count
     }
 
+    @Test
+    void aMalformedMessageInAStreamIsAnsweredWithAnErrorAndTheStreamGoesOn() throws Exception {
+        byte[] valid = ModelInferRequest.newBuilder().setModelName("describe").setId("after")
+                .addInputs(tensor("x", "FP64", 2)).addRawInputContents(fp64(new double[] {1, 2})).build().toByteArray();
+        MethodDescriptor<ModelInferRequest, ModelStreamInferResponse> method =
+                GRPCInferenceServiceGrpc.getModelStreamInferMethod();
+        List<ModelStreamInferResponse> answers = new ArrayList<>();
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        StreamObserver<byte[]> requests = ClientCalls.asyncBidiStreamingCall(channel.newCall(
+                method.toBuilder(BYTES, method.getResponseMarshaller()).build(), io.grpc.CallOptions.DEFAULT),
+                new StreamObserver<ModelStreamInferResponse>() {
+                    @Override
+                    public void onNext(ModelStreamInferResponse value) {
+                        answers.add(value);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        done.completeExceptionally(t);
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        done.complete(null);
+                    }
+                });
+        requests.onNext(java.util.Arrays.copyOf(valid, valid.length - 3));
+        requests.onNext(valid);
+        requests.onCompleted();
+        done.get(30, TimeUnit.SECONDS);
+
+        assertThat(answers).hasSize(2);
+        assertThat(answers.get(0).getErrorMessage()).contains("not a valid ModelInferRequest");
+        assertThat(answers.get(1).getInferResponse().getId()).isEqualTo("after");
+    }
+
+    private static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
+        @Override
+        public java.io.InputStream stream(byte[] value) {
+            return new java.io.ByteArrayInputStream(value);
+        }
+
+        @Override
+        public byte[] parse(java.io.InputStream stream) {
+            throw new UnsupportedOperationException("the test only sends bytes");
+        }
+    };
+
     /** A ModelInfer call whose message is exactly {@code message}, whatever it holds. */
     private ModelInferResponse sendBytes(byte[] message) {
-        MethodDescriptor.Marshaller<byte[]> bytes = new MethodDescriptor.Marshaller<>() {
-            @Override
-            public java.io.InputStream stream(byte[] value) {
-                return new java.io.ByteArrayInputStream(value);
-            }
-
-            @Override
-            public byte[] parse(java.io.InputStream stream) {
-                throw new UnsupportedOperationException();
-            }
-        };
         MethodDescriptor<ModelInferRequest, ModelInferResponse> infer = GRPCInferenceServiceGrpc.getModelInferMethod();
-        return ClientCalls.blockingUnaryCall(channel, infer.toBuilder(bytes, infer.getResponseMarshaller()).build(),
+        return ClientCalls.blockingUnaryCall(channel, infer.toBuilder(BYTES, infer.getResponseMarshaller()).build(),
                 io.grpc.CallOptions.DEFAULT, message);
     }
 

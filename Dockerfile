@@ -4,7 +4,7 @@
 # read-only root file system and a tmpfs /tmp.
 #
 #   docker build -t ncs .
-#   docker run --read-only --tmpfs /tmp -p 127.0.0.1:8080:8080 -p 127.0.0.1:9090:9090 ncs
+#   docker run --read-only --tmpfs /tmp -p 127.0.0.1:8080:8080 -p 127.0.0.1:8081:8081 -p 127.0.0.1:9090:9090 ncs
 #
 # Without a registry, pass local base images: a JDK 25 image with apt-get (BUILD_IMAGE) and a
 # Java 25 runtime image with bash and useradd (RUNTIME_IMAGE); scripts/setup.d/10-docker.sh makes both.
@@ -21,13 +21,16 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Maven, the plugins and the dependencies first, in their own layer: a source change does not
-# download them again.
+# download them again. The protobuf plugin's compilers (protoc and gRPC's Java generator, executables
+# named in service/pom.xml) are not dependencies go-offline sees: fetched by name.
 COPY mvnw pom.xml ./
 COPY .mvn .mvn
 COPY native/pom.xml native/
 COPY service/pom.xml service/
 COPY bench/pom.xml bench/
-RUN ./mvnw -B -ntp -q -pl service -am dependency:go-offline
+RUN ./mvnw -B -ntp -q -pl service -am dependency:go-offline \
+    && ./mvnw -B -ntp -q dependency:get -Dtransitive=false -Dartifact=com.google.protobuf:protoc:4.33.5:exe:linux-x86_64 \
+    && ./mvnw -B -ntp -q dependency:get -Dtransitive=false -Dartifact=io.grpc:protoc-gen-grpc-java:1.85.0:exe:linux-x86_64
 COPY native native
 COPY service service
 COPY bench bench
@@ -70,7 +73,7 @@ ENV NCS_NATIVE_LIBRARY=/opt/ncs/lib/libncs.so.0 \
 
 USER ${NCS_UID}:${NCS_UID}
 WORKDIR /opt/ncs
-EXPOSE 8080 9090
+EXPOSE 8080 8081 9090
 # No curl in the image: bash's /dev/tcp asks the management port's readiness group.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${MANAGEMENT_SERVER_PORT:-9090} && printf 'GET /actuator/health/readiness HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && grep -q '\"status\":\"UP\"' <&3"]

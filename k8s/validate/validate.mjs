@@ -1,16 +1,73 @@
 // Validates rendered Kubernetes manifests (a multi-document YAML stream, e.g. `kubectl kustomize k8s/`)
 // against the Kubernetes API schemas (npm kubernetes-models) and the prometheus-operator CRD schemas
-// (@kubernetes-models/prometheus-operator).
+// (@kubernetes-models/prometheus-operator); other custom resources (KServe's) against the schema their
+// CRD defines, kept in crds/ (see crds/*.json's $comment for where each comes from).
 //
 //   kubectl kustomize k8s/ | node k8s/validate/validate.mjs          (or a file name instead of stdin)
+//   kubectl kustomize k8s/kserve | node k8s/validate/validate.mjs
 //
 // Prints one line per object and exits 0 when every object is valid, 1 otherwise. An object is
 // invalid when its apiVersion/kind has no schema, when the schema refuses it (types, required
 // fields, enums, formats), or when it has a field the schema does not know: the schemas accept
 // unknown fields, so a misspelt `readinesProbe` would otherwise pass while the cluster ignores it
 // (or, with strict field validation, refuses it).
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
+import Ajv from "ajv";
+
+const CRDS = new URL("./crds/", import.meta.url);
+
+// A CRD's structural schema as the API server applies it: fields it does not list are unknown (pruned, or
+// refused with strict field validation) unless x-kubernetes-preserve-unknown-fields says otherwise;
+// int-or-string accepts both; nullable accepts null.
+function structural(schema) {
+    if (schema === null || typeof schema !== "object") {
+        return schema;
+    }
+    if (Array.isArray(schema)) {
+        return schema.map(structural);
+    }
+    const out = {};
+    for (const [key, value] of Object.entries(schema)) {
+        if (!key.startsWith("x-kubernetes-") && key !== "nullable") {
+            out[key] = key === "properties"
+                ? Object.fromEntries(Object.entries(value).map(([name, child]) => [name, structural(child)]))
+                : structural(value);
+        }
+    }
+    if (schema["x-kubernetes-int-or-string"]) {
+        delete out.type;
+        out.anyOf = [{ type: "integer" }, { type: "string" }];
+    }
+    if (schema.nullable && typeof out.type === "string") {
+        out.type = [out.type, "null"];
+    }
+    if (out.properties && out.additionalProperties === undefined && !schema["x-kubernetes-preserve-unknown-fields"]) {
+        out.additionalProperties = false;
+    }
+    return out;
+}
+
+function crdValidator(apiVersion, kind) {
+    for (const file of readdirSync(CRDS).filter((f) => f.endsWith(".json"))) {
+        const crd = JSON.parse(readFileSync(new URL(file, CRDS), "utf8"));
+        if (`${crd.group}/${crd.version}` === apiVersion && crd.kind === kind) {
+            const schema = structural(crd.schema);
+            schema.properties.metadata = { type: "object" };
+            return new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(schema);
+        }
+    }
+    return undefined;
+}
+
+function crdProblems(validate, object) {
+    if (validate(object)) {
+        return [];
+    }
+    return validate.errors.map((e) => e.keyword === "additionalProperties"
+        ? `${e.instancePath}/${e.params.additionalProperty} is not a field of ${object.apiVersion} ${object.kind}`
+        : `${e.instancePath} ${e.message}`);
+}
 
 const MODULES = {
     "monitoring.coreos.com": "@kubernetes-models/prometheus-operator/monitoring.coreos.com",
@@ -97,7 +154,9 @@ for (const document of documents) {
     const Model = typeof object.apiVersion === "string" && typeof object.kind === "string"
         ? await modelClass(object.apiVersion, object.kind)
         : undefined;
-    const found = Model ? problems(Model, object) : ["no schema for this apiVersion and kind"];
+    const crd = Model || typeof object.apiVersion !== "string" ? undefined : crdValidator(object.apiVersion, object.kind);
+    const found = Model ? problems(Model, object)
+        : crd ? crdProblems(crd, object) : ["no schema for this apiVersion and kind"];
     if (found.length === 0) {
         console.log(`valid: ${name}`);
     } else {

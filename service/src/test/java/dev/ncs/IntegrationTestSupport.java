@@ -26,7 +26,7 @@ import tools.jackson.databind.json.JsonMapper;
  * test's context before and after every test ({@link NativeGlobals}), whatever a test changed.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
-    "management.server.port=0", "ncs.workers.threads=2", "ncs.leak-detection.level=paranoid",
+    "management.server.port=0", "ncs.grpc.port=0", "ncs.grpc.address=127.0.0.1", "ncs.workers.threads=2", "ncs.leak-detection.level=paranoid",
     // Triton's Java client (test scope) bundles an old Jackson 2, which would switch on the actuator's
     // Jackson 2 support; the service itself uses Jackson 3 only.
     "spring.autoconfigure.exclude=org.springframework.boot.actuate.autoconfigure.endpoint.jackson.Jackson2EndpointAutoConfiguration"})

@@ -10,13 +10,13 @@ import java.util.function.Consumer;
  * The protocol's BYTES encoding: each element a 4-byte little-endian length, then that many bytes,
  * row-major, no padding.
  */
-final class BytesEncoding {
+public final class BytesEncoding {
 
     private BytesEncoding() {
     }
 
     /** Checks that {@code data} holds exactly {@code count} well-framed elements. */
-    static void validate(String name, MemorySegment data, long count) {
+    public static void validate(String name, MemorySegment data, long count) {
         long offset = 0;
         long size = data.byteSize();
         for (long i = 0; i < count; i++) {

@@ -6,6 +6,7 @@ import dev.ncs.kernel.KernelCatalog;
 import dev.ncs.kernel.KernelMetadata;
 import dev.ncs.kernel.KernelResult;
 import dev.ncs.kernel.KernelService;
+import dev.ncs.kernel.Protocol;
 import dev.ncs.kernel.Upload;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -64,7 +65,7 @@ class InferenceService {
                 body.releaseJson();
             }
             try (Upload upload = kernels.receive(decoded.request());
-                    KernelService.Admission admission = kernels.admit(kernel)) {
+                    KernelService.Admission admission = kernels.admit(kernel, Protocol.HTTP)) {
                 Cancellation cancellation = new Cancellation();
                 KernelResult result;
                 try (ClientConnections.Watch watch = connections.watch(request, cancellation)) {

@@ -14,12 +14,12 @@ public class LimitExceededException extends RuntimeException {
     }
 
     /** {@code what} is {@code value}, more than {@code ncs.limits.<property>} allows (a 400). */
-    static LimitExceededException shape(String what, Object value, String property, long limit) {
+    public static LimitExceededException shape(String what, Object value, String property, long limit) {
         return new LimitExceededException(message(what, value, property, limit), false);
     }
 
     /** {@code what} is {@code value}, larger than {@code ncs.limits.<property>} allows (a 413). */
-    static LimitExceededException size(String what, Object value, String property, long limit) {
+    public static LimitExceededException size(String what, Object value, String property, long limit) {
         return new LimitExceededException(message(what, value, property, limit), true);
     }
 

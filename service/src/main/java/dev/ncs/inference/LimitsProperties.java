@@ -101,7 +101,7 @@ public record LimitsProperties(
     }
 
     /** Refuses a name longer than max-name-length before it is looked up or echoed in a message. */
-    void checkName(String what, String name) {
+    public void checkName(String what, String name) {
         if (name.length() > maxNameLength) {
             throw LimitExceededException.shape("the " + what + " '" + name.substring(0, Math.min(32, maxNameLength))
                     + "...'", name.length() + " characters long", "max-name-length", maxNameLength);

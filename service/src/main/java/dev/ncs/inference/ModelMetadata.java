@@ -14,13 +14,13 @@ import java.util.List;
  * {@code shape} is then [-1]), the kernel's parameters and documentation.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-record ModelMetadata(String name, List<String> versions, String platform, String doc, List<Tensor> inputs,
+public record ModelMetadata(String name, List<String> versions, String platform, String doc, List<Tensor> inputs,
         List<Tensor> outputs, List<ParameterSpec> parameters) {
 
     static final String PLATFORM = "ncs_native";
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    record Tensor(String name, String datatype, List<Long> shape, List<String> datatypes,
+    public record Tensor(String name, String datatype, List<Long> shape, List<String> datatypes,
             @JsonProperty("any_rank") Boolean anyRank, String doc) {
 
         static Tensor of(TensorSpec spec) {
@@ -30,7 +30,7 @@ record ModelMetadata(String name, List<String> versions, String platform, String
         }
     }
 
-    static ModelMetadata of(KernelMetadata kernel) {
+    public static ModelMetadata of(KernelMetadata kernel) {
         return new ModelMetadata(kernel.name(), List.of(KernelMetadata.VERSION), PLATFORM, kernel.doc(),
                 kernel.inputs().stream().map(Tensor::of).toList(), kernel.outputs().stream().map(Tensor::of).toList(),
                 kernel.parameters());

@@ -13,10 +13,13 @@ import org.springframework.web.bind.annotation.RestController;
 /** Server-level endpoints: health, server metadata, the repository index. */
 @RestController
 @RequestMapping("/v2")
-class ServerController {
+public class ServerController {
 
-    /** Protocol extensions implemented in full. */
-    static final List<String> EXTENSIONS = List.of("binary_tensor_data", "parameters");
+    /** The server's name in its metadata. */
+    public static final String NAME = "ncs";
+
+    /** Protocol extensions implemented in full (gRPC's server metadata lists them too). */
+    public static final List<String> EXTENSIONS = List.of("binary_tensor_data", "parameters");
 
     private final KernelCatalog catalog;
     private final String version;
@@ -38,7 +41,7 @@ class ServerController {
 
     @GetMapping({"", "/"})
     Map<String, Object> server() {
-        return Map.of("name", "ncs", "version", version, "extensions", EXTENSIONS);
+        return Map.of("name", NAME, "version", version, "extensions", EXTENSIONS);
     }
 
     /** Triton's repository index; accepts an optional body such as {"ready": true}, which changes nothing here. */

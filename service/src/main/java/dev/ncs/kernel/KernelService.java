@@ -11,7 +11,7 @@ import java.util.function.Supplier;
 import org.springframework.stereotype.Service;
 
 /**
- * The kernel layer's one door: protocols (HTTP today) admit a request, hand it over with its
+ * The kernel layer's one door: protocols (HTTP and gRPC) admit a request, hand it over with its
  * cancellation, and get the outputs back still in native memory. Behind it: validation against the
  * kernel's metadata ({@link RequestValidator}), the request's trip over the native workers
  * ({@link RequestRun}), and the meters. Nothing of the execution layer leaks through.
@@ -66,12 +66,12 @@ public class KernelService {
     }
 
     /**
-     * Admits one request for {@code kernel}, or refuses it with a 503 when the workers and the queue are
-     * full. Admit once the request's body is in ({@link #receive}); close the admission when the request is
-     * done.
+     * Admits one request for {@code kernel} that came over {@code protocol}, or refuses it with a 503 when the
+     * workers and the queue are full. Admit once the request's body is in ({@link #receive}); close the
+     * admission when the request is done.
      */
-    public Admission admit(KernelMetadata kernel) {
-        return new Admission(executor.admit(kernel.name()));
+    public Admission admit(KernelMetadata kernel, Protocol protocol) {
+        return new Admission(executor.admit(kernel.name()), protocol);
     }
 
     /**
@@ -84,16 +84,18 @@ public class KernelService {
         int[] slots = RequestValidator.descriptorSlots(kernel, request);
         Duration timeout = request.timeout() != null ? request.timeout() : defaultTimeout;
         return new RequestRun(kernel, request, slots, admission.ticket, cancellation, timeout, executor, memory,
-                kernels::newCall, meters).execute();
+                kernels::newCall, meters.of(admission.protocol)).execute();
     }
 
     /** An admitted request's place: counts against the queue's capacity until closed. */
     public final class Admission implements AutoCloseable {
 
         private final NativeExecutor.Admission ticket;
+        private final Protocol protocol;
 
-        private Admission(NativeExecutor.Admission ticket) {
+        private Admission(NativeExecutor.Admission ticket, Protocol protocol) {
             this.ticket = ticket;
+            this.protocol = protocol;
         }
 
         @Override

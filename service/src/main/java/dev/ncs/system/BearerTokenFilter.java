@@ -6,8 +6,6 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.util.List;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
 import org.springframework.stereotype.Component;
@@ -21,44 +19,29 @@ import org.springframework.web.filter.OncePerRequestFilter;
 @Component
 class BearerTokenFilter extends OncePerRequestFilter {
 
-    private static final String PREFIX = "Bearer ";
-
-    private final List<byte[]> tokens;
+    private final BearerTokens tokens;
 
     BearerTokenFilter(SecurityProperties properties) {
-        this.tokens = properties.tokens().stream().filter(t -> !t.isBlank())
-                .map(t -> t.getBytes(StandardCharsets.UTF_8)).toList();
+        this.tokens = new BearerTokens(properties);
     }
 
     @Override
     protected boolean shouldNotFilter(HttpServletRequest request) {
         String path = request.getRequestURI();
-        return tokens.isEmpty() || !path.startsWith("/v2") || path.startsWith("/v2/health/");
+        return !tokens.required() || !path.startsWith("/v2") || path.startsWith("/v2/health/");
     }
 
     @Override
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
-        String header = request.getHeader(HttpHeaders.AUTHORIZATION);
-        if (header != null && header.startsWith(PREFIX) && accepted(header.substring(PREFIX.length()).trim())) {
+        String refusal = tokens.refusal(request.getHeader(HttpHeaders.AUTHORIZATION));
+        if (refusal == null) {
             chain.doFilter(request, response);
             return;
         }
         response.setStatus(HttpServletResponse.SC_UNAUTHORIZED);
         response.setHeader(HttpHeaders.WWW_AUTHENTICATE, "Bearer");
         response.setContentType(MediaType.APPLICATION_JSON_VALUE);
-        response.getOutputStream().write(("{\"error\":\"" + (header == null
-                ? "this API needs an Authorization: Bearer <token> header"
-                : "the bearer token was not accepted") + "\"}").getBytes(StandardCharsets.UTF_8));
-    }
-
-    /** Compares with every token, without stopping early, so timing says nothing about which matched. */
-    private boolean accepted(String presented) {
-        byte[] candidate = presented.getBytes(StandardCharsets.UTF_8);
-        boolean match = false;
-        for (byte[] token : tokens) {
-            match |= MessageDigest.isEqual(candidate, token);
-        }
-        return match;
+        response.getOutputStream().write(("{\"error\":\"" + refusal + "\"}").getBytes(StandardCharsets.UTF_8));
     }
 }

@@ -26,7 +26,8 @@ class DockerComposeConfigTests {
         Map<String, Object> ncs = map(services.get("ncs"));
         assertThat(ncs.get("read_only")).isEqualTo(true);
         assertThat(list(ncs.get("tmpfs"))).containsExactly("/tmp");
-        assertThat(list(ncs.get("ports"))).containsExactlyInAnyOrder("127.0.0.1:8080:8080/tcp", "127.0.0.1:9090:9090/tcp");
+        assertThat(list(ncs.get("ports"))).containsExactlyInAnyOrder("127.0.0.1:8080:8080/tcp", "127.0.0.1:8081:8081/tcp",
+                "127.0.0.1:9090:9090/tcp");
         assertThat(list(ncs.get("volumes"))).containsExactly("ncs-plugins:/opt/ncs/plugins:ro");
         assertThat(map(map(ncs.get("build")).get("args"))).containsEntry("BUILD_IMAGE", "maven:3.9-eclipse-temurin-25")
                 .containsEntry("RUNTIME_IMAGE", "eclipse-temurin:25-jre");
@@ -67,13 +68,13 @@ class DockerComposeConfigTests {
     @Test
     void buildArgumentsPortsAndPluginsFollowTheEnvironment() throws Exception {
         Map<String, Object> ncs = map(services(config(Map.of("BUILD_IMAGE", "local/build:1",
-                "RUNTIME_IMAGE", "local/runtime:1", "NCS_API_PORT", "18080", "NCS_MANAGEMENT_PORT", "19090",
+                "RUNTIME_IMAGE", "local/runtime:1", "NCS_API_PORT", "18080", "NCS_GRPC_PORT", "18081", "NCS_MANAGEMENT_PORT", "19090",
                 "NCS_PLUGINS", "/srv/ncs-plugins"))).get("ncs"));
 
         assertThat(map(map(ncs.get("build")).get("args"))).containsEntry("BUILD_IMAGE", "local/build:1")
                 .containsEntry("RUNTIME_IMAGE", "local/runtime:1");
         assertThat(list(ncs.get("ports"))).containsExactlyInAnyOrder("127.0.0.1:18080:8080/tcp",
-                "127.0.0.1:19090:9090/tcp");
+                "127.0.0.1:18081:8081/tcp", "127.0.0.1:19090:9090/tcp");
         assertThat(list(ncs.get("volumes"))).containsExactly("/srv/ncs-plugins:/opt/ncs/plugins:ro");
     }
 

@@ -189,8 +189,9 @@ class KubernetesManifestsTests {
     void containerPortsAreTheApplicationsPorts() {
         Map<String, Object> container = container(find(rendered, "Deployment", "ncs"));
         assertThat(containerPort(container, "http")).isEqualTo(serverPort()).isEqualTo(8080);
+        assertThat(containerPort(container, "grpc")).isEqualTo(grpcPort()).isEqualTo(8081);
         assertThat(containerPort(container, "management")).isEqualTo(managementPort()).isEqualTo(9090);
-        assertThat(list(container.get("ports"))).hasSize(2);
+        assertThat(list(container.get("ports"))).hasSize(3);
     }
 
     @Test
@@ -210,7 +211,7 @@ class KubernetesManifestsTests {
     }
 
     @Test
-    void servicesWithAClusterIpExposeOnlyTheApi() {
+    void servicesWithAClusterIpExposeOnlyTheApis() {
         Map<String, Object> container = container(find(rendered, "Deployment", "ncs"));
         List<Map<String, Object>> services = all("Service");
         assertThat(services).extracting(s -> get(s, "metadata", "name")).contains("ncs");
@@ -221,14 +222,18 @@ class KubernetesManifestsTests {
                 int target = resolvePort(container, map(port).getOrDefault("targetPort", map(port).get("port")));
                 if (!headless) {
                     assertThat(target).as("Service %s exposes", get(service, "metadata", "name"))
-                            .isEqualTo(serverPort());
+                            .isIn(serverPort(), grpcPort());
                 }
             }
             if (headless) {
                 assertThat(type).isEqualTo("ClusterIP");
             }
         }
-        assertThat(list(get(find(rendered, "Service", "ncs"), "spec", "ports"))).hasSize(1);
+        List<Object> apiPorts = list(get(find(rendered, "Service", "ncs"), "spec", "ports"));
+        assertThat(apiPorts).hasSize(2);
+        Map<String, Object> grpc = apiPorts.stream().map(KubernetesManifestsTests::map)
+                .filter(p -> "grpc".equals(p.get("name"))).findFirst().orElseThrow();
+        assertThat(grpc.get("appProtocol")).as("gRPC is plaintext HTTP/2").isEqualTo("kubernetes.io/h2c");
     }
 
     @Test
@@ -255,20 +260,22 @@ class KubernetesManifestsTests {
     }
 
     @Test
-    void theNetworkPolicyOpensTheApiToAllAndManagementToPrometheusOnly() {
+    void theNetworkPolicyOpensTheApisToAllAndManagementToPrometheusOnly() {
         Map<String, Object> container = container(find(rendered, "Deployment", "ncs"));
         Map<String, Object> policy = find(rendered, "NetworkPolicy", "ncs");
         assertThat(strings(get(policy, "spec", "policyTypes"))).contains("Ingress");
         boolean apiOpen = false;
+        boolean grpcOpen = false;
         boolean managementAdmitted = false;
         for (Object rule : list(get(policy, "spec", "ingress"))) {
             assertThat(map(rule)).as("a rule without ports admits every port").containsKey("ports");
             Object from = map(rule).get("from");
             for (Object port : list(map(rule).get("ports"))) {
                 int number = resolvePort(container, map(port).get("port"));
-                if (number == serverPort()) {
+                if (number == serverPort() || number == grpcPort()) {
                     assertThat(from).as("API clients come from anywhere").isNull();
-                    apiOpen = true;
+                    apiOpen |= number == serverPort();
+                    grpcOpen |= number == grpcPort();
                 } else {
                     assertThat(number).isEqualTo(managementPort());
                     assertThat(list(from)).isNotEmpty().allSatisfy(peer -> {
@@ -282,6 +289,7 @@ class KubernetesManifestsTests {
             }
         }
         assertThat(apiOpen).as("the API port is admitted").isTrue();
+        assertThat(grpcOpen).as("the gRPC port is admitted").isTrue();
         assertThat(managementAdmitted).as("Prometheus is admitted to the management port").isTrue();
     }
 
@@ -484,6 +492,49 @@ class KubernetesManifestsTests {
     record Result(int exit, String output) {
     }
 
+    // --- KServe (k8s/kserve): checked against the schemas of KServe's own CRDs (k8s/validate/crds)
+
+    @Test
+    void theKServeRuntimeAndInferenceServiceMatchKServesSchemasAndTheApplication() throws Exception {
+        requireValidator();
+        String yaml = kustomize(K8S.resolve("kserve"));
+        Result result = validate(yaml);
+        assertThat(result.exit()).as("validator on k8s/kserve:%n%s", result.output()).isZero();
+        assertThat(result.output()).contains("2 of 2 objects valid");
+
+        List<Map<String, Object>> kserve = objects(yaml);
+        Map<String, Object> runtime = find(kserve, "ClusterServingRuntime", "ncs");
+        assertThat(get(runtime, "apiVersion")).isEqualTo("serving.kserve.io/v1alpha1");
+        assertThat(list(get(runtime, "spec", "supportedModelFormats"))).extracting(f -> map(f).get("name"))
+                .containsExactly("ncs");
+        assertThat(strings(get(runtime, "spec", "protocolVersions"))).containsExactly("v2", "grpc-v2");
+        Map<String, Object> container = map(list(get(runtime, "spec", "containers")).get(0));
+        assertThat(container.get("name")).isEqualTo("kserve-container");
+        assertThat(map(list(container.get("ports")).get(0)).get("containerPort")).isEqualTo(serverPort());
+        assertThat(get(runtime, "spec", "annotations", "prometheus.kserve.io/port"))
+                .isEqualTo(Integer.toString(managementPort()));
+        assertThat(get(runtime, "spec", "annotations", "prometheus.kserve.io/path"))
+                .isEqualTo(actuatorBasePath() + "/prometheus");
+
+        Map<String, Object> service = find(kserve, "InferenceService", "ncs");
+        assertThat(get(service, "apiVersion")).isEqualTo("serving.kserve.io/v1beta1");
+        Map<String, Object> model = map(get(service, "spec", "predictor", "model"));
+        assertThat(model).doesNotContainKey("storageUri");
+        assertThat(model.get("protocolVersion")).isEqualTo("v2");
+        assertThat(model.get("runtime")).isEqualTo(get(runtime, "metadata", "name"));
+        assertThat(get(model, "modelFormat", "name")).isEqualTo("ncs");
+    }
+
+    @Test
+    void theKServeSchemasRefuseAFieldTheyDoNotKnow() throws Exception {
+        requireValidator();
+        String yaml = kustomize(K8S.resolve("kserve")).replace("protocolVersions:", "protocolVersion:");
+        Result result = validate(yaml);
+        assertThat(result.exit()).isEqualTo(1);
+        assertThat(result.output()).contains("/spec/protocolVersion is not a field of serving.kserve.io/v1alpha1 "
+                + "ClusterServingRuntime").contains("1 of 2 objects valid");
+    }
+
     interface Breakage {
         void apply(List<Map<String, Object>> objects);
     }
@@ -616,6 +667,10 @@ class KubernetesManifestsTests {
 
     static int serverPort() {
         return (Integer) get(application, "server", "port");
+    }
+
+    static int grpcPort() {
+        return (Integer) get(application, "ncs", "grpc", "port");
     }
 
     static int managementPort() {

@@ -36,18 +36,21 @@ final class NcsProcess {
     private final Path log;
     final int port;
     final int managementPort;
+    final int grpcPort;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private NcsProcess(Configuration configuration) throws IOException, InterruptedException {
         port = freePort();
         managementPort = freePort();
+        grpcPort = freePort();
         log = Files.createTempFile("ncs-hostile-" + configuration.name().toLowerCase() + "-", ".log");
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(configuration.jvmOptions);
         command.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 NcsApplication.class.getName(), "--server.port=" + port, "--management.server.port=" + managementPort,
-                "--server.address=127.0.0.1", "--management.server.address=127.0.0.1",
+                "--server.address=127.0.0.1", "--management.server.address=127.0.0.1", "--ncs.grpc.port=" + grpcPort,
+                "--ncs.grpc.address=127.0.0.1",
                 // the test class path carries Triton's client, which bundles Jackson 2 (see IntegrationTestSupport)
                 "--spring.autoconfigure.exclude=" + JACKSON2_ENDPOINT));
         process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();

@@ -1,5 +1,11 @@
 package dev.ncs.monitoring;
 
+import dev.ncs.grpc.GrpcServer;
+import inference.GRPCInferenceServiceGrpc;
+import inference.GrpcService.InferTensorContents;
+import inference.GrpcService.ModelInferRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ncs.ExternalTools;
@@ -93,6 +99,9 @@ class MonitoringIntegrationTests extends IntegrationTestSupport {
 
     @Autowired
     NativeExecutor executor;
+
+    @Autowired
+    GrpcServer grpc;
 
     @TempDir
     Path work;
@@ -209,7 +218,14 @@ class MonitoringIntegrationTests extends IntegrationTestSupport {
         String matmul = "{\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[64,64],\"data\":[" + matrix
                 + "]},{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[64,64],\"data\":[" + matrix + "]}]}";
         String vector = "{\"inputs\":[" + TestTensors.fp64("x", new long[] {5}, 3, -1, 4, 1, 5) + "]}";
+        ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpc.port()).usePlaintext().build();
+        GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
+        ModelInferRequest grpcDescribe = ModelInferRequest.newBuilder().setModelName("describe")
+                .addInputs(ModelInferRequest.InferInputTensor.newBuilder().setName("x").setDatatype("FP64").addShape(1)
+                        .setContents(InferTensorContents.newBuilder().addFp64Contents(2.5)))
+                .build();
         for (int i = 0; i < 3; i++) {
+            assertThat(stub.modelInfer(grpcDescribe).getOutputsCount()).isPositive();
             expect(200, "/v2/models/matmul/infer", matmul);
             expect(200, "/v2/models/describe/infer", vector);
             expect(200, "/v2/models/sort/infer", vector);
@@ -222,6 +238,7 @@ class MonitoringIntegrationTests extends IntegrationTestSupport {
         expect(400, "/v2/models/matmul/infer", "{\"inputs\":[" + TestTensors.fp64("a", new long[] {2, 3}, 1, 2, 3) + "]}");
         expect(400, "/v2/models/sort/infer", "{\"inputs\":[]}");
         expect(404, "/v2/models/no_such_kernel/infer", vector);
+        channel.shutdownNow().awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
 
         // Both workers' admissions taken (the queue holds none): further requests are refused. Held over
         // two scrape intervals, so the queue depth panel sees them waiting, with one refusal in each

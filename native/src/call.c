@@ -63,7 +63,9 @@ NCS_API int ncs_call_create(const char *kernel, ncs_call **out)
 }
 
 /* Replaces the pinned region buffer *buffer (its bytes at *data, `size` of them) by a private
-   copy owned by the call ("kernel:<name>/input"), pinned likewise, and unpins the original. */
+   copy owned by the call ("kernel:<name>/input"), pinned likewise, and unpins the original. The
+   copy is a snapshot of bytes the client may be writing: checks then hold for what the kernel
+   reads. */
 static int private_copy(ncs_call *c, const ncs_tensor_desc *d, ncs_handle *buffer, void **data, uint64_t size)
 {
     char text[NCS_OWNER_MAX + 1];
@@ -75,7 +77,7 @@ static int private_copy(ncs_call *c, const ncs_tensor_desc *d, ncs_handle *buffe
         ncs_buffer_unpin(*buffer);
         return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_OUT_OF_MEMORY,
                                 "input '%s': no room in the memory budget for a private copy of its %llu "
-                                "BYTES from a shared-memory region", d->name, (unsigned long long)size);
+                                "bytes from a shared-memory region", d->name, (unsigned long long)size);
     }
     void *copy_data;
     uint64_t copy_size;
@@ -122,8 +124,9 @@ NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, c
     void *data;
     uint64_t size;
     ncs_buffer_peek(buffer, &data, &size); /* pinned: cannot fail */
-    if (dtype == NCS_DTYPE_BYTES && ncs_buffer_borrows_region(buffer)) {
-        /* The client can rewrite a region while it is checked and read: frame a private copy. */
+    if (ncs_buffer_borrows_region(buffer) && (dtype == NCS_DTYPE_BYTES || !(k->flags & NCS_KERNEL_SHARED_INPUTS))) {
+        /* The client can rewrite a region at any time: BYTES are framed on a private copy, and a
+           kernel that does not tolerate changing inputs reads a private copy. */
         status = private_copy(c, d, &buffer, &data, size);
         if (status != NCS_OK)
             return status;

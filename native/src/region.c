@@ -86,7 +86,7 @@ static int text_valid(const char *text, size_t max)
     return 1;
 }
 
-/* Unmaps a region no reference reaches any more (taken off the list, counters lowered). */
+/* Unmaps a region no reference reaches any more (already off the list, counters lowered). */
 static void unmap_region(ncs_region *r)
 {
     munmap(r->map, r->map_length);
@@ -265,7 +265,10 @@ int ncs_region_borrow(const char *name, uint64_t offset, uint64_t size, ncs_regi
                       (unsigned long long)r->byte_size);
     } else {
         struct stat st;
-        if (fstat(r->fd, &st) != 0 || (uint64_t)st.st_size < r->offset + r->byte_size)
+        if (fstat(r->fd, &st) != 0)
+            status = fail(why, capacity, NCS_E_INTERNAL, "region '%s': fstat of '%s' failed: %s", name, r->key,
+                          strerror(errno));
+        else if ((uint64_t)st.st_size < r->offset + r->byte_size)
             status = fail(why, capacity, NCS_E_INVALID_ARGUMENT,
                           "region '%s': its shared-memory object '%s' shrank to %lld bytes, short of the "
                           "%llu registered: unregister it", name, r->key, (long long)st.st_size,

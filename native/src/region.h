@@ -21,7 +21,7 @@ typedef struct ncs_region ncs_region;
  * (fstat: an object shrunk under the mapping is refused, as touching it would raise SIGBUS).
  * On success *region holds a new reference (release it with ncs_region_drop) and *data the
  * address of the range, valid until that drop. On failure (NCS_E_NOT_FOUND: no such name;
- * NCS_E_INVALID_ARGUMENT: out of range or shrunk) nothing is retained and why[] says what.
+ * NCS_E_INVALID_ARGUMENT: out of range or shrunk; NCS_E_INTERNAL: fstat failed) nothing is retained and why[] says what.
  */
 int ncs_region_borrow(const char *name, uint64_t offset, uint64_t size, ncs_region **region, void **data,
                       char *why, size_t capacity);

@@ -286,14 +286,15 @@ NCS_API int ncs_call_create(const char *kernel, ncs_call **out);
  * NCS_E_INVALID_ARGUMENT, with a message naming the input and the element where the framing
  * breaks ("input 'x': BYTES element 3 declares 100 bytes but only 7 remain").
  * NCS_E_STALE_HANDLE when the buffer was freed.
- * A BYTES input whose buffer borrows a shared-memory region (ncs_buffer_wrap_region) is copied
+ * An input whose buffer borrows a shared-memory region (ncs_buffer_wrap_region) is copied
  * first to a private buffer (owner "kernel:<name>/input", charged to the budget: without room,
- * NCS_E_OUT_OF_MEMORY) and the call checks and binds that copy, so a client writing the region
- * cannot change the framing after it was checked. Other inputs are bound in place; a borrowed
- * buffer's bytes are not counted in ncs_call_bytes_needed. A call with any borrowed input has
- * its output buffers zeroed when ncs_call_prepare allocates them, so a kernel that stops short
- * of writing every output byte because a client changed an input meanwhile never hands back
- * the stale bytes of a freed buffer's memory.
+ * NCS_E_OUT_OF_MEMORY) and the call checks and binds that copy when it is BYTES (so a client
+ * writing the region cannot change the framing after it was checked) or when the kernel lacks
+ * NCS_KERNEL_SHARED_INPUTS (ncs_plugin.h). Otherwise it is bound in place, its bytes are not
+ * counted in ncs_call_bytes_needed, and the call's output buffers are zeroed when
+ * ncs_call_prepare allocates them, so a kernel that stops short of writing every output byte
+ * because a client changed an input meanwhile never hands back the stale bytes of a freed
+ * buffer's memory.
  */
 NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, const int64_t *shape,
                                ncs_handle buffer);
@@ -479,15 +480,13 @@ NCS_API int ncs_buffer_snapshot(char *out, size_t size, size_t *needed);
  *
  * Hostile clients. The client can write the region at any time, also while a kernel reads or
  * writes it: results are then unspecified, but libncs does not read or write outside the
- * mapping. Fixed-size inputs are read in place. The built-in kernels take no memory address
- * from an input's values except sort and histogram: histogram checks each value's bin range
- * after loading it, and sort, which reads its input twice, checks that both passes agree (a
- * disagreement fails the call with NCS_E_INVALID_ARGUMENT, "input 'x' changed while it was
- * being sorted"). A plugin kernel that does index by input values must check what it loaded,
- * not reload it. Outputs of a call with a borrowed input start zeroed (ncs_call_set_input).
- * A BYTES tensor is never framed in place: ncs_call_set_input copies a BYTES input that lives
- * in a region to a private buffer (charged to the budget) and checks the framing on that copy,
- * which is what the kernel reads.
+ * mapping. A kernel reads a fixed-size input in place only when its descriptor has the flag
+ * NCS_KERNEL_SHARED_INPUTS (ncs_plugin.h: it stays in bounds whatever the input's bytes become;
+ * the built-in identity, describe, matmul, fft and conv2d have it); for any other kernel
+ * (sort, histogram, sha256, plugins without the flag) ncs_call_set_input binds a private copy
+ * of the bytes instead. A BYTES tensor is never framed in place: a BYTES input from a region is
+ * always copied and its framing checked on the copy, which is what the kernel reads. Outputs
+ * of a call with an input read in place start zeroed (ncs_call_set_input).
  * A client that shrinks the object (ftruncate) below the registered range makes any access to
  * the pages past its new end raise SIGBUS; every ncs_buffer_wrap_region therefore checks the
  * object's size again (fstat) and refuses a shrunk region. Residual risk: a shrink after that
@@ -545,7 +544,7 @@ NCS_API void ncs_set_region_limits(uint64_t max_regions, uint64_t max_mapped_byt
  * again (fstat), so a region whose object shrank is refused.
  * Returns NCS_E_NOT_FOUND when no region has that name (also after it was unregistered),
  * NCS_E_INVALID_ARGUMENT for a range outside the region, a shrunk object or NULL arguments,
- * NCS_E_OUT_OF_MEMORY when the buffer table is full. `error` as for ncs_region_register.
+ * NCS_E_OUT_OF_MEMORY when the buffer table is full, NCS_E_INTERNAL when fstat fails. `error` as for ncs_region_register.
  */
 NCS_API int ncs_buffer_wrap_region(const char *name, uint64_t offset, uint64_t size, ncs_handle *out,
                                    char *error, size_t error_size);

@@ -338,16 +338,6 @@ DEFINE_SORT(uint64_t, 64)
 DEFINE_SORT(uint32_t, 32)
 
 /* ---- one part -------------------------------------------------------------------------- */
-
-_Static_assert(3 * SORT_TOP_BUCKETS <= SORT_COUNTERS, "the top level's counts, next and limit fit");
-
-/* The part's two passes over x disagreed: x changed under the kernel. */
-static int sort_changed(sort_state *s)
-{
-    return s->ctx->api->fail(s->ctx, NCS_E_INVALID_ARGUMENT,
-                             "sort: input 'x' changed while it was being sorted (was its shared-memory "
-                             "region written during the call?)");
-}
 /*
  * NAME is a key mapping (f64, i64, f32, i32) on unsigned type U. part_NAME sorts the keys of
  * x[0..n) that fall in part `part`'s range into their slice of out, and reports them as
@@ -417,14 +407,11 @@ static int sort_changed(sort_state *s)
             for (int64_t t = 0; t < taken; t++)                                                  \
                 counts[top_bucket_##U(chunk[t], low, shift)]++;                                  \
         }                                                                                        \
-        /* Pass 2: scatter the range's keys into the buckets of the part's slice. Each bucket    \
-           takes at most the keys pass 1 counted (limit): x may change between the passes when   \
-           its memory is a client's shared-memory region, and must not push keys past a bucket. */\
-        int64_t *next = counts + SORT_TOP_BUCKETS, *limit = next + SORT_TOP_BUCKETS, sum = below; \
+        /* Pass 2: scatter the range's keys into the buckets of the part's slice. */             \
+        int64_t *next = counts + SORT_TOP_BUCKETS, sum = below;                                  \
         for (size_t b = 0; b < SORT_TOP_BUCKETS; b++) {                                          \
             next[b] = sum;                                                                       \
             sum += counts[b];                                                                    \
-            limit[b] = sum;                                                                      \
         }                                                                                        \
         for (int64_t i0 = 0; i0 < n; i0 += SORT_CHUNK) {                                         \
             int status = sort_tick(s, SORT_CHUNK);                                               \
@@ -438,15 +425,8 @@ static int sort_changed(sort_state *s)
             }                                                                                    \
             for (int64_t t = 0; t < taken; t++) {                                                \
                 U k = chunk[t];                                                                  \
-                size_t b = top_bucket_##U(k, low, shift);                                        \
-                if (next[b] == limit[b])                                                         \
-                    return sort_changed(s);                                                      \
-                out[next[b]++] = k;                                                              \
+                out[next[top_bucket_##U(k, low, shift)]++] = k;                                  \
             }                                                                                    \
-        }                                                                                        \
-        for (size_t b = 0; b < SORT_TOP_BUCKETS; b++) {                                          \
-            if (next[b] != limit[b])                                                             \
-                return sort_changed(s);                                                          \
         }                                                                                        \
         s->unpolled = 0;                                                                         \
         /* Sort each bucket in cache and turn it back into values. */                            \

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "json.h"
 #include "region.h"
 
 struct ncs_region {
@@ -301,4 +302,46 @@ void ncs_region_each(void (*fn)(void *arg, const char *owner, uint64_t buffers, 
         fn(arg, owner, r->refs - (uint64_t)r->registered, r->map_length);
     }
     pthread_mutex_unlock(&lock);
+}
+
+NCS_API int ncs_region_status(const char *name, char *out, size_t size, size_t *needed)
+{
+    ncs_json text = {0};
+    int found = 0;
+    ncs_json_lit(&text, "[");
+    pthread_mutex_lock(&lock);
+    for (ncs_region *r = regions; r != NULL; r = r->next) {
+        if (!r->registered || (name != NULL && strcmp(r->name, name) != 0))
+            continue;
+        ncs_json_lit(&text, found++ ? ",{\"name\":" : "{\"name\":");
+        ncs_json_string(&text, r->name);
+        ncs_json_lit(&text, ",\"key\":");
+        ncs_json_string(&text, r->key);
+        ncs_json_lit(&text, ",\"offset\":");
+        ncs_json_uint(&text, r->offset);
+        ncs_json_lit(&text, ",\"byte_size\":");
+        ncs_json_uint(&text, r->byte_size);
+        ncs_json_lit(&text, ",\"buffers\":");
+        ncs_json_uint(&text, r->refs - 1); /* the registry's reference is not a buffer's */
+        ncs_json_lit(&text, "}");
+    }
+    pthread_mutex_unlock(&lock);
+    ncs_json_lit(&text, "]");
+    size_t length = text.length;
+    char *json = ncs_json_take(&text);
+    if (json == NULL)
+        return NCS_E_OUT_OF_MEMORY;
+    int status = NCS_E_INVALID_ARGUMENT;
+    if (name != NULL && found == 0) {
+        status = NCS_E_NOT_FOUND;
+    } else {
+        if (needed != NULL)
+            *needed = length + 1;
+        if (out != NULL && length + 1 <= size) {
+            memcpy(out, json, length + 1);
+            status = NCS_OK;
+        }
+    }
+    free(json);
+    return status;
 }

@@ -78,7 +78,7 @@ static void test_register_wrap_release_unregister(void)
         client[i] = (unsigned char)(i * 7);
     uint64_t regions = stat_value(NCS_STAT_REGIONS_MAPPED), mapped = stat_value(NCS_STAT_MAPPED_BYTES);
     uint64_t allocations = stat_value(NCS_STAT_ALLOCATIONS), frees = stat_value(NCS_STAT_FREES);
-    char error[256] = "x";
+    char error[256] = "x", expected_status[256];
     /* Offset 5000: the mapping starts at the page holding it (4096 on 4 KiB pages). */
     CHECK_OK(ncs_region_register("a", key_a, 5000, 10000, error, sizeof error));
     CHECK(error[0] == '\0');
@@ -108,6 +108,17 @@ static void test_register_wrap_release_unregister(void)
     CHECK_OK(ncs_buffer_refcount(h, &refs));
     CHECK(refs == 2);
     CHECK_OK(ncs_buffer_release(h));
+
+    /* Its status: what was registered and how many buffers borrow it. */
+    char status[512];
+    size_t needed = 0;
+    CHECK_STATUS(ncs_region_status(NULL, NULL, 0, &needed), NCS_E_INVALID_ARGUMENT);
+    CHECK_OK(ncs_region_status("a", status, needed, NULL));
+    snprintf(expected_status, sizeof expected_status,
+             "[{\"name\":\"a\",\"key\":\"%s\",\"offset\":5000,\"byte_size\":10000,\"buffers\":1}]", key_a);
+    CHECK(strcmp(status, expected_status) == 0);
+    CHECK(needed == strlen(status) + 1);
+    CHECK_STATUS(ncs_region_status("zz", status, sizeof status, NULL), NCS_E_NOT_FOUND);
 
     /* The snapshot shows the region as an owner: one borrowing buffer, its mapped bytes. */
     char snapshot[4096], expected[128];
@@ -153,7 +164,15 @@ static void test_register_wrap_release_unregister(void)
     CHECK_OK(ncs_buffer_release(h));
     CHECK(mappings_of(key_a) == 2);
     CHECK_OK(ncs_region_register("b", key_a, 0, 64, error, sizeof error)); /* one object, two names */
+    CHECK_OK(ncs_region_status(NULL, status, sizeof status, NULL));
+    snprintf(expected_status, sizeof expected_status,
+             "[{\"name\":\"b\",\"key\":\"%s\",\"offset\":0,\"byte_size\":64,\"buffers\":0},"
+             "{\"name\":\"a\",\"key\":\"%s\",\"offset\":0,\"byte_size\":%u,\"buffers\":0}]",
+             key_a, key_a, OBJECT_BYTES);
+    CHECK(strcmp(status, expected_status) == 0);
     CHECK_OK(ncs_region_unregister(NULL));                                  /* all of them */
+    CHECK_OK(ncs_region_status(NULL, status, sizeof status, NULL));
+    CHECK(strcmp(status, "[]") == 0);
     CHECK(mappings_of(key_a) == 1);
     CHECK(stat_value(NCS_STAT_REGIONS_MAPPED) == regions);
     CHECK_OK(ncs_buffer_snapshot(snapshot, sizeof snapshot, NULL));

@@ -67,7 +67,7 @@ extern "C" {
  *   0.2.0  ncs_call_destroy takes a third argument, leaked_bytes (ncs_call_destroy_v2 is gone);
  *          ncs_tcp_state and ncs_tcp_send moved to ncs_net.h (still exported by libncs); the
  *          status codes, dtypes and ncs_handle moved to ncs_types.h (included here).
- *   0.3.0  shared-memory regions (ncs_region_register, ncs_region_unregister,
+ *   0.3.0  shared-memory regions (ncs_region_register, ncs_region_unregister, ncs_region_status,
  *          ncs_set_region_limits, ncs_buffer_wrap_region); counters NCS_STAT_REGIONS_MAPPED
  *          and NCS_STAT_MAPPED_BYTES appended; the snapshot lists regions as owners.
  */
@@ -525,6 +525,19 @@ NCS_API int ncs_region_register(const char *name, const char *key, uint64_t offs
  * region. NCS_E_NOT_FOUND when no region has that name (NULL always succeeds).
  */
 NCS_API int ncs_region_unregister(const char *name);
+
+/**
+ * Writes the registered regions (all of them, or only `name` when it is not NULL) into
+ * out[0..size) as a NUL-terminated JSON array, newest registration first:
+ *   [{"name":"a","key":"/ncs-a","offset":0,"byte_size":4096,"buffers":1}]
+ * ("buffers": how many buffers borrow it now). Unregistered regions still mapped are not listed
+ * (they are in the snapshot). *needed (when needed is not NULL) receives the size the text needs,
+ * terminating NUL included; when `size` is too small the call returns NCS_E_INVALID_ARGUMENT and
+ * writes nothing to `out` (out may be NULL with size 0 to ask). NCS_E_NOT_FOUND when `name` is
+ * given and no region has it; NCS_E_OUT_OF_MEMORY when the text cannot be allocated. Regions come
+ * and go: ask again with room to spare.
+ */
+NCS_API int ncs_region_status(const char *name, char *out, size_t size, size_t *needed);
 
 /**
  * Sets the most regions mapped at once and the most bytes they map (each 0 = no limit, the

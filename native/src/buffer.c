@@ -25,15 +25,22 @@
  * pin the buffer with an extra reference so its slot cannot be reused under the write, and take
  * owner_lock, which the snapshot also holds: owner texts are never read torn. The snapshot reads each slot seqlock-style like ncs_buffer_peek (state,
  * fields, state again) and skips a slot whose buffer changed meanwhile.
+ *
+ * Borrowed memory. A buffer made by ncs_buffer_wrap_region has no memory of its own: its slot
+ * names the region (region.c) whose bytes it borrows and holds one reference to it, dropped
+ * where other buffers give their memory back. It is charged nothing, so it is always fully
+ * committed, and the snapshot counts it under its region rather than under an owner.
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "budget.h"
 #include "internal.h"
 #include "json.h"
+#include "region.h"
 
 #define CHUNK_BITS 12
 #define CHUNK_SLOTS (1u << CHUNK_BITS)
@@ -46,6 +53,7 @@ typedef struct slot {
     _Atomic uintptr_t data;
     _Atomic uint64_t size;
     _Atomic uint64_t charged; /* live bytes charged for it: size, or less while deferred */
+    _Atomic(ncs_region *) region; /* the region a borrowing buffer's memory belongs to, else NULL */
     uint32_t next_free;       /* guarded by table_lock */
 } slot;
 
@@ -202,6 +210,9 @@ NCS_API int ncs_buffer_alloc(uint64_t size, ncs_handle *out)
     return ncs_buffer_alloc_owned(size, &host_owner, out);
 }
 
+static ncs_handle publish(uint32_t index, void *data, uint64_t size, uint64_t charged, ncs_region *region,
+                          const ncs_owner *owner);
+
 /* Allocates a buffer of `size` bytes charged `charged` (size, or 0 for a deferred one, whose
    large memory is then a fresh mapping rather than a cached block). */
 static int alloc_buffer(uint64_t size, uint64_t charged, const ncs_owner *owner, ncs_handle *out)
@@ -225,6 +236,15 @@ static int alloc_buffer(uint64_t size, uint64_t charged, const ncs_owner *owner,
         ncs_block_put(data, size);
         return refuse_allocation();
     }
+    *out = publish(index, data, size, charged, NULL, owner);
+    return NCS_OK;
+}
+
+/* Fills the free slot `index` with a buffer and makes it live with refcount 1; returns its
+   handle. */
+static ncs_handle publish(uint32_t index, void *data, uint64_t size, uint64_t charged, ncs_region *region,
+                          const ncs_owner *owner)
+{
     slot *s = slot_at(index);
     /* Orders the slot's earlier free (seen through take_slot) before the new data and size, for
        ncs_buffer_peek's re-check on a reader that still holds an old state. */
@@ -232,13 +252,13 @@ static int alloc_buffer(uint64_t size, uint64_t charged, const ncs_owner *owner,
     atomic_store_explicit(&s->data, (uintptr_t)data, memory_order_relaxed);
     atomic_store_explicit(&s->size, size, memory_order_relaxed);
     atomic_store_explicit(&s->charged, charged, memory_order_relaxed);
+    atomic_store_explicit(&s->region, region, memory_order_relaxed);
     store_owner(index, owner);
     uint32_t generation = state_generation(atomic_load_explicit(&s->state, memory_order_relaxed));
     atomic_store_explicit(&s->state, make_state(generation, 1), memory_order_release);
     ncs_stat_add(NCS_STAT_LIVE_BUFFERS, 1);
     ncs_stat_add(NCS_STAT_ALLOCATIONS, 1);
-    *out = ((uint64_t)generation << 32) | ((uint64_t)index + 1);
-    return NCS_OK;
+    return ((uint64_t)generation << 32) | ((uint64_t)index + 1);
 }
 
 int ncs_buffer_alloc_owned(uint64_t size, const ncs_owner *owner, ncs_handle *out)
@@ -249,6 +269,39 @@ int ncs_buffer_alloc_owned(uint64_t size, const ncs_owner *owner, ncs_handle *ou
 NCS_API int ncs_buffer_alloc_deferred(uint64_t size, ncs_handle *out)
 {
     return alloc_buffer(size, 0, &host_owner, out);
+}
+
+NCS_API int ncs_buffer_wrap_region(const char *name, uint64_t offset, uint64_t size, ncs_handle *out,
+                                   char *error, size_t error_size)
+{
+    if (error != NULL && error_size > 0)
+        error[0] = '\0';
+    if (name == NULL || out == NULL)
+        return NCS_E_INVALID_ARGUMENT;
+    ncs_region *region;
+    void *data;
+    int status = ncs_region_borrow(name, offset, size, &region, &data, error, error_size);
+    if (status != NCS_OK)
+        return status;
+    uint32_t index;
+    if (!take_slot(&index)) {
+        ncs_region_drop(region);
+        if (error != NULL && error_size > 0)
+            snprintf(error, error_size, "the buffer table is full");
+        return refuse_allocation();
+    }
+    ncs_owner owner;
+    char text[NCS_OWNER_MAX + 1];
+    snprintf(text, sizeof text, "region:%s", name);
+    ncs_owner_prepare(&owner, text);
+    *out = publish(index, size ? data : NULL, size, 0, region, &owner);
+    return NCS_OK;
+}
+
+int ncs_buffer_borrows_region(ncs_handle h)
+{
+    slot *s = slot_of(h);
+    return s != NULL && atomic_load_explicit(&s->region, memory_order_relaxed) != NULL;
 }
 
 /* The slot of a live buffer `h`, or NULL (a stale use is counted). */
@@ -276,6 +329,8 @@ NCS_API int ncs_buffer_commit(ncs_handle h, uint64_t committed)
         return status;
     if (committed > atomic_load_explicit(&s->size, memory_order_relaxed))
         return NCS_E_INVALID_ARGUMENT;
+    if (atomic_load_explicit(&s->region, memory_order_relaxed) != NULL)
+        return NCS_OK; /* borrowed: nothing to charge */
     uint64_t charged = atomic_load_explicit(&s->charged, memory_order_relaxed);
     while (committed > charged) {
         if (!ncs_budget_reserve(committed - charged))
@@ -291,8 +346,9 @@ NCS_API int ncs_buffer_commit(ncs_handle h, uint64_t committed)
 int ncs_buffer_fully_committed(ncs_handle h)
 {
     slot *s = slot_of(h);
-    return s != NULL && atomic_load_explicit(&s->charged, memory_order_relaxed) ==
-                            atomic_load_explicit(&s->size, memory_order_relaxed);
+    return s != NULL && (atomic_load_explicit(&s->region, memory_order_relaxed) != NULL ||
+                         atomic_load_explicit(&s->charged, memory_order_relaxed) ==
+                             atomic_load_explicit(&s->size, memory_order_relaxed));
 }
 
 /* Adds a reference to the live buffer `h` (see ncs_buffer_retain, which also counts it). */
@@ -330,14 +386,20 @@ static void free_slot(slot *s, uint32_t index, int retire)
     void *data = (void *)atomic_load_explicit(&s->data, memory_order_relaxed);
     uint64_t size = atomic_load_explicit(&s->size, memory_order_relaxed);
     uint64_t charged = atomic_load_explicit(&s->charged, memory_order_relaxed);
+    ncs_region *region = atomic_load_explicit(&s->region, memory_order_relaxed);
     /* The state change that retired the handle is ordered before these stores, for
        ncs_buffer_peek's re-check (seqlock writer side). */
     atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&s->data, (uintptr_t)0, memory_order_relaxed);
     atomic_store_explicit(&s->size, 0, memory_order_relaxed);
     atomic_store_explicit(&s->charged, 0, memory_order_relaxed);
-    ncs_budget_unreserve(charged);
-    ncs_block_put(data, size);
+    atomic_store_explicit(&s->region, NULL, memory_order_relaxed);
+    if (region != NULL) {
+        ncs_region_drop(region); /* the last borrower unmaps it */
+    } else {
+        ncs_budget_unreserve(charged);
+        ncs_block_put(data, size);
+    }
     ncs_stat_sub(NCS_STAT_LIVE_BUFFERS, 1);
     ncs_stat_add(NCS_STAT_FREES, 1);
     if (!retire)
@@ -523,8 +585,8 @@ static int table_grow(group_table *t)
     return 1;
 }
 
-/* Adds one buffer of `bytes` to its owner's group. Returns 0 when out of memory. */
-static int table_insert(group_table *t, const uint64_t words[OWNER_WORDS], uint64_t bytes)
+/* Adds `count` buffers of `bytes` in all to their owner's group. Returns 0 when out of memory. */
+static int table_insert(group_table *t, const uint64_t words[OWNER_WORDS], uint64_t count, uint64_t bytes)
 {
     if (2 * (t->used + 1) > t->capacity && !table_grow(t))
         return 0;
@@ -534,17 +596,33 @@ static int table_insert(group_table *t, const uint64_t words[OWNER_WORDS], uint6
         if (!g->used) {
             memcpy(g->words, words, sizeof g->words);
             g->used = 1;
-            g->count = 1;
+            g->count = count;
             g->bytes = bytes;
             t->used++;
             return 1;
         }
         if (memcmp(g->words, words, sizeof g->words) == 0) {
-            g->count++;
+            g->count += count;
             g->bytes += bytes;
             return 1;
         }
     }
+}
+
+/* The snapshot's table while ncs_region_each adds the regions to it. */
+typedef struct region_groups {
+    group_table *table;
+    int ok;
+} region_groups;
+
+/* A mapped region as an owner: its borrowing buffers and its mapped bytes. */
+static void add_region_group(void *arg, const char *owner, uint64_t buffers, uint64_t bytes)
+{
+    region_groups *g = arg;
+    ncs_owner prepared;
+    ncs_owner_prepare(&prepared, owner);
+    if (g->ok)
+        g->ok = table_insert(g->table, prepared.text.words, buffers, bytes);
 }
 
 /* Largest groups first, then by owner text. */
@@ -569,6 +647,8 @@ NCS_API int ncs_buffer_snapshot(char *out, size_t size, size_t *needed)
         uint64_t state = atomic_load_explicit(&s->state, memory_order_acquire);
         if (state_count(state) == 0)
             continue;
+        if (atomic_load_explicit(&s->region, memory_order_relaxed) != NULL)
+            continue; /* counted under its region, below */
         uint64_t bytes = atomic_load_explicit(&s->charged, memory_order_relaxed); /* as live bytes */
         uint64_t words[OWNER_WORDS] = {0};
         slot_owner *o = owner_at(index);
@@ -584,9 +664,12 @@ NCS_API int ncs_buffer_snapshot(char *out, size_t size, size_t *needed)
         if (state_generation(again) != state_generation(state) || state_count(again) == 0)
             continue;
         ((char *)words)[NCS_OWNER_MAX] = '\0';
-        ok = table_insert(&table, words, bytes);
+        ok = table_insert(&table, words, 1, bytes);
     }
     pthread_mutex_unlock(&owner_lock);
+    region_groups groups = {&table, ok};
+    ncs_region_each(add_region_group, &groups);
+    ok = groups.ok;
     if (!ok) {
         free(table.groups);
         return NCS_E_OUT_OF_MEMORY;

@@ -62,6 +62,34 @@ NCS_API int ncs_call_create(const char *kernel, ncs_call **out)
     return NCS_OK;
 }
 
+/* Replaces the pinned region buffer *buffer (its bytes at *data, `size` of them) by a private
+   copy owned by the call ("kernel:<name>/input"), pinned likewise, and unpins the original. The
+   copy is a snapshot of bytes the client may be writing: checks then hold for what the kernel
+   reads. */
+static int private_copy(ncs_call *c, const ncs_tensor_desc *d, ncs_handle *buffer, void **data, uint64_t size)
+{
+    char text[NCS_OWNER_MAX + 1];
+    snprintf(text, sizeof text, "kernel:%s/input", c->kernel->desc.name);
+    ncs_owner owner;
+    ncs_owner_prepare(&owner, text);
+    ncs_handle copy;
+    if (ncs_buffer_alloc_owned(size, &owner, &copy) != NCS_OK) {
+        ncs_buffer_unpin(*buffer);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_OUT_OF_MEMORY,
+                                "input '%s': no room in the memory budget for a private copy of its %llu "
+                                "bytes from a shared-memory region", d->name, (unsigned long long)size);
+    }
+    void *copy_data;
+    uint64_t copy_size;
+    ncs_buffer_peek(copy, &copy_data, &copy_size); /* our own reference: cannot fail */
+    if (size > 0)
+        memcpy(copy_data, *data, (size_t)size);
+    ncs_buffer_unpin(*buffer);
+    *buffer = copy;
+    *data = copy_data;
+    return NCS_OK;
+}
+
 NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, const int64_t *shape,
                                ncs_handle buffer)
 {
@@ -96,6 +124,13 @@ NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, c
     void *data;
     uint64_t size;
     ncs_buffer_peek(buffer, &data, &size); /* pinned: cannot fail */
+    if (ncs_buffer_borrows_region(buffer) && (dtype == NCS_DTYPE_BYTES || !(k->flags & NCS_KERNEL_SHARED_INPUTS))) {
+        /* The client can rewrite a region at any time: BYTES are framed on a private copy, and a
+           kernel that does not tolerate changing inputs reads a private copy. */
+        status = private_copy(c, d, &buffer, &data, size);
+        if (status != NCS_OK)
+            return status;
+    }
     if (dtype != NCS_DTYPE_BYTES && size < view.nbytes) {
         ncs_buffer_unpin(buffer);
         char text[160];
@@ -117,7 +152,8 @@ NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, c
         ncs_buffer_release(in->buffer);
     in->set = 1;
     in->buffer = buffer;
-    in->buffer_bytes = size;
+    in->buffer_bytes = ncs_buffer_borrows_region(buffer) ? 0 : size; /* a region's are not the budget's */
+    c->borrowed_input |= ncs_buffer_borrows_region(buffer);
     in->view = view;
     return NCS_OK;
 }
@@ -238,6 +274,8 @@ static int allocate_results(ncs_call *c)
         ncs_buffer_peek(o->buffer, &o->view.data, &size);
         if (o->view.nbytes == 0)
             o->view.data = NULL;
+        else if (c->borrowed_input) /* see ncs_call_set_input: no stale bytes for a racing client */
+            memset(o->view.data, 0, (size_t)o->view.nbytes);
     }
     if (c->workspace_bytes > 0) {
         ncs_owner owner;

@@ -47,7 +47,7 @@ typedef struct kernel_scope {
 typedef struct call_input {
     int set;
     ncs_handle buffer;     /* reference owned by the call */
-    uint64_t buffer_bytes; /* the whole buffer's size: what it holds of the budget */
+    uint64_t buffer_bytes; /* what the buffer holds of the budget: its size (0 when borrowed) */
     ncs_tensor_view view;
 } call_input;
 
@@ -67,6 +67,7 @@ struct ncs_call {
     int state; /* enum call_state; changes only in single-threaded entry points */
     int max_parts;
     int nparts;
+    int borrowed_input; /* an input borrows a shared-memory region: outputs start zeroed */
     call_input inputs[NCS_MAX_TENSORS];
     call_output outputs[NCS_MAX_TENSORS];
     char *params[NCS_MAX_PARAMS]; /* NULL: the declared default */

@@ -194,8 +194,9 @@ static const char *descriptor_problem(const ncs_kernel_desc *k, int abi_minor)
         return "struct_size is smaller than this host's ncs_kernel_desc";
     if (!name_valid(k->name, 0))
         return "the name must be 1 to 64 characters of [a-z0-9_-]";
-    if ((k->flags & ~NCS_KERNEL_THREAD_SAFE) != 0)
-        return "flags has bits this host does not know";
+    uint32_t known_flags = NCS_KERNEL_THREAD_SAFE | (abi_minor >= 4 ? NCS_KERNEL_SHARED_INPUTS : 0u);
+    if ((k->flags & ~known_flags) != 0)
+        return "flags has bits this host does not know (or that its ABI version does not have)";
     if (!tensors_valid(k->inputs, k->n_inputs, 0, 0, bytes_outputs))
         return "the inputs are malformed (count, names, dtypes, rank or dims)";
     if (!tensors_valid(k->outputs, k->n_outputs, 1, 1, bytes_outputs))

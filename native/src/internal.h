@@ -75,6 +75,10 @@ void ncs_owner_prepare(ncs_owner *prepared, const char *owner);
  *  becomes visible. */
 int ncs_buffer_alloc_owned(uint64_t size, const ncs_owner *owner, ncs_handle *out);
 
+/** Whether `h` names a buffer made by ncs_buffer_wrap_region (its memory is a region's, which
+ *  the client can write at any time). The caller holds a reference. */
+int ncs_buffer_borrows_region(ncs_handle h);
+
 /** Whether the live buffer `h` has all its bytes committed (any buffer not made by
  *  ncs_buffer_alloc_deferred has). The caller holds a reference. */
 int ncs_buffer_fully_committed(ncs_handle h);

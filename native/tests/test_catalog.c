@@ -172,6 +172,16 @@ static void test_abi_check(void)
     CHECK_OK(register_one(&b));
     CHECK_CONTAINS(ncs_kernel_metadata_json("test_abi_bytes"),
                    "\"outputs\":[{\"name\":\"y\",\"doc\":\"\",\"datatypes\":[\"BYTES\"],\"shape\":[-1]}]");
+
+    /* NCS_KERNEL_SHARED_INPUTS is a flag of ABI 1.4: an older plugin cannot have it. */
+    ncs_kernel_desc shared = good_kernel("test_abi_shared");
+    shared.flags = NCS_KERNEL_SHARED_INPUTS;
+    plugin_abi_minor = 3;
+    CHECK_STATUS(register_one(&shared), NCS_E_INVALID_ARGUMENT);
+    CHECK(ncs_catalog_find("test_abi_shared") == NULL);
+    plugin_abi_minor = 4;
+    CHECK_OK(register_one(&shared));
+    CHECK(ncs_catalog_find("test_abi_shared") != NULL);
     plugin_abi_minor = NCS_PLUGIN_ABI_MINOR;
 }
 

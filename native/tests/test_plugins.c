@@ -270,7 +270,7 @@ static void test_refused_plugins(void)
     char path[512];
     snprintf(path, sizeof path, "%s/libwrong_major.so", NCS_TEST_PLUGIN_DIR);
     EXPECT_REFUSED(path, NCS_E_UNSUPPORTED,
-                   "kernel 'test_plugin_good' was built against plugin ABI 2.3, but this host accepts 1.0 to 1.3");
+                   "kernel 'test_plugin_good' was built against plugin ABI 2.4, but this host accepts 1.0 to 1.4");
     CHECK(library_index("wrong_major") < 0);
     snprintf(path, sizeof path, "%s/libnewer_minor.so", NCS_TEST_PLUGIN_DIR);
     EXPECT_REFUSED(path, NCS_E_UNSUPPORTED, "built against plugin ABI 1.99");

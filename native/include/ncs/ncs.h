@@ -67,9 +67,12 @@ extern "C" {
  *   0.2.0  ncs_call_destroy takes a third argument, leaked_bytes (ncs_call_destroy_v2 is gone);
  *          ncs_tcp_state and ncs_tcp_send moved to ncs_net.h (still exported by libncs); the
  *          status codes, dtypes and ncs_handle moved to ncs_types.h (included here).
+ *   0.3.0  shared-memory regions (ncs_region_register, ncs_region_unregister, ncs_region_status,
+ *          ncs_set_region_limits, ncs_buffer_wrap_region); counters NCS_STAT_REGIONS_MAPPED
+ *          and NCS_STAT_MAPPED_BYTES appended; the snapshot lists regions as owners.
  */
 #define NCS_VERSION_MAJOR 0
-#define NCS_VERSION_MINOR 2
+#define NCS_VERSION_MINOR 3
 #define NCS_VERSION_PATCH 0
 /** Compile-time version as one number: major * 10000 + minor * 100 + patch. */
 #define NCS_VERSION_NUMBER (NCS_VERSION_MAJOR * 10000 + NCS_VERSION_MINOR * 100 + NCS_VERSION_PATCH)
@@ -175,7 +178,9 @@ typedef enum ncs_stat {
     NCS_STAT_FAILED_ALLOCATIONS = 11,
     NCS_STAT_CACHED_BYTES = 12,    /* freed large buffers' memory kept for reuse (not live) */
     NCS_STAT_CACHE_REUSES = 13,    /* allocations served from that cache */
-    NCS_STAT_COUNT = 14            /* number of counters; grows when counters are appended */
+    NCS_STAT_REGIONS_MAPPED = 14,  /* shared-memory regions mapped (registered or still borrowed) */
+    NCS_STAT_MAPPED_BYTES = 15,    /* bytes of those mappings (not live bytes: not the budget's) */
+    NCS_STAT_COUNT = 16            /* number of counters; grows when counters are appended */
 } ncs_stat;
 
 /**
@@ -281,6 +286,15 @@ NCS_API int ncs_call_create(const char *kernel, ncs_call **out);
  * NCS_E_INVALID_ARGUMENT, with a message naming the input and the element where the framing
  * breaks ("input 'x': BYTES element 3 declares 100 bytes but only 7 remain").
  * NCS_E_STALE_HANDLE when the buffer was freed.
+ * An input whose buffer borrows a shared-memory region (ncs_buffer_wrap_region) is copied
+ * first to a private buffer (owner "kernel:<name>/input", charged to the budget: without room,
+ * NCS_E_OUT_OF_MEMORY) and the call checks and binds that copy when it is BYTES (so a client
+ * writing the region cannot change the framing after it was checked) or when the kernel lacks
+ * NCS_KERNEL_SHARED_INPUTS (ncs_plugin.h). Otherwise it is bound in place, its bytes are not
+ * counted in ncs_call_bytes_needed, and the call's output buffers are zeroed when
+ * ncs_call_prepare allocates them, so a kernel that stops short of writing every output byte
+ * because a client changed an input meanwhile never hands back the stale bytes of a freed
+ * buffer's memory.
  */
 NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, const int64_t *shape,
                                ncs_handle buffer);
@@ -438,6 +452,115 @@ NCS_API int ncs_buffer_set_owner(ncs_handle h, const char *owner);
  * the buffer table (cheap next to a JSON encoding of the result on the Java side).
  */
 NCS_API int ncs_buffer_snapshot(char *out, size_t size, size_t *needed);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Shared-memory regions                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+/*
+ * A client on the same host puts tensors in a POSIX shared-memory object it created
+ * (shm_open), and the host registers a range of it under a name (Triton's system shared-memory
+ * extension). libncs maps the range once (MAP_SHARED, read and write) and lends its bytes to
+ * buffers without a copy (ncs_buffer_wrap_region). libncs never creates, resizes or unlinks an
+ * object: the client owns it.
+ *
+ * Ownership. A region is reference-counted: the registry holds one reference from
+ * ncs_region_register until ncs_region_unregister, and every buffer that borrows the region
+ * holds one until the buffer is freed. Unregistering removes the name at once (a later wrap of
+ * it is NCS_E_NOT_FOUND, and the name may be registered again); the mapping stays until the
+ * last borrowing buffer is freed, and only then is it unmapped. So a kernel never reads an
+ * unmapped region, and a region never outlives its last user.
+ *
+ * Accounting. Mapped bytes are not the budget's bytes: they count in NCS_STAT_MAPPED_BYTES and
+ * NCS_STAT_REGIONS_MAPPED, never in NCS_STAT_LIVE_BYTES, and a borrowing buffer's bytes are not
+ * live bytes (it does count in NCS_STAT_LIVE_BUFFERS, ALLOCATIONS and FREES like any buffer).
+ * The snapshot (ncs_buffer_snapshot) shows each mapped region as an owner "region:<name>" whose
+ * "count" is the number of buffers borrowing it and "bytes" its mapped bytes; the borrowing
+ * buffers are not listed again under their own owners.
+ *
+ * Hostile clients. The client can write the region at any time, also while a kernel reads or
+ * writes it: results are then unspecified, but libncs does not read or write outside the
+ * mapping. A kernel reads a fixed-size input in place only when its descriptor has the flag
+ * NCS_KERNEL_SHARED_INPUTS (ncs_plugin.h: it stays in bounds whatever the input's bytes become;
+ * the built-in identity, describe, matmul, fft and conv2d have it); for any other kernel
+ * (sort, histogram, sha256, plugins without the flag) ncs_call_set_input binds a private copy
+ * of the bytes instead. A BYTES tensor is never framed in place: a BYTES input from a region is
+ * always copied and its framing checked on the copy, which is what the kernel reads. Outputs
+ * of a call with an input read in place start zeroed (ncs_call_set_input).
+ * A client that shrinks the object (ftruncate) below the registered range makes any access to
+ * the pages past its new end raise SIGBUS; every ncs_buffer_wrap_region therefore checks the
+ * object's size again (fstat) and refuses a shrunk region. Residual risk: a shrink after that
+ * check and before the kernel is done (a race the client must win within one request) raises
+ * SIGBUS in the thread touching the page, which the host process does not survive (the JVM
+ * treats a SIGBUS in native code as a crash). Run only clients trusted not to shrink their
+ * objects; shared memory is a privilege the host grants (off unless configured).
+ */
+
+/** Longest region name, in bytes. */
+#define NCS_REGION_NAME_MAX 127
+/** Longest shared-memory key, in bytes, its leading '/' included. */
+#define NCS_REGION_KEY_MAX 255
+
+/**
+ * Registers bytes [offset, offset + byte_size) of the POSIX shared-memory object `key` (as for
+ * shm_open: "/" then 1 to 254 bytes without "/") under the region name `name` (1 to
+ * NCS_REGION_NAME_MAX bytes without control characters). The object is opened read-write
+ * without following symbolic links; it must be a regular object at least offset + byte_size
+ * bytes long (fstat; the sum is overflow-checked) and byte_size at least 1. The range is mapped
+ * once; the registry holds its reference (see above). The host checks which keys a client may
+ * name (a prefix) before calling.
+ * Returns NCS_E_INVALID_ARGUMENT for a bad name, key, range or size, for a name registered
+ * already, or when the object cannot be mapped; NCS_E_NOT_FOUND when no object has that key;
+ * NCS_E_OUT_OF_MEMORY when the limits of ncs_set_region_limits would be passed (mapped regions
+ * include unregistered ones still borrowed). `error` receives an English message on failure,
+ * "" on success (truncated to error_size; may be NULL when error_size is 0). A failure maps and
+ * keeps nothing.
+ */
+NCS_API int ncs_region_register(const char *name, const char *key, uint64_t offset, uint64_t byte_size,
+                                char *error, size_t error_size);
+
+/**
+ * Removes region `name` from the registry and drops the registry's reference: the name is free
+ * at once, the mapping goes when the last borrowing buffer is freed. NULL unregisters every
+ * region. NCS_E_NOT_FOUND when no region has that name (NULL always succeeds).
+ */
+NCS_API int ncs_region_unregister(const char *name);
+
+/**
+ * Writes the registered regions (all of them, or only `name` when it is not NULL) into
+ * out[0..size) as a NUL-terminated JSON array, newest registration first:
+ *   [{"name":"a","key":"/ncs-a","offset":0,"byte_size":4096,"buffers":1}]
+ * ("buffers": how many buffers borrow it now). Unregistered regions still mapped are not listed
+ * (they are in the snapshot). *needed (when needed is not NULL) receives the size the text needs,
+ * terminating NUL included; when `size` is too small the call returns NCS_E_INVALID_ARGUMENT and
+ * writes nothing to `out` (out may be NULL with size 0 to ask). NCS_E_NOT_FOUND when `name` is
+ * given and no region has it; NCS_E_OUT_OF_MEMORY when the text cannot be allocated. Regions come
+ * and go: ask again with room to spare.
+ */
+NCS_API int ncs_region_status(const char *name, char *out, size_t size, size_t *needed);
+
+/**
+ * Sets the most regions mapped at once and the most bytes they map (each 0 = no limit, the
+ * default). Regions mapped already are kept; the limits apply to the next registrations.
+ * Mapped bytes are whole pages from the page holding the region's first byte.
+ */
+NCS_API void ncs_set_region_limits(uint64_t max_regions, uint64_t max_mapped_bytes);
+
+/**
+ * Constructor. A buffer whose memory is bytes [offset, offset + size) of the registered region
+ * `name` (offset relative to the region's start), borrowed, not copied. On success *out
+ * receives a handle holding a new reference (refcount 1) that retain, release, ncs_buffer_data,
+ * ncs_call_set_input and the stale-handle and double-release checks treat like any buffer's;
+ * the buffer holds a reference to the region, dropped when the buffer is freed (its last
+ * release). No bytes are charged to the budget, and the buffer is fully committed.
+ * The range is checked against the region (overflow-checked) and the object's size is checked
+ * again (fstat), so a region whose object shrank is refused.
+ * Returns NCS_E_NOT_FOUND when no region has that name (also after it was unregistered),
+ * NCS_E_INVALID_ARGUMENT for a range outside the region, a shrunk object or NULL arguments,
+ * NCS_E_OUT_OF_MEMORY when the buffer table is full, NCS_E_INTERNAL when fstat fails. `error` as for ncs_region_register.
+ */
+NCS_API int ncs_buffer_wrap_region(const char *name, uint64_t offset, uint64_t size, ncs_handle *out,
+                                   char *error, size_t error_size);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Plugins: kernel libraries loaded from files                                               */

@@ -22,6 +22,9 @@
  *        (NCS_ADD_KERNEL does), so an older host refuses it instead of calling a missing slot.
  *   1.3  ncs_host_api.param_is_set appended: whether the request set a parameter, so a kernel can
  *        tell "not given" from any value a client may send (such as NaN).
+ *   1.4  Kernel flag NCS_KERNEL_SHARED_INPUTS: the kernel may read inputs that a client of a
+ *        shared-memory region can change while it runs (only for kernels registered as 1.4 or
+ *        later); without it the host hands such inputs to the kernel as private copies.
  * Header changes that leave the ABI as it is (no version change; a kernel built against the
  * earlier header loads and runs unchanged):
  *   1.3  this header includes ncs_types.h instead of ncs.h, so the host API is no longer
@@ -100,7 +103,7 @@ extern "C" {
 #endif
 
 #define NCS_PLUGIN_ABI_MAJOR 1
-#define NCS_PLUGIN_ABI_MINOR 3
+#define NCS_PLUGIN_ABI_MINOR 4
 
 /** Marks the entry point exported when the library is built with -fvisibility=hidden. */
 #if defined(__GNUC__)
@@ -144,6 +147,16 @@ typedef struct ncs_param_desc {
 /** Kernel flag: the kernel's steps may run on several threads at once. Without it the host
  *  serialises the kernel's steps with its library's lock (see the top of this file). */
 #define NCS_KERNEL_THREAD_SAFE 1u
+
+/** Kernel flag (ABI 1.4): the kernel stays inside its buffers whatever an input's bytes become
+ *  while its steps run: it takes no address, size or count from an input's values without
+ *  checking the value it loaded, and nothing it does depends on two reads of an input agreeing
+ *  (the results may then be wrong, never out of bounds). The host then lets it read, in place,
+ *  fixed-size inputs that live in a client's shared-memory region (ncs_buffer_wrap_region in
+ *  ncs.h), which the client can write at any time. Without the flag such inputs are copied to
+ *  private buffers first (charged to the budget). BYTES inputs from a region are always copied,
+ *  flag or not. */
+#define NCS_KERNEL_SHARED_INPUTS 2u
 
 typedef struct ncs_ctx ncs_ctx;
 

@@ -552,7 +552,7 @@ const ncs_kernel_desc ncs_conv2d_kernel = {
            "kw are refused (scipy gives zero arrays of odd shapes or crashes); N may be 0. "
            "Accumulates in the data's precision (AVX2+FMA when available); parts are ranges of "
            "output rows.",
-    .flags = NCS_KERNEL_THREAD_SAFE,
+    .flags = NCS_KERNEL_THREAD_SAFE | NCS_KERNEL_SHARED_INPUTS,
     .n_inputs = 2,
     .inputs = conv2d_inputs,
     .n_outputs = 1,

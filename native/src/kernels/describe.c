@@ -772,7 +772,7 @@ const ncs_kernel_desc ncs_describe_kernel = {
            "or FP32 tensor, computed in double precision with a numerically stable two-pass "
            "algorithm per range and Chan's merge, and optionally percentiles like numpy.percentile "
            "(parameter 'percentiles'); NaN and infinities behave as in numpy.",
-    .flags = NCS_KERNEL_THREAD_SAFE,
+    .flags = NCS_KERNEL_THREAD_SAFE | NCS_KERNEL_SHARED_INPUTS,
     .n_inputs = 1,
     .inputs = describe_inputs,
     .n_outputs = 6,

@@ -1518,7 +1518,7 @@ const ncs_kernel_desc ncs_fft_kernel = {
            "or infinity in a transform's input makes every output of that transform non-finite, "
            "like numpy; other transforms of the batch are unaffected. Work splits across parts by "
            "transform, and a single long transform splits too (one decimation-in-frequency step).",
-    .flags = NCS_KERNEL_THREAD_SAFE,
+    .flags = NCS_KERNEL_THREAD_SAFE | NCS_KERNEL_SHARED_INPUTS,
     .n_inputs = 1,
     .inputs = fft_inputs,
     .n_outputs = 1,

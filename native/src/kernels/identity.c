@@ -92,7 +92,7 @@ const ncs_kernel_desc ncs_identity_kernel = {
     .name = "identity",
     .doc = "returns its input unchanged: for testing clients, encodings and the transport "
            "(like Triton's identity model)",
-    .flags = NCS_KERNEL_THREAD_SAFE,
+    .flags = NCS_KERNEL_THREAD_SAFE | NCS_KERNEL_SHARED_INPUTS,
     .n_inputs = 1,
     .inputs = identity_inputs,
     .n_outputs = 1,

@@ -549,7 +549,7 @@ const ncs_kernel_desc ncs_matmul_kernel = {
     .doc = "Matrix product c = a b of two FP64 or two FP32 matrices (packed, cache-blocked GEMM "
            "with AVX-512 or AVX2+FMA micro-kernels when the CPU has them), split into row blocks "
            "of a and c.",
-    .flags = NCS_KERNEL_THREAD_SAFE,
+    .flags = NCS_KERNEL_THREAD_SAFE | NCS_KERNEL_SHARED_INPUTS,
     .n_inputs = 2,
     .inputs = matmul_inputs_desc,
     .n_outputs = 1,

@@ -2,7 +2,8 @@ package dev.ncs.nativelib;
 
 /**
  * One reading of libncs's counters ({@code ncs_stats_read}); {@code cachedBytes} are freed buffers' memory
- * kept for reuse (not live), {@code cacheReuses} the allocations that memory served.
+ * kept for reuse (not live), {@code cacheReuses} the allocations that memory served; {@code regionsMapped} and
+ * {@code mappedBytes} are the shared-memory regions mapped now and their bytes (not live bytes: not the budget's).
  */
 public record NativeStats(
         long liveBuffers,
@@ -18,12 +19,14 @@ public record NativeStats(
         long kernelLeaks,
         long failedAllocations,
         long cachedBytes,
-        long cacheReuses) {
+        long cacheReuses,
+        long regionsMapped,
+        long mappedBytes) {
 
-    static final int COUNT = 14;
+    static final int COUNT = 16;
 
     static NativeStats of(long[] c) {
         return new NativeStats(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12],
-                c[13]);
+                c[13], c[14], c[15]);
     }
 }

@@ -42,7 +42,7 @@ typedef struct model {
     int ndead;
     uint64_t limit;
     uint64_t cache_limit;
-    uint64_t reuses; /* NCS_STAT_CACHE_REUSES as last read: it only grows */
+    uint64_t reuses;                   /* NCS_STAT_CACHE_REUSES as last read: it only grows */
     uint64_t expected[NCS_STAT_COUNT]; /* counters as they must read now */
 } model;
 
@@ -59,17 +59,20 @@ static void check_counters(const model *m, const char *after)
 {
     uint64_t now[NCS_STAT_COUNT];
     fz_stats(now);
-    FZ_CHECK(now[NCS_STAT_LIVE_BUFFERS] == (uint64_t)m->nlive, "after %s: %llu live buffers, model %d",
-             after, (unsigned long long)now[NCS_STAT_LIVE_BUFFERS], m->nlive);
-    FZ_CHECK(now[NCS_STAT_LIVE_BYTES] == live_bytes(m), "after %s: %llu live bytes, model %llu", after,
-             (unsigned long long)now[NCS_STAT_LIVE_BYTES], (unsigned long long)live_bytes(m));
-    FZ_CHECK(now[NCS_STAT_PEAK_BYTES] >= now[NCS_STAT_LIVE_BYTES], "after %s: peak below live", after);
+    FZ_CHECK(now[NCS_STAT_LIVE_BUFFERS] == (uint64_t)m->nlive,
+             "after %s: %llu live buffers, model %d", after,
+             (unsigned long long)now[NCS_STAT_LIVE_BUFFERS], m->nlive);
+    FZ_CHECK(now[NCS_STAT_LIVE_BYTES] == live_bytes(m), "after %s: %llu live bytes, model %llu",
+             after, (unsigned long long)now[NCS_STAT_LIVE_BYTES],
+             (unsigned long long)live_bytes(m));
+    FZ_CHECK(now[NCS_STAT_PEAK_BYTES] >= now[NCS_STAT_LIVE_BYTES], "after %s: peak below live",
+             after);
     FZ_CHECK(now[NCS_STAT_LIMIT_BYTES] == m->limit, "after %s: limit %llu, model %llu", after,
              (unsigned long long)now[NCS_STAT_LIMIT_BYTES], (unsigned long long)m->limit);
-    static const int counted[] = {NCS_STAT_ALLOCATIONS, NCS_STAT_FREES, NCS_STAT_RETAINS,
-                                  NCS_STAT_RELEASES, NCS_STAT_STALE_HANDLE_USES,
-                                  NCS_STAT_DOUBLE_RELEASES, NCS_STAT_KERNEL_LEAKS,
-                                  NCS_STAT_FAILED_ALLOCATIONS};
+    static const int counted[] = {NCS_STAT_ALLOCATIONS,       NCS_STAT_FREES,
+                                  NCS_STAT_RETAINS,           NCS_STAT_RELEASES,
+                                  NCS_STAT_STALE_HANDLE_USES, NCS_STAT_DOUBLE_RELEASES,
+                                  NCS_STAT_KERNEL_LEAKS,      NCS_STAT_FAILED_ALLOCATIONS};
     for (size_t i = 0; i < sizeof counted / sizeof counted[0]; i++) {
         int c = counted[i];
         FZ_CHECK(now[c] == m->expected[c], "after %s: counter %d is %llu, model %llu", after, c,
@@ -77,8 +80,9 @@ static void check_counters(const model *m, const char *after)
     }
     FZ_CHECK(now[NCS_STAT_ALLOCATIONS] - now[NCS_STAT_FREES] == now[NCS_STAT_LIVE_BUFFERS],
              "after %s: allocations - frees != live buffers", after);
-    FZ_CHECK(now[NCS_STAT_CACHED_BYTES] <= m->cache_limit, "after %s: %llu cached bytes, cache limit %llu",
-             after, (unsigned long long)now[NCS_STAT_CACHED_BYTES], (unsigned long long)m->cache_limit);
+    FZ_CHECK(now[NCS_STAT_CACHED_BYTES] <= m->cache_limit,
+             "after %s: %llu cached bytes, cache limit %llu", after,
+             (unsigned long long)now[NCS_STAT_CACHED_BYTES], (unsigned long long)m->cache_limit);
     FZ_CHECK(now[NCS_STAT_CACHE_REUSES] >= m->reuses, "after %s: cache reuses went down", after);
 }
 
@@ -87,8 +91,9 @@ static void check_cache_within_budget(const model *m)
 {
     uint64_t cached = fz_stat(NCS_STAT_CACHED_BYTES);
     FZ_CHECK(m->limit == 0 || cached == 0 || live_bytes(m) + cached <= m->limit,
-             "%llu live + %llu cached bytes pass the budget of %llu", (unsigned long long)live_bytes(m),
-             (unsigned long long)cached, (unsigned long long)m->limit);
+             "%llu live + %llu cached bytes pass the budget of %llu",
+             (unsigned long long)live_bytes(m), (unsigned long long)cached,
+             (unsigned long long)m->limit);
 }
 
 static void forget_dead_overflow(model *m)
@@ -162,8 +167,8 @@ static void op_alloc(model *m, fz_in *in)
         m->expected[NCS_STAT_FAILED_ALLOCATIONS]++;
         return;
     }
-    FZ_CHECK(status == NCS_OK, "alloc of %llu within the budget returned %d", (unsigned long long)size,
-             status);
+    FZ_CHECK(status == NCS_OK, "alloc of %llu within the budget returned %d",
+             (unsigned long long)size, status);
     FZ_CHECK(h != 0 && !is_live(m, h), "alloc returned handle %llu, 0 or already live",
              (unsigned long long)h);
     for (int i = 0; i < m->ndead; i++)
@@ -196,8 +201,10 @@ static void op_inspect(model *m, live_buffer *b, uint8_t fill)
     FZ_CHECK(refs == b->refs, "refcount %u, model %u", refs, b->refs);
     uint64_t addr = 0, size = 1;
     FZ_CHECK(ncs_buffer_data(b->h, &addr, &size) == NCS_OK, "data of a live handle failed");
-    FZ_CHECK(size == b->size, "size %llu, model %llu", (unsigned long long)size, (unsigned long long)b->size);
-    FZ_CHECK(size == 0 || addr % 64 == 0, "buffer at %llx is not 64-byte aligned", (unsigned long long)addr);
+    FZ_CHECK(size == b->size, "size %llu, model %llu", (unsigned long long)size,
+             (unsigned long long)b->size);
+    FZ_CHECK(size == 0 || addr % 64 == 0, "buffer at %llx is not 64-byte aligned",
+             (unsigned long long)addr);
     unsigned char *p = (unsigned char *)(uintptr_t)addr;
     if (size > 0) {
         size_t edge = 64u << 10;
@@ -207,9 +214,10 @@ static void op_inspect(model *m, live_buffer *b, uint8_t fill)
             memset(p, fill, edge);
             memset(p + size - edge, fill, edge);
         }
-        FZ_CHECK(p[0] == fill && p[size - 1] == fill, "buffer memory does not hold what was written");
-        FZ_CHECK(__asan_address_is_poisoned(p + size), "the byte past a buffer of %llu is not poisoned",
-                 (unsigned long long)size);
+        FZ_CHECK(p[0] == fill && p[size - 1] == fill,
+                 "buffer memory does not hold what was written");
+        FZ_CHECK(__asan_address_is_poisoned(p + size),
+                 "the byte past a buffer of %llu is not poisoned", (unsigned long long)size);
     }
     (void)m;
 }
@@ -228,7 +236,8 @@ static void op_stale(model *m, fz_in *in)
         m->expected[NCS_STAT_DOUBLE_RELEASES]++;
         break;
     case 1:
-        FZ_CHECK(ncs_buffer_retain(h) == NCS_E_STALE_HANDLE, "retain of a freed handle not refused");
+        FZ_CHECK(ncs_buffer_retain(h) == NCS_E_STALE_HANDLE,
+                 "retain of a freed handle not refused");
         m->expected[NCS_STAT_STALE_HANDLE_USES]++;
         break;
     case 2:
@@ -240,7 +249,8 @@ static void op_stale(model *m, fz_in *in)
         m->expected[NCS_STAT_STALE_HANDLE_USES]++;
         break;
     default:
-        FZ_CHECK(ncs_buffer_set_owner(h, "late") == NCS_E_STALE_HANDLE, "set_owner of a freed handle");
+        FZ_CHECK(ncs_buffer_set_owner(h, "late") == NCS_E_STALE_HANDLE,
+                 "set_owner of a freed handle");
         m->expected[NCS_STAT_STALE_HANDLE_USES]++;
         break;
     }
@@ -340,7 +350,8 @@ static int parse_group(fz_json *j, char *owner, size_t cap, uint64_t *count, uin
 static void op_snapshot(model *m, fz_in *in)
 {
     size_t needed = 0;
-    FZ_CHECK(ncs_buffer_snapshot(NULL, 0, &needed) == NCS_E_INVALID_ARGUMENT, "size query not refused");
+    FZ_CHECK(ncs_buffer_snapshot(NULL, 0, &needed) == NCS_E_INVALID_ARGUMENT,
+             "size query not refused");
     FZ_CHECK(needed >= 3, "needed %zu", needed);
     uint8_t shortfall = fz_u8(in);
     if (shortfall % 4 == 0) { /* too small by 1..needed bytes: nothing written */
@@ -358,9 +369,10 @@ static void op_snapshot(model *m, fz_in *in)
     }
     char *text = malloc(needed);
     size_t again = 0;
-    FZ_CHECK(ncs_buffer_snapshot(text, needed, &again) == NCS_OK, "snapshot into exactly %zu bytes failed",
-             needed);
-    FZ_CHECK(again == needed && strlen(text) + 1 == needed, "needed %zu, wrote %zu", needed, strlen(text) + 1);
+    FZ_CHECK(ncs_buffer_snapshot(text, needed, &again) == NCS_OK,
+             "snapshot into exactly %zu bytes failed", needed);
+    FZ_CHECK(again == needed && strlen(text) + 1 == needed, "needed %zu, wrote %zu", needed,
+             strlen(text) + 1);
     FZ_CHECK(fz_json_valid(text), "snapshot is not JSON: %s", text);
     /* Group the model by owner and compare. */
     bool matched[MAX_LIVE] = {false};
@@ -375,7 +387,8 @@ static void op_snapshot(model *m, fz_in *in)
             FZ_CHECK(text[j.at++] == ',', "groups not separated by commas: %s", text);
         char owner[NCS_OWNER_MAX + 1];
         uint64_t count = 0, bytes = 0;
-        FZ_CHECK(parse_group(&j, owner, sizeof owner, &count, &bytes), "malformed group in %s", text);
+        FZ_CHECK(parse_group(&j, owner, sizeof owner, &count, &bytes), "malformed group in %s",
+                 text);
         uint64_t want_count = 0, want_bytes = 0;
         for (int i = 0; i < m->nlive; i++) {
             if (strcmp(m->live[i].owner, owner) == 0) {
@@ -387,9 +400,10 @@ static void op_snapshot(model *m, fz_in *in)
         }
         FZ_CHECK(count == want_count && bytes == want_bytes,
                  "group '%s': %llu buffers / %llu bytes, model %llu / %llu", owner,
-                 (unsigned long long)count, (unsigned long long)bytes, (unsigned long long)want_count,
-                 (unsigned long long)want_bytes);
-        FZ_CHECK(bytes < previous_bytes || (bytes == previous_bytes && strcmp(previous_owner, owner) < 0),
+                 (unsigned long long)count, (unsigned long long)bytes,
+                 (unsigned long long)want_count, (unsigned long long)want_bytes);
+        FZ_CHECK(bytes < previous_bytes ||
+                     (bytes == previous_bytes && strcmp(previous_owner, owner) < 0),
                  "groups out of order at '%s' in %s", owner, text);
         previous_bytes = bytes;
         strcpy(previous_owner, owner);
@@ -423,13 +437,14 @@ static void op_cache(model *m, fz_in *in)
         break;
     case 1: {
         uint64_t cached = fz_stat(NCS_STAT_CACHED_BYTES);
-        FZ_CHECK(ncs_buffer_cache_trim(0) == cached, "trim(0) gave back other than the %llu cached bytes",
-                 (unsigned long long)cached);
+        FZ_CHECK(ncs_buffer_cache_trim(0) == cached,
+                 "trim(0) gave back other than the %llu cached bytes", (unsigned long long)cached);
         FZ_CHECK(fz_stat(NCS_STAT_CACHED_BYTES) == 0, "trim(0) left bytes cached");
         break;
     }
     case 2:
-        FZ_CHECK(ncs_buffer_cache_trim(UINT64_MAX) == 0, "trim of blocks idle for ages gave something back");
+        FZ_CHECK(ncs_buffer_cache_trim(UINT64_MAX) == 0,
+                 "trim of blocks idle for ages gave something back");
         break;
     default:
         m->limit = LARGE_LIMIT;

@@ -57,13 +57,25 @@ static int dummy_run(ncs_ctx *ctx, int part, int nparts)
 }
 
 static const char *const odd_names[] = {
-    "", "x", "y", "A_b", "bad name", "dup", "dup", "UPPER", "a.b", "\xc3\xa9", "x\n",
+    "",
+    "x",
+    "y",
+    "A_b",
+    "bad name",
+    "dup",
+    "dup",
+    "UPPER",
+    "a.b",
+    "\xc3\xa9",
+    "x\n",
     "0123456789012345678901234567890123456789012345678901234567890123",  /* 64: longest */
     "01234567890123456789012345678901234567890123456789012345678901234", /* 65 */
 };
 
-static const char *const odd_defaults[] = {"0", "1", "true", "false", "nan", "inf", "-1", "1e309",
-                                           "", "abc", " 1", "9223372036854775808", "2.5", "0x1"};
+static const char *const odd_defaults[] = {"0",   "1",   "true", "false",
+                                           "nan", "inf", "-1",   "1e309",
+                                           "",    "abc", " 1",   "9223372036854775808",
+                                           "2.5", "0x1"};
 
 /* A text for the descriptor: from the input (any bytes) or from a table, or NULL. */
 static const char *text_of(fz_in *in, candidate *c, bool name)
@@ -130,9 +142,11 @@ static bool bool_text(const char *s)
 
 static bool descriptor_ok(const ncs_kernel_desc *k, int minor)
 {
-    if (k->struct_size < sizeof *k || !name_ok(k->name, false) || (k->flags & ~NCS_KERNEL_THREAD_SAFE))
+    if (k->struct_size < sizeof *k || !name_ok(k->name, false) ||
+        (k->flags & ~NCS_KERNEL_THREAD_SAFE))
         return false;
-    if (!tensors_ok(k->inputs, k->n_inputs, 0, false, minor) || !tensors_ok(k->outputs, k->n_outputs, 1, true, minor))
+    if (!tensors_ok(k->inputs, k->n_inputs, 0, false, minor) ||
+        !tensors_ok(k->outputs, k->n_outputs, 1, true, minor))
         return false;
     if (k->n_params < 0 || k->n_params > NCS_MAX_PARAMS || (k->n_params > 0 && k->params == NULL))
         return false;
@@ -185,7 +199,8 @@ static void build(fz_in *in, candidate *c)
     c->null_desc = abi == 0xff;
     ncs_kernel_desc *k = &c->desc;
     uint8_t b = fz_u8(in);
-    k->struct_size = b < 240 ? (uint32_t)sizeof *k : (b & 1 ? (uint32_t)sizeof *k - 8 : (uint32_t)sizeof *k + 16);
+    k->struct_size = b < 240 ? (uint32_t)sizeof *k
+                             : (b & 1 ? (uint32_t)sizeof *k - 8 : (uint32_t)sizeof *k + 16);
     b = fz_u8(in);
     if (b < 192) {
         char *name = c->text[c->ntext++];
@@ -221,7 +236,9 @@ static void build(fz_in *in, candidate *c)
         p->name = text_of(in, c, true);
         p->type = (int32_t)(fz_u8(in) % 6);
         uint8_t d = fz_u8(in);
-        p->default_value = d == 0xff ? NULL : odd_defaults[d % (sizeof odd_defaults / sizeof odd_defaults[0])];
+        p->default_value = d == 0xff
+                               ? NULL
+                               : odd_defaults[d % (sizeof odd_defaults / sizeof odd_defaults[0])];
         p->doc = text_of(in, c, false);
     }
     b = fz_u8(in);
@@ -241,10 +258,12 @@ static bool entry_ran;
 static int entry(ncs_registrar *registrar)
 {
     entry_ran = true;
-    FZ_CHECK(registrar != NULL && registrar->add_kernel != NULL && registrar->library != NULL, "registrar");
+    FZ_CHECK(registrar != NULL && registrar->add_kernel != NULL && registrar->library != NULL,
+             "registrar");
     for (int i = 0; i < ncandidates; i++) {
         candidate *c = candidates[i];
-        add_status[i] = registrar->add_kernel(registrar, c->abi_major, c->abi_minor, c->null_desc ? NULL : &c->desc);
+        add_status[i] = registrar->add_kernel(registrar, c->abi_major, c->abi_minor,
+                                              c->null_desc ? NULL : &c->desc);
     }
     return entry_status;
 }
@@ -278,7 +297,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int first_refusal = NCS_OK;
     for (int i = 0; i < ncandidates; i++) {
         candidate *c = candidates[i];
-        if (c->abi_major != NCS_PLUGIN_ABI_MAJOR || c->abi_minor < 0 || c->abi_minor > NCS_PLUGIN_ABI_MINOR)
+        if (c->abi_major != NCS_PLUGIN_ABI_MAJOR || c->abi_minor < 0 ||
+            c->abi_minor > NCS_PLUGIN_ABI_MINOR)
             want[i] = NCS_E_UNSUPPORTED;
         else if (c->null_desc || !descriptor_ok(&c->desc, c->abi_minor))
             want[i] = NCS_E_INVALID_ARGUMENT;
@@ -305,8 +325,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         FZ_CHECK(entry_ran, "entry point did not run");
         for (int i = 0; i < ncandidates; i++)
-            FZ_CHECK(add_status[i] == want[i], "add_kernel %d ('%s', ABI %d.%d) gave %d, expected %d", i,
-                     candidates[i]->null_desc ? "(NULL)" : (candidates[i]->desc.name ? candidates[i]->desc.name : "(null)"),
+            FZ_CHECK(add_status[i] == want[i],
+                     "add_kernel %d ('%s', ABI %d.%d) gave %d, expected %d", i,
+                     candidates[i]->null_desc
+                         ? "(NULL)"
+                         : (candidates[i]->desc.name ? candidates[i]->desc.name : "(null)"),
                      candidates[i]->abi_major, candidates[i]->abi_minor, add_status[i], want[i]);
         if (entry_status != NCS_OK)
             expected = entry_status;
@@ -317,11 +340,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else
             expected = NCS_OK;
     }
-    FZ_CHECK(status == expected, "registration of %s gave %d, expected %d: %s", library, status, expected, error);
+    FZ_CHECK(status == expected, "registration of %s gave %d, expected %d: %s", library, status,
+             expected, error);
     if (status != NCS_OK) {
         FZ_CHECK(error[0] != '\0', "failed registration without a message");
         FZ_CHECK(ncs_kernel_count() == kernels_before, "a failed registration left kernels behind");
-        FZ_CHECK(ncs_library_count() == libraries_before, "a failed registration left a library behind");
+        FZ_CHECK(ncs_library_count() == libraries_before,
+                 "a failed registration left a library behind");
         for (int i = 0; i < ncandidates; i++)
             free(candidates[i]);
         return 0;
@@ -341,7 +366,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int t = 0; t < c->ntext; t++)
             texts_utf8 &= fz_utf8_valid((const unsigned char *)c->text[t], strlen(c->text[t]));
         if (texts_utf8)
-            FZ_CHECK(fz_utf8_valid((const unsigned char *)json, strlen(json)), "metadata is not UTF-8");
+            FZ_CHECK(fz_utf8_valid((const unsigned char *)json, strlen(json)),
+                     "metadata is not UTF-8");
         int n = 0;
         sscanf(c->desc.name, "fz-%d", &n);
         FZ_CHECK(!pool_taken[n % NAME_POOL], "pool name %s registered twice", c->desc.name);

@@ -29,12 +29,12 @@
 
 /* NCS_FUZZ_TRACE=1 prints what each input does (for triage: ./fuzz_kernels crash-file). */
 static int tracing = -1;
-#define TRACE(...)                                                         \
-    do {                                                                   \
-        if (tracing < 0)                                                   \
-            tracing = getenv("NCS_FUZZ_TRACE") != NULL;                    \
-        if (tracing)                                                       \
-            fprintf(stderr, __VA_ARGS__);                                  \
+#define TRACE(...)                                      \
+    do {                                                \
+        if (tracing < 0)                                \
+            tracing = getenv("NCS_FUZZ_TRACE") != NULL; \
+        if (tracing)                                    \
+            fprintf(stderr, __VA_ARGS__);               \
     } while (0)
 
 static const char *kernel_names[64];
@@ -58,26 +58,129 @@ static void load_catalog(void)
 /* ---- values ------------------------------------------------------------------------------ */
 
 static const int64_t odd_dims[] = {
-    -1, -2, INT64_MIN, INT64_MAX, (int64_t)1 << 31, (int64_t)1 << 32, (int64_t)1 << 62,
-    3037000500, 4096, 65536, (int64_t)1 << 20, 1023, 1024, 1025, 100, 127, 128, 129, 255, 256,
-    257, 31, 33, 63, 65, 17, 9, 10, 11, 12, 13, 1,
+    -1,
+    -2,
+    INT64_MIN,
+    INT64_MAX,
+    (int64_t)1 << 31,
+    (int64_t)1 << 32,
+    (int64_t)1 << 62,
+    3037000500,
+    4096,
+    65536,
+    (int64_t)1 << 20,
+    1023,
+    1024,
+    1025,
+    100,
+    127,
+    128,
+    129,
+    255,
+    256,
+    257,
+    31,
+    33,
+    63,
+    65,
+    17,
+    9,
+    10,
+    11,
+    12,
+    13,
+    1,
 };
 
 static const char *const odd_texts[] = {
-    "0", "1", "-1", "2", "3", "5", "7", "10", "64", "100", "1000", "65536", "1073741824",
-    "1073741825", "2147483648", "-2147483649", "4294967296", "9223372036854775807",
-    "-9223372036854775808", "9223372036854775808", "18446744073709551616", "1e308", "-1e308",
-    "1e309", "-1e309", "1e-320", "4.9e-324", "nan", "-nan", "NaN", "inf", "-inf", "Infinity",
-    "0.5", "-0", "-0.0", "0x10", "0x1p-1074", " 1", "1 ", "", "+3", "1.", ".5", "1e", "true",
-    "false", "TRUE", "yes", "full", "same", "valid", "fill", "symm", "wrap", "reflect", "FULL",
-    "50", "0,50,100", "25, 75", " 25 ,75 ", "100,0", "101", "-0.0001", "100.0000001", "nan,50",
-    "50,", ",", "0,,1", ",50", "50 50", "99.99999999999999", "1e2", "inf,50", "-inf",
+    "0",
+    "1",
+    "-1",
+    "2",
+    "3",
+    "5",
+    "7",
+    "10",
+    "64",
+    "100",
+    "1000",
+    "65536",
+    "1073741824",
+    "1073741825",
+    "2147483648",
+    "-2147483649",
+    "4294967296",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775808",
+    "18446744073709551616",
+    "1e308",
+    "-1e308",
+    "1e309",
+    "-1e309",
+    "1e-320",
+    "4.9e-324",
+    "nan",
+    "-nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "Infinity",
+    "0.5",
+    "-0",
+    "-0.0",
+    "0x10",
+    "0x1p-1074",
+    " 1",
+    "1 ",
+    "",
+    "+3",
+    "1.",
+    ".5",
+    "1e",
+    "true",
+    "false",
+    "TRUE",
+    "yes",
+    "full",
+    "same",
+    "valid",
+    "fill",
+    "symm",
+    "wrap",
+    "reflect",
+    "FULL",
+    "50",
+    "0,50,100",
+    "25, 75",
+    " 25 ,75 ",
+    "100,0",
+    "101",
+    "-0.0001",
+    "100.0000001",
+    "nan,50",
+    "50,",
+    ",",
+    "0,,1",
+    ",50",
+    "50 50",
+    "99.99999999999999",
+    "1e2",
+    "inf,50",
+    "-inf",
     "0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32",
-    "0.0,100.0,50.0,50.0,0.0", "5e-324", "1e-5", "abc", "\x01\x02", "\xff\xfe", "%s%s%n",
+    "0.0,100.0,50.0,50.0,0.0",
+    "5e-324",
+    "1e-5",
+    "abc",
+    "\x01\x02",
+    "\xff\xfe",
+    "%s%s%n",
 };
 
-static const char *const odd_keys[] = {"", "timeout", "bins ", "BINS", "x", "mode\n", "inverse_",
-                                       "percentile", "lo\xff", "descending", "boundary", "hi"};
+static const char *const odd_keys[] = {"",       "timeout",    "bins ",    "BINS",
+                                       "x",      "mode\n",     "inverse_", "percentile",
+                                       "lo\xff", "descending", "boundary", "hi"};
 
 /* The k-th dtype (cyclically) of a mask. */
 static int mask_dtype(uint32_t mask, unsigned k)
@@ -95,7 +198,11 @@ static void put_value(unsigned char *p, int dtype, double v)
 {
     switch (dtype) {
     case NCS_DTYPE_FP64: memcpy(p, &v, 8); break;
-    case NCS_DTYPE_FP32: { float f = (float)v; memcpy(p, &f, 4); break; }
+    case NCS_DTYPE_FP32: {
+        float f = (float)v;
+        memcpy(p, &f, 4);
+        break;
+    }
     case NCS_DTYPE_INT64:
     case NCS_DTYPE_UINT64: {
         int64_t i = isfinite(v) && fabs(v) < 9e18 ? (int64_t)v : (v > 0 ? INT64_MAX : INT64_MIN);
@@ -116,10 +223,27 @@ static void put_value(unsigned char *p, int dtype, double v)
     }
 }
 
-static const double special_values[] = {0.0, -0.0, 1.0, -1.0, NAN, -NAN, INFINITY, -INFINITY,
-                                        5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
-                                        -1.7976931348623157e308, 1e-40, 3.4028234663852886e38,
-                                        0.5, 1e300, -1e300, 9007199254740993.0, 2.0, 3.0};
+static const double special_values[] = {0.0,
+                                        -0.0,
+                                        1.0,
+                                        -1.0,
+                                        NAN,
+                                        -NAN,
+                                        INFINITY,
+                                        -INFINITY,
+                                        5e-324,
+                                        -5e-324,
+                                        2.2250738585072014e-308,
+                                        1.7976931348623157e308,
+                                        -1.7976931348623157e308,
+                                        1e-40,
+                                        3.4028234663852886e38,
+                                        0.5,
+                                        1e300,
+                                        -1e300,
+                                        9007199254740993.0,
+                                        2.0,
+                                        3.0};
 
 /* Fills a fixed-size tensor's bytes. */
 static void fill_numbers(fz_in *in, unsigned char *p, uint64_t nbytes, int dtype)
@@ -189,8 +313,8 @@ static bool framing_ok(const unsigned char *p, uint64_t size, int64_t count)
 /* ---- one input ---------------------------------------------------------------------------- */
 
 typedef struct bound_input {
-    ncs_handle own;    /* our reference, released at the end (0 when none) */
-    bool bound;        /* set_input succeeded */
+    ncs_handle own; /* our reference, released at the end (0 when none) */
+    bool bound;     /* set_input succeeded */
     int dtype, rank;
     int64_t dims[NCS_MAX_RANK];
     uint64_t nbytes;
@@ -198,7 +322,8 @@ typedef struct bound_input {
 } bound_input;
 
 /* Decodes one tensor for input `index` of `d` and binds it; checks set_input's verdict. */
-static void bind_input(fz_in *in, ncs_call *call, int index, const ncs_tensor_desc *d, bound_input *bi)
+static void bind_input(fz_in *in, ncs_call *call, int index, const ncs_tensor_desc *d,
+                       bound_input *bi)
 {
     uint8_t b = fz_u8(in);
     int dtype = b < 224 ? mask_dtype(d ? d->dtypes : 0, b) : (int)(b - 224) - 2;
@@ -223,19 +348,22 @@ static void bind_input(fz_in *in, ncs_call *call, int index, const ncs_tensor_de
     }
 
     /* What the descriptor accepts, read independently of the library. */
-    bool tensor_ok = d != NULL && ncs_dtype_name(dtype) != NULL && (d->dtypes & NCS_DTYPE_BIT(dtype)) &&
-                     rank >= 0 && rank <= NCS_MAX_RANK && (d->rank == NCS_RANK_ANY || rank == d->rank);
+    bool tensor_ok = d != NULL && ncs_dtype_name(dtype) != NULL &&
+                     (d->dtypes & NCS_DTYPE_BIT(dtype)) && rank >= 0 && rank <= NCS_MAX_RANK &&
+                     (d->rank == NCS_RANK_ANY || rank == d->rank);
     int64_t count = 1;
     bool overflow = false;
     for (int r = 0; tensor_ok && r < rank; r++) {
-        if (dims[r] < 0 || (d->rank != NCS_RANK_ANY && d->dims[r] != NCS_DIM_ANY && dims[r] != d->dims[r]))
+        if (dims[r] < 0 ||
+            (d->rank != NCS_RANK_ANY && d->dims[r] != NCS_DIM_ANY && dims[r] != d->dims[r]))
             tensor_ok = false;
     }
     for (int r = 0; tensor_ok && r < rank; r++)
         overflow |= __builtin_mul_overflow(count, dims[r], &count);
     uint64_t needed = 0;
     if (tensor_ok && dtype != NCS_DTYPE_BYTES && !overflow)
-        overflow = __builtin_mul_overflow((uint64_t)count, (uint64_t)ncs_dtype_size(dtype), &needed);
+        overflow = __builtin_mul_overflow((uint64_t)count, (uint64_t)ncs_dtype_size(dtype),
+                                          &needed);
     if (overflow)
         tensor_ok = false;
 
@@ -258,7 +386,8 @@ static void bind_input(fz_in *in, ncs_call *call, int index, const ncs_tensor_de
     uint8_t how = fz_u8(in) % 16; /* 0: stale handle, 1: handle 0, else a live buffer */
     ncs_handle h = 0;
     if (how != 1) {
-        FZ_CHECK(ncs_buffer_alloc(size, &h) == NCS_OK, "input buffer of %llu bytes", (unsigned long long)size);
+        FZ_CHECK(ncs_buffer_alloc(size, &h) == NCS_OK, "input buffer of %llu bytes",
+                 (unsigned long long)size);
         uint64_t addr, got;
         FZ_CHECK(ncs_buffer_data(h, &addr, &got) == NCS_OK && got == size, "input buffer data");
         if (size > 0)
@@ -267,9 +396,10 @@ static void bind_input(fz_in *in, ncs_call *call, int index, const ncs_tensor_de
             FZ_CHECK(ncs_buffer_release(h) == NCS_OK, "release");
     }
     int status = ncs_call_set_input(call, index, dtype, rank, dims, h);
-    TRACE("set_input %d: dtype %d rank %d dims [%lld,%lld,%lld,%lld] %llu bytes handle kind %d -> %d %s\n",
-          index, dtype, rank, (long long)dims[0], (long long)dims[1], (long long)dims[2], (long long)dims[3],
-          (unsigned long long)size, how, status, ncs_call_error(call));
+    TRACE("set_input %d: dtype %d rank %d dims [%lld,%lld,%lld,%lld] %llu bytes handle kind %d -> "
+          "%d %s\n",
+          index, dtype, rank, (long long)dims[0], (long long)dims[1], (long long)dims[2],
+          (long long)dims[3], (unsigned long long)size, how, status, ncs_call_error(call));
     if (how == 0)
         h = 0; /* already released: not ours any more */
 
@@ -285,7 +415,8 @@ static void bind_input(fz_in *in, ncs_call *call, int index, const ncs_tensor_de
     else
         want = framing_ok(bytes, size, count) ? NCS_OK : NCS_E_INVALID_ARGUMENT;
     FZ_CHECK(status == want,
-             "set_input(%d, dtype %d, rank %d, dims %lld %lld %lld, %llu bytes, how %d) gave %d, expected %d: %s",
+             "set_input(%d, dtype %d, rank %d, dims %lld %lld %lld, %llu bytes, how %d) gave %d, "
+             "expected %d: %s",
              index, dtype, rank, (long long)dims[0], (long long)dims[1], (long long)dims[2],
              (unsigned long long)size, how, status, want, ncs_call_error(call));
     if (status != NCS_OK)
@@ -349,7 +480,8 @@ static void check_result(const char *kernel, const bound_input *inputs, int out_
         FZ_CHECK(size == inputs[0].nbytes, "sort output size");
         unsigned char *want = malloc(size + 1);
         memcpy(want, inputs[0].copy, (size_t)size);
-        qsort(want, (size_t)(size / esize), esize, dtype == NCS_DTYPE_INT32 ? compare_i32 : compare_i64);
+        qsort(want, (size_t)(size / esize), esize,
+              dtype == NCS_DTYPE_INT32 ? compare_i32 : compare_i64);
         if (descending) { /* reverse */
             size_t n = (size_t)(size / esize);
             for (size_t i = 0; i < n / 2; i++) {
@@ -359,7 +491,8 @@ static void check_result(const char *kernel, const bound_input *inputs, int out_
                 memcpy(want + (n - 1 - i) * esize, t, esize);
             }
         }
-        FZ_CHECK(size == 0 || memcmp(p, want, (size_t)size) == 0, "sort output is not the sorted input");
+        FZ_CHECK(size == 0 || memcmp(p, want, (size_t)size) == 0,
+                 "sort output is not the sorted input");
         free(want);
     }
 }
@@ -394,7 +527,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ncs_call *call = NULL;
     if (flags == 0xff) { /* refusals of create */
-        FZ_CHECK(ncs_call_create("no-such-kernel", &call) == NCS_E_NOT_FOUND && call == NULL, "create");
+        FZ_CHECK(ncs_call_create("no-such-kernel", &call) == NCS_E_NOT_FOUND && call == NULL,
+                 "create");
         FZ_CHECK(ncs_call_create(NULL, &call) == NCS_E_INVALID_ARGUMENT, "create(NULL)");
         FZ_CHECK(ncs_call_create(name, NULL) == NCS_E_INVALID_ARGUMENT, "create(out NULL)");
     }
@@ -452,7 +586,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else if (p->type == NCS_PARAM_BOOL) {
             bool valid = !strcmp(value, "true") || !strcmp(value, "false") || !strcmp(value, "1") ||
                          !strcmp(value, "0");
-            FZ_CHECK((status == NCS_OK) == valid, "bool parameter '%s' = '%s' gave %d", key, value, status);
+            FZ_CHECK((status == NCS_OK) == valid, "bool parameter '%s' = '%s' gave %d", key, value,
+                     status);
             if (valid && strcmp(key, "descending") == 0)
                 descending = !strcmp(value, "true") || !strcmp(value, "1");
         }
@@ -468,17 +603,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     TRACE("prepare %s, max_parts %d\n", name, max_parts);
     int status = ncs_call_prepare(call, max_parts, &nparts);
     TRACE("prepare -> %d, %d parts %s\n", status, nparts, ncs_call_error(call));
-    FZ_CHECK(clean_status(status) && status != NCS_E_CANCELLED, "prepare of %s gave %d: %s", name, status,
-             ncs_call_error(call));
+    FZ_CHECK(clean_status(status) && status != NCS_E_CANCELLED, "prepare of %s gave %d: %s", name,
+             status, ncs_call_error(call));
     if (max_parts < 1 || !all_bound)
-        FZ_CHECK(status == NCS_E_INVALID_ARGUMENT, "prepare with max_parts %d, all bound %d gave %d",
-                 max_parts, all_bound, status);
+        FZ_CHECK(status == NCS_E_INVALID_ARGUMENT,
+                 "prepare with max_parts %d, all bound %d gave %d", max_parts, all_bound, status);
     uint64_t nbytes;
     if (status != NCS_OK) {
         FZ_CHECK(ncs_call_error(call)[0] != '\0', "prepare failed without a message");
         FZ_CHECK(nparts == -7, "failed prepare wrote out_parts");
-        FZ_CHECK(ncs_call_output_nbytes(call, 0, &nbytes) == NCS_E_INVALID_ARGUMENT, "nbytes after failure");
-        FZ_CHECK(ncs_call_run_part(call, 0) == NCS_E_INVALID_ARGUMENT, "run after a failed prepare");
+        FZ_CHECK(ncs_call_output_nbytes(call, 0, &nbytes) == NCS_E_INVALID_ARGUMENT,
+                 "nbytes after failure");
+        FZ_CHECK(ncs_call_run_part(call, 0) == NCS_E_INVALID_ARGUMENT,
+                 "run after a failed prepare");
     } else {
         FZ_CHECK(nparts >= 1 && nparts <= max_parts, "%d parts of at most %d", nparts, max_parts);
         FZ_CHECK(ncs_call_prepare(call, 1, &nparts) == NCS_E_INVALID_ARGUMENT, "second prepare");
@@ -491,20 +628,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_CHECK(ncs_call_output_nbytes(call, o, &nbytes) == NCS_OK, "output_nbytes");
             const ncs_tensor_desc *d = &k->outputs[o];
             FZ_CHECK(d->dtypes & NCS_DTYPE_BIT(dtype), "output %s has dtype %d", d->name, dtype);
-            FZ_CHECK(rank >= 0 && rank <= NCS_MAX_RANK && (d->rank == NCS_RANK_ANY || rank == d->rank),
+            FZ_CHECK(rank >= 0 && rank <= NCS_MAX_RANK &&
+                         (d->rank == NCS_RANK_ANY || rank == d->rank),
                      "output %s has rank %d", d->name, rank);
             uint64_t count = 1;
             for (int r = 0; r < rank; r++) {
                 FZ_CHECK(shape[r] >= 0, "negative output dim");
-                FZ_CHECK(d->rank == NCS_RANK_ANY || d->dims[r] == NCS_DIM_ANY || d->dims[r] == shape[r],
+                FZ_CHECK(d->rank == NCS_RANK_ANY || d->dims[r] == NCS_DIM_ANY ||
+                             d->dims[r] == shape[r],
                          "output %s dim %d is %lld", d->name, r, (long long)shape[r]);
                 count *= (uint64_t)shape[r];
             }
             if (dtype != NCS_DTYPE_BYTES)
-                FZ_CHECK(nbytes == count * ncs_dtype_size(dtype), "output %s: %llu bytes for %llu elements",
-                         d->name, (unsigned long long)nbytes, (unsigned long long)count);
+                FZ_CHECK(nbytes == count * ncs_dtype_size(dtype),
+                         "output %s: %llu bytes for %llu elements", d->name,
+                         (unsigned long long)nbytes, (unsigned long long)count);
         }
-        FZ_CHECK(ncs_call_output_info(call, k->n_outputs, &status, &status, shape) == NCS_E_INVALID_ARGUMENT,
+        FZ_CHECK(ncs_call_output_info(call, k->n_outputs, &status, &status, shape) ==
+                     NCS_E_INVALID_ARGUMENT,
                  "output_info out of range");
 
         /* Parts. */
@@ -518,7 +659,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 ncs_call_cancel(call);
             int ps = ncs_call_run_part(call, part);
             TRACE("part %d -> %d %s\n", part, ps, ncs_call_error(call));
-            FZ_CHECK(clean_status(ps), "part %d of %s gave %d: %s", part, name, ps, ncs_call_error(call));
+            FZ_CHECK(clean_status(ps), "part %d of %s gave %d: %s", part, name, ps,
+                     ncs_call_error(call));
             if (cancel_before >= 0 && i >= (reversed ? nparts - 1 - cancel_before : cancel_before))
                 FZ_CHECK(ps == NCS_E_CANCELLED, "part %d ran after the cancellation", part);
             if (ps == NCS_E_CANCELLED)
@@ -545,7 +687,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 ncs_handle out = 0;
                 FZ_CHECK(ncs_call_output_nbytes(call, o, &nbytes) == NCS_OK, "nbytes");
                 FZ_CHECK(ncs_call_take_output(call, o, &out) == NCS_OK && out != 0, "take_output");
-                FZ_CHECK(ncs_call_take_output(call, o, &out) == NCS_E_INVALID_ARGUMENT, "taken twice");
+                FZ_CHECK(ncs_call_take_output(call, o, &out) == NCS_E_INVALID_ARGUMENT,
+                         "taken twice");
                 uint64_t addr, got;
                 FZ_CHECK(ncs_buffer_data(out, &addr, &got) == NCS_OK && got == nbytes,
                          "output buffer of %llu bytes, declared %llu", (unsigned long long)got,
@@ -579,9 +722,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t after[NCS_STAT_COUNT];
     fz_stats(after);
     FZ_CHECK(after[NCS_STAT_LIVE_BUFFERS] == 0 && after[NCS_STAT_LIVE_BYTES] == 0,
-             "%llu buffers (%llu bytes) live after a call of %s", (unsigned long long)after[NCS_STAT_LIVE_BUFFERS],
+             "%llu buffers (%llu bytes) live after a call of %s",
+             (unsigned long long)after[NCS_STAT_LIVE_BUFFERS],
              (unsigned long long)after[NCS_STAT_LIVE_BYTES], name);
     FZ_CHECK(after[NCS_STAT_KERNEL_LEAKS] == before[NCS_STAT_KERNEL_LEAKS], "kernel leaks counted");
-    FZ_CHECK(after[NCS_STAT_DOUBLE_RELEASES] == before[NCS_STAT_DOUBLE_RELEASES], "double releases");
+    FZ_CHECK(after[NCS_STAT_DOUBLE_RELEASES] == before[NCS_STAT_DOUBLE_RELEASES],
+             "double releases");
     return 0;
 }

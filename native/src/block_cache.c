@@ -111,7 +111,8 @@ static void unmap_block(void *data, uint64_t capacity)
 /* Puts a block in the cache as the most recently freed (guarded; there is room). */
 static void cache_insert(void *data, uint64_t capacity)
 {
-    cache[cache_count++] = (cached_block){.data = data, .capacity = capacity, .freed_ns = ncs_clock_ns()};
+    cache[cache_count++] = (cached_block){
+        .data = data, .capacity = capacity, .freed_ns = ncs_clock_ns()};
     ncs_budget_cache_add(capacity);
 }
 
@@ -212,12 +213,13 @@ void ncs_block_put(void *data, uint64_t size)
         return;
     }
     uint64_t capacity = capacity_of(size);
-    POISON(data, capacity); /* before another thread can take it from the cache */
+    POISON(data, capacity);                /* before another thread can take it from the cache */
     cached_block evicted[CACHE_SLOTS + 1]; /* the cache, and this block */
     int n_evicted = 0, kept = 0;
     pthread_mutex_lock(&cache_lock);
     if (capacity <= cache_limit) {
-        while (cache_count > 0 && (cache_count == CACHE_SLOTS || ncs_budget_cached() + capacity > cache_limit))
+        while (cache_count > 0 &&
+               (cache_count == CACHE_SLOTS || ncs_budget_cached() + capacity > cache_limit))
             evicted[n_evicted++] = cache_remove(0);
         cache_insert(data, capacity); /* published, then the budget checked (budget.h) */
         kept = 1;
@@ -251,7 +253,8 @@ NCS_API void ncs_set_buffer_cache_limit(uint64_t bytes)
 
 NCS_API uint64_t ncs_buffer_cache_trim(uint64_t min_idle_ms)
 {
-    uint64_t min_idle_ns = min_idle_ms > UINT64_MAX / 1000000u ? UINT64_MAX : min_idle_ms * 1000000u;
+    uint64_t min_idle_ns = min_idle_ms > UINT64_MAX / 1000000u ? UINT64_MAX
+                                                               : min_idle_ms * 1000000u;
     cached_block evicted[CACHE_SLOTS + 1];
     int n_evicted = 0;
     pthread_mutex_lock(&cache_lock);

@@ -14,8 +14,8 @@ static _Atomic uint64_t cached;
 static void raise_peak(uint64_t now)
 {
     uint64_t seen = atomic_load_explicit(&peak, memory_order_relaxed);
-    while (now > seen &&
-           !atomic_compare_exchange_weak_explicit(&peak, &seen, now, memory_order_relaxed, memory_order_relaxed)) {
+    while (now > seen && !atomic_compare_exchange_weak_explicit(
+                             &peak, &seen, now, memory_order_relaxed, memory_order_relaxed)) {
     }
 }
 
@@ -54,9 +54,9 @@ int ncs_budget_over(void)
 {
     uint64_t most = atomic_load_explicit(&limit, memory_order_relaxed);
     uint64_t total = atomic_load_explicit(&live, memory_order_relaxed);
-    return most != 0 &&
-           (__builtin_add_overflow(total, atomic_load_explicit(&cached, memory_order_relaxed), &total) ||
-            total > most);
+    return most != 0 && (__builtin_add_overflow(
+                             total, atomic_load_explicit(&cached, memory_order_relaxed), &total) ||
+                         total > most);
 }
 
 void ncs_budget_set_limit(uint64_t bytes)

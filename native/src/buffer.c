@@ -52,9 +52,9 @@ typedef struct slot {
     _Atomic uint64_t state; /* generation << 32 | reference count */
     _Atomic uintptr_t data;
     _Atomic uint64_t size;
-    _Atomic uint64_t charged; /* live bytes charged for it: size, or less while deferred */
+    _Atomic uint64_t charged;     /* live bytes charged for it: size, or less while deferred */
     _Atomic(ncs_region *) region; /* the region a borrowing buffer's memory belongs to, else NULL */
-    uint32_t next_free;       /* guarded by table_lock */
+    uint32_t next_free;           /* guarded by table_lock */
 } slot;
 
 /* A slot's owner text (see the top of the file); kept apart from the slots so that retain and
@@ -134,12 +134,12 @@ static int take_slot(uint32_t *index)
     } else if ((next_unused >> CHUNK_BITS) < MAX_CHUNKS) {
         uint32_t chunk = next_unused >> CHUNK_BITS;
         if (atomic_load_explicit(&chunks[chunk], memory_order_relaxed) == NULL) {
-            slot_chunk *fresh = aligned_alloc(64, sizeof(slot_chunk)); /* owners on whole cache lines */
+            slot_chunk *fresh = aligned_alloc(64,
+                                              sizeof(slot_chunk)); /* owners on whole cache lines */
             if (fresh != NULL) {
                 memset(fresh, 0, sizeof *fresh);
                 atomic_store_explicit(&chunks[chunk], fresh, memory_order_release);
-            }
-            else
+            } else
                 ok = 0;
         }
         if (ok)
@@ -210,8 +210,8 @@ NCS_API int ncs_buffer_alloc(uint64_t size, ncs_handle *out)
     return ncs_buffer_alloc_owned(size, &host_owner, out);
 }
 
-static ncs_handle publish(uint32_t index, void *data, uint64_t size, uint64_t charged, ncs_region *region,
-                          const ncs_owner *owner);
+static ncs_handle publish(uint32_t index, void *data, uint64_t size, uint64_t charged,
+                          ncs_region *region, const ncs_owner *owner);
 
 /* Allocates a buffer of `size` bytes charged `charged` (size, or 0 for a deferred one, whose
    large memory is then a fresh mapping rather than a cached block). */
@@ -242,8 +242,8 @@ static int alloc_buffer(uint64_t size, uint64_t charged, const ncs_owner *owner,
 
 /* Fills the free slot `index` with a buffer and makes it live with refcount 1; returns its
    handle. */
-static ncs_handle publish(uint32_t index, void *data, uint64_t size, uint64_t charged, ncs_region *region,
-                          const ncs_owner *owner)
+static ncs_handle publish(uint32_t index, void *data, uint64_t size, uint64_t charged,
+                          ncs_region *region, const ncs_owner *owner)
 {
     slot *s = slot_at(index);
     /* Orders the slot's earlier free (seen through take_slot) before the new data and size, for
@@ -271,8 +271,8 @@ NCS_API int ncs_buffer_alloc_deferred(uint64_t size, ncs_handle *out)
     return alloc_buffer(size, 0, &host_owner, out);
 }
 
-NCS_API int ncs_buffer_wrap_region(const char *name, uint64_t offset, uint64_t size, ncs_handle *out,
-                                   char *error, size_t error_size)
+NCS_API int ncs_buffer_wrap_region(const char *name, uint64_t offset, uint64_t size,
+                                   ncs_handle *out, char *error, size_t error_size)
 {
     if (error != NULL && error_size > 0)
         error[0] = '\0';
@@ -335,8 +335,8 @@ NCS_API int ncs_buffer_commit(ncs_handle h, uint64_t committed)
     while (committed > charged) {
         if (!ncs_budget_reserve(committed - charged))
             return refuse_allocation();
-        if (atomic_compare_exchange_weak_explicit(&s->charged, &charged, committed, memory_order_relaxed,
-                                                  memory_order_relaxed))
+        if (atomic_compare_exchange_weak_explicit(&s->charged, &charged, committed,
+                                                  memory_order_relaxed, memory_order_relaxed))
             break;
         ncs_budget_unreserve(committed - charged); /* another commit moved it: try again */
     }
@@ -427,13 +427,12 @@ static int drop_reference(ncs_handle h, int counted)
             next = make_state(LAST_GENERATION, 0); /* retired: count 0 refuses every handle */
         else
             next = make_state(state_generation(state) + 1, 0);
-    } while (!atomic_compare_exchange_weak_explicit(&s->state, &state, next,
-                                                    memory_order_acq_rel, memory_order_acquire));
+    } while (!atomic_compare_exchange_weak_explicit(&s->state, &state, next, memory_order_acq_rel,
+                                                    memory_order_acquire));
     if (counted)
         ncs_stat_add(NCS_STAT_RELEASES, 1);
     if (state_count(next) == 0)
-        free_slot(s, (uint32_t)((h & 0xffffffffu) - 1),
-                  state_generation(state) == LAST_GENERATION);
+        free_slot(s, (uint32_t)((h & 0xffffffffu) - 1), state_generation(state) == LAST_GENERATION);
     return NCS_OK;
 }
 
@@ -586,7 +585,8 @@ static int table_grow(group_table *t)
 }
 
 /* Adds `count` buffers of `bytes` in all to their owner's group. Returns 0 when out of memory. */
-static int table_insert(group_table *t, const uint64_t words[OWNER_WORDS], uint64_t count, uint64_t bytes)
+static int table_insert(group_table *t, const uint64_t words[OWNER_WORDS], uint64_t count,
+                        uint64_t bytes)
 {
     if (2 * (t->used + 1) > t->capacity && !table_grow(t))
         return 0;
@@ -649,7 +649,8 @@ NCS_API int ncs_buffer_snapshot(char *out, size_t size, size_t *needed)
             continue;
         if (atomic_load_explicit(&s->region, memory_order_relaxed) != NULL)
             continue; /* counted under its region, below */
-        uint64_t bytes = atomic_load_explicit(&s->charged, memory_order_relaxed); /* as live bytes */
+        uint64_t bytes = atomic_load_explicit(&s->charged,
+                                              memory_order_relaxed); /* as live bytes */
         uint64_t words[OWNER_WORDS] = {0};
         slot_owner *o = owner_at(index);
         for (int i = 0; i < OWNER_WORDS; i++) { /* through the word holding the NUL */

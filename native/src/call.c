@@ -66,7 +66,8 @@ NCS_API int ncs_call_create(const char *kernel, ncs_call **out)
    copy owned by the call ("kernel:<name>/input"), pinned likewise, and unpins the original. The
    copy is a snapshot of bytes the client may be writing: checks then hold for what the kernel
    reads. */
-static int private_copy(ncs_call *c, const ncs_tensor_desc *d, ncs_handle *buffer, void **data, uint64_t size)
+static int private_copy(ncs_call *c, const ncs_tensor_desc *d, ncs_handle *buffer, void **data,
+                        uint64_t size)
 {
     char text[NCS_OWNER_MAX + 1];
     snprintf(text, sizeof text, "kernel:%s/input", c->kernel->desc.name);
@@ -75,9 +76,11 @@ static int private_copy(ncs_call *c, const ncs_tensor_desc *d, ncs_handle *buffe
     ncs_handle copy;
     if (ncs_buffer_alloc_owned(size, &owner, &copy) != NCS_OK) {
         ncs_buffer_unpin(*buffer);
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_OUT_OF_MEMORY,
-                                "input '%s': no room in the memory budget for a private copy of its %llu "
-                                "bytes from a shared-memory region", d->name, (unsigned long long)size);
+        return ncs_fault_record(
+            c, NCS_FAULT_CALLER, NCS_E_OUT_OF_MEMORY,
+            "input '%s': no room in the memory budget for a private copy of its %llu "
+            "bytes from a shared-memory region",
+            d->name, (unsigned long long)size);
     }
     void *copy_data;
     uint64_t copy_size;
@@ -99,8 +102,9 @@ NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, c
     ncs_call *c = call;
     const ncs_kernel_desc *k = &c->kernel->desc;
     if (index < 0 || index >= k->n_inputs)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "input index %d is out of range: kernel '%s' has %d inputs",
-                    index, k->name, k->n_inputs);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                "input index %d is out of range: kernel '%s' has %d inputs", index,
+                                k->name, k->n_inputs);
     const ncs_tensor_desc *d = &k->inputs[index];
     ncs_tensor_view view;
     status = ncs_tensor_check(c, NCS_TENSOR_INPUT, d, dtype, rank, shape, &view);
@@ -110,21 +114,25 @@ NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, c
        memory to another buffer) while it is checked. */
     status = ncs_buffer_pin(buffer); /* counts the stale use if freed */
     if (status == NCS_E_STALE_HANDLE)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, status, "input '%s': buffer %llu was already freed (stale handle)", d->name,
-                    (unsigned long long)buffer);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, status,
+                                "input '%s': buffer %llu was already freed (stale handle)", d->name,
+                                (unsigned long long)buffer);
     if (status != NCS_OK)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, status, "input '%s': %llu is not a buffer handle", d->name,
-                    (unsigned long long)buffer);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, status,
+                                "input '%s': %llu is not a buffer handle", d->name,
+                                (unsigned long long)buffer);
     if (!ncs_buffer_fully_committed(buffer)) {
         ncs_buffer_unpin(buffer);
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "input '%s': buffer %llu is not fully committed "
-                    "(ncs_buffer_commit its whole size once its bytes are written)", d->name,
-                    (unsigned long long)buffer);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                "input '%s': buffer %llu is not fully committed "
+                                "(ncs_buffer_commit its whole size once its bytes are written)",
+                                d->name, (unsigned long long)buffer);
     }
     void *data;
     uint64_t size;
     ncs_buffer_peek(buffer, &data, &size); /* pinned: cannot fail */
-    if (ncs_buffer_borrows_region(buffer) && (dtype == NCS_DTYPE_BYTES || !(k->flags & NCS_KERNEL_SHARED_INPUTS))) {
+    if (ncs_buffer_borrows_region(buffer) &&
+        (dtype == NCS_DTYPE_BYTES || !(k->flags & NCS_KERNEL_SHARED_INPUTS))) {
         /* The client can rewrite a region at any time: BYTES are framed on a private copy, and a
            kernel that does not tolerate changing inputs reads a private copy. */
         status = private_copy(c, d, &buffer, &data, size);
@@ -134,16 +142,21 @@ NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, c
     if (dtype != NCS_DTYPE_BYTES && size < view.nbytes) {
         ncs_buffer_unpin(buffer);
         char text[160];
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "input '%s' (%s %s) needs %llu bytes but its buffer has %llu",
-                    d->name, ncs_dtype_text(dtype), ncs_shape_text(rank, shape, text, sizeof text),
-                    (unsigned long long)view.nbytes, (unsigned long long)size);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                "input '%s' (%s %s) needs %llu bytes but its buffer has %llu",
+                                d->name, ncs_dtype_text(dtype),
+                                ncs_shape_text(rank, shape, text, sizeof text),
+                                (unsigned long long)view.nbytes, (unsigned long long)size);
     }
     char why[200];
-    if (dtype == NCS_DTYPE_BYTES && !ncs_bytes_framing_valid(data, size, view.count, why, sizeof why)) {
+    if (dtype == NCS_DTYPE_BYTES &&
+        !ncs_bytes_framing_valid(data, size, view.count, why, sizeof why)) {
         ncs_buffer_unpin(buffer);
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "input '%s': %s", d->name, why);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "input '%s': %s",
+                                d->name, why);
     }
-    ncs_stat_add(NCS_STAT_RETAINS, 1); /* the pin is the call's reference: a retain like any other */
+    ncs_stat_add(NCS_STAT_RETAINS,
+                 1); /* the pin is the call's reference: a retain like any other */
     if (dtype == NCS_DTYPE_BYTES)
         view.nbytes = size;
     view.data = view.nbytes ? data : NULL;
@@ -152,7 +165,9 @@ NCS_API int ncs_call_set_input(ncs_call *call, int index, int dtype, int rank, c
         ncs_buffer_release(in->buffer);
     in->set = 1;
     in->buffer = buffer;
-    in->buffer_bytes = ncs_buffer_borrows_region(buffer) ? 0 : size; /* a region's are not the budget's */
+    in->buffer_bytes = ncs_buffer_borrows_region(buffer)
+                           ? 0
+                           : size; /* a region's are not the budget's */
     c->borrowed_input |= ncs_buffer_borrows_region(buffer);
     in->view = view;
     return NCS_OK;
@@ -171,14 +186,16 @@ NCS_API int ncs_call_set_param(ncs_call *call, const char *key, const char *valu
     ncs_call *c = call;
     const ncs_kernel_desc *k = &c->kernel->desc;
     if (key == NULL || value == NULL)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "parameter key and value must not be NULL");
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                "parameter key and value must not be NULL");
     int index = -1;
     for (int i = 0; i < k->n_params && index < 0; i++) {
         if (strcmp(k->params[i].name, key) == 0)
             index = i;
     }
     if (index < 0)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "kernel '%s' has no parameter '%.64s'", k->name, key);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                "kernel '%s' has no parameter '%.64s'", k->name, key);
     const ncs_param_desc *p = &k->params[index];
     if (!ncs_param_text_valid(p->type, value)) {
         static const char *expected[] = {
@@ -187,12 +204,14 @@ NCS_API int ncs_call_set_param(ncs_call *call, const char *key, const char *valu
             [NCS_PARAM_DOUBLE] = "a number",
             [NCS_PARAM_STRING] = "text",
         };
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "parameter '%s' is %s: expected %s, got '%.64s'",
-                    p->name, ncs_param_type_name(p->type), expected[p->type], value);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                "parameter '%s' is %s: expected %s, got '%.64s'", p->name,
+                                ncs_param_type_name(p->type), expected[p->type], value);
     }
     char *copy = strdup(value);
     if (copy == NULL)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_OUT_OF_MEMORY, "out of memory copying parameter '%s'", p->name);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_OUT_OF_MEMORY,
+                                "out of memory copying parameter '%s'", p->name);
     free(c->params[index]);
     c->params[index] = copy;
     return NCS_OK;
@@ -223,8 +242,9 @@ static int check_bytes_outputs(ncs_call *c)
         char why[200];
         if (v->dtype == NCS_DTYPE_BYTES &&
             !ncs_bytes_framing_valid(v->data, v->nbytes, v->count, why, sizeof why))
-            return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INTERNAL, "kernel '%s' produced malformed BYTES output '%s': %s",
-                        k->name, k->outputs[i].name, why);
+            return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INTERNAL,
+                                    "kernel '%s' produced malformed BYTES output '%s': %s", k->name,
+                                    k->outputs[i].name, why);
     }
     return NCS_OK;
 }
@@ -261,14 +281,17 @@ static int allocate_results(ncs_call *c)
     for (int i = 0; i < k->n_outputs; i++) {
         call_output *o = &c->outputs[i];
         if (!o->declared)
-            return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INTERNAL, "kernel '%s' did not declare output '%s' in prepare",
-                        k->name, k->outputs[i].name);
+            return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INTERNAL,
+                                    "kernel '%s' did not declare output '%s' in prepare", k->name,
+                                    k->outputs[i].name);
         ncs_owner owner;
-        int status = ncs_buffer_alloc_owned(o->view.nbytes, owner_of(c, "/output", &owner), &o->buffer);
+        int status = ncs_buffer_alloc_owned(o->view.nbytes, owner_of(c, "/output", &owner),
+                                            &o->buffer);
         if (status != NCS_OK) {
             o->buffer = 0;
-            return ncs_fault_record(c, NCS_FAULT_CALLER, status, "output '%s' needs %llu bytes: %s", k->outputs[i].name,
-                        (unsigned long long)o->view.nbytes, ncs_status_str(status));
+            return ncs_fault_record(c, NCS_FAULT_CALLER, status, "output '%s' needs %llu bytes: %s",
+                                    k->outputs[i].name, (unsigned long long)o->view.nbytes,
+                                    ncs_status_str(status));
         }
         uint64_t size;
         ncs_buffer_peek(o->buffer, &o->view.data, &size);
@@ -283,15 +306,17 @@ static int allocate_results(ncs_call *c)
                                             &c->workspace);
         if (status != NCS_OK) {
             c->workspace = 0;
-            return ncs_fault_record(c, NCS_FAULT_CALLER, status, "kernel '%s' needs %llu bytes of workspace: %s", k->name,
-                        (unsigned long long)c->workspace_bytes, ncs_status_str(status));
+            return ncs_fault_record(c, NCS_FAULT_CALLER, status,
+                                    "kernel '%s' needs %llu bytes of workspace: %s", k->name,
+                                    (unsigned long long)c->workspace_bytes, ncs_status_str(status));
         }
         uint64_t size;
         ncs_buffer_peek(c->workspace, &c->workspace_data, &size);
     }
     c->parts = calloc((size_t)c->nparts, sizeof *c->parts);
     if (c->parts == NULL)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_OUT_OF_MEMORY, "out of memory for %d parts", c->nparts);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_OUT_OF_MEMORY,
+                                "out of memory for %d parts", c->nparts);
     return NCS_OK;
 }
 
@@ -303,11 +328,13 @@ NCS_API int ncs_call_prepare(ncs_call *call, int max_parts, int *out_parts)
     ncs_call *c = call;
     const ncs_kernel_desc *k = &c->kernel->desc;
     if (out_parts == NULL || max_parts < 1)
-        status = ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "prepare needs max_parts >= 1 and an out_parts pointer");
+        status = ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                  "prepare needs max_parts >= 1 and an out_parts pointer");
     for (int i = 0; i < k->n_inputs && status == NCS_OK; i++) {
         if (!c->inputs[i].set)
-            status = ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "input '%s' of kernel '%s' is not set",
-                          k->inputs[i].name, k->name);
+            status = ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                      "input '%s' of kernel '%s' is not set", k->inputs[i].name,
+                                      k->name);
     }
     if (status == NCS_OK) {
         c->max_parts = max_parts;
@@ -333,13 +360,15 @@ NCS_API int ncs_call_prepare(ncs_call *call, int max_parts, int *out_parts)
 static int run_part(ncs_call *c, int part)
 {
     if (c->state != CALL_PREPARED)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "parts run after a successful prepare and before finish");
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                "parts run after a successful prepare and before finish");
     if (part < 0 || part >= c->nparts)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "part %d is out of range: the call has %d parts", part,
-                    c->nparts);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                "part %d is out of range: the call has %d parts", part, c->nparts);
     unsigned char expected = PART_PENDING;
     if (!atomic_compare_exchange_strong(&c->parts[part], &expected, PART_RUNNING))
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "part %d already ran", part);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "part %d already ran",
+                                part);
     int status;
     if (atomic_load_explicit(&c->cancelled, memory_order_acquire)) {
         status = ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_CANCELLED, "the call was cancelled");
@@ -376,8 +405,8 @@ NCS_API int ncs_call_finish(ncs_call *call)
     ncs_call *c = call;
     for (int i = 0; i < c->nparts; i++) {
         if (atomic_load(&c->parts[i]) != PART_DONE)
-            return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "part %d of %d has not completed successfully", i,
-                        c->nparts);
+            return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                    "part %d of %d has not completed successfully", i, c->nparts);
     }
     if (atomic_load_explicit(&c->cancelled, memory_order_acquire)) {
         status = ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_CANCELLED, "the call was cancelled");
@@ -402,12 +431,14 @@ NCS_API int ncs_call_output_count(const ncs_call *call)
     return call ? call->kernel->desc.n_outputs : 0;
 }
 
-NCS_API int ncs_call_output_info(const ncs_call *call, int index, int *dtype, int *rank, int64_t *shape)
+NCS_API int ncs_call_output_info(const ncs_call *call, int index, int *dtype, int *rank,
+                                 int64_t *shape)
 {
     if (call == NULL || dtype == NULL || rank == NULL || shape == NULL || index < 0 ||
         index >= call->kernel->desc.n_outputs)
         return NCS_E_INVALID_ARGUMENT;
-    if (call->state != CALL_PREPARED && call->state != CALL_FINISHING && call->state != CALL_FINISHED)
+    if (call->state != CALL_PREPARED && call->state != CALL_FINISHING &&
+        call->state != CALL_FINISHED)
         return NCS_E_INVALID_ARGUMENT;
     const ncs_tensor_view *v = &call->outputs[index].view;
     *dtype = v->dtype;
@@ -421,7 +452,8 @@ NCS_API int ncs_call_output_nbytes(const ncs_call *call, int index, uint64_t *nb
 {
     if (call == NULL || nbytes == NULL || index < 0 || index >= call->kernel->desc.n_outputs)
         return NCS_E_INVALID_ARGUMENT;
-    if (call->state != CALL_PREPARED && call->state != CALL_FINISHING && call->state != CALL_FINISHED)
+    if (call->state != CALL_PREPARED && call->state != CALL_FINISHING &&
+        call->state != CALL_FINISHED)
         return NCS_E_INVALID_ARGUMENT;
     *nbytes = call->outputs[index].view.nbytes;
     return NCS_OK;
@@ -435,15 +467,19 @@ NCS_API int ncs_call_take_output(ncs_call *call, int index, ncs_handle *out)
     ncs_fault_clear(c);
     const ncs_kernel_desc *k = &c->kernel->desc;
     if (out == NULL)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "take_output needs an out pointer");
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                "take_output needs an out pointer");
     if (c->state != CALL_FINISHED)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "outputs can be taken only after finish succeeded");
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                "outputs can be taken only after finish succeeded");
     if (index < 0 || index >= k->n_outputs)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "output index %d is out of range: kernel '%s' has %d outputs",
-                    index, k->name, k->n_outputs);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                "output index %d is out of range: kernel '%s' has %d outputs",
+                                index, k->name, k->n_outputs);
     call_output *o = &c->outputs[index];
     if (o->taken)
-        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT, "output '%s' was already taken", k->outputs[index].name);
+        return ncs_fault_record(c, NCS_FAULT_CALLER, NCS_E_INVALID_ARGUMENT,
+                                "output '%s' was already taken", k->outputs[index].name);
     *out = o->buffer;
     o->buffer = 0;
     o->taken = 1;

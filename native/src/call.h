@@ -62,9 +62,10 @@ struct ncs_call {
     ncs_ctx ctx; /* first member: ctx -> call is a cast */
     uint32_t magic;
     const ncs_kernel_entry *kernel;
-    ncs_library *library_lock; /* the library whose lock guards the kernel's steps; NULL: thread-safe */
-    ncs_owner scratch_owner;   /* "kernel:<name>", for api->alloc (prepared once per call) */
-    int state; /* enum call_state; changes only in single-threaded entry points */
+    ncs_library
+        *library_lock; /* the library whose lock guards the kernel's steps; NULL: thread-safe */
+    ncs_owner scratch_owner; /* "kernel:<name>", for api->alloc (prepared once per call) */
+    int state;               /* enum call_state; changes only in single-threaded entry points */
     int max_parts;
     int nparts;
     int borrowed_input; /* an input borrows a shared-memory region: outputs start zeroed */
@@ -77,14 +78,14 @@ struct ncs_call {
     void *workspace_data;
     _Atomic unsigned char *parts; /* enum part_state per part */
     atomic_int cancelled;
-    atomic_int active;    /* ncs_call_run_part calls under way: destroy must not free the call */
+    atomic_int active; /* ncs_call_run_part calls under way: destroy must not free the call */
     _Atomic uint64_t progress;
     pthread_mutex_t lock; /* guards allocs and the messages below, which parts touch concurrently */
     ncs_handle *allocs;   /* kernel scratch buffers not yet released */
     size_t alloc_count;
     size_t alloc_capacity;
-    int failure;          /* status of the recorded failure; NCS_OK when none */
-    int has_stray;        /* a kernel-side message from a thread outside any scope */
+    int failure;   /* status of the recorded failure; NCS_OK when none */
+    int has_stray; /* a kernel-side message from a thread outside any scope */
     char stray[ERROR_CAPACITY];
     char failure_text[2][ERROR_CAPACITY]; /* each written at most once between clears */
     _Atomic(const char *) error;          /* what ncs_call_error returns: "" or failure_text */
@@ -106,7 +107,8 @@ typedef enum ncs_fault {
 __attribute__((format(printf, 4, 5))) int ncs_fault_record(ncs_call *c, ncs_fault side, int status,
                                                            const char *fmt, ...);
 /** ncs_fault_record(c, NCS_FAULT_KERNEL, ...) with a va_list (api->fail). */
-__attribute__((format(printf, 2, 0))) void ncs_fault_note_v(ncs_call *c, const char *fmt, va_list ap);
+__attribute__((format(printf, 2, 0))) void ncs_fault_note_v(ncs_call *c, const char *fmt,
+                                                            va_list ap);
 /** Single-threaded entry points start with a clean slate: forgets the recorded failure. */
 void ncs_fault_clear(ncs_call *c);
 
@@ -129,8 +131,8 @@ typedef enum ncs_tensor_role { NCS_TENSOR_INPUT = 0, NCS_TENSOR_OUTPUT = 1 } ncs
 
 /** Checks a tensor's dtype, rank and dims against its descriptor and fills view->dtype, rank,
  *  dims, count and (except for BYTES) nbytes; a failure is blamed as `role` says. */
-int ncs_tensor_check(ncs_call *c, ncs_tensor_role role, const ncs_tensor_desc *d, int dtype, int rank,
-                     const int64_t *dims, ncs_tensor_view *view);
+int ncs_tensor_check(ncs_call *c, ncs_tensor_role role, const ncs_tensor_desc *d, int dtype,
+                     int rank, const int64_t *dims, ncs_tensor_view *view);
 /** Checks that data[0..size) holds exactly `count` BYTES elements and nothing else. Returns 1
  *  when it does; otherwise 0 with a sentence naming where the framing breaks in why. */
 int ncs_bytes_framing_valid(const unsigned char *data, uint64_t size, int64_t count, char *why,

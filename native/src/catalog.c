@@ -87,7 +87,8 @@ static char *metadata_json(const ncs_kernel_desc *k, const char *library)
     ncs_json_string(&j, k->name);
     ncs_json_lit(&j, ",\"doc\":");
     ncs_json_string(&j, k->doc);
-    ncs_json_lit(&j, (k->flags & NCS_KERNEL_THREAD_SAFE) ? ",\"thread_safe\":true" : ",\"thread_safe\":false");
+    ncs_json_lit(&j, (k->flags & NCS_KERNEL_THREAD_SAFE) ? ",\"thread_safe\":true"
+                                                         : ",\"thread_safe\":false");
     ncs_json_lit(&j, ",\"library\":");
     ncs_json_string(&j, library);
     ncs_json_lit(&j, ",\"inputs\":");
@@ -194,7 +195,8 @@ static const char *descriptor_problem(const ncs_kernel_desc *k, int abi_minor)
         return "struct_size is smaller than this host's ncs_kernel_desc";
     if (!name_valid(k->name, 0))
         return "the name must be 1 to 64 characters of [a-z0-9_-]";
-    uint32_t known_flags = NCS_KERNEL_THREAD_SAFE | (abi_minor >= 4 ? NCS_KERNEL_SHARED_INPUTS : 0u);
+    uint32_t known_flags = NCS_KERNEL_THREAD_SAFE |
+                           (abi_minor >= 4 ? NCS_KERNEL_SHARED_INPUTS : 0u);
     if ((k->flags & ~known_flags) != 0)
         return "flags has bits this host does not know (or that its ABI version does not have)";
     if (!tensors_valid(k->inputs, k->n_inputs, 0, 0, bytes_outputs))
@@ -242,7 +244,8 @@ static int name_taken(const registration *r, const char *name)
 
 /* Remembers the first refusal of a registration (the library then fails as a whole) and
    returns `status`. */
-__attribute__((format(printf, 3, 4))) static int refuse(registration *r, int status, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int refuse(registration *r, int status,
+                                                        const char *fmt, ...)
 {
     if (r->refused == NCS_OK) {
         va_list ap;
@@ -285,20 +288,23 @@ static int add_kernel(ncs_registrar *registrar, int abi_major, int abi_minor,
         int capacity = r->pending_capacity ? 2 * r->pending_capacity : 8;
         ncs_kernel_entry **pending = realloc(r->pending, (size_t)capacity * sizeof *pending);
         if (pending == NULL)
-            return refuse(r, NCS_E_OUT_OF_MEMORY, "out of memory registering kernel '%s'", kernel->name);
+            return refuse(r, NCS_E_OUT_OF_MEMORY, "out of memory registering kernel '%s'",
+                          kernel->name);
         r->pending = pending;
         r->pending_capacity = capacity;
     }
     ncs_kernel_entry *e = calloc(1, sizeof *e);
     if (e == NULL)
-        return refuse(r, NCS_E_OUT_OF_MEMORY, "out of memory registering kernel '%s'", kernel->name);
+        return refuse(r, NCS_E_OUT_OF_MEMORY, "out of memory registering kernel '%s'",
+                      kernel->name);
     memcpy(&e->desc, kernel, sizeof e->desc);
     e->desc.struct_size = sizeof e->desc;
     e->library = r->record;
     e->metadata_json = metadata_json(kernel, r->library);
     if (e->metadata_json == NULL) {
         free_entry(e);
-        return refuse(r, NCS_E_OUT_OF_MEMORY, "out of memory registering kernel '%s'", kernel->name);
+        return refuse(r, NCS_E_OUT_OF_MEMORY, "out of memory registering kernel '%s'",
+                      kernel->name);
     }
     r->pending[r->pending_count++] = e;
     return NCS_OK;
@@ -372,11 +378,12 @@ static int register_library(const char *library, ncs_plugin_register_fn entry, i
             if (r.refused == status)
                 set_error(error, error_size, "library '%s': %s", library, r.reason);
             else if (r.refused != NCS_OK)
-                set_error(error, error_size, "library '%s': its entry point returned %d (%s) after a refusal: %s",
+                set_error(error, error_size,
+                          "library '%s': its entry point returned %d (%s) after a refusal: %s",
                           library, status, ncs_status_str(status), r.reason);
             else
-                set_error(error, error_size, "library '%s': its entry point returned %d (%s)", library,
-                          status, ncs_status_str(status));
+                set_error(error, error_size, "library '%s': its entry point returned %d (%s)",
+                          library, status, ncs_status_str(status));
         } else if (r.refused != NCS_OK) {
             /* All or nothing, even when the entry point ignored the refusal. */
             status = r.refused;

@@ -5,10 +5,10 @@
 
 /* Element sizes; the names are ncs_dtype_text's (ncs_types.h), shared with the kernels. */
 static const size_t sizes[] = {
-    [NCS_DTYPE_BOOL] = 1,  [NCS_DTYPE_UINT8] = 1, [NCS_DTYPE_UINT16] = 2, [NCS_DTYPE_UINT32] = 4,
-    [NCS_DTYPE_UINT64] = 8, [NCS_DTYPE_INT8] = 1, [NCS_DTYPE_INT16] = 2,  [NCS_DTYPE_INT32] = 4,
-    [NCS_DTYPE_INT64] = 8, [NCS_DTYPE_FP16] = 2,  [NCS_DTYPE_FP32] = 4,   [NCS_DTYPE_FP64] = 8,
-    [NCS_DTYPE_BYTES] = 0, [NCS_DTYPE_BF16] = 2,
+    [NCS_DTYPE_BOOL] = 1,   [NCS_DTYPE_UINT8] = 1, [NCS_DTYPE_UINT16] = 2, [NCS_DTYPE_UINT32] = 4,
+    [NCS_DTYPE_UINT64] = 8, [NCS_DTYPE_INT8] = 1,  [NCS_DTYPE_INT16] = 2,  [NCS_DTYPE_INT32] = 4,
+    [NCS_DTYPE_INT64] = 8,  [NCS_DTYPE_FP16] = 2,  [NCS_DTYPE_FP32] = 4,   [NCS_DTYPE_FP64] = 8,
+    [NCS_DTYPE_BYTES] = 0,  [NCS_DTYPE_BF16] = 2,
 };
 
 #define NCS_DTYPE_LAST NCS_DTYPE_BF16

@@ -34,8 +34,8 @@ static int running(const ncs_call *c)
 
 static int misuse(ncs_call *c, const char *service, const char *allowed)
 {
-    return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INTERNAL, "kernel '%s' called %s outside %s", c->kernel->desc.name,
-                service, allowed);
+    return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INTERNAL, "kernel '%s' called %s outside %s",
+                            c->kernel->desc.name, service, allowed);
 }
 
 /* 1 when the step of `c` on this thread has released the library lock: the host buffer
@@ -50,10 +50,11 @@ static int lock_released(const ncs_call *c)
 
 static int unlocked(ncs_call *c, const char *service)
 {
-    return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INTERNAL,
-                 "kernel '%s' called %s: host API called while the library lock is released "
-                 "(call it before NCS_BEGIN_ALLOW_THREADS or after NCS_END_ALLOW_THREADS)",
-                 c->kernel->desc.name, service);
+    return ncs_fault_record(
+        c, NCS_FAULT_KERNEL, NCS_E_INTERNAL,
+        "kernel '%s' called %s: host API called while the library lock is released "
+        "(call it before NCS_BEGIN_ALLOW_THREADS or after NCS_END_ALLOW_THREADS)",
+        c->kernel->desc.name, service);
 }
 
 /* The steps a buffer service serves. */
@@ -66,7 +67,9 @@ static int may_serve(ncs_call *c, const char *service, serves when)
     static const char *const allowed[] = {"prepare", "run and finish", "prepare, run and finish"};
     if (lock_released(c))
         return unlocked(c, service);
-    int ok = when == SERVES_PREPARE ? c->state == CALL_PREPARING : when == SERVES_RUN ? running(c) : in_kernel(c);
+    int ok = when == SERVES_PREPARE ? c->state == CALL_PREPARING
+             : when == SERVES_RUN   ? running(c)
+                                    : in_kernel(c);
     return ok ? NCS_OK : misuse(c, service, allowed[when]);
 }
 
@@ -98,12 +101,14 @@ static int api_set_output(ncs_ctx *ctx, int index, int dtype, int rank, const in
     if (status != NCS_OK)
         return status;
     if (dtype == NCS_DTYPE_BYTES)
-        return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT,
-                    "kernel '%s' declared BYTES output '%s' with set_output: BYTES outputs have no "
-                    "element size, declare them with set_output_bytes",
-                    c->kernel->desc.name, c->kernel->desc.outputs[index].name);
+        return ncs_fault_record(
+            c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT,
+            "kernel '%s' declared BYTES output '%s' with set_output: BYTES outputs have no "
+            "element size, declare them with set_output_bytes",
+            c->kernel->desc.name, c->kernel->desc.outputs[index].name);
     call_output *o = &c->outputs[index];
-    status = ncs_tensor_check(c, NCS_TENSOR_OUTPUT, &c->kernel->desc.outputs[index], dtype, rank, dims, &o->view);
+    status = ncs_tensor_check(c, NCS_TENSOR_OUTPUT, &c->kernel->desc.outputs[index], dtype, rank,
+                              dims, &o->view);
     o->declared = status == NCS_OK;
     return status;
 }
@@ -125,11 +130,12 @@ static int api_set_output_bytes(ncs_ctx *ctx, int index, int rank, const int64_t
     uint64_t prefixes;
     if (__builtin_mul_overflow((uint64_t)view.count, (uint64_t)4, &prefixes) || nbytes < prefixes) {
         char text[160];
-        return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT,
-                    "kernel '%s' declared BYTES output '%s' %s with %llu bytes, fewer than the "
-                    "4-byte lengths of its %lld elements need",
-                    c->kernel->desc.name, d->name, ncs_shape_text(rank, dims, text, sizeof text),
-                    (unsigned long long)nbytes, (long long)view.count);
+        return ncs_fault_record(
+            c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT,
+            "kernel '%s' declared BYTES output '%s' %s with %llu bytes, fewer than the "
+            "4-byte lengths of its %lld elements need",
+            c->kernel->desc.name, d->name, ncs_shape_text(rank, dims, text, sizeof text),
+            (unsigned long long)nbytes, (long long)view.count);
     }
     view.nbytes = nbytes;
     call_output *o = &c->outputs[index];
@@ -174,8 +180,9 @@ static int api_set_parts(ncs_ctx *ctx, int nparts)
     if (status != NCS_OK)
         return status;
     if (nparts < 1 || nparts > c->max_parts)
-        return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT, "kernel '%s' asked for %d parts but at most %d are allowed",
-                    c->kernel->desc.name, nparts, c->max_parts);
+        return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT,
+                                "kernel '%s' asked for %d parts but at most %d are allowed",
+                                c->kernel->desc.name, nparts, c->max_parts);
     c->nparts = nparts;
     return NCS_OK;
 }
@@ -190,14 +197,17 @@ static int param_text(ncs_ctx *ctx, const char *name, int type, const void *out,
     for (int i = 0; i < k->n_params; i++) {
         if (strcmp(k->params[i].name, name) == 0) {
             if (k->params[i].type != type)
-                return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT, "kernel '%s' read parameter '%s' as %s but declared it %s",
-                            k->name, name, ncs_param_type_name(type), ncs_param_type_name(k->params[i].type));
+                return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT,
+                                        "kernel '%s' read parameter '%s' as %s but declared it %s",
+                                        k->name, name, ncs_param_type_name(type),
+                                        ncs_param_type_name(k->params[i].type));
             *text = c->params[i] ? c->params[i] : k->params[i].default_value;
             return NCS_OK;
         }
     }
-    return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT, "kernel '%s' read parameter '%s', which it does not declare",
-                k->name, name);
+    return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT,
+                            "kernel '%s' read parameter '%s', which it does not declare", k->name,
+                            name);
 }
 
 /* Parameter `name`, declared with type `type`, parsed into *out (an int, int64_t or double). */
@@ -249,8 +259,9 @@ static int api_param_is_set(ncs_ctx *ctx, const char *name, int *out)
             return NCS_OK;
         }
     }
-    return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT, "kernel '%s' asked about parameter '%s', which it does not declare",
-                k->name, name);
+    return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT,
+                            "kernel '%s' asked about parameter '%s', which it does not declare",
+                            k->name, name);
 }
 
 static int api_cancelled(ncs_ctx *ctx)
@@ -267,7 +278,8 @@ static void api_progress(ncs_ctx *ctx, uint64_t units)
         atomic_fetch_add_explicit(&c->progress, units, memory_order_relaxed);
 }
 
-__attribute__((format(printf, 3, 4))) static int api_fail(ncs_ctx *ctx, int status, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int api_fail(ncs_ctx *ctx, int status, const char *fmt,
+                                                          ...)
 {
     ncs_call *c = call_of(ctx);
     if (c == NULL)
@@ -327,8 +339,10 @@ static int api_alloc(ncs_ctx *ctx, uint64_t bytes, ncs_handle *out, void **data)
     ncs_handle h;
     status = ncs_buffer_alloc_owned(bytes, &c->scratch_owner, &h);
     if (status != NCS_OK)
-        return ncs_fault_record(c, NCS_FAULT_KERNEL, status, "kernel '%s' could not get %llu bytes of scratch memory: %s",
-                    c->kernel->desc.name, (unsigned long long)bytes, ncs_status_str(status));
+        return ncs_fault_record(c, NCS_FAULT_KERNEL, status,
+                                "kernel '%s' could not get %llu bytes of scratch memory: %s",
+                                c->kernel->desc.name, (unsigned long long)bytes,
+                                ncs_status_str(status));
     status = track(c, h);
     void *memory = NULL;
     uint64_t size;
@@ -353,9 +367,10 @@ static int api_release(ncs_ctx *ctx, ncs_handle h)
     if (lock_released(c))
         return unlocked(c, "release");
     if (!untrack(c, h))
-        return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT,
-                    "kernel '%s' released buffer %llu, which it did not allocate or already released",
-                    c->kernel->desc.name, (unsigned long long)h);
+        return ncs_fault_record(
+            c, NCS_FAULT_KERNEL, NCS_E_INVALID_ARGUMENT,
+            "kernel '%s' released buffer %llu, which it did not allocate or already released",
+            c->kernel->desc.name, (unsigned long long)h);
     return ncs_buffer_release(h);
 }
 
@@ -368,12 +383,14 @@ static int api_release_lock(ncs_ctx *ctx)
         return NCS_OK; /* thread-safe kernel: nothing to release */
     kernel_scope *scope = ncs_scope_of(c);
     if (scope == NULL)
-        return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INTERNAL,
-                     "kernel '%s' called release_lock on a thread that is not running one of its steps",
-                     c->kernel->desc.name);
+        return ncs_fault_record(
+            c, NCS_FAULT_KERNEL, NCS_E_INTERNAL,
+            "kernel '%s' called release_lock on a thread that is not running one of its steps",
+            c->kernel->desc.name);
     if (scope->released)
-        return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INTERNAL, "kernel '%s' called release_lock twice without reacquire_lock",
-                     c->kernel->desc.name);
+        return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INTERNAL,
+                                "kernel '%s' called release_lock twice without reacquire_lock",
+                                c->kernel->desc.name);
     scope->released = 1;
     ncs_library_unlock(scope->library, scope->acquired_at);
     return NCS_OK;
@@ -388,8 +405,9 @@ static int api_reacquire_lock(ncs_ctx *ctx)
         return NCS_OK;
     kernel_scope *scope = ncs_scope_of(c);
     if (scope == NULL || !scope->released)
-        return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INTERNAL, "kernel '%s' called reacquire_lock without release_lock",
-                     c->kernel->desc.name);
+        return ncs_fault_record(c, NCS_FAULT_KERNEL, NCS_E_INTERNAL,
+                                "kernel '%s' called reacquire_lock without release_lock",
+                                c->kernel->desc.name);
     scope->acquired_at = ncs_library_lock(scope->library);
     scope->released = 0;
     return NCS_OK;

@@ -119,7 +119,8 @@ int ncs_library_read_lock_stats(const ncs_library *library, uint64_t *out, int n
     if (library == NULL || out == NULL || n < 1)
         return 0;
     uint64_t values[NCS_LOCK_STAT_COUNT] = {
-        [NCS_LOCK_STAT_ACQUISITIONS] = atomic_load_explicit(&library->acquisitions, memory_order_relaxed),
+        [NCS_LOCK_STAT_ACQUISITIONS] = atomic_load_explicit(&library->acquisitions,
+                                                            memory_order_relaxed),
         [NCS_LOCK_STAT_WAIT_NS] = atomic_load_explicit(&library->wait_ns, memory_order_relaxed),
         [NCS_LOCK_STAT_HELD_NS] = atomic_load_explicit(&library->held_ns, memory_order_relaxed),
     };

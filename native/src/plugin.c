@@ -53,8 +53,8 @@ static int library_name(const char *file, char *name, size_t capacity)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = start[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
             return 0;
     }
     memcpy(name, start, n);
@@ -69,21 +69,23 @@ static int open_checked(const char *path, const char *dir, const char *file, int
 {
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
-        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size, "plugin '%s': cannot open its directory '%s': %s",
-                      path, dir, strerror(errno));
+        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
+                      "plugin '%s': cannot open its directory '%s': %s", path, dir,
+                      strerror(errno));
     struct stat dst;
     if (fstat(dfd, &dst) != 0) {
         int e = errno;
         close(dfd);
-        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size, "plugin '%s': cannot stat its directory: %s",
-                      path, strerror(e));
+        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
+                      "plugin '%s': cannot stat its directory: %s", path, strerror(e));
     }
     if (dst.st_mode & (S_IWGRP | S_IWOTH)) {
         close(dfd);
-        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
-                      "plugin '%s' refused: its directory '%s' is group- or world-writable (mode %04o), "
-                      "so others could replace the library; run chmod go-w on the directory",
-                      path, dir, (unsigned)(dst.st_mode & 07777));
+        return refuse(
+            NCS_E_INVALID_ARGUMENT, error, error_size,
+            "plugin '%s' refused: its directory '%s' is group- or world-writable (mode %04o), "
+            "so others could replace the library; run chmod go-w on the directory",
+            path, dir, (unsigned)(dst.st_mode & 07777));
     }
     /* O_NONBLOCK: opening a FIFO must not hang start-up; it is refused just below. */
     int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -91,11 +93,12 @@ static int open_checked(const char *path, const char *dir, const char *file, int
         int e = errno;
         close(dfd);
         if (e == ELOOP)
-            return refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
-                          "plugin '%s' refused: it is a symbolic link; give the path of the library itself",
-                          path);
-        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size, "plugin '%s': cannot open it: %s", path,
-                      strerror(e));
+            return refuse(
+                NCS_E_INVALID_ARGUMENT, error, error_size,
+                "plugin '%s' refused: it is a symbolic link; give the path of the library itself",
+                path);
+        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size, "plugin '%s': cannot open it: %s",
+                      path, strerror(e));
     }
     const char *problem = NULL;
     if (fstat(fd, st) != 0)
@@ -107,8 +110,9 @@ static int open_checked(const char *path, const char *dir, const char *file, int
     if (problem != NULL) {
         close(fd);
         close(dfd);
-        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size, "plugin '%s' refused: %s (mode %04o)", path,
-                      problem, (unsigned)(st->st_mode & 07777));
+        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
+                      "plugin '%s' refused: %s (mode %04o)", path, problem,
+                      (unsigned)(st->st_mode & 07777));
     }
     *dir_fd = dfd;
     *file_fd = fd;
@@ -127,7 +131,8 @@ static int load(const char *path, char *error, size_t error_size)
     if (dir == NULL || load_path == NULL) {
         free(dir);
         free(load_path);
-        return refuse(NCS_E_OUT_OF_MEMORY, error, error_size, "out of memory loading plugin '%s'", path);
+        return refuse(NCS_E_OUT_OF_MEMORY, error, error_size, "out of memory loading plugin '%s'",
+                      path);
     }
     if (slash == NULL)
         memcpy(dir, ".", 2);
@@ -145,37 +150,41 @@ static int load(const char *path, char *error, size_t error_size)
     struct stat st;
     void *handle = NULL;
     if (*file == '\0' || !library_name(file, name, sizeof name))
-        status = refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
-                        "plugin '%s' refused: its file name must be lib<name>.so with <name> 1 to %d "
-                        "characters of [A-Za-z0-9_-]",
-                        path, NCS_MAX_NAME);
+        status = refuse(
+            NCS_E_INVALID_ARGUMENT, error, error_size,
+            "plugin '%s' refused: its file name must be lib<name>.so with <name> 1 to %d "
+            "characters of [A-Za-z0-9_-]",
+            path, NCS_MAX_NAME);
     if (status == NCS_OK)
         status = open_checked(path, dir, file, &dfd, &fd, &st, error, error_size);
     if (status == NCS_OK && ncs_catalog_library_exists(name))
         status = refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
-                        "plugin '%s' refused: a library named '%s' is already registered", path, name);
+                        "plugin '%s' refused: a library named '%s' is already registered", path,
+                        name);
     if (status == NCS_OK) {
         dlerror();
         handle = dlopen(load_path, RTLD_NOW | RTLD_LOCAL);
         if (handle == NULL) {
             const char *why = dlerror();
-            status = refuse(NCS_E_INVALID_ARGUMENT, error, error_size, "plugin '%s': dlopen failed: %s", path,
-                            why ? why : "unknown error");
+            status = refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
+                            "plugin '%s': dlopen failed: %s", path, why ? why : "unknown error");
         }
     }
     if (status == NCS_OK) {
         struct stat now;
         if (stat(load_path, &now) != 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino)
             status = refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
-                            "plugin '%s' refused: the file changed while it was being loaded", path);
+                            "plugin '%s' refused: the file changed while it was being loaded",
+                            path);
     }
     ncs_plugin_register_fn entry = NULL;
     if (status == NCS_OK) {
         void *symbol = dlsym(handle, NCS_PLUGIN_ENTRY);
         if (symbol == NULL)
-            status = refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
-                            "plugin '%s' refused: it does not export the entry point %s (see ncs_plugin.h)",
-                            path, NCS_PLUGIN_ENTRY);
+            status = refuse(
+                NCS_E_INVALID_ARGUMENT, error, error_size,
+                "plugin '%s' refused: it does not export the entry point %s (see ncs_plugin.h)",
+                path, NCS_PLUGIN_ENTRY);
         else
             entry = (ncs_plugin_register_fn)symbol;
     }

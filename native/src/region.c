@@ -37,18 +37,18 @@ struct ncs_region {
     uint64_t byte_size; /* of the region */
     void *map;          /* the mapping: from `offset` rounded down to a page */
     size_t map_length;
-    unsigned char *base; /* the region's first byte, inside the mapping */
-    uint64_t refs;       /* guarded by lock */
-    int registered;      /* guarded by lock */
+    unsigned char *base;     /* the region's first byte, inside the mapping */
+    uint64_t refs;           /* guarded by lock */
+    int registered;          /* guarded by lock */
     struct ncs_region *next; /* guarded by lock */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static ncs_region *regions;        /* every mapped region; guarded by lock */
-static uint64_t mapped_count;      /* guarded by lock */
-static uint64_t mapped_bytes;      /* guarded by lock */
-static uint64_t max_regions;       /* 0: no limit; guarded by lock */
-static uint64_t max_mapped_bytes;  /* 0: no limit; guarded by lock */
+static ncs_region *regions;       /* every mapped region; guarded by lock */
+static uint64_t mapped_count;     /* guarded by lock */
+static uint64_t mapped_bytes;     /* guarded by lock */
+static uint64_t max_regions;      /* 0: no limit; guarded by lock */
+static uint64_t max_mapped_bytes; /* 0: no limit; guarded by lock */
 
 static int fail(char *error, size_t error_size, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -103,31 +103,36 @@ NCS_API void ncs_set_region_limits(uint64_t regions_max, uint64_t mapped_bytes_m
     pthread_mutex_unlock(&lock);
 }
 
-NCS_API int ncs_region_register(const char *name, const char *key, uint64_t offset, uint64_t byte_size,
-                                char *error, size_t error_size)
+NCS_API int ncs_region_register(const char *name, const char *key, uint64_t offset,
+                                uint64_t byte_size, char *error, size_t error_size)
 {
     if (error != NULL && error_size > 0)
         error[0] = '\0';
     if (name == NULL || !text_valid(name, NCS_REGION_NAME_MAX))
         return fail(error, error_size, NCS_E_INVALID_ARGUMENT,
-                    "a region name is 1 to %d bytes without control characters", NCS_REGION_NAME_MAX);
-    if (key == NULL || key[0] != '/' || !text_valid(key, NCS_REGION_KEY_MAX) || strchr(key + 1, '/') != NULL ||
-        key[1] == '\0')
-        return fail(error, error_size, NCS_E_INVALID_ARGUMENT,
-                    "region '%s': a shared-memory key is '/' then 1 to %d bytes without '/' or control "
-                    "characters", name, NCS_REGION_KEY_MAX - 1);
+                    "a region name is 1 to %d bytes without control characters",
+                    NCS_REGION_NAME_MAX);
+    if (key == NULL || key[0] != '/' || !text_valid(key, NCS_REGION_KEY_MAX) ||
+        strchr(key + 1, '/') != NULL || key[1] == '\0')
+        return fail(
+            error, error_size, NCS_E_INVALID_ARGUMENT,
+            "region '%s': a shared-memory key is '/' then 1 to %d bytes without '/' or control "
+            "characters",
+            name, NCS_REGION_KEY_MAX - 1);
     uint64_t end;
     if (byte_size == 0)
-        return fail(error, error_size, NCS_E_INVALID_ARGUMENT, "region '%s': byte_size must be at least 1", name);
+        return fail(error, error_size, NCS_E_INVALID_ARGUMENT,
+                    "region '%s': byte_size must be at least 1", name);
     if (__builtin_add_overflow(offset, byte_size, &end) || end > (uint64_t)INT64_MAX)
         return fail(error, error_size, NCS_E_INVALID_ARGUMENT,
-                    "region '%s': offset %llu + byte_size %llu overflows", name, (unsigned long long)offset,
-                    (unsigned long long)byte_size);
+                    "region '%s': offset %llu + byte_size %llu overflows", name,
+                    (unsigned long long)offset, (unsigned long long)byte_size);
     int fd = shm_open(key, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0) {
         int err = errno;
         return fail(error, error_size, err == ENOENT ? NCS_E_NOT_FOUND : NCS_E_INVALID_ARGUMENT,
-                    "region '%s': cannot open shared-memory object '%s': %s", name, key, strerror(err));
+                    "region '%s': cannot open shared-memory object '%s': %s", name, key,
+                    strerror(err));
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -138,8 +143,9 @@ NCS_API int ncs_region_register(const char *name, const char *key, uint64_t offs
     if ((uint64_t)st.st_size < end) {
         close(fd);
         return fail(error, error_size, NCS_E_INVALID_ARGUMENT,
-                    "region '%s': offset %llu + byte_size %llu passes the end of '%s' (%lld bytes)", name,
-                    (unsigned long long)offset, (unsigned long long)byte_size, key, (long long)st.st_size);
+                    "region '%s': offset %llu + byte_size %llu passes the end of '%s' (%lld bytes)",
+                    name, (unsigned long long)offset, (unsigned long long)byte_size, key,
+                    (long long)st.st_size);
     }
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     uint64_t start = offset / page * page;
@@ -158,16 +164,19 @@ NCS_API int ncs_region_register(const char *name, const char *key, uint64_t offs
         status = fail(error, error_size, NCS_E_OUT_OF_MEMORY,
                       "region '%s': %llu regions are mapped, the most allowed", name,
                       (unsigned long long)mapped_count);
-    else if (max_mapped_bytes != 0 && (length > max_mapped_bytes || mapped_bytes > max_mapped_bytes - length))
-        status = fail(error, error_size, NCS_E_OUT_OF_MEMORY,
-                      "region '%s': mapping %llu bytes more would pass the limit of %llu mapped bytes "
-                      "(%llu mapped now)", name, (unsigned long long)length,
-                      (unsigned long long)max_mapped_bytes, (unsigned long long)mapped_bytes);
+    else if (max_mapped_bytes != 0 &&
+             (length > max_mapped_bytes || mapped_bytes > max_mapped_bytes - length))
+        status = fail(
+            error, error_size, NCS_E_OUT_OF_MEMORY,
+            "region '%s': mapping %llu bytes more would pass the limit of %llu mapped bytes "
+            "(%llu mapped now)",
+            name, (unsigned long long)length, (unsigned long long)max_mapped_bytes,
+            (unsigned long long)mapped_bytes);
     if (status == NCS_OK) {
         r->map = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)start);
         if (r->map == MAP_FAILED)
-            status = fail(error, error_size, NCS_E_INVALID_ARGUMENT, "region '%s': cannot map '%s': %s",
-                          name, key, strerror(errno));
+            status = fail(error, error_size, NCS_E_INVALID_ARGUMENT,
+                          "region '%s': cannot map '%s': %s", name, key, strerror(errno));
     }
     if (status != NCS_OK) {
         pthread_mutex_unlock(&lock);
@@ -250,15 +259,16 @@ NCS_API int ncs_region_unregister(const char *name)
     return status;
 }
 
-int ncs_region_borrow(const char *name, uint64_t offset, uint64_t size, ncs_region **region, void **data,
-                      char *why, size_t capacity)
+int ncs_region_borrow(const char *name, uint64_t offset, uint64_t size, ncs_region **region,
+                      void **data, char *why, size_t capacity)
 {
     uint64_t end;
     pthread_mutex_lock(&lock);
     ncs_region *r = find_registered(name);
     int status = NCS_OK;
     if (r == NULL) {
-        status = fail(why, capacity, NCS_E_NOT_FOUND, "no shared-memory region '%s' is registered", name);
+        status = fail(why, capacity, NCS_E_NOT_FOUND, "no shared-memory region '%s' is registered",
+                      name);
     } else if (__builtin_add_overflow(offset, size, &end) || end > r->byte_size) {
         status = fail(why, capacity, NCS_E_INVALID_ARGUMENT,
                       "offset %llu + byte size %llu passes the end of region '%s' (%llu bytes)",
@@ -267,13 +277,15 @@ int ncs_region_borrow(const char *name, uint64_t offset, uint64_t size, ncs_regi
     } else {
         struct stat st;
         if (fstat(r->fd, &st) != 0)
-            status = fail(why, capacity, NCS_E_INTERNAL, "region '%s': fstat of '%s' failed: %s", name, r->key,
-                          strerror(errno));
+            status = fail(why, capacity, NCS_E_INTERNAL, "region '%s': fstat of '%s' failed: %s",
+                          name, r->key, strerror(errno));
         else if ((uint64_t)st.st_size < r->offset + r->byte_size)
-            status = fail(why, capacity, NCS_E_INVALID_ARGUMENT,
-                          "region '%s': its shared-memory object '%s' shrank to %lld bytes, short of the "
-                          "%llu registered: unregister it", name, r->key, (long long)st.st_size,
-                          (unsigned long long)(r->offset + r->byte_size));
+            status = fail(
+                why, capacity, NCS_E_INVALID_ARGUMENT,
+                "region '%s': its shared-memory object '%s' shrank to %lld bytes, short of the "
+                "%llu registered: unregister it",
+                name, r->key, (long long)st.st_size,
+                (unsigned long long)(r->offset + r->byte_size));
     }
     if (status == NCS_OK) {
         r->refs++;
@@ -293,7 +305,8 @@ void ncs_region_drop(ncs_region *region)
         unmap_region(gone);
 }
 
-void ncs_region_each(void (*fn)(void *arg, const char *owner, uint64_t buffers, uint64_t bytes), void *arg)
+void ncs_region_each(void (*fn)(void *arg, const char *owner, uint64_t buffers, uint64_t bytes),
+                     void *arg)
 {
     char owner[NCS_REGION_NAME_MAX + 16];
     pthread_mutex_lock(&lock);

@@ -23,14 +23,15 @@ typedef struct ncs_region ncs_region;
  * address of the range, valid until that drop. On failure (NCS_E_NOT_FOUND: no such name;
  * NCS_E_INVALID_ARGUMENT: out of range or shrunk; NCS_E_INTERNAL: fstat failed) nothing is retained and why[] says what.
  */
-int ncs_region_borrow(const char *name, uint64_t offset, uint64_t size, ncs_region **region, void **data,
-                      char *why, size_t capacity);
+int ncs_region_borrow(const char *name, uint64_t offset, uint64_t size, ncs_region **region,
+                      void **data, char *why, size_t capacity);
 
 /** Drops a reference from ncs_region_borrow; the last one unmaps the region. */
 void ncs_region_drop(ncs_region *region);
 
 /** Calls fn(arg, owner, buffers, mapped_bytes) for every mapped region (registered or not; owner
  *  text "region:<name>"), under the registry's lock: fn must not call back into region.c. */
-void ncs_region_each(void (*fn)(void *arg, const char *owner, uint64_t buffers, uint64_t bytes), void *arg);
+void ncs_region_each(void (*fn)(void *arg, const char *owner, uint64_t buffers, uint64_t bytes),
+                     void *arg);
 
 #endif /* NCS_REGION_H */

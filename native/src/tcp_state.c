@@ -29,8 +29,8 @@
 
 /* One exact NETLINK_SOCK_DIAG lookup: the connection's state (0 when there is none) and its
    socket's inode, or a negated ncs_status. */
-static int lookup(int ip_version, const uint8_t *local_address, int local_port, const uint8_t *remote_address,
-                  int remote_port, unsigned long *inode)
+static int lookup(int ip_version, const uint8_t *local_address, int local_port,
+                  const uint8_t *remote_address, int remote_port, unsigned long *inode)
 {
     if ((ip_version != 4 && ip_version != 6) || local_address == NULL || remote_address == NULL ||
         local_port < 0 || local_port > 65535 || remote_port < 0 || remote_port > 65535)
@@ -63,20 +63,24 @@ static int lookup(int ip_version, const uint8_t *local_address, int local_port, 
     struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
     int state = -NCS_E_INTERNAL;
     *inode = 0;
-    if (sendto(fd, &message, sizeof message, 0, (struct sockaddr *)&kernel, sizeof kernel) == (ssize_t)sizeof message) {
+    if (sendto(fd, &message, sizeof message, 0, (struct sockaddr *)&kernel, sizeof kernel) ==
+        (ssize_t)sizeof message) {
         long buffer[1024]; /* aligned for nlmsghdr */
         ssize_t received = recv(fd, buffer, sizeof buffer, 0);
         if (received >= (ssize_t)sizeof(struct nlmsghdr)) {
             struct nlmsghdr *reply = (struct nlmsghdr *)buffer;
-            if (reply->nlmsg_type == NLMSG_ERROR && reply->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
+            if (reply->nlmsg_type == NLMSG_ERROR &&
+                reply->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
                 int error = -((struct nlmsgerr *)NLMSG_DATA(reply))->error;
-                state = error == ENOENT ? 0 : -NCS_E_UNSUPPORTED; /* 0: no such connection (any more) */
+                state = error == ENOENT ? 0
+                                        : -NCS_E_UNSUPPORTED; /* 0: no such connection (any more) */
             } else if (reply->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
                        reply->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
                 struct inet_diag_msg *found = NLMSG_DATA(reply);
                 state = found->idiag_state;
                 *inode = found->idiag_inode;
-                if (state == 10) /* TCP_LISTEN: the lookup fell back to the listener, so no connection */
+                if (state ==
+                    10) /* TCP_LISTEN: the lookup fell back to the listener, so no connection */
                     state = 0;
             }
         }
@@ -85,8 +89,8 @@ static int lookup(int ip_version, const uint8_t *local_address, int local_port, 
     return state;
 }
 
-int ncs_tcp_state(int ip_version, const uint8_t *local_address, int local_port, const uint8_t *remote_address,
-                  int remote_port)
+int ncs_tcp_state(int ip_version, const uint8_t *local_address, int local_port,
+                  const uint8_t *remote_address, int remote_port)
 {
     unsigned long inode;
     return lookup(ip_version, local_address, local_port, remote_address, remote_port, &inode);
@@ -116,8 +120,8 @@ static int descriptor_of(unsigned long inode)
     return found;
 }
 
-long ncs_tcp_send(int ip_version, const uint8_t *local_address, int local_port, const uint8_t *remote_address,
-                  int remote_port, const void *bytes, size_t n)
+long ncs_tcp_send(int ip_version, const uint8_t *local_address, int local_port,
+                  const uint8_t *remote_address, int remote_port, const void *bytes, size_t n)
 {
     if (bytes == NULL && n > 0)
         return -NCS_E_INVALID_ARGUMENT;

@@ -34,8 +34,8 @@ const char *ncs_shape_text(int rank, const int64_t *dims, char *text, size_t cap
 
 /* ---- shapes ---------------------------------------------------------------------------- */
 
-int ncs_tensor_check(ncs_call *c, ncs_tensor_role role, const ncs_tensor_desc *d, int dtype, int rank,
-                     const int64_t *dims, ncs_tensor_view *view)
+int ncs_tensor_check(ncs_call *c, ncs_tensor_role role, const ncs_tensor_desc *d, int dtype,
+                     int rank, const int64_t *dims, ncs_tensor_view *view)
 {
     /* Inputs are checked for the caller (ncs_call_set_input), outputs for the kernel (host
        services): each side is blamed for its own tensors. */
@@ -44,41 +44,48 @@ int ncs_tensor_check(ncs_call *c, ncs_tensor_role role, const ncs_tensor_desc *d
     const char *kernel = c->kernel->desc.name;
     char list[160];
     if (!ncs_dtype_valid(dtype))
-        return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT, "%s '%s': %d is not a datatype", what, d->name,
-                    dtype);
+        return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT, "%s '%s': %d is not a datatype",
+                                what, d->name, dtype);
     if (!(d->dtypes & NCS_DTYPE_BIT(dtype)))
-        return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT, "%s '%s' is %s but kernel '%s' accepts %s", what,
-                    d->name, ncs_dtype_text(dtype), kernel, dtype_list(d->dtypes, list, sizeof list));
+        return ncs_fault_record(
+            c, side, NCS_E_INVALID_ARGUMENT, "%s '%s' is %s but kernel '%s' accepts %s", what,
+            d->name, ncs_dtype_text(dtype), kernel, dtype_list(d->dtypes, list, sizeof list));
     if (rank < 0 || rank > NCS_MAX_RANK)
-        return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT, "%s '%s' has rank %d: ranks go from 0 to %d", what,
-                    d->name, rank, NCS_MAX_RANK);
+        return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT,
+                                "%s '%s' has rank %d: ranks go from 0 to %d", what, d->name, rank,
+                                NCS_MAX_RANK);
     if (d->rank != NCS_RANK_ANY && rank != d->rank)
-        return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT, "%s '%s' has rank %d but kernel '%s' needs rank %d",
-                    what, d->name, rank, kernel, d->rank);
+        return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT,
+                                "%s '%s' has rank %d but kernel '%s' needs rank %d", what, d->name,
+                                rank, kernel, d->rank);
     if (rank > 0 && dims == NULL)
-        return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT, "%s '%s': the shape is NULL", what, d->name);
+        return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT, "%s '%s': the shape is NULL", what,
+                                d->name);
     int64_t count = 1;
     for (int r = 0; r < rank; r++) {
         if (dims[r] < 0)
-            return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT,
-                        "%s '%s' has dimension %lld at axis %d: dimensions cannot be negative",
-                        what, d->name, (long long)dims[r], r);
+            return ncs_fault_record(
+                c, side, NCS_E_INVALID_ARGUMENT,
+                "%s '%s' has dimension %lld at axis %d: dimensions cannot be negative", what,
+                d->name, (long long)dims[r], r);
         if (d->rank != NCS_RANK_ANY && d->dims[r] != NCS_DIM_ANY && dims[r] != d->dims[r])
-            return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT,
-                        "%s '%s' has dimension %lld at axis %d but kernel '%s' needs %lld", what,
-                        d->name, (long long)dims[r], r, kernel, (long long)d->dims[r]);
+            return ncs_fault_record(
+                c, side, NCS_E_INVALID_ARGUMENT,
+                "%s '%s' has dimension %lld at axis %d but kernel '%s' needs %lld", what, d->name,
+                (long long)dims[r], r, kernel, (long long)d->dims[r]);
     }
     for (int r = 0; r < rank; r++) {
         if (__builtin_mul_overflow(count, dims[r], &count))
             return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT,
-                        "%s '%s' with shape %s has more elements than fit in 64 bits", what,
-                        d->name, ncs_shape_text(rank, dims, list, sizeof list));
+                                    "%s '%s' with shape %s has more elements than fit in 64 bits",
+                                    what, d->name, ncs_shape_text(rank, dims, list, sizeof list));
     }
     uint64_t nbytes = 0;
     if (dtype != NCS_DTYPE_BYTES &&
         __builtin_mul_overflow((uint64_t)count, (uint64_t)ncs_dtype_size(dtype), &nbytes))
-        return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT, "%s '%s' with shape %s has more bytes than fit in 64 bits",
-                    what, d->name, ncs_shape_text(rank, dims, list, sizeof list));
+        return ncs_fault_record(c, side, NCS_E_INVALID_ARGUMENT,
+                                "%s '%s' with shape %s has more bytes than fit in 64 bits", what,
+                                d->name, ncs_shape_text(rank, dims, list, sizeof list));
     memset(view, 0, sizeof *view);
     view->dtype = dtype;
     view->rank = rank;
@@ -93,7 +100,7 @@ int ncs_tensor_check(ncs_call *c, ncs_tensor_role role, const ncs_tensor_desc *d
 
 /* BYTES elements: a 4-byte little-endian length, then that many bytes. */
 int ncs_bytes_framing_valid(const unsigned char *data, uint64_t size, int64_t count, char *why,
-                               size_t capacity)
+                            size_t capacity)
 {
     uint64_t at = 0;
     for (int64_t i = 0; i < count; i++) {

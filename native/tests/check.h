@@ -13,38 +13,38 @@
 
 #include "ncs/ncs.h"
 
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
-            exit(1);                                                                   \
-        }                                                                              \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            exit(1);                                                                 \
+        }                                                                            \
     } while (0)
 
 /* Checks that `expr` returns status `expected`. */
-#define CHECK_STATUS(expr, expected)                                                     \
-    do {                                                                                 \
-        int check_got_ = (expr);                                                         \
-        int check_want_ = (expected);                                                    \
-        if (check_got_ != check_want_) {                                                 \
-            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d (%s)\n", __FILE__,  \
-                    __LINE__, #expr, check_got_, ncs_status_str(check_got_), check_want_, \
-                    ncs_status_str(check_want_));                                        \
-            exit(1);                                                                     \
-        }                                                                                \
+#define CHECK_STATUS(expr, expected)                                                              \
+    do {                                                                                          \
+        int check_got_ = (expr);                                                                  \
+        int check_want_ = (expected);                                                             \
+        if (check_got_ != check_want_) {                                                          \
+            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d (%s)\n", __FILE__, __LINE__, \
+                    #expr, check_got_, ncs_status_str(check_got_), check_want_,                   \
+                    ncs_status_str(check_want_));                                                 \
+            exit(1);                                                                              \
+        }                                                                                         \
     } while (0)
 
 #define CHECK_OK(expr) CHECK_STATUS(expr, NCS_OK)
 
 /* Checks that `text` contains `part`. */
-#define CHECK_CONTAINS(text, part)                                                        \
-    do {                                                                                  \
-        const char *check_text_ = (text);                                                 \
-        if (check_text_ == NULL || strstr(check_text_, (part)) == NULL) {                 \
+#define CHECK_CONTAINS(text, part)                                                         \
+    do {                                                                                   \
+        const char *check_text_ = (text);                                                  \
+        if (check_text_ == NULL || strstr(check_text_, (part)) == NULL) {                  \
             fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
-                    check_text_ ? check_text_ : "(null)", (part));                        \
-            exit(1);                                                                      \
-        }                                                                                 \
+                    check_text_ ? check_text_ : "(null)", (part));                         \
+            exit(1);                                                                       \
+        }                                                                                  \
     } while (0)
 
 static inline uint64_t stat_value(int which)
@@ -55,13 +55,13 @@ static inline uint64_t stat_value(int which)
 }
 
 /* Runs one test function and checks it left no buffer alive and nothing cached. */
-#define RUN_TEST(test)                                              \
-    do {                                                            \
-        test();                                                     \
-        CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 0);              \
-        CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 0);                \
-        CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0);              \
-        printf("ok %s\n", #test);                                   \
+#define RUN_TEST(test)                                 \
+    do {                                               \
+        test();                                        \
+        CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 0); \
+        CHECK(stat_value(NCS_STAT_LIVE_BYTES) == 0);   \
+        CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 0); \
+        printf("ok %s\n", #test);                      \
     } while (0)
 
 /* A new buffer (refcount 1) holding a copy of `bytes` bytes of `src`. */
@@ -150,13 +150,14 @@ static inline uint64_t cancel_once_progressing(ncs_call *call)
 /* Prepares `call` with at most `max_parts` parts (*nparts: how many), runs them (each on its own
    thread when `concurrent`) and finish. On a failure, copies ncs_call_error to message[0..size),
    destroys the call and returns the failing status; else NCS_OK, the outputs ready to take. */
-static inline int prepare_and_run(ncs_call *call, int max_parts, int concurrent, int *nparts, char *message,
-                                  size_t size)
+static inline int prepare_and_run(ncs_call *call, int max_parts, int concurrent, int *nparts,
+                                  char *message, size_t size)
 {
     int status = ncs_call_prepare(call, max_parts, nparts);
     if (status == NCS_OK) {
         CHECK(*nparts >= 1 && *nparts <= max_parts);
-        status = concurrent ? run_parts_concurrently(call, *nparts) : run_parts_and_finish(call, *nparts);
+        status = concurrent ? run_parts_concurrently(call, *nparts)
+                            : run_parts_and_finish(call, *nparts);
     }
     if (status != NCS_OK) {
         snprintf(message, size, "%s", ncs_call_error(call));
@@ -171,8 +172,8 @@ static inline int prepare_and_run(ncs_call *call, int max_parts, int concurrent,
    prepares (at most max_parts parts, *nparts says how many), all its parts run at once and it
    holds exactly `needed` live bytes. Returns that call, finished: the caller takes what it checks
    and destroys it. The budget is unlimited again on return. */
-static inline ncs_call *run_at_budget_edge(ncs_call *(*make)(void *), void *arg, uint64_t needed, int max_parts,
-                                           int *nparts)
+static inline ncs_call *run_at_budget_edge(ncs_call *(*make)(void *), void *arg, uint64_t needed,
+                                           int max_parts, int *nparts)
 {
     ncs_set_memory_limit(needed - 1);
     ncs_call *call = make(arg);

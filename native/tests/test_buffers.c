@@ -180,7 +180,8 @@ static int mapping_of(uint64_t addr, char perms[5], char flags[512])
     while (!found && fgets(line, sizeof line, smaps) != NULL) {
         unsigned long long start, end;
         char p[5];
-        if (sscanf(line, "%llx-%llx %4s ", &start, &end, p) == 3 && strchr(line, ':') > strchr(line, ' ')) {
+        if (sscanf(line, "%llx-%llx %4s ", &start, &end, p) == 3 &&
+            strchr(line, ':') > strchr(line, ' ')) {
             inside = addr >= start && addr < end;
             if (inside)
                 memcpy(perms, p, 5);
@@ -309,7 +310,8 @@ static void test_cache_limit_and_order(void)
 {
     ncs_set_buffer_cache_limit(16 * MIB);
     uint64_t a_addr, b_addr, c_addr, addr;
-    ncs_handle a = alloc_at(6 * MIB, &a_addr), b = alloc_at(6 * MIB, &b_addr), c = alloc_at(6 * MIB, &c_addr);
+    ncs_handle a = alloc_at(6 * MIB, &a_addr), b = alloc_at(6 * MIB, &b_addr),
+               c = alloc_at(6 * MIB, &c_addr);
     CHECK_OK(ncs_buffer_release(a));
     CHECK_OK(ncs_buffer_release(b));
     CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 12 * MIB);
@@ -552,7 +554,8 @@ static void *cache_hammer(void *arg)
 {
     uint64_t seed = (uint64_t)(uintptr_t)arg * 104729 + 7;
     for (int i = 0; i < 300; i++) {
-        uint64_t size = (4 + 2 * (uint64_t)(test_random(&seed) * 3)) * MIB - (uint64_t)(test_random(&seed) * 4096);
+        uint64_t size = (4 + 2 * (uint64_t)(test_random(&seed) * 3)) * MIB -
+                        (uint64_t)(test_random(&seed) * 4096);
         ncs_handle h;
         int status = ncs_buffer_alloc(size, &h);
         CHECK(status == NCS_OK || status == NCS_E_OUT_OF_MEMORY);
@@ -601,7 +604,8 @@ static void test_deferred_buffers(void)
     uint64_t cached_block;
     CHECK_OK(ncs_buffer_release(alloc_at(12 * MIB, &cached_block)));
     CHECK(stat_value(NCS_STAT_CACHED_BYTES) == 12 * MIB);
-    uint64_t reuses = stat_value(NCS_STAT_CACHE_REUSES), failed = stat_value(NCS_STAT_FAILED_ALLOCATIONS);
+    uint64_t reuses = stat_value(NCS_STAT_CACHE_REUSES),
+             failed = stat_value(NCS_STAT_FAILED_ALLOCATIONS);
     ncs_handle h, other;
     CHECK_OK(ncs_buffer_alloc_deferred(12 * MIB, &h));
     CHECK(stat_value(NCS_STAT_CACHE_REUSES) == reuses);

@@ -161,13 +161,13 @@ static int noop_run(ncs_ctx *ctx, int part, int nparts)
    output with set_output instead, which is refused). */
 static atomic_int bytes_errors;
 
-#define BYTES_EXPECT(cond)                                                               \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "%s:%d: kernel-side expectation failed: %s\n", __FILE__,     \
-                    __LINE__, #cond);                                                    \
-            atomic_fetch_add(&bytes_errors, 1);                                          \
-        }                                                                                \
+#define BYTES_EXPECT(cond)                                                                     \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            fprintf(stderr, "%s:%d: kernel-side expectation failed: %s\n", __FILE__, __LINE__, \
+                    #cond);                                                                    \
+            atomic_fetch_add(&bytes_errors, 1);                                                \
+        }                                                                                      \
     } while (0)
 
 static uint64_t bytes_mode_size(const char *mode)
@@ -189,7 +189,8 @@ static int bytes_prepare(ncs_ctx *ctx, int max_parts)
     if (status != NCS_OK)
         return status;
     int64_t dims[2] = {2, 1};
-    BYTES_EXPECT(api->struct_size >= offsetof(ncs_host_api, set_output_bytes) + sizeof api->set_output_bytes);
+    BYTES_EXPECT(api->struct_size >=
+                 offsetof(ncs_host_api, set_output_bytes) + sizeof api->set_output_bytes);
     if (strcmp(mode, "set_output") == 0)
         return api->set_output(ctx, 0, NCS_DTYPE_BYTES, 1, dims);
     BYTES_EXPECT(api->set_output_bytes(NULL, 0, 1, dims, 10) == NCS_E_INVALID_ARGUMENT);
@@ -197,7 +198,7 @@ static int bytes_prepare(ncs_ctx *ctx, int max_parts)
     BYTES_EXPECT(api->set_output_bytes(ctx, -1, 1, dims, 10) == NCS_E_INVALID_ARGUMENT);
     BYTES_EXPECT(api->set_output_bytes(ctx, 0, 2, dims, 10) == NCS_E_INVALID_ARGUMENT); /* rank 1 */
     BYTES_EXPECT(api->set_output_bytes(ctx, 0, 1, NULL, 10) == NCS_E_INVALID_ARGUMENT);
-    BYTES_EXPECT(api->set_output_bytes(ctx, 0, 1, dims, 7) == NCS_E_INVALID_ARGUMENT);   /* < 2 * 4 */
+    BYTES_EXPECT(api->set_output_bytes(ctx, 0, 1, dims, 7) == NCS_E_INVALID_ARGUMENT); /* < 2 * 4 */
     dims[0] = -2;
     BYTES_EXPECT(api->set_output_bytes(ctx, 0, 1, dims, 10) == NCS_E_INVALID_ARGUMENT);
     dims[0] = INT64_MAX; /* the length prefixes alone overflow 64 bits */
@@ -255,14 +256,14 @@ static int bytes_finish(ncs_ctx *ctx)
 static atomic_int abuse_errors;
 static atomic_int abuse_checks;
 
-#define EXPECT(cond)                                                                     \
-    do {                                                                                 \
-        atomic_fetch_add(&abuse_checks, 1);                                              \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "%s:%d: kernel-side expectation failed: %s\n", __FILE__,     \
-                    __LINE__, #cond);                                                    \
-            atomic_fetch_add(&abuse_errors, 1);                                          \
-        }                                                                                \
+#define EXPECT(cond)                                                                           \
+    do {                                                                                       \
+        atomic_fetch_add(&abuse_checks, 1);                                                    \
+        if (!(cond)) {                                                                         \
+            fprintf(stderr, "%s:%d: kernel-side expectation failed: %s\n", __FILE__, __LINE__, \
+                    #cond);                                                                    \
+            atomic_fetch_add(&abuse_errors, 1);                                                \
+        }                                                                                      \
     } while (0)
 
 static int abuse_prepare(ncs_ctx *ctx, int max_parts)
@@ -302,9 +303,9 @@ static int abuse_prepare(ncs_ctx *ctx, int max_parts)
     double r = 0;
     int b = 0;
     const char *s = NULL;
-    EXPECT(api->param_int(ctx, "n", &n) == NCS_OK && n == -42); /* set by the test */
-    EXPECT(api->param_double(ctx, "r", &r) == NCS_OK && r != r);  /* default "nan" */
-    EXPECT(api->param_bool(ctx, "b", &b) == NCS_OK && b == 1);    /* default "true" */
+    EXPECT(api->param_int(ctx, "n", &n) == NCS_OK && n == -42);  /* set by the test */
+    EXPECT(api->param_double(ctx, "r", &r) == NCS_OK && r != r); /* default "nan" */
+    EXPECT(api->param_bool(ctx, "b", &b) == NCS_OK && b == 1);   /* default "true" */
     EXPECT(api->param_string(ctx, "s", &s) == NCS_OK && strcmp(s, "hello world") == 0);
     EXPECT(api->param_int(ctx, "b", &n) == NCS_E_INVALID_ARGUMENT);
     EXPECT(api->param_bool(ctx, "missing", &b) == NCS_E_INVALID_ARGUMENT);
@@ -312,7 +313,8 @@ static int abuse_prepare(ncs_ctx *ctx, int max_parts)
     EXPECT(api->param_bool(ctx, "b", NULL) == NCS_E_INVALID_ARGUMENT);
     EXPECT(api->param_double(NULL, "r", &r) == NCS_E_INVALID_ARGUMENT);
     int set = -1;
-    EXPECT(api->param_is_set(ctx, "r", &set) == NCS_OK && set == 1); /* set by the test, to its default */
+    EXPECT(api->param_is_set(ctx, "r", &set) == NCS_OK &&
+           set == 1); /* set by the test, to its default */
     EXPECT(api->param_is_set(ctx, "b", &set) == NCS_OK && set == 0); /* its default applies */
     EXPECT(api->param_is_set(ctx, "missing", &set) == NCS_E_INVALID_ARGUMENT);
     EXPECT(api->param_is_set(ctx, NULL, &set) == NCS_E_INVALID_ARGUMENT);
@@ -371,7 +373,11 @@ static const ncs_tensor_desc abuse_inputs[] = {
     {.name = "x", .doc = "", .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_FP64), .rank = NCS_RANK_ANY},
 };
 static const ncs_tensor_desc abuse_outputs[] = {
-    {.name = "y", .doc = "", .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_FP64), .rank = 1, .dims = {NCS_DIM_ANY}},
+    {.name = "y",
+     .doc = "",
+     .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_FP64),
+     .rank = 1,
+     .dims = {NCS_DIM_ANY}},
 };
 static const ncs_param_desc abuse_params[] = {
     {.name = "n", .type = NCS_PARAM_INT, .default_value = "3", .doc = ""},
@@ -396,10 +402,12 @@ static const ncs_param_desc bytes_params[] = {
     {.name = "mode", .type = NCS_PARAM_STRING, .default_value = "good", .doc = ""},
 };
 
-#define TEST_KERNEL(NAME, PREPARE, RUN)                                                          \
-    {.struct_size = sizeof(ncs_kernel_desc), .name = NAME, .doc = "test", .n_outputs = 1,       \
-     .outputs = one_int64_output, .prepare = PREPARE, .run = RUN,                                \
-     .flags = NCS_KERNEL_THREAD_SAFE /* test_siblings' parts wait for each other */}
+#define TEST_KERNEL(NAME, PREPARE, RUN)                                                      \
+    {                                                                                        \
+        .struct_size = sizeof(ncs_kernel_desc), .name = NAME, .doc = "test", .n_outputs = 1, \
+        .outputs = one_int64_output, .prepare = PREPARE, .run = RUN,                         \
+        .flags = NCS_KERNEL_THREAD_SAFE /* test_siblings' parts wait for each other */       \
+    }
 
 static const ncs_kernel_desc test_kernels[] = {
     TEST_KERNEL("test_leak", declare_y, leak_run),
@@ -489,28 +497,42 @@ static void test_set_input_validation(void)
     CHECK_OK(ncs_call_create("matmul", &call));
     int64_t shape[3] = {4, 4, 1};
 
-    CHECK_STATUS(ncs_call_set_input(call, 2, NCS_DTYPE_FP64, 2, shape, buffer), NCS_E_INVALID_ARGUMENT);
-    CHECK_CONTAINS(ncs_call_error(call), "input index 2 is out of range: kernel 'matmul' has 2 inputs");
-    CHECK_STATUS(ncs_call_set_input(call, -1, NCS_DTYPE_FP64, 2, shape, buffer), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_call_set_input(call, 2, NCS_DTYPE_FP64, 2, shape, buffer),
+                 NCS_E_INVALID_ARGUMENT);
+    CHECK_CONTAINS(ncs_call_error(call),
+                   "input index 2 is out of range: kernel 'matmul' has 2 inputs");
+    CHECK_STATUS(ncs_call_set_input(call, -1, NCS_DTYPE_FP64, 2, shape, buffer),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK_STATUS(ncs_call_set_input(call, 0, 99, 2, shape, buffer), NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), "99 is not a datatype");
-    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_INT32, 2, shape, buffer), NCS_E_INVALID_ARGUMENT);
-    CHECK_CONTAINS(ncs_call_error(call), "input 'a' is INT32 but kernel 'matmul' accepts FP32, FP64");
-    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 3, shape, buffer), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_INT32, 2, shape, buffer),
+                 NCS_E_INVALID_ARGUMENT);
+    CHECK_CONTAINS(ncs_call_error(call),
+                   "input 'a' is INT32 but kernel 'matmul' accepts FP32, FP64");
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 3, shape, buffer),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), "input 'a' has rank 3 but kernel 'matmul' needs rank 2");
-    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 9, shape, buffer), NCS_E_INVALID_ARGUMENT);
-    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, NULL, buffer), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 9, shape, buffer),
+                 NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, NULL, buffer),
+                 NCS_E_INVALID_ARGUMENT);
     int64_t negative[2] = {4, -1};
-    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, negative, buffer), NCS_E_INVALID_ARGUMENT);
-    CHECK_CONTAINS(ncs_call_error(call), "input 'a' has dimension -1 at axis 1: dimensions cannot be negative");
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, negative, buffer),
+                 NCS_E_INVALID_ARGUMENT);
+    CHECK_CONTAINS(ncs_call_error(call),
+                   "input 'a' has dimension -1 at axis 1: dimensions cannot be negative");
     int64_t huge[2] = {INT64_C(1) << 40, INT64_C(1) << 40};
-    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, huge, buffer), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, huge, buffer),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), "more elements than fit in 64 bits");
     int64_t many_bytes[2] = {INT64_C(1) << 61, 1};
-    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, many_bytes, buffer), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, many_bytes, buffer),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), "more bytes than fit in 64 bits");
-    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, shape, small), NCS_E_INVALID_ARGUMENT);
-    CHECK_CONTAINS(ncs_call_error(call), "input 'a' (FP64 [4,4]) needs 128 bytes but its buffer has 64");
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, shape, small),
+                 NCS_E_INVALID_ARGUMENT);
+    CHECK_CONTAINS(ncs_call_error(call),
+                   "input 'a' (FP64 [4,4]) needs 128 bytes but its buffer has 64");
     CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, shape, 0), NCS_E_INVALID_ARGUMENT);
 
     ncs_handle freed = buffer_from(values, 128);
@@ -596,7 +618,8 @@ static void test_set_input_bytes(void)
     const int64_t zero[1] = {0}, two_by_zero[2] = {2, 0};
     CHECK_OK(set_bytes_input(data, 0, 1, zero, NULL));
     CHECK_OK(set_bytes_input(data, 0, 2, two_by_zero, NULL));
-    CHECK_STATUS(set_bytes_input(data, 4, 1, zero, "input 'x': a BYTES tensor with no elements has 0 bytes, not 4"),
+    CHECK_STATUS(set_bytes_input(data, 4, 1, zero,
+                                 "input 'x': a BYTES tensor with no elements has 0 bytes, not 4"),
                  NCS_E_INVALID_ARGUMENT);
 
     /* Elements of length 0 are valid: [""], rank 0 [""] and ["", ""]. */
@@ -609,8 +632,9 @@ static void test_set_input_bytes(void)
     /* A truncated length prefix: two good elements, then 2 of element 2's 4 length bytes. */
     size_t cut = put_element(data, 0, 2, "ab");
     cut = put_element(data, cut, 0, "");
-    CHECK_STATUS(set_bytes_input(data, cut + 2, 1, three,
-                                 "input 'x': BYTES element 2's 4-byte length is cut off: only 2 bytes remain"),
+    CHECK_STATUS(set_bytes_input(
+                     data, cut + 2, 1, three,
+                     "input 'x': BYTES element 2's 4-byte length is cut off: only 2 bytes remain"),
                  NCS_E_INVALID_ARGUMENT);
 
     /* A length past the end: element 3 declares 100 bytes, 7 follow. */
@@ -625,36 +649,44 @@ static void test_set_input_bytes(void)
                  NCS_E_INVALID_ARGUMENT);
     /* A length with the top bit set (no sign or 32-bit overflow games). */
     size_t top = put_element(data, 0, 0xffffffffu, NULL);
-    CHECK_STATUS(set_bytes_input(data, top + 3, 1, one,
-                                 "input 'x': BYTES element 0 declares 4294967295 bytes but only 3 remain"),
-                 NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(
+        set_bytes_input(data, top + 3, 1, one,
+                        "input 'x': BYTES element 0 declares 4294967295 bytes but only 3 remain"),
+        NCS_E_INVALID_ARGUMENT);
 
     /* Extra trailing bytes after the last element (also: more elements than the shape says). */
     good = put_element(data, 0, 2, "ab");
     good = put_element(data, good, 0, "");
     good = put_element(data, good, 3, "xyz");
     memcpy(data + good, "zzz", 3);
-    CHECK_STATUS(set_bytes_input(data, good + 3, 1, three,
-                                 "input 'x': BYTES element 2, the last, ends at byte 17 but 3 more bytes follow"),
-                 NCS_E_INVALID_ARGUMENT);
-    CHECK_STATUS(set_bytes_input(data, good, 1, two,
-                                 "input 'x': BYTES element 1, the last, ends at byte 10 but 7 more bytes follow"),
-                 NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(
+        set_bytes_input(
+            data, good + 3, 1, three,
+            "input 'x': BYTES element 2, the last, ends at byte 17 but 3 more bytes follow"),
+        NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(
+        set_bytes_input(
+            data, good, 1, two,
+            "input 'x': BYTES element 1, the last, ends at byte 10 but 7 more bytes follow"),
+        NCS_E_INVALID_ARGUMENT);
 
     /* Fewer elements than the shape says: 3 elements for shape [5] and [2,2]. */
     const int64_t five[1] = {5}, two_by_two[2] = {2, 2};
-    CHECK_STATUS(set_bytes_input(data, good, 1, five,
-                                 "input 'x': BYTES element 3 is missing: the 17 bytes hold 3 of the 5 "
-                                 "elements the shape needs"),
-                 NCS_E_INVALID_ARGUMENT);
-    CHECK_STATUS(set_bytes_input(data, good, 2, two_by_two,
-                                 "input 'x': BYTES element 3 is missing: the 17 bytes hold 3 of the 4 "
-                                 "elements the shape needs"),
-                 NCS_E_INVALID_ARGUMENT);
-    CHECK_STATUS(set_bytes_input(data, 0, 1, one,
-                                 "input 'x': BYTES element 0 is missing: the 0 bytes hold 0 of the 1 "
-                                 "elements the shape needs"),
-                 NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(
+        set_bytes_input(data, good, 1, five,
+                        "input 'x': BYTES element 3 is missing: the 17 bytes hold 3 of the 5 "
+                        "elements the shape needs"),
+        NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(
+        set_bytes_input(data, good, 2, two_by_two,
+                        "input 'x': BYTES element 3 is missing: the 17 bytes hold 3 of the 4 "
+                        "elements the shape needs"),
+        NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(
+        set_bytes_input(data, 0, 1, one,
+                        "input 'x': BYTES element 0 is missing: the 0 bytes hold 0 of the 1 "
+                        "elements the shape needs"),
+        NCS_E_INVALID_ARGUMENT);
     /* A huge shape cannot make the check walk past the buffer. */
     const int64_t huge[2] = {INT64_C(1) << 31, INT64_C(1) << 31};
     CHECK_STATUS(set_bytes_input(empties, 8, 2, huge,
@@ -681,14 +713,17 @@ static void test_set_input_bytes(void)
     ncs_handle buffer = buffer_from(empties, 8);
     CHECK_OK(ncs_call_create("matmul", &call));
     const int64_t one_by_two[2] = {1, 2};
-    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_BYTES, 2, one_by_two, buffer), NCS_E_INVALID_ARGUMENT);
-    CHECK_CONTAINS(ncs_call_error(call), "input 'a' is BYTES but kernel 'matmul' accepts FP32, FP64");
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_BYTES, 2, one_by_two, buffer),
+                 NCS_E_INVALID_ARGUMENT);
+    CHECK_CONTAINS(ncs_call_error(call),
+                   "input 'a' is BYTES but kernel 'matmul' accepts FP32, FP64");
     ncs_call_destroy(call, NULL, NULL);
     CHECK_OK(ncs_buffer_release(buffer));
 }
 
 /* Runs test_bytes_out or test_bytes_finish with `mode`; expects `expected` from finish. */
-static void run_bytes_kernel(const char *kernel, const char *mode, int expected, const char *message)
+static void run_bytes_kernel(const char *kernel, const char *mode, int expected,
+                             const char *message)
 {
     ncs_call *call;
     int nparts = 0;
@@ -737,21 +772,28 @@ static void test_bytes_outputs(void)
         char message[256];
         run_bytes_kernel(kernels[k], "good", NCS_OK, NULL);
         run_bytes_kernel(kernels[k], "empty", NCS_OK, NULL);
-        snprintf(message, sizeof message,
-                 "kernel '%s' produced malformed BYTES output 'y': BYTES element 0 declares 100 bytes "
-                 "but only 6 remain", kernels[k]);
+        snprintf(
+            message, sizeof message,
+            "kernel '%s' produced malformed BYTES output 'y': BYTES element 0 declares 100 bytes "
+            "but only 6 remain",
+            kernels[k]);
         run_bytes_kernel(kernels[k], "past_end", NCS_E_INTERNAL, message);
         snprintf(message, sizeof message,
                  "kernel '%s' produced malformed BYTES output 'y': BYTES element 1's 4-byte length "
-                 "is cut off: only 2 bytes remain", kernels[k]);
+                 "is cut off: only 2 bytes remain",
+                 kernels[k]);
         run_bytes_kernel(kernels[k], "cut", NCS_E_INTERNAL, message);
-        snprintf(message, sizeof message,
-                 "kernel '%s' produced malformed BYTES output 'y': BYTES element 1 is missing: the 10 "
-                 "bytes hold 1 of the 2 elements the shape needs", kernels[k]);
+        snprintf(
+            message, sizeof message,
+            "kernel '%s' produced malformed BYTES output 'y': BYTES element 1 is missing: the 10 "
+            "bytes hold 1 of the 2 elements the shape needs",
+            kernels[k]);
         run_bytes_kernel(kernels[k], "short", NCS_E_INTERNAL, message);
-        snprintf(message, sizeof message,
-                 "kernel '%s' produced malformed BYTES output 'y': BYTES element 1, the last, ends at "
-                 "byte 10 but 3 more bytes follow", kernels[k]);
+        snprintf(
+            message, sizeof message,
+            "kernel '%s' produced malformed BYTES output 'y': BYTES element 1, the last, ends at "
+            "byte 10 but 3 more bytes follow",
+            kernels[k]);
         run_bytes_kernel(kernels[k], "trailing", NCS_E_INTERNAL, message);
     }
     CHECK(stat_value(NCS_STAT_KERNEL_LEAKS) == kernel_leaks);
@@ -763,9 +805,11 @@ static void test_bytes_outputs(void)
     CHECK_OK(ncs_call_create("test_bytes_out", &call));
     CHECK_OK(ncs_call_set_param(call, "mode", "set_output"));
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_INVALID_ARGUMENT);
-    CHECK(strcmp(ncs_call_error(call),
-                 "kernel 'test_bytes_out' declared BYTES output 'y' with set_output: BYTES outputs have "
-                 "no element size, declare them with set_output_bytes") == 0);
+    CHECK(
+        strcmp(
+            ncs_call_error(call),
+            "kernel 'test_bytes_out' declared BYTES output 'y' with set_output: BYTES outputs have "
+            "no element size, declare them with set_output_bytes") == 0);
     CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 0);
     ncs_call_destroy(call, NULL, NULL);
 
@@ -789,7 +833,8 @@ static void test_params(void)
     const char *bad_bools[] = {"yes", "TRUE", "", "2", "true "};
     for (size_t i = 0; i < sizeof bad_bools / sizeof bad_bools[0]; i++)
         CHECK_STATUS(ncs_call_set_param(call, "b", bad_bools[i]), NCS_E_INVALID_ARGUMENT);
-    CHECK_CONTAINS(ncs_call_error(call), "parameter 'b' is bool: expected true, false, 1 or 0, got 'true '");
+    CHECK_CONTAINS(ncs_call_error(call),
+                   "parameter 'b' is bool: expected true, false, 1 or 0, got 'true '");
     const char *bad_ints[] = {"12x", "", " 5", "1.5", "99999999999999999999", "0x10", "-"};
     for (size_t i = 0; i < sizeof bad_ints / sizeof bad_ints[0]; i++)
         CHECK_STATUS(ncs_call_set_param(call, "n", bad_ints[i]), NCS_E_INVALID_ARGUMENT);
@@ -860,7 +905,8 @@ static void test_sequence_errors(void)
     CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, shape, buffer));
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), "input 'b' of kernel 'matmul' is not set");
-    CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_INVALID_ARGUMENT); /* only destroy remains */
+    CHECK_STATUS(ncs_call_prepare(call, 1, &nparts),
+                 NCS_E_INVALID_ARGUMENT); /* only destroy remains */
     CHECK_STATUS(ncs_call_run_part(call, 0), NCS_E_INVALID_ARGUMENT);
     ncs_call_destroy(call, NULL, NULL);
 
@@ -877,7 +923,8 @@ static void test_sequence_errors(void)
     CHECK_STATUS(ncs_call_finish(call), NCS_E_INVALID_ARGUMENT);
     CHECK_OK(ncs_call_prepare(call, 1, &nparts));
     CHECK(nparts == 1);
-    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, shape, buffer), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, shape, buffer),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_INVALID_ARGUMENT);
     CHECK_STATUS(ncs_call_take_output(call, 0, &out), NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), "only after finish succeeded");
@@ -923,8 +970,11 @@ static void test_kernel_messages(void)
     CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 2, a_shape, buffer));
     CHECK_OK(ncs_call_set_input(call, 1, NCS_DTYPE_FP64, 2, b_shape, buffer));
     CHECK_STATUS(ncs_call_prepare(call, 2, &nparts), NCS_E_INVALID_ARGUMENT);
-    CHECK(strcmp(ncs_call_error(call),
-                 "input 'b' has 3 rows but input 'a' has 4 columns: matmul needs a [m,k] and b [k,n]") == 0);
+    CHECK(
+        strcmp(
+            ncs_call_error(call),
+            "input 'b' has 3 rows but input 'a' has 4 columns: matmul needs a [m,k] and b [k,n]") ==
+        0);
     CHECK(stat_value(NCS_STAT_LIVE_BUFFERS) == 1);
     ncs_call_destroy(call, NULL, NULL);
 
@@ -1197,7 +1247,8 @@ static void test_destroy_while_running_aborts(void)
         close(pipe_fds[0]);
         ncs_call *call;
         int nparts;
-        if (ncs_call_create("test_wait", &call) != NCS_OK || ncs_call_prepare(call, 1, &nparts) != NCS_OK)
+        if (ncs_call_create("test_wait", &call) != NCS_OK ||
+            ncs_call_prepare(call, 1, &nparts) != NCS_OK)
             _exit(2);
         pthread_t thread;
         atomic_store(&wait_started, 0);
@@ -1212,7 +1263,8 @@ static void test_destroy_while_running_aborts(void)
     char text[1024];
     size_t used = 0;
     ssize_t got;
-    while (used < sizeof text - 1 && (got = read(pipe_fds[0], text + used, sizeof text - 1 - used)) > 0)
+    while (used < sizeof text - 1 &&
+           (got = read(pipe_fds[0], text + used, sizeof text - 1 - used)) > 0)
         used += (size_t)got;
     text[used] = '\0';
     close(pipe_fds[0]);

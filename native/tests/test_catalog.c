@@ -21,7 +21,11 @@ static int noop_run(ncs_ctx *ctx, int part, int nparts)
 }
 
 static const ncs_tensor_desc good_inputs[] = {
-    {.name = "x", .doc = "in", .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_FP64), .rank = 2, .dims = {3, NCS_DIM_ANY}},
+    {.name = "x",
+     .doc = "in",
+     .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_FP64),
+     .rank = 2,
+     .dims = {3, NCS_DIM_ANY}},
 };
 static const ncs_tensor_desc good_outputs[] = {
     {.name = "y", .doc = "out", .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_INT32), .rank = NCS_RANK_ANY},
@@ -58,7 +62,8 @@ static int plugin_abi_minor = NCS_PLUGIN_ABI_MINOR;
 static int plugin_entry(ncs_registrar *registrar)
 {
     for (int i = 0; i < 2 && plugin_kernels[i] != NULL; i++) {
-        int status = registrar->add_kernel(registrar, plugin_abi_major, plugin_abi_minor, plugin_kernels[i]);
+        int status = registrar->add_kernel(registrar, plugin_abi_major, plugin_abi_minor,
+                                           plugin_kernels[i]);
         if (status != NCS_OK)
             return status;
     }
@@ -108,15 +113,18 @@ static void test_builtins(void)
     const char *sort = ncs_kernel_metadata_json("sort");
     CHECK_CONTAINS(sort, "\"datatypes\":[\"INT32\",\"INT64\",\"FP32\",\"FP64\"]");
     CHECK_CONTAINS(sort, "{\"name\":\"sorted\"");
-    CHECK_CONTAINS(sort, "\"parameters\":[{\"name\":\"descending\",\"type\":\"bool\",\"default\":\"false\",\"doc\":");
+    CHECK_CONTAINS(sort, "\"parameters\":[{\"name\":\"descending\",\"type\":\"bool\",\"default\":"
+                         "\"false\",\"doc\":");
 
     const char *identity = ncs_kernel_metadata_json("identity");
-    CHECK_CONTAINS(identity, "{\"name\":\"identity\",\"doc\":\"returns its input unchanged: for testing "
-                             "clients, encodings and the transport (like Triton's identity model)\"");
+    CHECK_CONTAINS(identity,
+                   "{\"name\":\"identity\",\"doc\":\"returns its input unchanged: for testing "
+                   "clients, encodings and the transport (like Triton's identity model)\"");
     CHECK_CONTAINS(identity, "\"thread_safe\":true,\"library\":\"builtin\"");
-    const char *every_dtype = "\"datatypes\":[\"BOOL\",\"UINT8\",\"UINT16\",\"UINT32\",\"UINT64\",\"INT8\","
-                              "\"INT16\",\"INT32\",\"INT64\",\"FP16\",\"FP32\",\"FP64\",\"BYTES\",\"BF16\"],"
-                              "\"shape\":null}";
+    const char *every_dtype =
+        "\"datatypes\":[\"BOOL\",\"UINT8\",\"UINT16\",\"UINT32\",\"UINT64\",\"INT8\","
+        "\"INT16\",\"INT32\",\"INT64\",\"FP16\",\"FP32\",\"FP64\",\"BYTES\",\"BF16\"],"
+        "\"shape\":null}";
     CHECK_CONTAINS(identity, every_dtype);
     CHECK_CONTAINS(strstr(identity, "\"outputs\":[{\"name\":\"y\""), every_dtype);
     CHECK_CONTAINS(identity, "\"parameters\":[]}");
@@ -128,10 +136,12 @@ static void test_register_and_escape(void)
     CHECK_OK(register_one(&k));
     CHECK(ncs_kernel_count() == builtin_count + 1);
     const char *json = ncs_kernel_metadata_json("test_ok");
-    CHECK_CONTAINS(json, "\"doc\":\"quote \\\" backslash \\\\ newline \\n tab \\t bell \\u0001 end\"");
+    CHECK_CONTAINS(json,
+                   "\"doc\":\"quote \\\" backslash \\\\ newline \\n tab \\t bell \\u0001 end\"");
     CHECK_CONTAINS(json, "\"thread_safe\":false,\"library\":\"testlib\"");
     CHECK_CONTAINS(json, "\"shape\":[3,-1]");
-    CHECK_CONTAINS(json, "{\"name\":\"y\",\"doc\":\"out\",\"datatypes\":[\"INT32\"],\"shape\":null}");
+    CHECK_CONTAINS(json,
+                   "{\"name\":\"y\",\"doc\":\"out\",\"datatypes\":[\"INT32\"],\"shape\":null}");
     CHECK_CONTAINS(json, "{\"name\":\"k\",\"type\":\"int\",\"default\":\"3\",\"doc\":\"count\"}");
     CHECK(ncs_catalog_find("test_ok") != NULL);
     /* The same name again, and a built-in's name, are taken. */
@@ -170,8 +180,9 @@ static void test_abi_check(void)
     CHECK(ncs_catalog_find("test_abi_bytes") == NULL);
     plugin_abi_minor = 1;
     CHECK_OK(register_one(&b));
-    CHECK_CONTAINS(ncs_kernel_metadata_json("test_abi_bytes"),
-                   "\"outputs\":[{\"name\":\"y\",\"doc\":\"\",\"datatypes\":[\"BYTES\"],\"shape\":[-1]}]");
+    CHECK_CONTAINS(
+        ncs_kernel_metadata_json("test_abi_bytes"),
+        "\"outputs\":[{\"name\":\"y\",\"doc\":\"\",\"datatypes\":[\"BYTES\"],\"shape\":[-1]}]");
 
     /* NCS_KERNEL_SHARED_INPUTS is a flag of ABI 1.4: an older plugin cannot have it. */
     ncs_kernel_desc shared = good_kernel("test_abi_shared");
@@ -244,9 +255,9 @@ static void test_descriptor_validation(void)
         int64_t dim0;
         const char *name;
     } bad_tensors[] = {
-        {0, 1, 1, "x"},                                       /* no dtype */
-        {1u << 15, 1, 1, "x"},                                /* not a dtype */
-        {NCS_DTYPE_BIT(NCS_DTYPE_INVALID), 1, 1, "x"},        /* the invalid dtype */
+        {0, 1, 1, "x"},                                /* no dtype */
+        {1u << 15, 1, 1, "x"},                         /* not a dtype */
+        {NCS_DTYPE_BIT(NCS_DTYPE_INVALID), 1, 1, "x"}, /* the invalid dtype */
         {NCS_DTYPE_BIT(NCS_DTYPE_FP64), NCS_MAX_RANK + 1, 1, "x"},
         {NCS_DTYPE_BIT(NCS_DTYPE_FP64), -2, 1, "x"},
         {NCS_DTYPE_BIT(NCS_DTYPE_FP64), 1, -5, "x"},

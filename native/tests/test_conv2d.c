@@ -34,18 +34,26 @@
  *       for b in ["fill", "symm"]:
  *           emit("big_%s_%s" % (m, b), s.convolve2d(small, big, m, b))
  */
-static const double lit_full_fill[35] = {3, -5, 11, -4, 15, -7, 15, 21, -12, 42, 2, 27, 8, 4, 41, 6, 23, 31, 28, -2, 24, 23, 28, 39, 28, 24, 9, 3, 12, 8, 9, 30, 13, -8, -4}; /* 5x7 */
-static const double lit_full_symm[35] = {11, 5, 24, -1, 31, 17, 5, 8, 12, 42, 2, 27, 31, 7, 53, 12, 23, 31, 28, 19, 33, 15, 32, 39, 28, 24, 49, 31, 13, 10, 17, 38, 10, 28, 40}; /* 5x7 */
-static const double lit_same_fill[20] = {-5, 11, -4, 15, -7, -12, 42, 2, 27, 8, 6, 23, 31, 28, -2, 28, 39, 28, 24, 9}; /* 4x5 */
-static const double lit_same_symm[20] = {5, 24, -1, 31, 17, 12, 42, 2, 27, 31, 12, 23, 31, 28, 19, 32, 39, 28, 24, 49}; /* 4x5 */
-static const double lit_valid_fill[9] = {42, 2, 27, 23, 31, 28, 39, 28, 24}; /* 3x3 */
-static const double lit_valid_symm[9] = {42, 2, 27, 23, 31, 28, 39, 28, 24}; /* 3x3 */
-static const double big_full_fill[24] = {2, 3, 1, 4, 1, -3, 6, -3, 22, -1, -3, 5, 0, 14, 4, -6, 27, -7, 0, 0, 4, 21, -7, -3}; /* 4x6 */
-static const double big_full_symm[24] = {27, -15, 20, 34, -8, 20, -6, 8, 29, 1, 15, 29, -7, 35, 7, 0, 42, 7, 26, 12, -2, 33, 19, -2}; /* 4x6 */
-static const double big_same_fill[6] = {-3, 22, -1, 14, 4, -6}; /* 2x3 */
-static const double big_same_symm[6] = {8, 29, 1, 35, 7, 0}; /* 2x3 */
-static const double big_valid_fill[4] = {22, -1, 4, -6}; /* 2x2 */
-static const double big_valid_symm[4] = {22, -1, 4, -6}; /* 2x2 */
+static const double lit_full_fill[35] = {3,  -5, 11, -4, 15, -7, 15, 21, -12, 42, 2,  27,
+                                         8,  4,  41, 6,  23, 31, 28, -2, 24,  23, 28, 39,
+                                         28, 24, 9,  3,  12, 8,  9,  30, 13,  -8, -4}; /* 5x7 */
+static const double lit_full_symm[35] = {11, 5,  24, -1, 31, 17, 5,  8,  12, 42, 2,  27,
+                                         31, 7,  53, 12, 23, 31, 28, 19, 33, 15, 32, 39,
+                                         28, 24, 49, 31, 13, 10, 17, 38, 10, 28, 40}; /* 5x7 */
+static const double lit_same_fill[20] = {-5, 11, -4, 15, -7, -12, 42, 2,  27, 8,
+                                         6,  23, 31, 28, -2, 28,  39, 28, 24, 9}; /* 4x5 */
+static const double lit_same_symm[20] = {5,  24, -1, 31, 17, 12, 42, 2,  27, 31,
+                                         12, 23, 31, 28, 19, 32, 39, 28, 24, 49}; /* 4x5 */
+static const double lit_valid_fill[9] = {42, 2, 27, 23, 31, 28, 39, 28, 24};      /* 3x3 */
+static const double lit_valid_symm[9] = {42, 2, 27, 23, 31, 28, 39, 28, 24};      /* 3x3 */
+static const double big_full_fill[24] = {2, 3,  1, 4,  1,  -3, 6, -3, 22, -1, -3, 5,
+                                         0, 14, 4, -6, 27, -7, 0, 0,  4,  21, -7, -3}; /* 4x6 */
+static const double big_full_symm[24] = {27, -15, 20, 34, -8, 20, -6, 8,  29, 1,  15, 29,
+                                         -7, 35,  7,  0,  42, 7,  26, 12, -2, 33, 19, -2}; /* 4x6 */
+static const double big_same_fill[6] = {-3, 22, -1, 14, 4, -6};                            /* 2x3 */
+static const double big_same_symm[6] = {8, 29, 1, 35, 7, 0};                               /* 2x3 */
+static const double big_valid_fill[4] = {22, -1, 4, -6};                                   /* 2x2 */
+static const double big_valid_symm[4] = {22, -1, 4, -6};                                   /* 2x2 */
 
 static const double lit_image[20] = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4};
 static const double lit_kernel[6] = {1, -2, 3, 4, 0, -1};
@@ -94,7 +102,8 @@ static conv_result conv2d(const double *image, int image_rank, int64_t n, int64_
     ncs_call *call;
     CHECK_OK(ncs_call_create("conv2d", &call));
     int64_t image_shape[3] = {n, h, w}, kernel_shape[2] = {kh, kw};
-    CHECK_OK(ncs_call_set_input(call, 0, dtype, image_rank, image_rank == 3 ? image_shape : image_shape + 1, hi));
+    CHECK_OK(ncs_call_set_input(call, 0, dtype, image_rank,
+                                image_rank == 3 ? image_shape : image_shape + 1, hi));
     CHECK_OK(ncs_call_set_input(call, 1, dtype, 2, kernel_shape, hk));
     CHECK_OK(ncs_buffer_release(hi));
     CHECK_OK(ncs_buffer_release(hk));
@@ -121,7 +130,8 @@ static conv_result conv2d(const double *image, int image_rank, int64_t n, int64_
     CHECK(r.out != NULL);
     const void *mem = count ? buffer_memory(out) : NULL;
     for (int64_t i = 0; i < count; i++)
-        r.out[i] = dtype == NCS_DTYPE_FP64 ? ((const double *)mem)[i] : (double)((const float *)mem)[i];
+        r.out[i] = dtype == NCS_DTYPE_FP64 ? ((const double *)mem)[i]
+                                           : (double)((const float *)mem)[i];
     CHECK_OK(ncs_buffer_release(out));
     return r;
 }
@@ -139,8 +149,9 @@ static int64_t mirror(int64_t i, int64_t m)
 /* One image's convolution; returns 0 where scipy raises (valid mode, mixed sizes). *oh, *ow receive
    the output's size; out (and scale, the sum of |terms|) get oh*ow values when not NULL. Values are
    rounded to dtype first, as the kernel sees them. */
-static int reference(const double *image, int64_t h, int64_t w, const double *kernel, int64_t kh, int64_t kw,
-                     int mode, int symm, int dtype, int64_t *oh, int64_t *ow, double *out, double *scale)
+static int reference(const double *image, int64_t h, int64_t w, const double *kernel, int64_t kh,
+                     int64_t kw, int mode, int symm, int dtype, int64_t *oh, int64_t *ow,
+                     double *out, double *scale)
 {
     const double *in1 = image, *in2 = kernel;
     int64_t m0 = h, m1 = w, n0 = kh, n1 = kw;
@@ -189,8 +200,8 @@ static int reference(const double *image, int64_t h, int64_t w, const double *ke
 }
 
 /* Compares got with the reference within rounding; NaN and infinities must match exactly. */
-static void check_close(const double *got, const double *want, const double *scale, int64_t count, int64_t taps,
-                        int dtype, const char *what)
+static void check_close(const double *got, const double *want, const double *scale, int64_t count,
+                        int64_t taps, int dtype, const char *what)
 {
     double eps = dtype == NCS_DTYPE_FP64 ? DBL_EPSILON : FLT_EPSILON;
     for (int64_t i = 0; i < count; i++) {
@@ -202,31 +213,33 @@ static void check_close(const double *got, const double *want, const double *sca
         else
             ok = fabs(got[i] - want[i]) <= 2 * (double)(taps + 1) * eps * scale[i] + 1e-300;
         if (!ok) {
-            fprintf(stderr, "%s: element %lld is %.17g, expected %.17g (scale %g)\n", what, (long long)i, got[i],
-                    want[i], scale[i]);
+            fprintf(stderr, "%s: element %lld is %.17g, expected %.17g (scale %g)\n", what,
+                    (long long)i, got[i], want[i], scale[i]);
             exit(1);
         }
     }
 }
 
 /* Runs the kernel on a batch and compares every image with the reference. */
-static void check_against_reference(const double *image, int image_rank, int64_t n, int64_t h, int64_t w,
-                                    const double *kernel, int64_t kh, int64_t kw, int dtype, int mode, int symm,
-                                    int max_parts, int threads)
+static void check_against_reference(const double *image, int image_rank, int64_t n, int64_t h,
+                                    int64_t w, const double *kernel, int64_t kh, int64_t kw,
+                                    int dtype, int mode, int symm, int max_parts, int threads)
 {
     char what[160];
-    snprintf(what, sizeof what, "%s %s %s image %lldx%lldx%lld kernel %lldx%lld parts<=%d", modes[mode],
-             boundaries[symm], dtype == NCS_DTYPE_FP64 ? "FP64" : "FP32", (long long)n, (long long)h, (long long)w,
-             (long long)kh, (long long)kw, max_parts);
+    snprintf(what, sizeof what, "%s %s %s image %lldx%lldx%lld kernel %lldx%lld parts<=%d",
+             modes[mode], boundaries[symm], dtype == NCS_DTYPE_FP64 ? "FP64" : "FP32", (long long)n,
+             (long long)h, (long long)w, (long long)kh, (long long)kw, max_parts);
     int64_t oh, ow;
-    conv_result r = conv2d(image, image_rank, n, h, w, kernel, kh, kw, dtype, modes[mode], boundaries[symm],
-                           max_parts, threads);
+    conv_result r = conv2d(image, image_rank, n, h, w, kernel, kh, kw, dtype, modes[mode],
+                           boundaries[symm], max_parts, threads);
     if (!reference(image, h, w, kernel, kh, kw, mode, symm, dtype, &oh, &ow, NULL, NULL)) {
         if (r.status != NCS_E_INVALID_ARGUMENT) {
             fprintf(stderr, "%s: scipy raises but the kernel returned %d\n", what, r.status);
             exit(1);
         }
-        CHECK_CONTAINS(r.message, "For 'valid' mode, one must be at least as large as the other in every dimension");
+        CHECK_CONTAINS(
+            r.message,
+            "For 'valid' mode, one must be at least as large as the other in every dimension");
         return;
     }
     if (r.status != NCS_OK) {
@@ -237,10 +250,12 @@ static void check_against_reference(const double *image, int image_rank, int64_t
     if (image_rank == 3)
         CHECK(r.dims[0] == n);
     CHECK(r.progress == (uint64_t)(n * oh));
-    double *want = malloc((size_t)(oh * ow) * sizeof(double)), *scale = malloc((size_t)(oh * ow) * sizeof(double));
+    double *want = malloc((size_t)(oh * ow) * sizeof(double)),
+           *scale = malloc((size_t)(oh * ow) * sizeof(double));
     CHECK(want && scale);
     for (int64_t i = 0; i < n; i++) {
-        reference(image + i * h * w, h, w, kernel, kh, kw, mode, symm, dtype, &oh, &ow, want, scale);
+        reference(image + i * h * w, h, w, kernel, kh, kw, mode, symm, dtype, &oh, &ow, want,
+                  scale);
         check_close(r.out + i * oh * ow, want, scale, oh * ow, kh * kw, dtype, what);
     }
     free(want);
@@ -256,13 +271,15 @@ static void random_values(double *v, int64_t n, uint64_t *seed)
 
 /* ---- tests ----------------------------------------------------------------------------------- */
 
-static void check_literal(const double *image, int64_t h, int64_t w, const double *kernel, int64_t kh, int64_t kw,
-                          int mode, int symm, const double *want, int64_t oh, int64_t ow)
+static void check_literal(const double *image, int64_t h, int64_t w, const double *kernel,
+                          int64_t kh, int64_t kw, int mode, int symm, const double *want,
+                          int64_t oh, int64_t ow)
 {
     for (int dtype = NCS_DTYPE_FP32; dtype <= NCS_DTYPE_FP64; dtype++) {
         for (int portable = 0; portable <= 1; portable++) {
             CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
-            conv_result r = conv2d(image, 2, 1, h, w, kernel, kh, kw, dtype, modes[mode], boundaries[symm], 2, 0);
+            conv_result r = conv2d(image, 2, 1, h, w, kernel, kh, kw, dtype, modes[mode],
+                                   boundaries[symm], 2, 0);
             if (r.status != NCS_OK) {
                 fprintf(stderr, "%s %s: %s\n", modes[mode], boundaries[symm], r.message);
                 exit(1);
@@ -270,8 +287,8 @@ static void check_literal(const double *image, int64_t h, int64_t w, const doubl
             CHECK(r.dims[0] == oh && r.dims[1] == ow);
             for (int64_t i = 0; i < oh * ow; i++) {
                 if (r.out[i] != want[i]) {
-                    fprintf(stderr, "%s %s: element %lld is %g, scipy says %g\n", modes[mode], boundaries[symm],
-                            (long long)i, r.out[i], want[i]);
+                    fprintf(stderr, "%s %s: element %lld is %g, scipy says %g\n", modes[mode],
+                            boundaries[symm], (long long)i, r.out[i], want[i]);
                     exit(1);
                 }
             }
@@ -288,29 +305,35 @@ static void check_literal(const double *image, int64_t h, int64_t w, const doubl
 
 static void test_literals(void)
 {
-    const double *lit[3][2] = {{lit_full_fill, lit_full_symm}, {lit_same_fill, lit_same_symm},
+    const double *lit[3][2] = {{lit_full_fill, lit_full_symm},
+                               {lit_same_fill, lit_same_symm},
                                {lit_valid_fill, lit_valid_symm}};
-    const double *big[3][2] = {{big_full_fill, big_full_symm}, {big_same_fill, big_same_symm},
+    const double *big[3][2] = {{big_full_fill, big_full_symm},
+                               {big_same_fill, big_same_symm},
                                {big_valid_fill, big_valid_symm}};
-    const int64_t lit_dims[3][2] = {{5, 7}, {4, 5}, {3, 3}}, big_dims[3][2] = {{4, 6}, {2, 3}, {2, 2}};
+    const int64_t lit_dims[3][2] = {{5, 7}, {4, 5}, {3, 3}},
+                  big_dims[3][2] = {{4, 6}, {2, 3}, {2, 2}};
     for (int mode = 0; mode < 3; mode++) {
         for (int symm = 0; symm < 2; symm++) {
-            check_literal(lit_image, 4, 5, lit_kernel, 2, 3, mode, symm, lit[mode][symm], lit_dims[mode][0],
-                          lit_dims[mode][1]);
-            check_literal(lit_small, 2, 3, lit_big, 3, 4, mode, symm, big[mode][symm], big_dims[mode][0],
-                          big_dims[mode][1]);
+            check_literal(lit_image, 4, 5, lit_kernel, 2, 3, mode, symm, lit[mode][symm],
+                          lit_dims[mode][0], lit_dims[mode][1]);
+            check_literal(lit_small, 2, 3, lit_big, 3, 4, mode, symm, big[mode][symm],
+                          big_dims[mode][0], big_dims[mode][1]);
         }
     }
     /* defaults: mode "same", boundary "fill" */
-    conv_result r = conv2d(lit_image, 2, 1, 4, 5, lit_kernel, 2, 3, NCS_DTYPE_FP64, NULL, NULL, 1, 0);
+    conv_result r = conv2d(lit_image, 2, 1, 4, 5, lit_kernel, 2, 3, NCS_DTYPE_FP64, NULL, NULL, 1,
+                           0);
     CHECK_OK(r.status);
-    CHECK(r.dims[0] == 4 && r.dims[1] == 5 && memcmp(r.out, lit_same_fill, sizeof lit_same_fill) == 0);
+    CHECK(r.dims[0] == 4 && r.dims[1] == 5 &&
+          memcmp(r.out, lit_same_fill, sizeof lit_same_fill) == 0);
     free(r.out);
 }
 
 static void test_random_against_reference(void)
 {
-    static const int64_t images[][2] = {{1, 1}, {1, 7}, {5, 1}, {4, 5}, {7, 3}, {2, 3}, {13, 17}, {31, 40}, {9, 70}};
+    static const int64_t images[][2] = {{1, 1}, {1, 7},   {5, 1},   {4, 5}, {7, 3},
+                                        {2, 3}, {13, 17}, {31, 40}, {9, 70}};
     static const int64_t kernels[][2] = {{1, 1}, {2, 2}, {3, 3}, {2, 5}, {5, 5}, {4, 7}, {6, 1}};
     uint64_t seed = 2024;
     int round = 0;
@@ -326,8 +349,8 @@ static void test_random_against_reference(void)
                 for (int mode = 0; mode < 3; mode++) {
                     for (int symm = 0; symm < 2; symm++) {
                         int dtype = round % 2 ? NCS_DTYPE_FP64 : NCS_DTYPE_FP32;
-                        check_against_reference(image, 2, 1, h, w, kernel, kh, kw, dtype, mode, symm, 1 + round % 4,
-                                                0);
+                        check_against_reference(image, 2, 1, h, w, kernel, kh, kw, dtype, mode,
+                                                symm, 1 + round % 4, 0);
                         round++;
                     }
                 }
@@ -381,9 +404,11 @@ static void test_nan_inf(void)
         for (int mode = 0; mode < 3; mode++) {
             for (int symm = 0; symm < 2; symm++) {
                 for (int portable = 0; portable <= 1; portable++) {
-                    CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
+                    CHECK_OK(
+                        ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
                     for (int dtype = NCS_DTYPE_FP32; dtype <= NCS_DTYPE_FP64; dtype++)
-                        check_against_reference(image, 2, 1, 9, 41, kernel, 3, 4, dtype, mode, symm, 2, 0);
+                        check_against_reference(image, 2, 1, 9, 41, kernel, 3, 4, dtype, mode, symm,
+                                                2, 0);
                 }
             }
         }
@@ -404,7 +429,8 @@ static void test_parts(void)
         conv_result one = conv2d(image, 2, 1, h, w, kernel, 5, 5, dtype, "same", "symm", 1, 0);
         CHECK_OK(one.status);
         for (int threads = 0; threads <= 1; threads++) {
-            conv_result many = conv2d(image, 2, 1, h, w, kernel, 5, 5, dtype, "same", "symm", 2, threads);
+            conv_result many = conv2d(image, 2, 1, h, w, kernel, 5, 5, dtype, "same", "symm", 2,
+                                      threads);
             CHECK_OK(many.status);
             CHECK(many.nparts == 2);
             CHECK(memcmp(one.out, many.out, (size_t)(h * w) * sizeof(double)) == 0);
@@ -421,7 +447,8 @@ static void test_large_kernel(void)
 {
     const int64_t h = 3, w = 450, kh = 400, kw = 100; /* 100 columns per chunk */
     uint64_t seed = 17;
-    double *image = malloc((size_t)(h * w) * sizeof(double)), *kernel = malloc((size_t)(kh * kw) * sizeof(double));
+    double *image = malloc((size_t)(h * w) * sizeof(double)),
+           *kernel = malloc((size_t)(kh * kw) * sizeof(double));
     CHECK(image && kernel);
     random_values(image, h * w, &seed);
     random_values(kernel, kh * kw, &seed);
@@ -459,9 +486,14 @@ static void test_large_kernel_budget(void)
     CHECK(ones != NULL);
     for (int64_t i = 0; i < kh * kw; i++)
         ones[i] = 1;
-    conv_inputs in = {buffer_of(ones, h * w, NCS_DTYPE_FP64), buffer_of(ones, kh * kw, NCS_DTYPE_FP64), {h, w}, {kh, kw}};
-    uint64_t tables = (uint64_t)kh * (2 * sizeof(void *) + sizeof(double)); /* 9600, a multiple of 64 */
-    uint64_t needed = (uint64_t)(h * w + kh * kw + h * w) * sizeof(double) + 2 * (256 + tables) + 256;
+    conv_inputs in = {buffer_of(ones, h * w, NCS_DTYPE_FP64),
+                      buffer_of(ones, kh * kw, NCS_DTYPE_FP64),
+                      {h, w},
+                      {kh, kw}};
+    uint64_t tables = (uint64_t)kh *
+                      (2 * sizeof(void *) + sizeof(double)); /* 9600, a multiple of 64 */
+    uint64_t needed = (uint64_t)(h * w + kh * kw + h * w) * sizeof(double) + 2 * (256 + tables) +
+                      256;
     int nparts;
     ncs_call *call = run_at_budget_edge(make_conv, &in, needed, 2, &nparts);
     CHECK(nparts == 2);
@@ -476,9 +508,10 @@ static void test_large_kernel_budget(void)
     free(ones);
 }
 
-static void expect_refusal(const double *image, int rank, const int64_t *image_shape, const double *kernel,
-                           int kernel_rank, const int64_t *kernel_shape, int image_dtype, int kernel_dtype,
-                           const char *mode, const char *boundary, const char *message)
+static void expect_refusal(const double *image, int rank, const int64_t *image_shape,
+                           const double *kernel, int kernel_rank, const int64_t *kernel_shape,
+                           int image_dtype, int kernel_dtype, const char *mode,
+                           const char *boundary, const char *message)
 {
     int64_t ni = 1, nk = 1;
     for (int i = 0; i < rank; i++)
@@ -517,18 +550,25 @@ static void test_refusals(void)
                    "parameter 'mode' is \"middle\"");
     expect_refusal(v, 2, s44, v, 2, s33, NCS_DTYPE_FP64, NCS_DTYPE_FP64, NULL, "wrap",
                    "parameter 'boundary' is \"wrap\"");
-    expect_refusal(v, 2, s44, v, 2, s33, NCS_DTYPE_FP64, NCS_DTYPE_FP64, NULL, "", "parameter 'boundary' is \"\"");
-    expect_refusal(v, 2, s25, v, 2, s52, NCS_DTYPE_FP32, NCS_DTYPE_FP32, "valid", "symm",
-                   "For 'valid' mode, one must be at least as large as the other in every dimension");
-    expect_refusal(v, 1, s8, v, 2, s33, NCS_DTYPE_FP64, NCS_DTYPE_FP64, NULL, NULL, "input 'image' has rank 1");
-    expect_refusal(v, 4, s2222, v, 2, s33, NCS_DTYPE_FP64, NCS_DTYPE_FP64, NULL, NULL, "input 'image' has rank 4");
+    expect_refusal(v, 2, s44, v, 2, s33, NCS_DTYPE_FP64, NCS_DTYPE_FP64, NULL, "",
+                   "parameter 'boundary' is \"\"");
+    expect_refusal(
+        v, 2, s25, v, 2, s52, NCS_DTYPE_FP32, NCS_DTYPE_FP32, "valid", "symm",
+        "For 'valid' mode, one must be at least as large as the other in every dimension");
+    expect_refusal(v, 1, s8, v, 2, s33, NCS_DTYPE_FP64, NCS_DTYPE_FP64, NULL, NULL,
+                   "input 'image' has rank 1");
+    expect_refusal(v, 4, s2222, v, 2, s33, NCS_DTYPE_FP64, NCS_DTYPE_FP64, NULL, NULL,
+                   "input 'image' has rank 4");
     expect_refusal(v, 2, s44, v, 3, s222, NCS_DTYPE_FP64, NCS_DTYPE_FP64, NULL, NULL,
                    "input 'kernel' has rank 3"); /* refused when bound */
     expect_refusal(v, 2, s44, v, 2, s33, NCS_DTYPE_FP32, NCS_DTYPE_FP64, NULL, NULL,
                    "input 'kernel' is FP64 but input 'image' is FP32");
-    expect_refusal(v, 2, s04, v, 2, s33, NCS_DTYPE_FP64, NCS_DTYPE_FP64, "full", NULL, "empty image dimension");
-    expect_refusal(v, 3, s104, v, 2, s33, NCS_DTYPE_FP64, NCS_DTYPE_FP64, "full", "symm", "empty image dimension");
-    expect_refusal(v, 2, s44, v, 2, s40, NCS_DTYPE_FP64, NCS_DTYPE_FP64, "same", NULL, "input 'kernel' is empty");
+    expect_refusal(v, 2, s04, v, 2, s33, NCS_DTYPE_FP64, NCS_DTYPE_FP64, "full", NULL,
+                   "empty image dimension");
+    expect_refusal(v, 3, s104, v, 2, s33, NCS_DTYPE_FP64, NCS_DTYPE_FP64, "full", "symm",
+                   "empty image dimension");
+    expect_refusal(v, 2, s44, v, 2, s40, NCS_DTYPE_FP64, NCS_DTYPE_FP64, "same", NULL,
+                   "input 'kernel' is empty");
 }
 
 /* Cancels a long single-part call once it has reported progress: the part stops early. */
@@ -540,7 +580,8 @@ static void test_cancel_while_running(void)
     CHECK(image != NULL);
     random_values(image, h * w, &seed);
     random_values(kernel, 31 * 31, &seed);
-    ncs_handle hi = buffer_of(image, h * w, NCS_DTYPE_FP64), hk = buffer_of(kernel, 31 * 31, NCS_DTYPE_FP64);
+    ncs_handle hi = buffer_of(image, h * w, NCS_DTYPE_FP64),
+               hk = buffer_of(kernel, 31 * 31, NCS_DTYPE_FP64);
     const int64_t shape[2] = {h, w}, kshape[2] = {31, 31};
     ncs_call *call;
     CHECK_OK(ncs_call_create("conv2d", &call));

@@ -24,8 +24,9 @@ typedef struct result {
  * shape [*npct], is copied to pct (room for at least *npct values when percentiles are asked).
  * Parts run one after the other, or each on its own thread when `threaded`.
  */
-static result describe_full(const void *data, int dtype, int rank, const int64_t *shape, int max_parts,
-                            int *nparts, const char *percentiles, double *pct, int64_t *npct, int threaded)
+static result describe_full(const void *data, int dtype, int rank, const int64_t *shape,
+                            int max_parts, int *nparts, const char *percentiles, double *pct,
+                            int64_t *npct, int threaded)
 {
     int64_t count = 1;
     for (int r = 0; r < rank; r++)
@@ -39,7 +40,8 @@ static result describe_full(const void *data, int dtype, int rank, const int64_t
         CHECK_OK(ncs_call_set_param(call, "percentiles", percentiles));
     CHECK_OK(ncs_call_prepare(call, max_parts, nparts));
     CHECK(*nparts >= 1 && *nparts <= max_parts);
-    CHECK_OK(threaded ? run_parts_concurrently(call, *nparts) : run_parts_and_finish(call, *nparts));
+    CHECK_OK(threaded ? run_parts_concurrently(call, *nparts)
+                      : run_parts_and_finish(call, *nparts));
     CHECK(ncs_call_progress(call) == (uint64_t)count);
     CHECK(ncs_call_output_count(call) == 6);
     ncs_handle out[6];
@@ -119,7 +121,7 @@ static int close_to(double got, double want, double rel)
     do {                                                                                      \
         result g_ = (got), w_ = (want);                                                       \
         if (g_.count != w_.count || !close_to(g_.mean, w_.mean, rel) ||                       \
-            !close_to(g_.std, w_.std, rel) || !close_to(g_.min, w_.min, 0) ||                  \
+            !close_to(g_.std, w_.std, rel) || !close_to(g_.min, w_.min, 0) ||                 \
             !close_to(g_.max, w_.max, 0)) {                                                   \
             fprintf(stderr,                                                                   \
                     "%s:%d: got count %lld mean %.17g std %.17g min %.17g max %.17g\n"        \
@@ -145,12 +147,14 @@ static void test_basic(void)
     double one[1] = {5};
     CHECK_RESULT(describe_f64(one, 1, 1, &nparts), expect(1, 5, 0, 5, 5), 0);
     double scalar = -7;
-    CHECK_RESULT(describe(&scalar, NCS_DTYPE_FP64, 0, NULL, 1, &nparts), expect(1, -7, 0, -7, -7), 0);
+    CHECK_RESULT(describe(&scalar, NCS_DTYPE_FP64, 0, NULL, 1, &nparts), expect(1, -7, 0, -7, -7),
+                 0);
     int64_t cube[3] = {2, 3, 4};
     double values[24];
     for (int i = 0; i < 24; i++)
         values[i] = i * 0.5 - 3;
-    CHECK_RESULT(describe(values, NCS_DTYPE_FP64, 3, cube, 2, &nparts), reference(values, 24), 1e-15);
+    CHECK_RESULT(describe(values, NCS_DTYPE_FP64, 3, cube, 2, &nparts), reference(values, 24),
+                 1e-15);
 }
 
 static void test_nan_inf_empty(void)
@@ -161,18 +165,23 @@ static void test_nan_inf_empty(void)
     double inf_one[2] = {INFINITY, 1};
     CHECK_RESULT(describe_f64(inf_one, 2, 1, &nparts), expect(2, INFINITY, NAN, 1, INFINITY), 0);
     double inf_minus_inf[2] = {INFINITY, -INFINITY};
-    CHECK_RESULT(describe_f64(inf_minus_inf, 2, 1, &nparts), expect(2, NAN, NAN, -INFINITY, INFINITY), 0);
+    CHECK_RESULT(describe_f64(inf_minus_inf, 2, 1, &nparts),
+                 expect(2, NAN, NAN, -INFINITY, INFINITY), 0);
     double minus_infs[3] = {-INFINITY, -INFINITY, 2};
-    CHECK_RESULT(describe_f64(minus_infs, 3, 1, &nparts), expect(3, -INFINITY, NAN, -INFINITY, 2), 0);
+    CHECK_RESULT(describe_f64(minus_infs, 3, 1, &nparts), expect(3, -INFINITY, NAN, -INFINITY, 2),
+                 0);
     double only_inf[1] = {INFINITY};
-    CHECK_RESULT(describe_f64(only_inf, 1, 1, &nparts), expect(1, INFINITY, NAN, INFINITY, INFINITY), 0);
+    CHECK_RESULT(describe_f64(only_inf, 1, 1, &nparts),
+                 expect(1, INFINITY, NAN, INFINITY, INFINITY), 0);
     CHECK_RESULT(describe_f64(NULL, 0, 4, &nparts), expect(0, NAN, NAN, NAN, NAN), 0);
     CHECK(nparts == 1);
     int64_t empty[2] = {3, 0};
-    CHECK_RESULT(describe(NULL, NCS_DTYPE_FP32, 2, empty, 1, &nparts), expect(0, NAN, NAN, NAN, NAN), 0);
+    CHECK_RESULT(describe(NULL, NCS_DTYPE_FP32, 2, empty, 1, &nparts),
+                 expect(0, NAN, NAN, NAN, NAN), 0);
     float nan32[2] = {NAN, 1};
     int64_t two = 2;
-    CHECK_RESULT(describe(nan32, NCS_DTYPE_FP32, 1, &two, 1, &nparts), expect(2, NAN, NAN, NAN, NAN), 0);
+    CHECK_RESULT(describe(nan32, NCS_DTYPE_FP32, 1, &two, 1, &nparts),
+                 expect(2, NAN, NAN, NAN, NAN), 0);
 }
 
 static void test_fp32(void)
@@ -263,10 +272,12 @@ static void test_sizes_and_positions(void)
         CHECK(describe(g, NCS_DTYPE_FP32, 1, &n32, 1, &nparts).max == 50);
         y[at] = g[at] = NAN;
         CHECK_RESULT(describe_f64(y, N, 1, &nparts), expect(N, NAN, NAN, NAN, NAN), 0);
-        CHECK_RESULT(describe(g, NCS_DTYPE_FP32, 1, &n32, 1, &nparts), expect(N, NAN, NAN, NAN, NAN), 0);
+        CHECK_RESULT(describe(g, NCS_DTYPE_FP32, 1, &n32, 1, &nparts),
+                     expect(N, NAN, NAN, NAN, NAN), 0);
         y[at] = g[at] = INFINITY;
         CHECK_RESULT(describe_f64(y, N, 1, &nparts), expect(N, INFINITY, NAN, 1, INFINITY), 0);
-        CHECK_RESULT(describe(g, NCS_DTYPE_FP32, 1, &n32, 1, &nparts), expect(N, INFINITY, NAN, 1, INFINITY), 0);
+        CHECK_RESULT(describe(g, NCS_DTYPE_FP32, 1, &n32, 1, &nparts),
+                     expect(N, INFINITY, NAN, 1, INFINITY), 0);
         y[(at + 5) % N] = -INFINITY;
         CHECK_RESULT(describe_f64(y, N, 1, &nparts), expect(N, NAN, NAN, -INFINITY, INFINITY), 0);
     }
@@ -316,14 +327,14 @@ static int same_value(double got, double want)
     return memcmp(&got, &want, sizeof got) == 0;
 }
 
-#define CHECK_SAME(got, want, what)                                                             \
-    do {                                                                                        \
-        double g_ = (got), w_ = (want);                                                         \
-        if (!same_value(g_, w_)) {                                                              \
-            fprintf(stderr, "%s:%d: %s: got %a (%.17g), expected %a (%.17g)\n", __FILE__,       \
-                    __LINE__, (what), g_, g_, w_, w_);                                          \
-            exit(1);                                                                            \
-        }                                                                                       \
+#define CHECK_SAME(got, want, what)                                                       \
+    do {                                                                                  \
+        double g_ = (got), w_ = (want);                                                   \
+        if (!same_value(g_, w_)) {                                                        \
+            fprintf(stderr, "%s:%d: %s: got %a (%.17g), expected %a (%.17g)\n", __FILE__, \
+                    __LINE__, (what), g_, g_, w_, w_);                                    \
+            exit(1);                                                                      \
+        }                                                                                 \
     } while (0)
 
 /* numpy.percentile(x, [q]) by its definition ('linear', numpy 2.4's _quantile, _get_indexes,
@@ -368,8 +379,8 @@ static int64_t parse_q(const char *text, double *q)
 
 /* describe(x, percentiles=text) against the sorting reference, bit for bit, and the scalar
    outputs against describe without percentiles (they must not change). */
-static void check_against_sort(const void *data, int fp32, int64_t n, const char *text, int max_parts,
-                               int threaded, int *nparts)
+static void check_against_sort(const void *data, int fp32, int64_t n, const char *text,
+                               int max_parts, int threaded, int *nparts)
 {
     double *sorted = malloc((size_t)(n > 0 ? n : 1) * sizeof *sorted);
     double *q = malloc((strlen(text) + 1) * sizeof *q);
@@ -384,7 +395,8 @@ static void check_against_sort(const void *data, int fp32, int64_t n, const char
     CHECK(npct == p);
     for (int64_t i = 0; i < p; i++) {
         char what[96];
-        snprintf(what, sizeof what, "n %lld q %.17g (%s)", (long long)n, q[i], fp32 ? "FP32" : "FP64");
+        snprintf(what, sizeof what, "n %lld q %.17g (%s)", (long long)n, q[i],
+                 fp32 ? "FP32" : "FP64");
         CHECK_SAME(got[i], ref_percentile(sorted, n, q[i], fp32), what);
     }
     int plain_parts;
@@ -409,19 +421,37 @@ static void test_percentiles_match_numpy(void)
         const char *q;
         double want[9];
     } cases[] = {
-        {"odd N with duplicates", 9, {3, 1, 4, 1, 5, 9, 2, 6, 5}, "0,100,50,25,33.3,66.7,99.9,12.5,75",
-         {0x1p+0, 0x1.2p+3, 0x1p+2, 0x1p+1, 0x1.54fdf3b645a1cp+1, 0x1.4p+2, 0x1.1f3b645a1cac2p+3, 0x1p+0, 0x1.4p+2}},
-        {"even N", 8, {3, 1, 4, 1, 5, 9, 2, 6}, "0, 100 ,50 , 25,33.3,66.7,99.9,12.5,75",
-         {0x1p+0, 0x1.2p+3, 0x1.cp+1, 0x1.cp+0, 0x1.2a5e353f7ced8p+1, 0x1.2ad0e56041894p+2, 0x1.1f53f7ced9169p+3,
-          0x1p+0, 0x1.5p+2}},
-        {"decimals", 10, {0.1, 0.7, 0.2, 0.3, 1e-3, 2.5e10, -7.25, 0.3, 0.3, 1.0 / 3}, "33.3,10,90,50,0.5,99.5,66.6,5",
+        {"odd N with duplicates",
+         9,
+         {3, 1, 4, 1, 5, 9, 2, 6, 5},
+         "0,100,50,25,33.3,66.7,99.9,12.5,75",
+         {0x1p+0, 0x1.2p+3, 0x1p+2, 0x1p+1, 0x1.54fdf3b645a1cp+1, 0x1.4p+2, 0x1.1f3b645a1cac2p+3,
+          0x1p+0, 0x1.4p+2}},
+        {"even N",
+         8,
+         {3, 1, 4, 1, 5, 9, 2, 6},
+         "0, 100 ,50 , 25,33.3,66.7,99.9,12.5,75",
+         {0x1p+0, 0x1.2p+3, 0x1.cp+1, 0x1.cp+0, 0x1.2a5e353f7ced8p+1, 0x1.2ad0e56041894p+2,
+          0x1.1f53f7ced9169p+3, 0x1p+0, 0x1.5p+2}},
+        {"decimals",
+         10,
+         {0.1, 0.7, 0.2, 0.3, 1e-3, 2.5e10, -7.25, 0.3, 0.3, 1.0 / 3},
+         "33.3,10,90,50,0.5,99.5,66.6,5",
          {0x1.98fc504816f00p-3, -0x1.72bd3c361133fp-1, 0x1.2a05f201428e3p+31, 0x1.3333333333333p-2,
-          -0x1.bb1dfb9389b52p+2, 0x1.63c3e5b002042p+34, 0x1.3333333333333p-2, -0x1.fe57a786c2268p+1}},
+          -0x1.bb1dfb9389b52p+2, 0x1.63c3e5b002042p+34, 0x1.3333333333333p-2,
+          -0x1.fe57a786c2268p+1}},
         {"one element", 1, {7.5}, "0,50,100,33.3", {7.5, 7.5, 7.5, 7.5}},
         {"negative zero", 1, {-0.0}, "0,50,100", {-0.0, -0.0, -0.0}},
         {"1 and inf", 2, {1, INFINITY}, "0,25,50,75,100", {NAN, INFINITY, NAN, NAN, NAN}},
-        {"both infinities", 4, {-INFINITY, 1, 2, INFINITY}, "0,10,50,90,100", {NAN, NAN, 1.5, NAN, NAN}},
-        {"near overflow", 3, {1.7e308, -1.7e308, 1e308}, "25,50,75",
+        {"both infinities",
+         4,
+         {-INFINITY, 1, 2, INFINITY},
+         "0,10,50,90,100",
+         {NAN, NAN, 1.5, NAN, NAN}},
+        {"near overflow",
+         3,
+         {1.7e308, -1.7e308, 1e308},
+         "25,50,75",
          {-INFINITY, 0x1.1ccf385ebc8a0p+1023, 0x1.807e25b31820bp+1023}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -430,7 +460,8 @@ static void test_percentiles_match_numpy(void)
         double got[9];
         double q[9];
         int64_t p = parse_q(cases[c].q, q);
-        describe_full(cases[c].x, NCS_DTYPE_FP64, 1, &cases[c].n, 2, &nparts, cases[c].q, got, &npct, 0);
+        describe_full(cases[c].x, NCS_DTYPE_FP64, 1, &cases[c].n, 2, &nparts, cases[c].q, got,
+                      &npct, 0);
         CHECK(npct == p);
         for (int64_t i = 0; i < p; i++) {
             char what[96];
@@ -440,15 +471,23 @@ static void test_percentiles_match_numpy(void)
     }
 
     /* FP32: numpy takes b - a in float32 (then widens). */
-    float x32[9] = {0.10000000149011612f, 0.699999988079071f, -2.5f, 10000001.0f, 3.299999952316284f,
-                    9.99999993922529e-09f, -10000000.0f, 16777216.0f, 7.099999904632568f};
-    const double want32[9] = {0x1.0ff973374bc68p-4, 0x1.6666660000000p-1, -0x1.e848219999998p+20,
-                              0x1.5a8a680000001p+23, -0x1.4p+1, 0x1.312d02p+23, -0x1.312dp+23, 0x1p+24,
+    float x32[9] = {0.10000000149011612f, 0.699999988079071f, -2.5f,
+                    10000001.0f,          3.299999952316284f, 9.99999993922529e-09f,
+                    -10000000.0f,         16777216.0f,        7.099999904632568f};
+    const double want32[9] = {0x1.0ff973374bc68p-4,
+                              0x1.6666660000000p-1,
+                              -0x1.e848219999998p+20,
+                              0x1.5a8a680000001p+23,
+                              -0x1.4p+1,
+                              0x1.312d02p+23,
+                              -0x1.312dp+23,
+                              0x1p+24,
                               0x1.a66666p+1};
     int nparts;
     int64_t npct = -1, n32 = 9;
     double got[9];
-    describe_full(x32, NCS_DTYPE_FP32, 1, &n32, 1, &nparts, "33.3,50,10,90,12.5,87.5,0,100,62.5", got, &npct, 0);
+    describe_full(x32, NCS_DTYPE_FP32, 1, &n32, 1, &nparts, "33.3,50,10,90,12.5,87.5,0,100,62.5",
+                  got, &npct, 0);
     CHECK(npct == 9);
     for (int i = 0; i < 9; i++)
         CHECK_SAME(got[i], want32[i], "FP32");
@@ -510,7 +549,8 @@ static void test_percentiles_match_sorting(void)
         size_t at = 0;
         int count = 1 + (int)(test_random(&seed) * 60);
         for (int i = 0; i < count; i++)
-            at += (size_t)snprintf(text + at, sizeof text - at, "%s%.6g", i ? "," : "", test_random(&seed) * 100);
+            at += (size_t)snprintf(text + at, sizeof text - at, "%s%.6g", i ? "," : "",
+                                   test_random(&seed) * 100);
         int nparts;
         check_against_sort(x, 0, N, text, 1, 0, &nparts);
     }
@@ -557,7 +597,8 @@ static void test_percentiles_nan(void)
     int64_t n = 3, npct;
     int nparts;
     double got[4];
-    result r = describe_full(with_nan, NCS_DTYPE_FP64, 1, &n, 1, &nparts, "0,50,100,25", got, &npct, 0);
+    result r = describe_full(with_nan, NCS_DTYPE_FP64, 1, &n, 1, &nparts, "0,50,100,25", got, &npct,
+                             0);
     CHECK_RESULT(r, expect(3, NAN, NAN, NAN, NAN), 0);
     CHECK(npct == 4);
     for (int i = 0; i < 4; i++)
@@ -589,8 +630,9 @@ static int prepare_with(const char *text, int64_t n, char *message, size_t size)
 static void test_percentiles_parameter(void)
 {
     char message[512];
-    const char *accepted[] = {"", "50", "0,100", " 5 , 50 ,95 ", "\t5,\t50", "33.3", "+12.5", "1e1",
-                              "2.5E+1", ".5", "5.", "-0", "100.0", "0.0001,99.9999", "1e-400"};
+    const char *accepted[] = {"",     "50",    "0,100", " 5 , 50 ,95 ",   "\t5,\t50",
+                              "33.3", "+12.5", "1e1",   "2.5E+1",         ".5",
+                              "5.",   "-0",    "100.0", "0.0001,99.9999", "1e-400"};
     for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
         int status = prepare_with(accepted[i], 3, message, sizeof message);
         if (status != NCS_OK) {
@@ -623,7 +665,8 @@ static void test_percentiles_parameter(void)
         {"1e999", "is outside [0, 100]"},
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-        CHECK_STATUS(prepare_with(refused[i].text, 3, message, sizeof message), NCS_E_INVALID_ARGUMENT);
+        CHECK_STATUS(prepare_with(refused[i].text, 3, message, sizeof message),
+                     NCS_E_INVALID_ARGUMENT);
         CHECK_CONTAINS(message, "parameter 'percentiles'");
         CHECK_CONTAINS(message, refused[i].reason);
         CHECK_CONTAINS(message, "in [0, 100]");
@@ -737,7 +780,8 @@ static void test_percentiles_budget(void)
     uint64_t input = (uint64_t)n * 8, outputs = 8 + 4 * 8 + 3 * 8;
     uint64_t workspace = 2 * 64 + (uint64_t)n * 8 + 3 * 24;
     int nparts;
-    ncs_call *call = run_at_budget_edge(make_describe, &in, input + outputs + workspace, 2, &nparts);
+    ncs_call *call = run_at_budget_edge(make_describe, &in, input + outputs + workspace, 2,
+                                        &nparts);
     CHECK(nparts == 2);
     ncs_handle out;
     CHECK_OK(ncs_call_take_output(call, 5, &out));
@@ -751,7 +795,8 @@ static void test_percentiles_budget(void)
 
 int main(void)
 {
-    for (int portable = 1; portable >= 0; portable--) { /* the portable loops, then the vector ones */
+    for (int portable = 1; portable >= 0;
+         portable--) { /* the portable loops, then the vector ones */
         CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
         printf("%s loops:\n", portable ? "portable" : "vector (when the CPU has AVX2+FMA)");
         RUN_TEST(test_basic);

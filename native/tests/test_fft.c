@@ -74,7 +74,8 @@ static double *run_fft(int dtype, const fft_shape *s, const double *x, int inver
     CHECK(out_dtype == dtype && out_rank == s->rank);
     for (int r = 0; r < s->rank; r++)
         CHECK(out_dims[r] == s->dims[r]);
-    CHECK_OK(concurrent ? run_parts_concurrently(call, nparts) : run_parts_and_finish(call, nparts));
+    CHECK_OK(concurrent ? run_parts_concurrently(call, nparts)
+                        : run_parts_and_finish(call, nparts));
     CHECK(ncs_call_progress(call) == (uint64_t)(count / 2));
     ncs_handle y;
     CHECK_OK(ncs_call_take_output(call, 0, &y));
@@ -178,17 +179,20 @@ static long double *reference(const double *x, int64_t n, int inverse, const lon
 }
 
 /* Every listed bin of y within tol * scale of the reference. */
-static void compare(const char *what, const double *y, int64_t n, int inverse, const long double *ref,
-                    long double scale, const int64_t *bins, int64_t nbins, double tol)
+static void compare(const char *what, const double *y, int64_t n, int inverse,
+                    const long double *ref, long double scale, const int64_t *bins, int64_t nbins,
+                    double tol)
 {
     int64_t count = bins ? nbins : n;
     for (int64_t i = 0; i < count; i++) {
         int64_t k = bins ? bins[i] : i;
-        long double er = (long double)y[2 * k] - ref[2 * i], ei = (long double)y[2 * k + 1] - ref[2 * i + 1];
+        long double er = (long double)y[2 * k] - ref[2 * i],
+                    ei = (long double)y[2 * k + 1] - ref[2 * i + 1];
         long double err = sqrtl(er * er + ei * ei);
         if (!(err <= tol * scale + 1e-300L)) {
-            fprintf(stderr, "%s n=%lld inverse=%d: bin %lld = (%.17g, %.17g), expected (%.17Lg, %.17Lg), "
-                            "error %.3Lg > %.3g * %.3Lg\n",
+            fprintf(stderr,
+                    "%s n=%lld inverse=%d: bin %lld = (%.17g, %.17g), expected (%.17Lg, %.17Lg), "
+                    "error %.3Lg > %.3g * %.3Lg\n",
                     what, (long long)n, inverse, (long long)k, y[2 * k], y[2 * k + 1], ref[2 * i],
                     ref[2 * i + 1], err, tol, scale);
             exit(1);
@@ -208,7 +212,8 @@ static void check_bins(const char *what, const double *x, const double *y, int64
 
 /* ---- accuracy against the naive DFT -------------------------------------------------------- */
 
-static const int64_t naive_sizes[] = {1, 2, 3, 4, 5, 7, 8, 12, 16, 17, 97, 100, 127, 128, 243, 1000, 1009, 4096};
+static const int64_t naive_sizes[] = {1,  2,  3,   4,   5,   7,   8,    12,   16,
+                                      17, 97, 100, 127, 128, 243, 1000, 1009, 4096};
 
 /* Every bin of every transform of shape [a?, b?, n, 2], both dtypes, both directions, both
    butterfly implementations, one and three parts. */
@@ -228,12 +233,13 @@ static void check_against_naive(int64_t a, int64_t b, int64_t n, uint64_t seed)
             for (int64_t t = 0; t < batch; t++)
                 refs[t] = reference(x + 2 * n * t, n, inverse > 0, w, NULL, 0, &scales[t]);
             for (int portable = 0; portable <= 1; portable++) {
-                CHECK_OK(ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
+                CHECK_OK(
+                    ncs_cpu_test_limit(portable ? NCS_CPU_LEVEL_PORTABLE : NCS_CPU_LEVEL_BEST));
                 for (int max_parts = 1; max_parts <= 3; max_parts += 2) {
                     double *y = run_fft(dtypes[d], &s, x, inverse, max_parts, 0, NULL);
                     for (int64_t t = 0; t < batch; t++)
-                        compare(dtypes[d] == NCS_DTYPE_FP64 ? "FP64" : "FP32", y + 2 * n * t, n, inverse > 0,
-                                refs[t], scales[t], NULL, 0, tolerance(dtypes[d], n));
+                        compare(dtypes[d] == NCS_DTYPE_FP64 ? "FP64" : "FP32", y + 2 * n * t, n,
+                                inverse > 0, refs[t], scales[t], NULL, 0, tolerance(dtypes[d], n));
                     free(y);
                 }
             }
@@ -276,15 +282,16 @@ static int64_t long_roots_n;
 
 /* Checks y = fft(x) (one transform of length n) at 24 bins, Parseval, and that
    ifft(y) gives back x; `max_parts`, `concurrent` and the dtype as given. */
-static void check_long(int dtype, int64_t n, int max_parts, int concurrent, int expect_parts, uint64_t seed)
+static void check_long(int dtype, int64_t n, int max_parts, int concurrent, int expect_parts,
+                       uint64_t seed)
 {
     fft_shape s = shape_of(0, 0, n);
     double *x = random_values(2 * n, seed, dtype);
     int nparts;
     double *y = run_fft(dtype, &s, x, -1, max_parts, concurrent, &nparts);
     if (expect_parts > 0 && nparts != expect_parts) {
-        fprintf(stderr, "n=%lld max_parts=%d: %d parts, expected %d\n", (long long)n, max_parts, nparts,
-                expect_parts);
+        fprintf(stderr, "n=%lld max_parts=%d: %d parts, expected %d\n", (long long)n, max_parts,
+                nparts, expect_parts);
         exit(1);
     }
     int64_t bins[24] = {0, 1, 2, n - 1, n / 2, n / 3};
@@ -371,11 +378,12 @@ static void test_batched_parts(void)
         int64_t bins[8] = {0, 1, n - 1, n / 2, 7, n / 5, n / 3 + 1, 2 * n / 3};
         for (int max_parts = 1; max_parts <= 4; max_parts++) {
             int nparts;
-            double *y = run_fft(NCS_DTYPE_FP64, &s, x, max_parts % 2, max_parts, max_parts == 2, &nparts);
+            double *y = run_fft(NCS_DTYPE_FP64, &s, x, max_parts % 2, max_parts, max_parts == 2,
+                                &nparts);
             CHECK(nparts >= 1 && nparts <= max_parts);
             for (int t = 0; t < 3; t++)
-                check_bins("batched parts", x + 2 * n * t, y + 2 * n * t, n, max_parts % 2, w, bins, 8,
-                           tolerance(NCS_DTYPE_FP64, n) * 2);
+                check_bins("batched parts", x + 2 * n * t, y + 2 * n * t, n, max_parts % 2, w, bins,
+                           8, tolerance(NCS_DTYPE_FP64, n) * 2);
             free(y);
         }
         free(w);
@@ -394,7 +402,8 @@ static void test_batched_parts(void)
     y = run_fft(NCS_DTYPE_FP64, &big, xb, -1, 3, 1, &nparts);
     CHECK(nparts == 3);
     for (int t = 0; t < 2000; t += 37)
-        check_bins("many", xb + 120 * t, y + 120 * t, 60, 0, w, NULL, 0, tolerance(NCS_DTYPE_FP64, 60));
+        check_bins("many", xb + 120 * t, y + 120 * t, 60, 0, w, NULL, 0,
+                   tolerance(NCS_DTYPE_FP64, 60));
     free(y);
     free(xb);
     free(w);
@@ -417,7 +426,8 @@ static void test_round_trips(void)
                 CHECK(fabs(back[i] - x[i]) <= tol);
             /* Parseval per transform */
             for (int t = 0; t < 2; t++) {
-                double px = sum_squares(x + 2 * n * t, 2 * n) * (double)n, py = sum_squares(y + 2 * n * t, 2 * n);
+                double px = sum_squares(x + 2 * n * t, 2 * n) * (double)n,
+                       py = sum_squares(y + 2 * n * t, 2 * n);
                 CHECK(fabs(px - py) <= (d ? 1e-6 : 1e-12) * px);
             }
             free(back);
@@ -491,8 +501,8 @@ static void check_special(int dtype, int64_t n, double bad, int max_parts)
         for (int64_t k = 0; k < n; k++) {
             const double *v = y + 2 * n + 2 * k;
             if (isnan(bad) ? !(isnan(v[0]) || isnan(v[1])) : (isfinite(v[0]) && isfinite(v[1]))) {
-                fprintf(stderr, "special %g n=%lld inverse=%d: bin %lld = (%g, %g)\n", bad, (long long)n,
-                        inverse, (long long)k, v[0], v[1]);
+                fprintf(stderr, "special %g n=%lld inverse=%d: bin %lld = (%g, %g)\n", bad,
+                        (long long)n, inverse, (long long)k, v[0], v[1]);
                 exit(1);
             }
             CHECK(isfinite(y[2 * k]) && isfinite(y[2 * k + 1]));

@@ -43,23 +43,66 @@
 /* h_tenths: numpy.histogram(float64 x, 10) */
 static const double h_tenths_x[] = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
 static const int64_t h_tenths_counts[] = {1, 1, 2, 0, 1, 2, 1, 0, 1, 2};
-static const double h_tenths_edges[] = {0.0, 0.1, 0.2, 0.30000000000000004, 0.4, 0.5, 0.6000000000000001, 0.7000000000000001, 0.8, 0.9, 1.0};
+static const double h_tenths_edges[] = {
+    0.0, 0.1, 0.2, 0.30000000000000004, 0.4, 0.5, 0.6000000000000001, 0.7000000000000001,
+    0.8, 0.9, 1.0};
 /* h_on_edges: numpy.histogram(float64 x, 3, range=(0.0, 1.0)) */
-static const double h_on_edges_x[] = {0.0, 0.3333333333333333, 0.6666666666666666, 1.0, 0.5, -0.1, 1.1, NAN, INFINITY};
+static const double h_on_edges_x[] = {
+    0.0, 0.3333333333333333, 0.6666666666666666, 1.0, 0.5, -0.1, 1.1, NAN, INFINITY};
 static const int64_t h_on_edges_counts[] = {1, 2, 2};
 static const double h_on_edges_edges[] = {0.0, 0.3333333333333333, 0.6666666666666666, 1.0};
 /* h_next: numpy.histogram(float64 x, 7, range=(0.1, 0.9)) */
-static const double h_next_x[] = {0.1, 0.2142857142857143, 0.3285714285714286, 0.44285714285714284, 0.5571428571428572, 0.6714285714285715, 0.7857142857142857, 0.9, 0.09999999999999999, 0.21428571428571427, 0.32857142857142857, 0.4428571428571428, 0.557142857142857, 0.6714285714285714, 0.7857142857142856, 0.8999999999999999, 0.10000000000000002, 0.21428571428571433, 0.3285714285714287, 0.4428571428571429, 0.5571428571428573, 0.6714285714285716, 0.7857142857142858, 0.9000000000000001};
+static const double h_next_x[] = {0.1,
+                                  0.2142857142857143,
+                                  0.3285714285714286,
+                                  0.44285714285714284,
+                                  0.5571428571428572,
+                                  0.6714285714285715,
+                                  0.7857142857142857,
+                                  0.9,
+                                  0.09999999999999999,
+                                  0.21428571428571427,
+                                  0.32857142857142857,
+                                  0.4428571428571428,
+                                  0.557142857142857,
+                                  0.6714285714285714,
+                                  0.7857142857142856,
+                                  0.8999999999999999,
+                                  0.10000000000000002,
+                                  0.21428571428571433,
+                                  0.3285714285714287,
+                                  0.4428571428571429,
+                                  0.5571428571428573,
+                                  0.6714285714285716,
+                                  0.7857142857142858,
+                                  0.9000000000000001};
 static const int64_t h_next_counts[] = {3, 3, 3, 3, 3, 3, 4};
-static const double h_next_edges[] = {0.1, 0.2142857142857143, 0.3285714285714286, 0.44285714285714284, 0.5571428571428572, 0.6714285714285715, 0.7857142857142857, 0.9};
+static const double h_next_edges[] = {0.1,
+                                      0.2142857142857143,
+                                      0.3285714285714286,
+                                      0.44285714285714284,
+                                      0.5571428571428572,
+                                      0.6714285714285715,
+                                      0.7857142857142857,
+                                      0.9};
 /* h_f32_auto: numpy.histogram(float32 x, 7) */
-static const double h_f32_auto_x[] = {0.10000000149011612, 0.699999988079071, 0.30000001192092896, 0.18571427464485168, 0.27142855525016785, 0.357142835855484, 0.44285711646080017, 0.5285714268684387, 0.6142857074737549, 0.3571428656578064, 0.6142855882644653};
+static const double h_f32_auto_x[] = {0.10000000149011612, 0.699999988079071,   0.30000001192092896,
+                                      0.18571427464485168, 0.27142855525016785, 0.357142835855484,
+                                      0.44285711646080017, 0.5285714268684387,  0.6142857074737549,
+                                      0.3571428656578064,  0.6142855882644653};
 static const int64_t h_f32_auto_counts[] = {1, 1, 2, 2, 1, 2, 2};
-static const double h_f32_auto_edges[] = {0.10000000149011612, 0.18571427464485168, 0.27142855525016785, 0.357142835855484, 0.44285711646080017, 0.5285714268684387, 0.6142857074737549, 0.699999988079071};
+static const double h_f32_auto_edges[] = {
+    0.10000000149011612, 0.18571427464485168, 0.27142855525016785, 0.357142835855484,
+    0.44285711646080017, 0.5285714268684387,  0.6142857074737549,  0.699999988079071};
 /* h_f32_range: numpy.histogram(float32 x, 7, range=(0.1, 0.7)) */
-static const double h_f32_range_x[] = {0.10000000149011612, 0.699999988079071, 0.30000001192092896, 0.18571427464485168, 0.27142855525016785, 0.357142835855484, 0.44285711646080017, 0.5285714268684387, 0.6142857074737549, 0.3571428656578064, 0.6142855882644653};
+static const double h_f32_range_x[] = {
+    0.10000000149011612, 0.699999988079071,  0.30000001192092896, 0.18571427464485168,
+    0.27142855525016785, 0.357142835855484,  0.44285711646080017, 0.5285714268684387,
+    0.6142857074737549,  0.3571428656578064, 0.6142855882644653};
 static const int64_t h_f32_range_counts[] = {2, 1, 2, 2, 0, 2, 2};
-static const double h_f32_range_edges[] = {0.10000000149011612, 0.18571428954601288, 0.27142858505249023, 0.3571428656578064, 0.44285714626312256, 0.5285714268684387, 0.6142857074737549, 0.699999988079071};
+static const double h_f32_range_edges[] = {
+    0.10000000149011612, 0.18571428954601288, 0.27142858505249023, 0.3571428656578064,
+    0.44285714626312256, 0.5285714268684387,  0.6142857074737549,  0.699999988079071};
 /* h_same: numpy.histogram(float64 x, 4) */
 static const double h_same_x[] = {5.0, 5.0, 5.0};
 static const int64_t h_same_counts[] = {0, 0, 3, 0};
@@ -105,8 +148,10 @@ typedef struct literal_case {
     const double *edges;
 } literal_case;
 
-#define LIT(NAME, DTYPE, N, BINS, GIVEN, LO, HI) \
-    {#NAME, DTYPE, NAME##_x, N, BINS, GIVEN, LO, HI, NAME##_counts, NAME##_edges}
+#define LIT(NAME, DTYPE, N, BINS, GIVEN, LO, HI)                                    \
+    {                                                                               \
+#NAME, DTYPE, NAME##_x, N, BINS, GIVEN, LO, HI, NAME##_counts, NAME##_edges \
+    }
 
 static const literal_case literals[] = {
     LIT(h_tenths, NCS_DTYPE_FP64, 11, 10, 0, 0, 0),
@@ -127,12 +172,12 @@ static const literal_case literals[] = {
 /* ---- running the kernel ------------------------------------------------------------------ */
 
 typedef struct hist_result {
-    int status;          /* of the first failing step, or NCS_OK */
-    char message[512];   /* ncs_call_error after a failure */
+    int status;        /* of the first failing step, or NCS_OK */
+    char message[512]; /* ncs_call_error after a failure */
     int nparts;
     uint64_t progress;
-    int64_t *counts;     /* bins values, malloc'ed (NULL after a failure) */
-    double *edges;       /* bins + 1 values */
+    int64_t *counts; /* bins values, malloc'ed (NULL after a failure) */
+    double *edges;   /* bins + 1 values */
 } hist_result;
 
 static void free_result(hist_result *r)
@@ -145,8 +190,8 @@ static void free_result(hist_result *r)
 
 /* Runs histogram on x (n elements of dtype; rank 1, or [n/2, 2] when `matrix` and n is even).
    bins_text, lo_text, hi_text: NULL leaves the parameter unset. */
-static hist_result histogram(const void *x, int dtype, int64_t n, const char *bins_text, const char *lo_text,
-                             const char *hi_text, int max_parts, int threads)
+static hist_result histogram(const void *x, int dtype, int64_t n, const char *bins_text,
+                             const char *lo_text, const char *hi_text, int max_parts, int threads)
 {
     hist_result r = {.status = NCS_OK};
     size_t size = ncs_dtype_size(dtype);
@@ -228,8 +273,8 @@ static void linspace32(float start, float stop, int64_t bins, float *y)
 
 /* Fills counts[bins] and edges[bins+1] like numpy.histogram and returns 1, or returns 0 where numpy
    raises. x holds n values of dtype. */
-static int reference(const void *x, int dtype, int64_t n, int64_t bins, int given, double lo, double hi,
-                     int64_t *counts, double *edges)
+static int reference(const void *x, int dtype, int64_t n, int64_t bins, int given, double lo,
+                     double hi, int64_t *counts, double *edges)
 {
     const double *x64 = x;
     const float *x32 = x;
@@ -347,8 +392,8 @@ static void text_of(double v, char *buf, size_t size)
 }
 
 /* Runs the kernel on x and compares with the reference (or with numpy's refusal). */
-static void check_against_reference(const void *x, int dtype, int64_t n, int64_t bins, int given, double lo,
-                                    double hi, int max_parts, int threads)
+static void check_against_reference(const void *x, int dtype, int64_t n, int64_t bins, int given,
+                                    double lo, double hi, int max_parts, int threads)
 {
     char bins_text[32], lo_text[40], hi_text[40];
     snprintf(bins_text, sizeof bins_text, "%lld", (long long)bins);
@@ -358,33 +403,35 @@ static void check_against_reference(const void *x, int dtype, int64_t n, int64_t
     double *edges = malloc((size_t)(bins + 1) * sizeof(double));
     CHECK(counts && edges);
     int ok = reference(x, dtype, n, bins, given, lo, hi, counts, edges);
-    hist_result r = histogram(x, dtype, n, bins_text, given ? lo_text : NULL, given ? hi_text : NULL, max_parts,
-                              threads);
+    hist_result r = histogram(x, dtype, n, bins_text, given ? lo_text : NULL,
+                              given ? hi_text : NULL, max_parts, threads);
     if (!ok) {
         if (r.status != NCS_E_INVALID_ARGUMENT) {
-            fprintf(stderr, "numpy refuses n=%lld bins=%lld given=%d but the kernel returned %d\n", (long long)n,
-                    (long long)bins, given, r.status);
+            fprintf(stderr, "numpy refuses n=%lld bins=%lld given=%d but the kernel returned %d\n",
+                    (long long)n, (long long)bins, given, r.status);
             exit(1);
         }
     } else {
         if (r.status != NCS_OK) {
-            fprintf(stderr, "n=%lld bins=%lld given=%d [%g, %g] failed: %s\n", (long long)n, (long long)bins, given,
-                    lo, hi, r.message);
+            fprintf(stderr, "n=%lld bins=%lld given=%d [%g, %g] failed: %s\n", (long long)n,
+                    (long long)bins, given, lo, hi, r.message);
             exit(1);
         }
         CHECK(r.progress == (uint64_t)(given ? n : 2 * n));
         for (int64_t i = 0; i <= bins; i++) {
             if (!(r.edges[i] == edges[i])) {
-                fprintf(stderr, "edge %lld: got %.17g, numpy %.17g (n=%lld bins=%lld)\n", (long long)i, r.edges[i],
-                        edges[i], (long long)n, (long long)bins);
+                fprintf(stderr, "edge %lld: got %.17g, numpy %.17g (n=%lld bins=%lld)\n",
+                        (long long)i, r.edges[i], edges[i], (long long)n, (long long)bins);
                 exit(1);
             }
         }
         for (int64_t i = 0; i < bins; i++) {
             if (r.counts[i] != counts[i]) {
-                fprintf(stderr, "bin %lld: got %lld, numpy %lld (n=%lld bins=%lld given=%d %s parts %d)\n",
-                        (long long)i, (long long)r.counts[i], (long long)counts[i], (long long)n, (long long)bins,
-                        given, dtype == NCS_DTYPE_FP64 ? "FP64" : "FP32", r.nparts);
+                fprintf(stderr,
+                        "bin %lld: got %lld, numpy %lld (n=%lld bins=%lld given=%d %s parts %d)\n",
+                        (long long)i, (long long)r.counts[i], (long long)counts[i], (long long)n,
+                        (long long)bins, given, dtype == NCS_DTYPE_FP64 ? "FP64" : "FP32",
+                        r.nparts);
                 exit(1);
             }
         }
@@ -417,15 +464,15 @@ static void test_literals(void)
             }
             for (int64_t i = 0; i < l->bins; i++) {
                 if (r.counts[i] != l->counts[i]) {
-                    fprintf(stderr, "%s: bin %lld holds %lld, numpy says %lld\n", l->name, (long long)i,
-                            (long long)r.counts[i], (long long)l->counts[i]);
+                    fprintf(stderr, "%s: bin %lld holds %lld, numpy says %lld\n", l->name,
+                            (long long)i, (long long)r.counts[i], (long long)l->counts[i]);
                     exit(1);
                 }
             }
             for (int64_t i = 0; i <= l->bins; i++) {
                 if (r.edges[i] != l->edges[i]) {
-                    fprintf(stderr, "%s: edge %lld is %.17g, numpy says %.17g\n", l->name, (long long)i,
-                            r.edges[i], l->edges[i]);
+                    fprintf(stderr, "%s: edge %lld is %.17g, numpy says %.17g\n", l->name,
+                            (long long)i, r.edges[i], l->edges[i]);
                     exit(1);
                 }
             }
@@ -443,7 +490,8 @@ static void test_literals(void)
 
 /* Random data in [-2, 3) with some values exactly on (or next to) the edges of [lo, hi] split in
    `bins`, some NaN and infinities (`specials`). */
-static void *random_data(int dtype, int64_t n, int64_t bins, double lo, double hi, int specials, uint64_t *seed)
+static void *random_data(int dtype, int64_t n, int64_t bins, double lo, double hi, int specials,
+                         uint64_t *seed)
 {
     void *x = malloc((size_t)(n ? n : 1) * ncs_dtype_size(dtype));
     CHECK(x != NULL);
@@ -476,7 +524,8 @@ static void test_random_against_reference(void)
 {
     static const int64_t sizes[] = {0, 1, 2, 7, 8, 9, 31, 1009, 300007, (1 << 20) + 3};
     static const int64_t bin_counts[] = {1, 2, 3, 7, 10, 64, 1000, 4099};
-    static const double ranges[][2] = {{0, 1}, {-1.5, 2.25}, {0.1, 0.7}, {-3, -0.5}, {1, 1}, {-2, 3}};
+    static const double ranges[][2] = {{0, 1},     {-1.5, 2.25}, {0.1, 0.7},
+                                       {-3, -0.5}, {1, 1},       {-2, 3}};
     uint64_t seed = 12345;
     int round = 0;
     for (int portable = 0; portable <= 1; portable++) {
@@ -491,7 +540,8 @@ static void test_random_against_reference(void)
                     int given = round % 3 != 2;
                     int max_parts = 1 + round % 4;
                     void *x = random_data(dtype, n, bins, range[0], range[1], given, &seed);
-                    check_against_reference(x, dtype, n, bins, given, range[0], range[1], max_parts, 0);
+                    check_against_reference(x, dtype, n, bins, given, range[0], range[1], max_parts,
+                                            0);
                     free(x);
                     round++;
                 }
@@ -558,8 +608,8 @@ static void test_huge_bins(void)
 }
 
 /* Refusals where numpy raises, and parameter errors. */
-static void expect_refusal(const void *x, int dtype, int64_t n, const char *bins, const char *lo, const char *hi,
-                           const char *message)
+static void expect_refusal(const void *x, int dtype, int64_t n, const char *bins, const char *lo,
+                           const char *hi, const char *message)
 {
     hist_result r = histogram(x, dtype, n, bins, lo, hi, 2, 0);
     CHECK_STATUS(r.status, NCS_E_INVALID_ARGUMENT);
@@ -575,16 +625,23 @@ static void test_refusals(void)
     expect_refusal(x, NCS_DTYPE_FP64, 4, "1073741825", NULL, NULL, "parameter 'bins'");
     expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "1", NULL, "needs both lo and hi");
     expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, NULL, "1", "needs both lo and hi");
-    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "3", "1", "parameter 'lo' (3) is greater than 'hi' (1)");
-    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "0", "inf", "supplied range of [0, inf] is not finite");
+    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "3", "1",
+                   "parameter 'lo' (3) is greater than 'hi' (1)");
+    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "0", "inf",
+                   "supplied range of [0, inf] is not finite");
     /* numpy: np.histogram(a, range=(nan, 1)) raises "supplied range of [nan, 1.0] is not finite"; a NaN
        given is a value, not "no range" */
-    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "nan", "1", "supplied range of [nan, 1] is not finite");
-    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "nan", "nan", "supplied range of [nan, nan] is not finite");
-    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "-inf", "inf", "supplied range of [-inf, inf] is not finite");
-    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "nan", NULL, "parameter 'lo' is given but 'hi' is not");
+    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "nan", "1",
+                   "supplied range of [nan, 1] is not finite");
+    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "nan", "nan",
+                   "supplied range of [nan, nan] is not finite");
+    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "-inf", "inf",
+                   "supplied range of [-inf, inf] is not finite");
+    expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "nan", NULL,
+                   "parameter 'lo' is given but 'hi' is not");
     float x32n[2] = {1, 2};
-    expect_refusal(x32n, NCS_DTYPE_FP32, 2, NULL, "0", "nan", "supplied range of [0, nan] is not finite");
+    expect_refusal(x32n, NCS_DTYPE_FP32, 2, NULL, "0", "nan",
+                   "supplied range of [0, nan] is not finite");
     expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "-1e308", "1e308", "width overflows");
     expect_refusal(x, NCS_DTYPE_FP64, 4, NULL, "1e17", "1e17", "Too many bins");
     float x32[2] = {1, 2};
@@ -592,11 +649,14 @@ static void test_refusals(void)
     float big32[2] = {1e7f + 1, 1e7f + 1};
     expect_refusal(big32, NCS_DTYPE_FP32, 2, "3", NULL, NULL, "Too many bins");
     double with_nan[3] = {1, NAN, 2};
-    expect_refusal(with_nan, NCS_DTYPE_FP64, 3, "3", NULL, NULL, "autodetected range of [nan, nan] is not finite");
+    expect_refusal(with_nan, NCS_DTYPE_FP64, 3, "3", NULL, NULL,
+                   "autodetected range of [nan, nan] is not finite");
     float with_nan32[3] = {NAN, 1, 2};
-    expect_refusal(with_nan32, NCS_DTYPE_FP32, 3, "3", NULL, NULL, "autodetected range of [nan, nan] is not finite");
+    expect_refusal(with_nan32, NCS_DTYPE_FP32, 3, "3", NULL, NULL,
+                   "autodetected range of [nan, nan] is not finite");
     double with_inf[2] = {1, INFINITY};
-    expect_refusal(with_inf, NCS_DTYPE_FP64, 2, "3", NULL, NULL, "autodetected range of [1, inf] is not finite");
+    expect_refusal(with_inf, NCS_DTYPE_FP64, 2, "3", NULL, NULL,
+                   "autodetected range of [1, inf] is not finite");
     /* with a range NaN and infinities are simply not counted */
     hist_result r = histogram(with_nan, NCS_DTYPE_FP64, 3, "3", "0", "3", 1, 0);
     CHECK_OK(r.status);
@@ -637,7 +697,8 @@ static void test_huge_bins_refused_by_the_budget_at_once(void)
     double x[1] = {0.5};
     for (int given = 0; given < 2; given++) {
         double start = seconds_now();
-        hist_result r = histogram(x, NCS_DTYPE_FP64, 1, "1073741824", given ? "0" : NULL, given ? "1" : NULL, 2, 0);
+        hist_result r = histogram(x, NCS_DTYPE_FP64, 1, "1073741824", given ? "0" : NULL,
+                                  given ? "1" : NULL, 2, 0);
         double took = seconds_now() - start;
         CHECK_STATUS(r.status, NCS_E_OUT_OF_MEMORY);
         CHECK_CONTAINS(r.message, "bytes");

@@ -6,9 +6,9 @@
 #include "check.h"
 
 static const int fixed_dtypes[] = {
-    NCS_DTYPE_BOOL,  NCS_DTYPE_UINT8, NCS_DTYPE_UINT16, NCS_DTYPE_UINT32, NCS_DTYPE_UINT64,
-    NCS_DTYPE_INT8,  NCS_DTYPE_INT16, NCS_DTYPE_INT32,  NCS_DTYPE_INT64,  NCS_DTYPE_FP16,
-    NCS_DTYPE_FP32,  NCS_DTYPE_FP64,  NCS_DTYPE_BF16,
+    NCS_DTYPE_BOOL, NCS_DTYPE_UINT8, NCS_DTYPE_UINT16, NCS_DTYPE_UINT32, NCS_DTYPE_UINT64,
+    NCS_DTYPE_INT8, NCS_DTYPE_INT16, NCS_DTYPE_INT32,  NCS_DTYPE_INT64,  NCS_DTYPE_FP16,
+    NCS_DTYPE_FP32, NCS_DTYPE_FP64,  NCS_DTYPE_BF16,
 };
 #define FIXED_DTYPE_COUNT (sizeof fixed_dtypes / sizeof fixed_dtypes[0])
 
@@ -173,7 +173,8 @@ static void test_output_nbytes_arguments(void)
     uint64_t nbytes = 77;
     CHECK_OK(ncs_call_create("identity", &call));
     CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, shape, x));
-    CHECK_STATUS(ncs_call_output_nbytes(call, 0, &nbytes), NCS_E_INVALID_ARGUMENT); /* not prepared */
+    CHECK_STATUS(ncs_call_output_nbytes(call, 0, &nbytes),
+                 NCS_E_INVALID_ARGUMENT); /* not prepared */
     CHECK_OK(ncs_call_prepare(call, 1, &nparts));
     CHECK_STATUS(ncs_call_output_nbytes(NULL, 0, &nbytes), NCS_E_INVALID_ARGUMENT);
     CHECK_STATUS(ncs_call_output_nbytes(call, 1, &nbytes), NCS_E_INVALID_ARGUMENT);

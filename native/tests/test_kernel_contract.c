@@ -43,18 +43,37 @@ typedef struct kernel_case {
 } kernel_case;
 
 static const kernel_case cases[] = {
-    {"matmul", {{{NCS_DTYPE_FP32, 2, {240, 100}}, {NCS_DTYPE_FP32, 2, {100, 100}}}, {NULL}}, 2,
-     {{{NCS_DTYPE_FP64, 2, {2, 3}}, {NCS_DTYPE_FP64, 2, {4, 5}}}, {NULL}}, "has 4 rows"},
-    {"describe", {{{NCS_DTYPE_FP64, 1, {1 << 20}}}, {"percentiles", "5,50,95", NULL}}, 2,
-     {{{NCS_DTYPE_FP64, 1, {10}}}, {"percentiles", "101", NULL}}, "percentile"},
-    {"sort", {{{NCS_DTYPE_FP64, 1, {1 << 20}}}, {"descending", "true", NULL}}, 2, {{{0}}, {NULL}}, NULL},
+    {"matmul",
+     {{{NCS_DTYPE_FP32, 2, {240, 100}}, {NCS_DTYPE_FP32, 2, {100, 100}}}, {NULL}},
+     2,
+     {{{NCS_DTYPE_FP64, 2, {2, 3}}, {NCS_DTYPE_FP64, 2, {4, 5}}}, {NULL}},
+     "has 4 rows"},
+    {"describe",
+     {{{NCS_DTYPE_FP64, 1, {1 << 20}}}, {"percentiles", "5,50,95", NULL}},
+     2,
+     {{{NCS_DTYPE_FP64, 1, {10}}}, {"percentiles", "101", NULL}},
+     "percentile"},
+    {"sort",
+     {{{NCS_DTYPE_FP64, 1, {1 << 20}}}, {"descending", "true", NULL}},
+     2,
+     {{{0}}, {NULL}},
+     NULL},
     {"identity", {{{NCS_DTYPE_FP64, 2, {1 << 10, 2304}}}, {NULL}}, 2, {{{0}}, {NULL}}, NULL},
-    {"conv2d", {{{NCS_DTYPE_FP64, 2, {512, 512}}, {NCS_DTYPE_FP64, 2, {5, 5}}}, {"mode", "same", NULL}}, 2,
-     {{{NCS_DTYPE_FP64, 2, {8, 8}}, {NCS_DTYPE_FP32, 2, {3, 3}}}, {NULL}}, "same datatype"},
-    {"histogram", {{{NCS_DTYPE_FP64, 1, {1 << 20}}}, {"bins", "16", "lo", "0", "hi", "1"}}, 2,
-     {{{NCS_DTYPE_FP64, 1, {10}}}, {"bins", "0", NULL}}, "1 <= bins"},
+    {"conv2d",
+     {{{NCS_DTYPE_FP64, 2, {512, 512}}, {NCS_DTYPE_FP64, 2, {5, 5}}}, {"mode", "same", NULL}},
+     2,
+     {{{NCS_DTYPE_FP64, 2, {8, 8}}, {NCS_DTYPE_FP32, 2, {3, 3}}}, {NULL}},
+     "same datatype"},
+    {"histogram",
+     {{{NCS_DTYPE_FP64, 1, {1 << 20}}}, {"bins", "16", "lo", "0", "hi", "1"}},
+     2,
+     {{{NCS_DTYPE_FP64, 1, {10}}}, {"bins", "0", NULL}},
+     "1 <= bins"},
     {"sha256", {{{NCS_DTYPE_BYTES, 1, {16384}}}, {NULL}}, 2, {{{0}}, {NULL}}, NULL},
-    {"fft", {{{NCS_DTYPE_FP64, 3, {64, 1024, 2}}}, {NULL}}, 2, {{{NCS_DTYPE_FP64, 2, {8, 3}}}, {NULL}},
+    {"fft",
+     {{{NCS_DTYPE_FP64, 3, {64, 1024, 2}}}, {NULL}},
+     2,
+     {{{NCS_DTYPE_FP64, 2, {8, 3}}}, {NULL}},
      "last dimension 3"},
 };
 
@@ -185,12 +204,14 @@ static void check_tensor_descs(const char *json, const ncs_tensor_desc *t, int n
         size_t used = 0;
         for (int d = 1; ncs_dtype_valid(d); d++) {
             if (t[i].dtypes & NCS_DTYPE_BIT(d))
-                used += (size_t)snprintf(text + used, sizeof text - used, "%s\"%s\"", used ? "," : "\"datatypes\":[",
-                                         ncs_dtype_text(d));
+                used += (size_t)snprintf(text + used, sizeof text - used, "%s\"%s\"",
+                                         used ? "," : "\"datatypes\":[", ncs_dtype_text(d));
         }
-        used += (size_t)snprintf(text + used, sizeof text - used, "],\"shape\":%s", t[i].rank == NCS_RANK_ANY ? "null" : "[");
+        used += (size_t)snprintf(text + used, sizeof text - used, "],\"shape\":%s",
+                                 t[i].rank == NCS_RANK_ANY ? "null" : "[");
         for (int r = 0; t[i].rank != NCS_RANK_ANY && r < t[i].rank; r++)
-            used += (size_t)snprintf(text + used, sizeof text - used, "%s%lld", r ? "," : "", (long long)t[i].dims[r]);
+            used += (size_t)snprintf(text + used, sizeof text - used, "%s%lld", r ? "," : "",
+                                     (long long)t[i].dims[r]);
         if (t[i].rank != NCS_RANK_ANY)
             snprintf(text + used, sizeof text - used, "]");
         CHECK_CONTAINS(json, text); /* the dtypes in enum order, then the shape */
@@ -242,7 +263,8 @@ static outputs run_valid(const kernel_case *c, unsigned char fill, int concurren
     int nparts;
     CHECK_OK(ncs_call_prepare(call, PARTS, &nparts));
     if (nparts < c->min_parts || nparts > PARTS) {
-        fprintf(stderr, "kernel '%s' chose %d parts, expected %d to %d\n", c->name, nparts, c->min_parts, PARTS);
+        fprintf(stderr, "kernel '%s' chose %d parts, expected %d to %d\n", c->name, nparts,
+                c->min_parts, PARTS);
         exit(1);
     }
     outputs out = {.n = ncs_call_output_count(call)};
@@ -252,7 +274,8 @@ static outputs run_valid(const kernel_case *c, unsigned char fill, int concurren
         if (v->nbytes > 0)
             memset(v->data, fill, v->nbytes);
     }
-    CHECK_OK(concurrent ? run_parts_concurrently(call, nparts) : run_parts_and_finish(call, nparts));
+    CHECK_OK(concurrent ? run_parts_concurrently(call, nparts)
+                        : run_parts_and_finish(call, nparts));
     CHECK(ncs_call_progress(call) > 0);
     CHECK(strcmp(ncs_call_error(call), "") == 0);
     for (int i = 0; i < out.n; i++) {
@@ -287,7 +310,8 @@ static void test_runs_and_parts_cover_outputs(void)
         for (int i = 0; i < first.n; i++) {
             CHECK(first.nbytes[i] == second.nbytes[i]);
             if (memcmp(first.bytes[i], second.bytes[i], first.nbytes[i]) != 0) {
-                fprintf(stderr, "kernel '%s': output %d is not written whole by its parts\n", c->name, i);
+                fprintf(stderr, "kernel '%s': output %d is not written whole by its parts\n",
+                        c->name, i);
                 exit(1);
             }
         }
@@ -312,7 +336,8 @@ static void test_budget_edges(void)
         int nparts;
         CHECK_OK(ncs_call_prepare(call, PARTS, &nparts));
         uint64_t needed = ncs_call_bytes_needed(call);
-        CHECK(needed > 0 && stat_value(NCS_STAT_LIVE_BYTES) == needed); /* inputs, outputs, workspace */
+        CHECK(needed > 0 &&
+              stat_value(NCS_STAT_LIVE_BYTES) == needed); /* inputs, outputs, workspace */
         destroy_clean(call, 0);
         destroy_clean(run_at_budget_edge(make_valid, c, needed, PARTS, &nparts), 0);
     }
@@ -370,21 +395,26 @@ static void test_bad_arguments(void)
             int rank = t->rank == NCS_RANK_ANY ? 1 : t->rank;
             int dtype = foreign_dtype(t->dtypes);
             if (dtype != NCS_DTYPE_INVALID) {
-                CHECK_STATUS(ncs_call_set_input(call, i, dtype, rank, dims, any), NCS_E_INVALID_ARGUMENT);
+                CHECK_STATUS(ncs_call_set_input(call, i, dtype, rank, dims, any),
+                             NCS_E_INVALID_ARGUMENT);
                 CHECK_CONTAINS(ncs_call_error(call), t->name);
             }
             int good = foreign_dtype(~t->dtypes);
             if (t->rank != NCS_RANK_ANY) {
-                CHECK_STATUS(ncs_call_set_input(call, i, good, t->rank + 1, dims, any), NCS_E_INVALID_ARGUMENT);
+                CHECK_STATUS(ncs_call_set_input(call, i, good, t->rank + 1, dims, any),
+                             NCS_E_INVALID_ARGUMENT);
                 CHECK_CONTAINS(ncs_call_error(call), "rank");
             }
-            CHECK_STATUS(ncs_call_set_input(call, i, good, NCS_MAX_RANK + 1, dims, any), NCS_E_INVALID_ARGUMENT);
+            CHECK_STATUS(ncs_call_set_input(call, i, good, NCS_MAX_RANK + 1, dims, any),
+                         NCS_E_INVALID_ARGUMENT);
         }
-        CHECK_STATUS(ncs_call_set_input(call, d->n_inputs, NCS_DTYPE_FP64, 1, dims, any), NCS_E_INVALID_ARGUMENT);
+        CHECK_STATUS(ncs_call_set_input(call, d->n_inputs, NCS_DTYPE_FP64, 1, dims, any),
+                     NCS_E_INVALID_ARGUMENT);
         CHECK_STATUS(ncs_call_set_param(call, "no_such_parameter", "1"), NCS_E_INVALID_ARGUMENT);
         for (int p = 0; p < d->n_params; p++) {
             if (d->params[p].type != NCS_PARAM_STRING)
-                CHECK_STATUS(ncs_call_set_param(call, d->params[p].name, "not a value"), NCS_E_INVALID_ARGUMENT);
+                CHECK_STATUS(ncs_call_set_param(call, d->params[p].name, "not a value"),
+                             NCS_E_INVALID_ARGUMENT);
         }
         int nparts;
         if (d->n_inputs > 0) { /* no input set yet */
@@ -399,7 +429,8 @@ static void test_bad_arguments(void)
             CHECK_STATUS(ncs_call_prepare(call, PARTS, &nparts), NCS_E_INVALID_ARGUMENT);
             CHECK(ncs_call_error(call)[0] != '\0');
             CHECK_CONTAINS(ncs_call_error(call), c->reason);
-            CHECK(ncs_call_bytes_needed(call) == 0 || stat_value(NCS_STAT_LIVE_BUFFERS) <= (uint64_t)d->n_inputs);
+            CHECK(ncs_call_bytes_needed(call) == 0 ||
+                  stat_value(NCS_STAT_LIVE_BUFFERS) <= (uint64_t)d->n_inputs);
             destroy_clean(call, 0);
         }
     }

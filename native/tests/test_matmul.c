@@ -53,7 +53,8 @@ static matrices make_matrices(int64_t m, int64_t k, int64_t n, int dtype)
     x.ref = calloc((size_t)(m * n) + 1, sizeof(double));
     x.abs_ref = calloc((size_t)(m * n) + 1, sizeof(double));
     CHECK(x.ref && x.abs_ref);
-    const void *a = m * k != 0 ? buffer_memory(x.a) : NULL, *b = k * n != 0 ? buffer_memory(x.b) : NULL;
+    const void *a = m * k != 0 ? buffer_memory(x.a) : NULL,
+               *b = k * n != 0 ? buffer_memory(x.b) : NULL;
     for (int64_t i = 0; i < m; i++) {
         for (int64_t p = 0; p < k; p++) {
             double aip = element(a, dtype, i * k + p);
@@ -115,7 +116,8 @@ static void check_product(const matrices *x, int max_parts, int concurrent)
     int64_t dims[NCS_MAX_RANK];
     CHECK_OK(ncs_call_output_info(call, 0, &dtype, &rank, dims));
     CHECK(dtype == x->dtype && rank == 2 && dims[0] == x->m && dims[1] == x->n);
-    CHECK_OK(concurrent ? run_parts_concurrently(call, nparts) : run_parts_and_finish(call, nparts));
+    CHECK_OK(concurrent ? run_parts_concurrently(call, nparts)
+                        : run_parts_and_finish(call, nparts));
     CHECK(ncs_call_progress(call) == (uint64_t)(x->n ? x->m : 0));
     ncs_handle c;
     CHECK_OK(ncs_call_take_output(call, 0, &c));
@@ -170,7 +172,7 @@ static void test_blocked_sizes(void)
 {
     check_sizes(300, 257, 129);
     check_sizes(130, 400, 2100); /* crosses MC, KC (256 and 384) and (for FP64) NC */
-    check_sizes(149, 521, 131); /* primes, two KC slices and a remainder */
+    check_sizes(149, 521, 131);  /* primes, two KC slices and a remainder */
     check_sizes(7, 3, 4133);     /* crosses NC for FP32 too */
 }
 
@@ -180,7 +182,8 @@ static void test_paths(void)
     CHECK_STATUS(ncs_cpu_test_limit(-1), NCS_E_INVALID_ARGUMENT);
     CHECK_STATUS(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST + 1), NCS_E_INVALID_ARGUMENT);
     CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_PORTABLE));
-    CHECK(!ncs_cpu_has(NCS_CPU_AVX2) && !ncs_cpu_has(NCS_CPU_AVX512F) && !ncs_cpu_has(NCS_CPU_SHA_NI));
+    CHECK(!ncs_cpu_has(NCS_CPU_AVX2) && !ncs_cpu_has(NCS_CPU_AVX512F) &&
+          !ncs_cpu_has(NCS_CPU_SHA_NI));
     matrices x = make_matrices(9, 11, 10, NCS_DTYPE_FP64);
     check_product(&x, 2, 0);
     CHECK_OK(ncs_cpu_test_limit(NCS_CPU_LEVEL_BEST));
@@ -262,7 +265,7 @@ static void gated_progress(ncs_ctx *ctx, uint64_t units)
 }
 
 __attribute__((format(printf, 3, 4))) static int gated_fail(ncs_ctx *ctx, int status,
-                                                             const char *fmt, ...)
+                                                            const char *fmt, ...)
 {
     char text[512];
     va_list ap;

@@ -68,8 +68,8 @@ static int kernel_exists(const char *name)
 
 /* Creates, binds a 1-D FP64 input of n values, sets params (key, value, ..., NULL) and
    prepares; returns the call and its part count. */
-static ncs_call *prepared_fp64(const char *kernel, const double *x, int64_t n, const char *const *params,
-                               int max_parts, int *nparts, int *status)
+static ncs_call *prepared_fp64(const char *kernel, const double *x, int64_t n,
+                               const char *const *params, int max_parts, int *nparts, int *status)
 {
     ncs_call *call;
     CHECK_OK(ncs_call_create(kernel, &call));
@@ -85,8 +85,8 @@ static ncs_call *prepared_fp64(const char *kernel, const double *x, int64_t n, c
 
 /* Runs an FP64 kernel on x (1-D, n values) and copies its output to y. Returns the first
    failing status; *leaked and *leaked_bytes from ncs_call_destroy. */
-static int call_fp64(const char *kernel, const double *x, int64_t n, const char *const *params, int max_parts,
-                     double *y, uint64_t *leaked, uint64_t *leaked_bytes)
+static int call_fp64(const char *kernel, const double *x, int64_t n, const char *const *params,
+                     int max_parts, double *y, uint64_t *leaked, uint64_t *leaked_bytes)
 {
     int nparts = 0, status;
     ncs_call *call = prepared_fp64(kernel, x, n, params, max_parts, &nparts, &status);
@@ -133,7 +133,8 @@ static char temp_root[256];
 static void make_temp_dir(void)
 {
     const char *base = getenv("TMPDIR");
-    snprintf(temp_root, sizeof temp_root, "%s/ncs-test-plugins-XXXXXX", base && *base ? base : "/tmp");
+    snprintf(temp_root, sizeof temp_root, "%s/ncs-test-plugins-XXXXXX",
+             base && *base ? base : "/tmp");
     CHECK(mkdtemp(temp_root) != NULL);
     CHECK(chmod(temp_root, 0700) == 0);
 }
@@ -181,10 +182,12 @@ static void test_load_examples(void)
     }
     CHECK(ncs_kernel_count() == builtin_kernels + 3);
     CHECK(ncs_library_count() == libraries + 3);
-    CHECK_CONTAINS(ncs_kernel_metadata_json("scale"), "\"thread_safe\":true,\"library\":\"smallest\"");
+    CHECK_CONTAINS(ncs_kernel_metadata_json("scale"),
+                   "\"thread_safe\":true,\"library\":\"smallest\"");
     CHECK_CONTAINS(ncs_kernel_metadata_json("scale"),
                    "\"parameters\":[{\"name\":\"alpha\",\"type\":\"double\",\"default\":\"2\"");
-    CHECK_CONTAINS(ncs_kernel_metadata_json("legacy_work"), "\"thread_safe\":false,\"library\":\"legacy\"");
+    CHECK_CONTAINS(ncs_kernel_metadata_json("legacy_work"),
+                   "\"thread_safe\":false,\"library\":\"legacy\"");
     CHECK_CONTAINS(ncs_kernel_metadata_json("legacy_work"),
                    "{\"name\":\"iterations\",\"type\":\"int\",\"default\":\"1000000\"");
     CHECK_CONTAINS(ncs_kernel_metadata_json("legacy_work"),
@@ -254,8 +257,8 @@ static void expect_refused(const char *path, int status, const char *part, int l
     char error[512];
     int got = ncs_plugin_load(path, error, sizeof error);
     if (got != status || strstr(error, part) == NULL) {
-        fprintf(stderr, "%s:%d: loading %s gave %d (%s) \"%s\", expected %d and \"%s\"\n", __FILE__, line, path, got,
-                ncs_status_str(got), error, status, part);
+        fprintf(stderr, "%s:%d: loading %s gave %d (%s) \"%s\", expected %d and \"%s\"\n", __FILE__,
+                line, path, got, ncs_status_str(got), error, status, part);
         exit(1);
     }
     CHECK(ncs_kernel_count() == kernels);
@@ -270,19 +273,24 @@ static void test_refused_plugins(void)
     char path[512];
     snprintf(path, sizeof path, "%s/libwrong_major.so", NCS_TEST_PLUGIN_DIR);
     EXPECT_REFUSED(path, NCS_E_UNSUPPORTED,
-                   "kernel 'test_plugin_good' was built against plugin ABI 2.4, but this host accepts 1.0 to 1.4");
+                   "kernel 'test_plugin_good' was built against plugin ABI 2.4, but this host "
+                   "accepts 1.0 to 1.4");
     CHECK(library_index("wrong_major") < 0);
     snprintf(path, sizeof path, "%s/libnewer_minor.so", NCS_TEST_PLUGIN_DIR);
     EXPECT_REFUSED(path, NCS_E_UNSUPPORTED, "built against plugin ABI 1.99");
     snprintf(path, sizeof path, "%s/libentry_fails.so", NCS_TEST_PLUGIN_DIR);
-    EXPECT_REFUSED(path, NCS_E_UNSUPPORTED, "library 'entry_fails': its entry point returned 7 (unsupported)");
+    EXPECT_REFUSED(path, NCS_E_UNSUPPORTED,
+                   "library 'entry_fails': its entry point returned 7 (unsupported)");
     snprintf(path, sizeof path, "%s/libignores_refusal.so", NCS_TEST_PLUGIN_DIR);
-    EXPECT_REFUSED(path, NCS_E_INVALID_ARGUMENT, "library 'ignores_refusal': kernel name 'matmul' is already taken");
+    EXPECT_REFUSED(path, NCS_E_INVALID_ARGUMENT,
+                   "library 'ignores_refusal': kernel name 'matmul' is already taken");
     snprintf(path, sizeof path, "%s/libno_entry.so", NCS_TEST_PLUGIN_DIR);
-    EXPECT_REFUSED(path, NCS_E_INVALID_ARGUMENT, "does not export the entry point ncs_plugin_register");
+    EXPECT_REFUSED(path, NCS_E_INVALID_ARGUMENT,
+                   "does not export the entry point ncs_plugin_register");
     snprintf(path, sizeof path, "%s/libnot_there.so", NCS_TEST_PLUGIN_DIR);
     EXPECT_REFUSED(path, NCS_E_INVALID_ARGUMENT, "cannot open it: No such file or directory");
-    EXPECT_REFUSED("/nonexistent-ncs-dir/libx.so", NCS_E_INVALID_ARGUMENT, "cannot open its directory");
+    EXPECT_REFUSED("/nonexistent-ncs-dir/libx.so", NCS_E_INVALID_ARGUMENT,
+                   "cannot open its directory");
     EXPECT_REFUSED("", NCS_E_INVALID_ARGUMENT, "plugin path is empty");
     snprintf(path, sizeof path, "%s/", NCS_TEST_PLUGIN_DIR);
     EXPECT_REFUSED(path, NCS_E_INVALID_ARGUMENT, "its file name must be lib<name>.so");
@@ -349,7 +357,8 @@ static void test_file_checks(void)
     EXPECT_REFUSED(path, NCS_E_INVALID_ARGUMENT, "is group- or world-writable (mode 0702)");
     CHECK(chmod(temp_root, 0700) == 0);
     /* Now every check passes, but its kernel "scale" is taken: refused, closed, nothing stays. */
-    EXPECT_REFUSED(path, NCS_E_INVALID_ARGUMENT, "library 'good_copy': kernel name 'scale' is already taken");
+    EXPECT_REFUSED(path, NCS_E_INVALID_ARGUMENT,
+                   "library 'good_copy': kernel name 'scale' is already taken");
     CHECK(library_index("good_copy") < 0);
     CHECK(unlink(path) == 0);
 
@@ -360,7 +369,8 @@ static void test_file_checks(void)
     char cwd[1024];
     CHECK(getcwd(cwd, sizeof cwd) != NULL);
     CHECK(chdir(temp_root) == 0);
-    EXPECT_REFUSED("libbare.so", NCS_E_INVALID_ARGUMENT, "plugin 'libbare.so' refused: it does not export");
+    EXPECT_REFUSED("libbare.so", NCS_E_INVALID_ARGUMENT,
+                   "plugin 'libbare.so' refused: it does not export");
     CHECK(chdir(cwd) == 0);
     CHECK(unlink(path) == 0);
     CHECK(rmdir(temp_root) == 0);
@@ -386,7 +396,8 @@ static void check_legacy(const double *x, const double *y, int64_t n, int64_t it
     for (int64_t i = 0; i < n; i++) {
         double want = legacy_reference(x[i], iterations);
         if (!(y[i] == want || (isnan(want) && isnan(y[i])))) {
-            fprintf(stderr, "legacy_work(%g, %lld) = %.17g, expected %.17g\n", x[i], (long long)iterations, y[i], want);
+            fprintf(stderr, "legacy_work(%g, %lld) = %.17g, expected %.17g\n", x[i],
+                    (long long)iterations, y[i], want);
             exit(1);
         }
     }
@@ -402,11 +413,13 @@ static void test_legacy_results(void)
     for (int release = 0; release < 2; release++) {
         for (size_t it = 0; it < sizeof iterations / sizeof iterations[0]; it++) {
             for (size_t p = 0; p < sizeof part_limits / sizeof part_limits[0]; p++) {
-                const char *params[] = {"iterations", iterations[it], "release_lock", release ? "true" : "false", NULL};
+                const char *params[] = {"iterations", iterations[it], "release_lock",
+                                        release ? "true" : "false", NULL};
                 uint64_t before[NCS_LOCK_STAT_COUNT], after[NCS_LOCK_STAT_COUNT];
                 lock_stats("legacy", before);
                 int nparts = 0, status;
-                ncs_call *call = prepared_fp64("legacy_work", x, n, params, part_limits[p], &nparts, &status);
+                ncs_call *call = prepared_fp64("legacy_work", x, n, params, part_limits[p], &nparts,
+                                               &status);
                 CHECK_OK(status);
                 CHECK(nparts == (part_limits[p] < n ? part_limits[p] : n));
                 CHECK_OK(run_parts_and_finish(call, nparts));
@@ -434,7 +447,8 @@ static void test_legacy_results(void)
     int nparts, status;
     ncs_call *call = prepared_fp64("legacy_work", x, n, negative, 1, &nparts, &status);
     CHECK_STATUS(status, NCS_E_INVALID_ARGUMENT);
-    CHECK_CONTAINS(ncs_call_error(call), "parameter 'iterations' is -1: expected 0 to 1000000000000");
+    CHECK_CONTAINS(ncs_call_error(call),
+                   "parameter 'iterations' is -1: expected 0 to 1000000000000");
     ncs_call_destroy(call, NULL, NULL);
     /* Cancellation: before the part, and while it runs (10^12 steps would take hours). */
     const char *forever[] = {"iterations", "1000000000000", "release_lock", "true", NULL};
@@ -562,7 +576,8 @@ static void test_legacy_two_threads(void)
 {
     const double x[1] = {0.7};
     for (int release = 0; release < 2; release++) {
-        const char *params[] = {"iterations", "2000000", "release_lock", release ? "true" : "false", NULL};
+        const char *params[] = {"iterations", "2000000", "release_lock", release ? "true" : "false",
+                                NULL};
         ncs_call *calls[2];
         part_thread threads[2];
         pthread_t ids[2];
@@ -593,14 +608,18 @@ static void test_legacy_two_threads(void)
             CHECK_OK(ncs_buffer_release(out));
             ncs_call_destroy(calls[i], NULL, NULL);
         }
-        uint64_t acquisitions = after[NCS_LOCK_STAT_ACQUISITIONS] - before[NCS_LOCK_STAT_ACQUISITIONS];
+        uint64_t acquisitions = after[NCS_LOCK_STAT_ACQUISITIONS] -
+                                before[NCS_LOCK_STAT_ACQUISITIONS];
         double held = 1e-9 * (double)(after[NCS_LOCK_STAT_HELD_NS] - before[NCS_LOCK_STAT_HELD_NS]);
-        double waited = 1e-9 * (double)(after[NCS_LOCK_STAT_WAIT_NS] - before[NCS_LOCK_STAT_WAIT_NS]);
+        double waited = 1e-9 *
+                        (double)(after[NCS_LOCK_STAT_WAIT_NS] - before[NCS_LOCK_STAT_WAIT_NS]);
         CHECK(acquisitions == (release ? 4u : 2u));
         CHECK(held <= wall); /* one holder at a time */
-        printf("  legacy_work x2 on 2 threads, release_lock=%s: wall %.1f ms, lock held %.1f ms (%.0f%%), "
+        printf("  legacy_work x2 on 2 threads, release_lock=%s: wall %.1f ms, lock held %.1f ms "
+               "(%.0f%%), "
                "waited %.1f ms\n",
-               release ? "true " : "false", 1e3 * wall, 1e3 * held, 100 * held / wall, 1e3 * waited);
+               release ? "true " : "false", 1e3 * wall, 1e3 * held, 100 * held / wall,
+               1e3 * waited);
     }
 }
 
@@ -608,12 +627,12 @@ static void test_legacy_two_threads(void)
 
 static atomic_int unexpected; /* outcomes inside test kernels that were not what the test wants */
 
-#define EXPECT(cond)                                                                    \
-    do {                                                                                \
-        if (!(cond)) {                                                                  \
+#define EXPECT(cond)                                                                         \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
             fprintf(stderr, "%s:%d: in a kernel: expected %s\n", __FILE__, __LINE__, #cond); \
-            atomic_fetch_add(&unexpected, 1);                                           \
-        }                                                                               \
+            atomic_fetch_add(&unexpected, 1);                                                \
+        }                                                                                    \
     } while (0)
 
 static const ncs_tensor_desc any_fp64[] = {
@@ -623,7 +642,10 @@ static const ncs_tensor_desc one_int64[] = {
     {.name = "y", .doc = "", .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_INT64), .rank = 1, .dims = {1}},
 };
 static const ncs_param_desc abuse_params[] = {
-    {.name = "mode", .type = NCS_PARAM_STRING, .default_value = "check", .doc = "check, fail or leave_released"},
+    {.name = "mode",
+     .type = NCS_PARAM_STRING,
+     .default_value = "check",
+     .doc = "check, fail or leave_released"},
 };
 static const ncs_param_desc meet_params[] = {
     {.name = "release", .type = NCS_PARAM_BOOL, .default_value = "false", .doc = ""},
@@ -759,16 +781,35 @@ static int free_run(ncs_ctx *ctx, int part, int nparts)
 }
 
 static const ncs_kernel_desc locktest_kernels[] = {
-    {.struct_size = sizeof(ncs_kernel_desc), .name = "lock_abuse", .doc = "host API while released",
-     .n_inputs = 1, .inputs = any_fp64, .n_outputs = 1, .outputs = one_int64, .n_params = 1,
-     .params = abuse_params, .prepare = abuse_prepare, .run = abuse_run},
-    {.struct_size = sizeof(ncs_kernel_desc), .name = "lock_meet", .doc = "two parts", .n_outputs = 1,
-     .outputs = one_int64, .n_params = 1, .params = meet_params, .prepare = two_parts_prepare, .run = meet_run},
+    {.struct_size = sizeof(ncs_kernel_desc),
+     .name = "lock_abuse",
+     .doc = "host API while released",
+     .n_inputs = 1,
+     .inputs = any_fp64,
+     .n_outputs = 1,
+     .outputs = one_int64,
+     .n_params = 1,
+     .params = abuse_params,
+     .prepare = abuse_prepare,
+     .run = abuse_run},
+    {.struct_size = sizeof(ncs_kernel_desc),
+     .name = "lock_meet",
+     .doc = "two parts",
+     .n_outputs = 1,
+     .outputs = one_int64,
+     .n_params = 1,
+     .params = meet_params,
+     .prepare = two_parts_prepare,
+     .run = meet_run},
 };
-static const ncs_kernel_desc lockfree_kernel = {
-    .struct_size = sizeof(ncs_kernel_desc), .name = "free_macros", .doc = "macros in a thread-safe kernel",
-    .flags = NCS_KERNEL_THREAD_SAFE, .n_outputs = 1, .outputs = one_int64, .prepare = two_parts_prepare,
-    .run = free_run};
+static const ncs_kernel_desc lockfree_kernel = {.struct_size = sizeof(ncs_kernel_desc),
+                                                .name = "free_macros",
+                                                .doc = "macros in a thread-safe kernel",
+                                                .flags = NCS_KERNEL_THREAD_SAFE,
+                                                .n_outputs = 1,
+                                                .outputs = one_int64,
+                                                .prepare = two_parts_prepare,
+                                                .run = free_run};
 
 static int register_locktest(ncs_registrar *registrar)
 {
@@ -796,7 +837,8 @@ static int abuse_call(const char *mode, char *error, size_t error_size, int *sna
     if (snapshot_checked != NULL) {
         char json[4096];
         CHECK_OK(ncs_buffer_snapshot(json, sizeof json, NULL));
-        CHECK_CONTAINS(json, "{\"owner\":\"kernel:lock_abuse/workspace\",\"count\":1,\"bytes\":64}");
+        CHECK_CONTAINS(json,
+                       "{\"owner\":\"kernel:lock_abuse/workspace\",\"count\":1,\"bytes\":64}");
         CHECK_CONTAINS(json, "{\"owner\":\"kernel:lock_abuse/output\",\"count\":1,\"bytes\":8}");
         *snapshot_checked = 1;
     }
@@ -824,7 +866,9 @@ static void test_host_api_while_released(void)
 
     /* The refusal's message, when the kernel passes the status on. */
     CHECK_STATUS(abuse_call("fail", error, sizeof error, NULL), NCS_E_INTERNAL);
-    CHECK_CONTAINS(error, "kernel 'lock_abuse' called alloc: host API called while the library lock is released");
+    CHECK_CONTAINS(
+        error,
+        "kernel 'lock_abuse' called alloc: host API called while the library lock is released");
     CHECK(atomic_load(&unexpected) == 0);
 
     /* A part that returns with the lock released does not leave it held, nor released twice. */
@@ -854,7 +898,8 @@ static void two_part_round(const char *kernel, const char *release)
     atomic_int go;
     atomic_init(&go, 0);
     atomic_store(&meet_arrived, 0);
-    part_thread threads[2] = {{.call = call, .part = 0, .go = &go}, {.call = call, .part = 1, .go = &go}};
+    part_thread threads[2] = {{.call = call, .part = 0, .go = &go},
+                              {.call = call, .part = 1, .go = &go}};
     pthread_t ids[2];
     for (int i = 0; i < 2; i++)
         CHECK(pthread_create(&ids[i], NULL, run_part_thread, &threads[i]) == 0);
@@ -1064,7 +1109,8 @@ static void test_snapshot_concurrent(void)
     ncs_handle shared0, shared1;
     CHECK_OK(ncs_buffer_alloc(8, &shared0));
     CHECK_OK(ncs_buffer_alloc(8, &shared1));
-    churn churns[2] = {{.id = 0, .stop = &stop, .shared = shared1}, {.id = 1, .stop = &stop, .shared = shared0}};
+    churn churns[2] = {{.id = 0, .stop = &stop, .shared = shared1},
+                       {.id = 1, .stop = &stop, .shared = shared0}};
     pthread_t ids[2];
     for (int i = 0; i < 2; i++)
         CHECK(pthread_create(&ids[i], NULL, churn_thread, &churns[i]) == 0);

@@ -76,7 +76,8 @@ static void test_register_wrap_release_unregister(void)
     unsigned char *client = create_object(key_a, OBJECT_BYTES);
     for (size_t i = 0; i < OBJECT_BYTES; i++)
         client[i] = (unsigned char)(i * 7);
-    uint64_t regions = stat_value(NCS_STAT_REGIONS_MAPPED), mapped = stat_value(NCS_STAT_MAPPED_BYTES);
+    uint64_t regions = stat_value(NCS_STAT_REGIONS_MAPPED),
+             mapped = stat_value(NCS_STAT_MAPPED_BYTES);
     uint64_t allocations = stat_value(NCS_STAT_ALLOCATIONS), frees = stat_value(NCS_STAT_FREES);
     char error[256] = "x", expected_status[256];
     /* Offset 5000: the mapping starts at the page holding it (4096 on 4 KiB pages). */
@@ -98,7 +99,8 @@ static void test_register_wrap_release_unregister(void)
     CHECK(size == 800);
     unsigned char *bytes = (unsigned char *)(uintptr_t)addr;
     CHECK(memcmp(bytes, client + 5100, 800) == 0);
-    bytes[0] ^= 0xff; /* zero copy: the client sees the buffer's writes, and the buffer the client's */
+    bytes[0] ^=
+        0xff; /* zero copy: the client sees the buffer's writes, and the buffer the client's */
     CHECK(client[5100] == (unsigned char)(5100 * 7 ^ 0xff));
     client[5101] = 42;
     CHECK(bytes[1] == 42);
@@ -115,7 +117,8 @@ static void test_register_wrap_release_unregister(void)
     CHECK_STATUS(ncs_region_status(NULL, NULL, 0, &needed), NCS_E_INVALID_ARGUMENT);
     CHECK_OK(ncs_region_status("a", status, needed, NULL));
     snprintf(expected_status, sizeof expected_status,
-             "[{\"name\":\"a\",\"key\":\"%s\",\"offset\":5000,\"byte_size\":10000,\"buffers\":1}]", key_a);
+             "[{\"name\":\"a\",\"key\":\"%s\",\"offset\":5000,\"byte_size\":10000,\"buffers\":1}]",
+             key_a);
     CHECK(strcmp(status, expected_status) == 0);
     CHECK(needed == strlen(status) + 1);
     CHECK_STATUS(ncs_region_status("zz", status, sizeof status, NULL), NCS_E_NOT_FOUND);
@@ -151,7 +154,8 @@ static void test_register_wrap_release_unregister(void)
     CHECK(stat_value(NCS_STAT_MAPPED_BYTES) == mapped);
     CHECK(stat_value(NCS_STAT_FREES) == frees + 1);
     CHECK(mappings_of(key_a) == 1);
-    uint64_t double_releases = stat_value(NCS_STAT_DOUBLE_RELEASES), stale = stat_value(NCS_STAT_STALE_HANDLE_USES);
+    uint64_t double_releases = stat_value(NCS_STAT_DOUBLE_RELEASES),
+             stale = stat_value(NCS_STAT_STALE_HANDLE_USES);
     CHECK_STATUS(ncs_buffer_release(h), NCS_E_DOUBLE_RELEASE);
     CHECK_STATUS(ncs_buffer_retain(h), NCS_E_STALE_HANDLE);
     CHECK_STATUS(ncs_buffer_data(h, &addr, &size), NCS_E_STALE_HANDLE);
@@ -163,14 +167,15 @@ static void test_register_wrap_release_unregister(void)
     h = wrap("a", 0, OBJECT_BYTES);
     CHECK_OK(ncs_buffer_release(h));
     CHECK(mappings_of(key_a) == 2);
-    CHECK_OK(ncs_region_register("b", key_a, 0, 64, error, sizeof error)); /* one object, two names */
+    CHECK_OK(
+        ncs_region_register("b", key_a, 0, 64, error, sizeof error)); /* one object, two names */
     CHECK_OK(ncs_region_status(NULL, status, sizeof status, NULL));
     snprintf(expected_status, sizeof expected_status,
              "[{\"name\":\"b\",\"key\":\"%s\",\"offset\":0,\"byte_size\":64,\"buffers\":0},"
              "{\"name\":\"a\",\"key\":\"%s\",\"offset\":0,\"byte_size\":%u,\"buffers\":0}]",
              key_a, key_a, OBJECT_BYTES);
     CHECK(strcmp(status, expected_status) == 0);
-    CHECK_OK(ncs_region_unregister(NULL));                                  /* all of them */
+    CHECK_OK(ncs_region_unregister(NULL)); /* all of them */
     CHECK_OK(ncs_region_status(NULL, status, sizeof status, NULL));
     CHECK(strcmp(status, "[]") == 0);
     CHECK(mappings_of(key_a) == 1);
@@ -189,37 +194,52 @@ static void test_register_refusals(void)
     uint64_t regions = stat_value(NCS_STAT_REGIONS_MAPPED);
 
     CHECK_STATUS(ncs_region_register("", key_a, 0, 1, error, sizeof error), NCS_E_INVALID_ARGUMENT);
-    CHECK_STATUS(ncs_region_register(long_name, key_a, 0, 1, error, sizeof error), NCS_E_INVALID_ARGUMENT);
-    CHECK_STATUS(ncs_region_register("a\n", key_a, 0, 1, error, sizeof error), NCS_E_INVALID_ARGUMENT);
-    CHECK_STATUS(ncs_region_register(NULL, key_a, 0, 1, error, sizeof error), NCS_E_INVALID_ARGUMENT);
-    CHECK_STATUS(ncs_region_register("a", "no-slash", 0, 1, error, sizeof error), NCS_E_INVALID_ARGUMENT);
-    CHECK_STATUS(ncs_region_register("a", "/a/b", 0, 1, error, sizeof error), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_region_register(long_name, key_a, 0, 1, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_region_register("a\n", key_a, 0, 1, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_region_register(NULL, key_a, 0, 1, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_region_register("a", "no-slash", 0, 1, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_region_register("a", "/a/b", 0, 1, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK_STATUS(ncs_region_register("a", "/", 0, 1, error, sizeof error), NCS_E_INVALID_ARGUMENT);
     CHECK_STATUS(ncs_region_register("a", "/ncs-test-no-such-object", 0, 1, error, sizeof error),
                  NCS_E_NOT_FOUND);
     CHECK_CONTAINS(error, "cannot open shared-memory object");
-    CHECK_STATUS(ncs_region_register("a", key_a, 0, 0, error, sizeof error), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_region_register("a", key_a, 0, 0, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(error, "byte_size must be at least 1");
-    CHECK_STATUS(ncs_region_register("a", key_a, UINT64_MAX, 2, error, sizeof error), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_region_register("a", key_a, UINT64_MAX, 2, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(error, "overflows");
-    CHECK_STATUS(ncs_region_register("a", key_a, 4096, 4097, error, sizeof error), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_region_register("a", key_a, 4096, 4097, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(error, "passes the end of");
-    CHECK_STATUS(ncs_region_register("a", key_a, 8192, 1, error, sizeof error), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_region_register("a", key_a, 8192, 1, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK(stat_value(NCS_STAT_REGIONS_MAPPED) == regions); /* nothing mapped by a refusal */
 
     /* The whole object, and a name registered twice. */
     CHECK_OK(ncs_region_register("a", key_a, 0, 8192, error, sizeof error));
-    CHECK_STATUS(ncs_region_register("a", key_a, 0, 8, error, sizeof error), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_region_register("a", key_a, 0, 8, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(error, "registered already");
 
     /* Tensor ranges against the region. */
     ncs_handle h = 7;
-    CHECK_STATUS(ncs_buffer_wrap_region("a", 8000, 193, &h, error, sizeof error), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_buffer_wrap_region("a", 8000, 193, &h, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(error, "passes the end of region 'a'");
-    CHECK_STATUS(ncs_buffer_wrap_region("a", UINT64_MAX, 2, &h, error, sizeof error), NCS_E_INVALID_ARGUMENT);
-    CHECK_STATUS(ncs_buffer_wrap_region("a", 8193, 0, &h, error, sizeof error), NCS_E_INVALID_ARGUMENT);
-    CHECK_STATUS(ncs_buffer_wrap_region(NULL, 0, 1, &h, error, sizeof error), NCS_E_INVALID_ARGUMENT);
-    CHECK_STATUS(ncs_buffer_wrap_region("a", 0, 1, NULL, error, sizeof error), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_buffer_wrap_region("a", UINT64_MAX, 2, &h, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_buffer_wrap_region("a", 8193, 0, &h, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_buffer_wrap_region(NULL, 0, 1, &h, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_buffer_wrap_region("a", 0, 1, NULL, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK(h == 7);
     ncs_handle edge = wrap("a", 8000, 192); /* ends exactly at the region's end */
     ncs_handle empty = wrap("a", 8192, 0);
@@ -241,7 +261,8 @@ static void test_register_refusals(void)
     CHECK_OK(ncs_region_unregister("b"));
     ncs_set_region_limits(0, stat_value(NCS_STAT_MAPPED_BYTES) + 4096);
     CHECK_OK(ncs_region_register("a", key_a, 0, 4096, error, sizeof error));
-    CHECK_STATUS(ncs_region_register("b", key_a, 4095, 2, error, sizeof error), NCS_E_OUT_OF_MEMORY);
+    CHECK_STATUS(ncs_region_register("b", key_a, 4095, 2, error, sizeof error),
+                 NCS_E_OUT_OF_MEMORY);
     CHECK_CONTAINS(error, "mapped bytes");
     ncs_set_region_limits(0, 0);
     CHECK_OK(ncs_region_register("b", key_a, 4095, 2, error, sizeof error));
@@ -332,8 +353,8 @@ static void test_kernels_read_a_region(void)
     CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, shape, in));
     char snapshot[4096], expected_owner[96];
     CHECK_OK(ncs_buffer_snapshot(snapshot, sizeof snapshot, NULL));
-    snprintf(expected_owner, sizeof expected_owner, "{\"owner\":\"kernel:sort/input\",\"count\":1,\"bytes\":%zu}",
-             bytes);
+    snprintf(expected_owner, sizeof expected_owner,
+             "{\"owner\":\"kernel:sort/input\",\"count\":1,\"bytes\":%zu}", bytes);
     CHECK_CONTAINS(snapshot, expected_owner);
     CHECK_OK(run_call(call, 0, &y, message, sizeof message));
     double *expected = malloc(bytes);
@@ -451,7 +472,8 @@ static void test_a_client_writing_during_calls(void)
         CHECK_OK(ncs_call_set_input(call, 0, NCS_DTYPE_FP64, 1, n, in));
         CHECK_OK(ncs_buffer_release(in));
         CHECK_OK(run_call(call, 0, &y, message, sizeof message));
-        const uint64_t *keys = buffer_memory(y); /* ascending, NaNs last: check the non-NaN prefix */
+        const uint64_t *keys = buffer_memory(
+            y); /* ascending, NaNs last: check the non-NaN prefix */
         for (int i = 1; i < N && ((const double *)keys)[i] == ((const double *)keys)[i]; i++)
             CHECK(((const double *)keys)[i - 1] <= ((const double *)keys)[i]);
         CHECK_OK(ncs_buffer_release(y));
@@ -485,7 +507,8 @@ static void test_a_shrunk_object_is_refused(void)
     CHECK(fd >= 0);
     CHECK(ftruncate(fd, 4096) == 0);
     ncs_handle h = 0;
-    CHECK_STATUS(ncs_buffer_wrap_region("shrinks", 0, 8, &h, error, sizeof error), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_buffer_wrap_region("shrinks", 0, 8, &h, error, sizeof error),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(error, "shrank to 4096 bytes");
     CHECK(h == 0);
     CHECK(*(volatile unsigned char *)buffer_memory(before) == 0); /* still inside the object */

@@ -72,9 +72,10 @@ static void ref_sha256(const unsigned char *m, size_t len, unsigned char out[32]
         memcpy(v, h, sizeof v);
         for (int t = 0; t < 64; t++) {
             uint32_t e = v[4], a = v[0];
-            uint32_t t1 = v[7] + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & v[5]) ^ (~e & v[6])) +
-                          ref_k[t] + w[t];
-            uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]));
+            uint32_t t1 = v[7] + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) +
+                          ((e & v[5]) ^ (~e & v[6])) + ref_k[t] + w[t];
+            uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) +
+                          ((a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]));
             memmove(v + 1, v, 7 * sizeof v[0]);
             v[4] += t1;
             v[0] = t1 + t2;
@@ -90,8 +91,8 @@ static void ref_sha256(const unsigned char *m, size_t len, unsigned char out[32]
 /* ---- helpers --------------------------------------------------------------------------- */
 
 /* Serialized BYTES tensor of n messages (lengths[i] bytes at messages[i]); *nbytes its size. */
-static unsigned char *serialize(const unsigned char *const *messages, const size_t *lengths, int64_t n,
-                                size_t *nbytes)
+static unsigned char *serialize(const unsigned char *const *messages, const size_t *lengths,
+                                int64_t n, size_t *nbytes)
 {
     size_t total = 0;
     for (int64_t i = 0; i < n; i++)
@@ -128,8 +129,8 @@ static unsigned char *pattern(size_t length)
  * size, the progress and that nothing leaked. Returns the n * 32 digest bytes (malloc'd) and
  * the part count in *nparts.
  */
-static unsigned char *run_sha256(const unsigned char *serialized, size_t nbytes, int64_t n, int max_parts,
-                                 int threaded, int *nparts)
+static unsigned char *run_sha256(const unsigned char *serialized, size_t nbytes, int64_t n,
+                                 int max_parts, int threaded, int *nparts)
 {
     ncs_handle x = buffer_from(serialized, nbytes);
     ncs_call *call;
@@ -145,7 +146,8 @@ static unsigned char *run_sha256(const unsigned char *serialized, size_t nbytes,
     CHECK(dtype == NCS_DTYPE_UINT8 && rank == 2 && dims[0] == n && dims[1] == 32);
     CHECK_OK(ncs_call_output_nbytes(call, 0, &out_bytes));
     CHECK(out_bytes == (uint64_t)n * 32);
-    CHECK_OK(threaded ? run_parts_concurrently(call, *nparts) : run_parts_and_finish(call, *nparts));
+    CHECK_OK(threaded ? run_parts_concurrently(call, *nparts)
+                      : run_parts_and_finish(call, *nparts));
     CHECK(ncs_call_progress(call) == nbytes);
     ncs_handle y;
     CHECK_OK(ncs_call_take_output(call, 0, &y));
@@ -166,15 +168,15 @@ static void hex(const unsigned char *digest, char out[65])
         snprintf(out + 2 * i, 3, "%02x", digest[i]);
 }
 
-#define CHECK_DIGEST(digest, want_hex)                                                          \
-    do {                                                                                        \
-        char got_[65];                                                                          \
-        hex((digest), got_);                                                                    \
-        if (strcmp(got_, (want_hex)) != 0) {                                                    \
-            fprintf(stderr, "%s:%d: digest %s, expected %s (%s path)\n", __FILE__, __LINE__,   \
-                    got_, (want_hex), ncs_cpu_has(NCS_CPU_SHA_NI) ? "SHA-NI" : "portable");       \
-            exit(1);                                                                            \
-        }                                                                                       \
+#define CHECK_DIGEST(digest, want_hex)                                                             \
+    do {                                                                                           \
+        char got_[65];                                                                             \
+        hex((digest), got_);                                                                       \
+        if (strcmp(got_, (want_hex)) != 0) {                                                       \
+            fprintf(stderr, "%s:%d: digest %s, expected %s (%s path)\n", __FILE__, __LINE__, got_, \
+                    (want_hex), ncs_cpu_has(NCS_CPU_SHA_NI) ? "SHA-NI" : "portable");              \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* Runs `body` once per compression function this CPU has: SHA-NI (if any), then portable. */
@@ -199,7 +201,8 @@ static void nist_vectors(void)
         "abc",
         "",
         "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-        "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrs"
+        "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlm"
+        "nopqrs"
         "mnopqrstnopqrstu",
     };
     static const char *want[5] = {
@@ -359,7 +362,7 @@ static void many_messages(void)
     }
     size_t nbytes;
     unsigned char *serialized = serialize(messages, lengths, N, &nbytes);
-    unsigned char (*want)[32] = malloc((size_t)N * 32);
+    unsigned char(*want)[32] = malloc((size_t)N * 32);
     CHECK(want != NULL);
     for (int i = 0; i < N; i++)
         ref_sha256(messages[i], lengths[i], want[i]);
@@ -455,7 +458,8 @@ static void test_empty(void)
     const unsigned char zeros[12] = {0};
     d = run_sha256(zeros, sizeof zeros, 3, 4, 0, &nparts);
     for (int i = 0; i < 3; i++)
-        CHECK_DIGEST(d + 32 * i, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        CHECK_DIGEST(d + 32 * i,
+                     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     free(d);
 }
 
@@ -473,15 +477,18 @@ static void test_refused_inputs(void)
     CHECK_CONTAINS(ncs_call_error(call), "element 1");
     /* Fewer elements than the shape says. */
     int64_t three = 3;
-    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_BYTES, 1, &three, h), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_BYTES, 1, &three, h),
+                 NCS_E_INVALID_ARGUMENT);
     /* UINT8 is not BYTES; rank 2 is not a vector. */
     int64_t twelve = 12;
-    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_UINT8, 1, &twelve, h), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_UINT8, 1, &twelve, h),
+                 NCS_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(ncs_call_error(call), "input 'data'");
     const unsigned char good[] = {1, 0, 0, 0, 'x', 0, 0, 0, 0};
     ncs_handle g = buffer_from(good, sizeof good);
     int64_t matrix[2] = {1, 2};
-    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_BYTES, 2, matrix, g), NCS_E_INVALID_ARGUMENT);
+    CHECK_STATUS(ncs_call_set_input(call, 0, NCS_DTYPE_BYTES, 2, matrix, g),
+                 NCS_E_INVALID_ARGUMENT);
     /* Unset input: prepare refuses. */
     int nparts;
     CHECK_STATUS(ncs_call_prepare(call, 1, &nparts), NCS_E_INVALID_ARGUMENT);
@@ -562,7 +569,8 @@ static void test_cancellation(void)
 int main(void)
 {
     ref_init();
-    printf("SHA-NI %s\n", ncs_cpu_has(NCS_CPU_SHA_NI) ? "available: both paths tested" : "not available");
+    printf("SHA-NI %s\n",
+           ncs_cpu_has(NCS_CPU_SHA_NI) ? "available: both paths tested" : "not available");
     RUN_TEST(test_nist_vectors);
     RUN_TEST(test_every_length);
     RUN_TEST(test_hashlib_vectors);

@@ -66,7 +66,8 @@ static uint64_t *nan_bits(const void *data, int dtype, int64_t n, int64_t *count
         if (!is_nan_at(data, dtype, i))
             continue;
         uint64_t b = 0;
-        memcpy(&b, (const unsigned char *)data + i * (int64_t)ncs_dtype_size(dtype), ncs_dtype_size(dtype));
+        memcpy(&b, (const unsigned char *)data + i * (int64_t)ncs_dtype_size(dtype),
+               ncs_dtype_size(dtype));
         bits[(*count)++] = b;
     }
     for (int64_t i = 1; i < *count; i++) { /* insertion sort: few NaNs */
@@ -103,7 +104,8 @@ static int check_sort_on(const void *data, int dtype, int64_t n, int descending,
     int nparts;
     CHECK_OK(ncs_call_prepare(call, max_parts, &nparts));
     CHECK(nparts >= 1 && nparts <= max_parts);
-    CHECK_OK(concurrent ? run_parts_concurrently(call, nparts) : run_parts_and_finish(call, nparts));
+    CHECK_OK(concurrent ? run_parts_concurrently(call, nparts)
+                        : run_parts_and_finish(call, nparts));
     CHECK(ncs_call_progress(call) == (uint64_t)n);
     ncs_handle out;
     CHECK_OK(ncs_call_take_output(call, 0, &out));
@@ -113,15 +115,16 @@ static int check_sort_on(const void *data, int dtype, int64_t n, int descending,
     CHECK(want != NULL);
     memcpy(want, data, (size_t)n * size);
     descending_order = descending > 0;
-    int (*cmp)(const void *, const void *) = dtype == NCS_DTYPE_FP64  ? cmp_f64
-                                             : dtype == NCS_DTYPE_FP32 ? cmp_f32
+    int (*cmp)(const void *, const void *) = dtype == NCS_DTYPE_FP64    ? cmp_f64
+                                             : dtype == NCS_DTYPE_FP32  ? cmp_f32
                                              : dtype == NCS_DTYPE_INT64 ? cmp_i64
                                                                         : cmp_i32;
     qsort(want, (size_t)n, size, cmp);
     const unsigned char *got = n ? buffer_memory(out) : NULL;
     for (int64_t i = 0; i < n; i++) {
-        int same = is_nan_at(want, dtype, i) ? is_nan_at(got, dtype, i)
-                                             : memcmp(got + i * size, (unsigned char *)want + i * size, size) == 0;
+        int same = is_nan_at(want, dtype, i)
+                       ? is_nan_at(got, dtype, i)
+                       : memcmp(got + i * size, (unsigned char *)want + i * size, size) == 0;
         if (!same) {
             fprintf(stderr, "sort %s n=%lld descending=%d parts=%d: wrong element at %lld\n",
                     ncs_dtype_name(dtype), (long long)n, descending, nparts, (long long)i);
@@ -130,7 +133,8 @@ static int check_sort_on(const void *data, int dtype, int64_t n, int descending,
     }
     /* NaNs come last, with their exact bits (sign and payload). */
     int64_t nans_in, nans_out;
-    uint64_t *bits_in = nan_bits(data, dtype, n, &nans_in), *bits_out = nan_bits(got, dtype, n, &nans_out);
+    uint64_t *bits_in = nan_bits(data, dtype, n, &nans_in),
+             *bits_out = nan_bits(got, dtype, n, &nans_out);
     CHECK(nans_in == nans_out && memcmp(bits_in, bits_out, (size_t)nans_in * sizeof *bits_in) == 0);
     for (int64_t i = n - nans_in; i < n; i++)
         CHECK(is_nan_at(got, dtype, i));
@@ -148,8 +152,8 @@ static void *make_values(int dtype, int64_t n, uint64_t seed)
     void *data = malloc((size_t)n * ncs_dtype_size(dtype) + 1);
     CHECK(data != NULL);
     double nan_neg = -NAN;
-    const double specials[] = {NAN, nan_neg, -0.0, 0.0, INFINITY, -INFINITY, 4.9e-324, -4.9e-324,
-                               1.0, -1.0, 1e308, -1e308};
+    const double specials[] = {NAN,      nan_neg,   -0.0, 0.0,  INFINITY, -INFINITY,
+                               4.9e-324, -4.9e-324, 1.0,  -1.0, 1e308,    -1e308};
     for (int64_t i = 0; i < n; i++) {
         double u = test_random(&seed);
         int kind = (int)(test_random(&seed) * 8);
@@ -160,12 +164,12 @@ static void *make_values(int dtype, int64_t n, uint64_t seed)
         case NCS_DTYPE_FP64: ((double *)data)[i] = v; break;
         case NCS_DTYPE_FP32: ((float *)data)[i] = (float)v; break;
         case NCS_DTYPE_INT64:
-            ((int64_t *)data)[i] = kind == 0 ? (u < 0.5 ? INT64_MIN : INT64_MAX)
+            ((int64_t *)data)[i] = kind == 0   ? (u < 0.5 ? INT64_MIN : INT64_MAX)
                                    : kind <= 2 ? (int64_t)v
                                                : (int64_t)((u - 0.5) * 9e18);
             break;
         default:
-            ((int32_t *)data)[i] = kind == 0 ? (u < 0.5 ? INT32_MIN : INT32_MAX)
+            ((int32_t *)data)[i] = kind == 0   ? (u < 0.5 ? INT32_MIN : INT32_MAX)
                                    : kind <= 2 ? (int32_t)v
                                                : (int32_t)((u - 0.5) * 4e9);
         }
@@ -190,7 +194,8 @@ static void test_small_sizes(void)
 
 static void test_special_values(void)
 {
-    double x[] = {0.0, -0.0, NAN, 1.0, -INFINITY, -0.0, INFINITY, -NAN, 0.0, -1.0, 4.9e-324, -4.9e-324};
+    double x[] = {0.0,      -0.0, NAN, 1.0,  -INFINITY, -0.0,
+                  INFINITY, -NAN, 0.0, -1.0, 4.9e-324,  -4.9e-324};
     int64_t n = sizeof x / sizeof x[0];
     check_sort(x, NCS_DTYPE_FP64, n, 0, 1);
     check_sort(x, NCS_DTYPE_FP64, n, 1, 1);
@@ -259,7 +264,8 @@ static void test_nan_payloads(void)
             uint64_t b = UINT64_C(0x7ff0000000000000) | (payload ? payload : 1) |
                          (u < 0.025 ? UINT64_C(0x8000000000000000) : 0);
             memcpy(&d[i], &b, sizeof b);
-            uint32_t b32 = UINT32_C(0x7f800000) | ((uint32_t)(payload >> 29) ? (uint32_t)(payload >> 29) : 1) |
+            uint32_t b32 = UINT32_C(0x7f800000) |
+                           ((uint32_t)(payload >> 29) ? (uint32_t)(payload >> 29) : 1) |
                            (u < 0.025 ? UINT32_C(0x80000000) : 0);
             memcpy(&f[i], &b32, sizeof b32);
         } else {
@@ -295,16 +301,17 @@ static void test_clustered(void)
                 int64_t wide = (int64_t)((w - 0.5) * 2e9);
                 switch (dtype) {
                 case NCS_DTYPE_FP64:
-                    ((double *)data)[i] = u < 0.85 ? nextafter(1.0, 2.0) + (double)step * 0x1p-52 : (w - 0.5) * 1e12;
+                    ((double *)data)[i] = u < 0.85 ? nextafter(1.0, 2.0) + (double)step * 0x1p-52
+                                                   : (w - 0.5) * 1e12;
                     break;
                 case NCS_DTYPE_FP32:
-                    ((float *)data)[i] = u < 0.85 ? 1.0f + (float)step * 0x1p-23f : (float)((w - 0.5) * 1e12);
+                    ((float *)data)[i] = u < 0.85 ? 1.0f + (float)step * 0x1p-23f
+                                                  : (float)((w - 0.5) * 1e12);
                     break;
                 case NCS_DTYPE_INT64:
                     ((int64_t *)data)[i] = u < 0.85 ? 5000 + step : wide * 1000000;
                     break;
-                default:
-                    ((int32_t *)data)[i] = u < 0.85 ? (int32_t)(5000 + step) : (int32_t)wide;
+                default: ((int32_t *)data)[i] = u < 0.85 ? (int32_t)(5000 + step) : (int32_t)wide;
                 }
             }
             for (int descending = 0; descending <= 1; descending++) {
@@ -325,7 +332,8 @@ static void test_prime_sizes(void)
         for (int s = 0; s < 4; s++) {
             void *data = make_values(dtypes[d], sizes[s], 7 + (uint64_t)(s + 4 * d));
             int64_t expect = sizes[s] / 65536;
-            CHECK(check_sort_on(data, dtypes[d], sizes[s], s % 2, 2, 1) == (expect < 2 ? expect : 2));
+            CHECK(check_sort_on(data, dtypes[d], sizes[s], s % 2, 2, 1) ==
+                  (expect < 2 ? expect : 2));
             CHECK(check_sort_on(data, dtypes[d], sizes[s], 1 - s % 2, 4, 1) == (int)expect);
             free(data);
         }

@@ -26,7 +26,8 @@ static int listener(int family)
     int fd = socket(family, SOCK_STREAM, 0);
     CHECK(fd >= 0);
     if (family == AF_INET) {
-        struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct sockaddr_in address = {.sin_family = AF_INET,
+                                      .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         CHECK(bind(fd, (struct sockaddr *)&address, sizeof address) == 0);
     } else {
         int off = 0;
@@ -41,7 +42,8 @@ static int listener(int family)
 static int connect_v4(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in address = {.sin_family = AF_INET,
+                                  .sin_port = htons((uint16_t)port),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHECK(connect(fd, (struct sockaddr *)&address, sizeof address) == 0);
     return fd;
@@ -59,7 +61,8 @@ static void check_connection(int server_family)
     int client_port = port_of(client);
 
     CHECK(ncs_tcp_state(4, loopback, port, loopback, client_port) == 1); /* ESTABLISHED */
-    CHECK(ncs_tcp_state(4, loopback, port, loopback, client_port == 65535 ? 1 : client_port + 1) == 0);
+    CHECK(ncs_tcp_state(4, loopback, port, loopback, client_port == 65535 ? 1 : client_port + 1) ==
+          0);
     close(client);
     usleep(20000);
     CHECK(ncs_tcp_state(4, loopback, port, loopback, client_port) == 8); /* CLOSE_WAIT */
@@ -109,8 +112,8 @@ static void check_ipv6(void)
     int server = listener(AF_INET6);
     int port = port_of(server);
     int client = socket(AF_INET6, SOCK_STREAM, 0);
-    struct sockaddr_in6 address = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
-                                   .sin6_addr = in6addr_loopback};
+    struct sockaddr_in6 address = {
+        .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_loopback};
     if (connect(client, (struct sockaddr *)&address, sizeof address) != 0) {
         printf("no IPv6 loopback here: IPv6 case skipped\n");
         close(client);

@@ -33,8 +33,9 @@ static int prepare(ncs_ctx *ctx, int max_parts)
     if (status != NCS_OK)
         return status;
     if (leak_bytes < 0 || leak_bytes > (1 << 30))
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "parameter 'leak_bytes' is %lld: expected 0 to %d",
-                         (long long)leak_bytes, 1 << 30);
+        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
+                         "parameter 'leak_bytes' is %lld: expected 0 to %d", (long long)leak_bytes,
+                         1 << 30);
     status = api->set_output(ctx, 0, NCS_DTYPE_FP64, x.rank, x.dims);
     if (status != NCS_OK)
         return status;
@@ -66,7 +67,8 @@ static int run(ncs_ctx *ctx, int part, int nparts)
     int64_t begin, end;
     ncs_part_range(x.count, part, nparts, &begin, &end);
     if (end > begin)
-        memcpy((double *)y.data + begin, (const double *)x.data + begin, (size_t)(end - begin) * sizeof(double));
+        memcpy((double *)y.data + begin, (const double *)x.data + begin,
+               (size_t)(end - begin) * sizeof(double));
     ctx->api->progress(ctx, (uint64_t)(end - begin));
     return NCS_OK;
 }

@@ -22,13 +22,17 @@ static const ncs_tensor_desc inputs[] = {
     {"x", "starting values (any shape)", NCS_DTYPE_BIT(NCS_DTYPE_FP64), NCS_RANK_ANY, {0}},
 };
 static const ncs_tensor_desc outputs[] = {
-    {"y", "the logistic map after `iterations` steps from each x, shape of x", NCS_DTYPE_BIT(NCS_DTYPE_FP64),
-     NCS_RANK_ANY, {0}},
+    {"y",
+     "the logistic map after `iterations` steps from each x, shape of x",
+     NCS_DTYPE_BIT(NCS_DTYPE_FP64),
+     NCS_RANK_ANY,
+     {0}},
 };
 static const ncs_param_desc params[] = {
     {"iterations", NCS_PARAM_INT, "1000000", "steps of the logistic map per element, 0 to 10^12"},
     {"release_lock", NCS_PARAM_BOOL, "false",
-     "release the library lock around the computation, so other calls of the library run meanwhile"},
+     "release the library lock around the computation, so other calls of the library run "
+     "meanwhile"},
 };
 
 #define MAX_ITERATIONS 1000000000000LL
@@ -66,7 +70,8 @@ static int prepare(ncs_ctx *ctx, int max_parts)
 
 /* The pure computation: reads x[begin..end), writes y[begin..end), nothing else. Returns
    NCS_E_CANCELLED when the call was cancelled meanwhile. */
-static int compute(ncs_ctx *ctx, const double *x, double *y, int64_t begin, int64_t end, int64_t iterations)
+static int compute(ncs_ctx *ctx, const double *x, double *y, int64_t begin, int64_t end,
+                   int64_t iterations)
 {
     for (int64_t i = begin; i < end; i++) {
         double v = isinf(x[i]) ? (x[i] > 0 ? 0.9 : 0.1) : 0.5 + 0.4 * (x[i] / (1.0 + fabs(x[i])));
@@ -122,10 +127,11 @@ static int run(ncs_ctx *ctx, int part, int nparts)
 static const ncs_kernel_desc legacy_work = {
     .struct_size = sizeof(ncs_kernel_desc),
     .name = "legacy_work",
-    .doc = "stands for legacy code that is not thread-safe: updates library-global bookkeeping under "
-           "the library lock, then runs `iterations` steps of the logistic map per element of x "
-           "(y = v_n, v_0 = 0.5 + 0.4 * x / (1 + |x|), v_k+1 = 3.9 v_k (1 - v_k)); with "
-           "release_lock=true the lock is released around that computation",
+    .doc =
+        "stands for legacy code that is not thread-safe: updates library-global bookkeeping under "
+        "the library lock, then runs `iterations` steps of the logistic map per element of x "
+        "(y = v_n, v_0 = 0.5 + 0.4 * x / (1 + |x|), v_k+1 = 3.9 v_k (1 - v_k)); with "
+        "release_lock=true the lock is released around that computation",
     .flags = 0, /* not thread-safe: the host serialises its steps with the library lock */
     .n_inputs = 1,
     .inputs = inputs,

@@ -3,7 +3,8 @@
 #include <ncs/ncs_plugin.h>
 
 static const ncs_tensor_desc x = {"x", "values", NCS_DTYPE_BIT(NCS_DTYPE_FP64), NCS_RANK_ANY, {0}};
-static const ncs_tensor_desc y = {"y", "alpha * x, shape of x", NCS_DTYPE_BIT(NCS_DTYPE_FP64), NCS_RANK_ANY, {0}};
+static const ncs_tensor_desc y = {
+    "y", "alpha * x, shape of x", NCS_DTYPE_BIT(NCS_DTYPE_FP64), NCS_RANK_ANY, {0}};
 static const ncs_param_desc alpha = {"alpha", NCS_PARAM_DOUBLE, "2", "the factor"};
 
 static int prepare(ncs_ctx *ctx, int max_parts)
@@ -36,8 +37,19 @@ static int run(ncs_ctx *ctx, int part, int nparts)
     return NCS_OK;
 }
 
-static const ncs_kernel_desc scale = {sizeof(ncs_kernel_desc), "scale", "y = alpha * x (FP64, any shape)",
-                                      NCS_KERNEL_THREAD_SAFE, 1, &x, 1, &y, 1, &alpha, prepare, run, NULL};
+static const ncs_kernel_desc scale = {sizeof(ncs_kernel_desc),
+                                      "scale",
+                                      "y = alpha * x (FP64, any shape)",
+                                      NCS_KERNEL_THREAD_SAFE,
+                                      1,
+                                      &x,
+                                      1,
+                                      &y,
+                                      1,
+                                      &alpha,
+                                      prepare,
+                                      run,
+                                      NULL};
 
 NCS_PLUGIN_EXPORT int ncs_plugin_register(ncs_registrar *registrar)
 {

@@ -167,20 +167,20 @@ typedef enum ncs_stat {
     NCS_STAT_LIVE_BUFFERS = 0,
     NCS_STAT_LIVE_BYTES = 1,
     NCS_STAT_PEAK_BYTES = 2,
-    NCS_STAT_LIMIT_BYTES = 3,      /* 0 = unlimited */
+    NCS_STAT_LIMIT_BYTES = 3, /* 0 = unlimited */
     NCS_STAT_ALLOCATIONS = 4,
     NCS_STAT_FREES = 5,
-    NCS_STAT_RETAINS = 6,          /* successful ncs_buffer_retain calls */
-    NCS_STAT_RELEASES = 7,         /* successful ncs_buffer_release calls */
+    NCS_STAT_RETAINS = 6,  /* successful ncs_buffer_retain calls */
+    NCS_STAT_RELEASES = 7, /* successful ncs_buffer_release calls */
     NCS_STAT_STALE_HANDLE_USES = 8,
     NCS_STAT_DOUBLE_RELEASES = 9,
-    NCS_STAT_KERNEL_LEAKS = 10,    /* buffers reclaimed from kernel calls that leaked them */
+    NCS_STAT_KERNEL_LEAKS = 10, /* buffers reclaimed from kernel calls that leaked them */
     NCS_STAT_FAILED_ALLOCATIONS = 11,
-    NCS_STAT_CACHED_BYTES = 12,    /* freed large buffers' memory kept for reuse (not live) */
-    NCS_STAT_CACHE_REUSES = 13,    /* allocations served from that cache */
-    NCS_STAT_REGIONS_MAPPED = 14,  /* shared-memory regions mapped (registered or still borrowed) */
-    NCS_STAT_MAPPED_BYTES = 15,    /* bytes of those mappings (not live bytes: not the budget's) */
-    NCS_STAT_COUNT = 16            /* number of counters; grows when counters are appended */
+    NCS_STAT_CACHED_BYTES = 12,   /* freed large buffers' memory kept for reuse (not live) */
+    NCS_STAT_CACHE_REUSES = 13,   /* allocations served from that cache */
+    NCS_STAT_REGIONS_MAPPED = 14, /* shared-memory regions mapped (registered or still borrowed) */
+    NCS_STAT_MAPPED_BYTES = 15,   /* bytes of those mappings (not live bytes: not the budget's) */
+    NCS_STAT_COUNT = 16           /* number of counters; grows when counters are appended */
 } ncs_stat;
 
 /**
@@ -357,7 +357,8 @@ NCS_API int ncs_call_output_count(const ncs_call *call);
  * (the caller provides NCS_MAX_RANK slots). For a BYTES output the shape counts elements, not
  * bytes; ncs_call_output_nbytes gives its size.
  */
-NCS_API int ncs_call_output_info(const ncs_call *call, int index, int *dtype, int *rank, int64_t *shape);
+NCS_API int ncs_call_output_info(const ncs_call *call, int index, int *dtype, int *rank,
+                                 int64_t *shape);
 
 /**
  * Size in bytes of output `index`'s buffer, into *nbytes, after a successful prepare (until the
@@ -516,8 +517,8 @@ NCS_API int ncs_buffer_snapshot(char *out, size_t size, size_t *needed);
  * "" on success (truncated to error_size; may be NULL when error_size is 0). A failure maps and
  * keeps nothing.
  */
-NCS_API int ncs_region_register(const char *name, const char *key, uint64_t offset, uint64_t byte_size,
-                                char *error, size_t error_size);
+NCS_API int ncs_region_register(const char *name, const char *key, uint64_t offset,
+                                uint64_t byte_size, char *error, size_t error_size);
 
 /**
  * Removes region `name` from the registry and drops the registry's reference: the name is free
@@ -559,8 +560,8 @@ NCS_API void ncs_set_region_limits(uint64_t max_regions, uint64_t max_mapped_byt
  * NCS_E_INVALID_ARGUMENT for a range outside the region, a shrunk object or NULL arguments,
  * NCS_E_OUT_OF_MEMORY when the buffer table is full, NCS_E_INTERNAL when fstat fails. `error` as for ncs_region_register.
  */
-NCS_API int ncs_buffer_wrap_region(const char *name, uint64_t offset, uint64_t size, ncs_handle *out,
-                                   char *error, size_t error_size);
+NCS_API int ncs_buffer_wrap_region(const char *name, uint64_t offset, uint64_t size,
+                                   ncs_handle *out, char *error, size_t error_size);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Plugins: kernel libraries loaded from files                                               */
@@ -608,10 +609,11 @@ NCS_API int ncs_plugin_load(const char *path, char *error, size_t error_size);
 /* ---------------------------------------------------------------------------------------- */
 
 typedef enum ncs_lock_stat {
-    NCS_LOCK_STAT_ACQUISITIONS = 0, /* times the lock was taken (prepare, parts, finish, reacquire) */
-    NCS_LOCK_STAT_WAIT_NS = 1,      /* total nanoseconds spent waiting to take it */
-    NCS_LOCK_STAT_HELD_NS = 2,      /* total nanoseconds it was held (never more than wall time) */
-    NCS_LOCK_STAT_COUNT = 3         /* number of values; grows when values are appended */
+    NCS_LOCK_STAT_ACQUISITIONS =
+        0,                     /* times the lock was taken (prepare, parts, finish, reacquire) */
+    NCS_LOCK_STAT_WAIT_NS = 1, /* total nanoseconds spent waiting to take it */
+    NCS_LOCK_STAT_HELD_NS = 2, /* total nanoseconds it was held (never more than wall time) */
+    NCS_LOCK_STAT_COUNT = 3    /* number of values; grows when values are appended */
 } ncs_lock_stat;
 
 /** Number of registered libraries ("builtin" included). Libraries are never removed, so an

@@ -37,7 +37,8 @@ NCS_API int ncs_tcp_state(int ip_version, const uint8_t *local_address, int loca
  * -NCS_E_UNSUPPORTED when the kernel offers no lookup. `bytes` is borrowed for the call.
  */
 NCS_API long ncs_tcp_send(int ip_version, const uint8_t *local_address, int local_port,
-                          const uint8_t *remote_address, int remote_port, const void *bytes, size_t n);
+                          const uint8_t *remote_address, int remote_port, const void *bytes,
+                          size_t n);
 
 #ifdef __cplusplus
 }

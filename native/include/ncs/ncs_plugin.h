@@ -122,11 +122,11 @@ extern "C" {
 #define NCS_DIM_ANY (-1)
 
 typedef struct ncs_tensor_desc {
-    const char *name;         /* tensor name, part of the kernel's contract */
-    const char *doc;          /* one line for humans */
-    uint32_t dtypes;          /* mask of NCS_DTYPE_BIT(dtype) accepted (inputs) / produced (outputs);
+    const char *name; /* tensor name, part of the kernel's contract */
+    const char *doc;  /* one line for humans */
+    uint32_t dtypes;  /* mask of NCS_DTYPE_BIT(dtype) accepted (inputs) / produced (outputs);
                                  BYTES outputs need ABI 1.1 (see set_output_bytes) */
-    int32_t rank;             /* number of dims, or NCS_RANK_ANY */
+    int32_t rank;     /* number of dims, or NCS_RANK_ANY */
     int64_t dims[NCS_MAX_RANK]; /* first `rank` entries: a size or NCS_DIM_ANY */
 } ncs_tensor_desc;
 
@@ -139,7 +139,7 @@ typedef enum ncs_param_type {
 
 typedef struct ncs_param_desc {
     const char *name;
-    int32_t type;             /* ncs_param_type */
+    int32_t type;              /* ncs_param_type */
     const char *default_value; /* as text, parsed like a request value */
     const char *doc;
 } ncs_param_desc;
@@ -161,10 +161,10 @@ typedef struct ncs_param_desc {
 typedef struct ncs_ctx ncs_ctx;
 
 typedef struct ncs_kernel_desc {
-    uint32_t struct_size;     /* sizeof(ncs_kernel_desc) as the kernel library saw it */
-    const char *name;         /* unique; [a-z0-9_-], at most 64 characters */
+    uint32_t struct_size; /* sizeof(ncs_kernel_desc) as the kernel library saw it */
+    const char *name;     /* unique; [a-z0-9_-], at most 64 characters */
     const char *doc;
-    uint32_t flags;           /* NCS_KERNEL_* */
+    uint32_t flags; /* NCS_KERNEL_* */
     int32_t n_inputs;
     const ncs_tensor_desc *inputs;
     int32_t n_outputs;
@@ -185,13 +185,13 @@ typedef struct ncs_tensor_view {
     int32_t dtype;
     int32_t rank;
     int64_t dims[NCS_MAX_RANK];
-    int64_t count;            /* product of dims (1 for rank 0); for BYTES, the element count */
-    uint64_t nbytes;          /* count * dtype size; for BYTES, the serialized size */
+    int64_t count;   /* product of dims (1 for rank 0); for BYTES, the element count */
+    uint64_t nbytes; /* count * dtype size; for BYTES, the serialized size */
     void *data;
 } ncs_tensor_view;
 
 typedef struct ncs_host_api {
-    uint32_t struct_size;     /* sizeof(ncs_host_api) as the host saw it: check before using
+    uint32_t struct_size; /* sizeof(ncs_host_api) as the host saw it: check before using
                                  a function appended in a later minor version */
     /* Inputs: fills *view with input `index`. */
     int (*input)(ncs_ctx *ctx, int index, ncs_tensor_view *view);
@@ -248,7 +248,8 @@ typedef struct ncs_host_api {
        a mismatch fails the call with NCS_E_INTERNAL and the buffer is freed, never handed out.
        A kernel that must know its output size before computing it can compute into scratch
        memory (alloc) in prepare and copy in run. */
-    int (*set_output_bytes)(ncs_ctx *ctx, int index, int rank, const int64_t *dims, uint64_t nbytes);
+    int (*set_output_bytes)(ncs_ctx *ctx, int index, int rank, const int64_t *dims,
+                            uint64_t nbytes);
 
     /* ---- ABI 1.2 ---- */
     /* Releases the library lock held around the current step (prepare, a part, finish) on the
@@ -274,14 +275,14 @@ typedef struct ncs_host_api {
  * pair up in the same scope (like CPython's Py_BEGIN_ALLOW_THREADS / Py_END_ALLOW_THREADS).
  * No-ops for thread-safe kernels. `ctx` is evaluated once by each macro.
  */
-#define NCS_BEGIN_ALLOW_THREADS(ctx)              \
-    {                                             \
+#define NCS_BEGIN_ALLOW_THREADS(ctx)               \
+    {                                              \
         ncs_ctx *const ncs_allow_threads_ = (ctx); \
         (void)ncs_allow_threads_->api->release_lock(ncs_allow_threads_);
 /** Takes the library lock back; closes the block opened by NCS_BEGIN_ALLOW_THREADS. */
-#define NCS_END_ALLOW_THREADS(ctx)                                      \
-        (void)(ctx);                                                    \
-        (void)ncs_allow_threads_->api->reacquire_lock(ncs_allow_threads_); \
+#define NCS_END_ALLOW_THREADS(ctx)                                     \
+    (void)(ctx);                                                       \
+    (void)ncs_allow_threads_->api->reacquire_lock(ncs_allow_threads_); \
     }
 
 /**

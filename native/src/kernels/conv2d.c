@@ -37,8 +37,9 @@
 
 #define CONV_MIN_PART_WORK 1e6 /* multiply-adds */
 #define CONV_POLL_WORK 4e6     /* multiply-adds between cancellation checks (a few ms) */
-#define CONV_STACK_ROWS 64     /* filters with up to this many rows keep their row tables on the stack */
-#define CONV_PAD 256           /* bytes around each part's row tables in the workspace */
+#define CONV_STACK_ROWS \
+    64               /* filters with up to this many rows keep their row tables on the stack */
+#define CONV_PAD 256 /* bytes around each part's row tables in the workspace */
 
 enum conv_mode { CONV_FULL, CONV_SAME, CONV_VALID };
 enum conv_boundary { CONV_FILL, CONV_SYMM };
@@ -55,14 +56,15 @@ static int64_t reflect_index(int64_t j, int64_t m)
 typedef struct conv_plan {
     int dtype;
     int boundary;
-    int swap;         /* valid mode with the kernel larger: the image is the filter */
-    int64_t n;        /* images */
-    int64_t h, w;     /* image */
-    int64_t kh, kw;   /* kernel */
-    int64_t sh, sw;   /* source: the image, or the kernel when swapped */
-    int64_t fh, fw;   /* filter: the kernel, or the image when swapped */
-    int64_t oh, ow;   /* one output image */
-    int64_t top, left; /* source row / column of tap (0, 0) of the flipped filter at output (0, 0) */
+    int swap;       /* valid mode with the kernel larger: the image is the filter */
+    int64_t n;      /* images */
+    int64_t h, w;   /* image */
+    int64_t kh, kw; /* kernel */
+    int64_t sh, sw; /* source: the image, or the kernel when swapped */
+    int64_t fh, fw; /* filter: the kernel, or the image when swapped */
+    int64_t oh, ow; /* one output image */
+    int64_t top,
+        left; /* source row / column of tap (0, 0) of the flipped filter at output (0, 0) */
 } conv_plan;
 
 /* Parses the parameters and the shapes; on failure returns the status after api->fail. */
@@ -84,31 +86,38 @@ static int conv_plan_make(ncs_ctx *ctx, const ncs_tensor_view *image, const ncs_
     else if (strcmp(mode_text, "valid") == 0)
         mode = CONV_VALID;
     else
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "parameter 'mode' is \"%.64s\": conv2d accepts \"full\", \"same\" or \"valid\"", mode_text);
+        return api->fail(
+            ctx, NCS_E_INVALID_ARGUMENT,
+            "parameter 'mode' is \"%.64s\": conv2d accepts \"full\", \"same\" or \"valid\"",
+            mode_text);
     if (strcmp(boundary_text, "fill") == 0)
         p->boundary = CONV_FILL;
     else if (strcmp(boundary_text, "symm") == 0)
         p->boundary = CONV_SYMM;
     else
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "parameter 'boundary' is \"%.64s\": conv2d accepts \"fill\" (zeros) or \"symm\" "
-                         "(symmetric reflection)", boundary_text);
+        return api->fail(
+            ctx, NCS_E_INVALID_ARGUMENT,
+            "parameter 'boundary' is \"%.64s\": conv2d accepts \"fill\" (zeros) or \"symm\" "
+            "(symmetric reflection)",
+            boundary_text);
 
     if (image->dtype != NCS_DTYPE_FP64 && image->dtype != NCS_DTYPE_FP32)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "input 'image' is %s: conv2d supports FP64 and FP32",
+        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
+                         "input 'image' is %s: conv2d supports FP64 and FP32",
                          ncs_dtype_text(image->dtype));
     if (kernel->dtype != image->dtype)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "input 'kernel' is %s but input 'image' is %s: conv2d needs both of the same datatype",
-                         ncs_dtype_text(kernel->dtype), ncs_dtype_text(image->dtype));
+        return api->fail(
+            ctx, NCS_E_INVALID_ARGUMENT,
+            "input 'kernel' is %s but input 'image' is %s: conv2d needs both of the same datatype",
+            ncs_dtype_text(kernel->dtype), ncs_dtype_text(image->dtype));
     if (image->rank != 2 && image->rank != 3)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "input 'image' has rank %d: conv2d needs an image [H,W] or a batch of images [N,H,W]",
-                         image->rank);
+        return api->fail(
+            ctx, NCS_E_INVALID_ARGUMENT,
+            "input 'image' has rank %d: conv2d needs an image [H,W] or a batch of images [N,H,W]",
+            image->rank);
     if (kernel->rank != 2)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "input 'kernel' has rank %d: conv2d needs a kernel [kh,kw]",
-                         kernel->rank);
+        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
+                         "input 'kernel' has rank %d: conv2d needs a kernel [kh,kw]", kernel->rank);
     p->dtype = image->dtype;
     p->n = image->rank == 3 ? image->dims[0] : 1;
     p->h = image->dims[image->rank - 2];
@@ -116,10 +125,11 @@ static int conv_plan_make(ncs_ctx *ctx, const ncs_tensor_view *image, const ncs_
     p->kh = kernel->dims[0];
     p->kw = kernel->dims[1];
     if (p->h == 0 || p->w == 0)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "input 'image' has an empty image dimension (H=%lld, W=%lld): conv2d needs H >= 1 and "
-                         "W >= 1 (scipy returns zeros of odd shapes or crashes there); only N may be 0",
-                         (long long)p->h, (long long)p->w);
+        return api->fail(
+            ctx, NCS_E_INVALID_ARGUMENT,
+            "input 'image' has an empty image dimension (H=%lld, W=%lld): conv2d needs H >= 1 and "
+            "W >= 1 (scipy returns zeros of odd shapes or crashes there); only N may be 0",
+            (long long)p->h, (long long)p->w);
     if (p->kh == 0 || p->kw == 0)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
                          "input 'kernel' is empty ([%lld,%lld]): conv2d needs kh >= 1 and kw >= 1",
@@ -130,10 +140,11 @@ static int conv_plan_make(ncs_ctx *ctx, const ncs_tensor_view *image, const ncs_
         int image_larger = p->h >= p->kh && p->w >= p->kw;
         int kernel_larger = p->kh >= p->h && p->kw >= p->w;
         if (!image_larger && !kernel_larger)
-            return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                             "For 'valid' mode, one must be at least as large as the other in every dimension "
-                             "(image %lldx%lld, kernel %lldx%lld), as scipy.signal.convolve2d requires",
-                             (long long)p->h, (long long)p->w, (long long)p->kh, (long long)p->kw);
+            return api->fail(
+                ctx, NCS_E_INVALID_ARGUMENT,
+                "For 'valid' mode, one must be at least as large as the other in every dimension "
+                "(image %lldx%lld, kernel %lldx%lld), as scipy.signal.convolve2d requires",
+                (long long)p->h, (long long)p->w, (long long)p->kh, (long long)p->kw);
         p->swap = !image_larger;
     }
     p->sh = p->swap ? p->kh : p->h;
@@ -226,10 +237,9 @@ static int conv2d_prepare(ncs_ctx *ctx, int max_parts)
  * every column c + left + b lies inside the source row. zsum is 0, or NaN when a skipped "fill"
  * row holds a non-finite tap.
  */
-__attribute__((target("avx2,fma"))) static void interior_avx2_f32(float *restrict out, int64_t c0, int64_t c1,
-                                                                   const float *const *srows,
-                                                                   const float *const *wrows, int64_t nrows,
-                                                                   int64_t fw, int64_t left, float zsum)
+__attribute__((target("avx2,fma"))) static void
+interior_avx2_f32(float *restrict out, int64_t c0, int64_t c1, const float *const *srows,
+                  const float *const *wrows, int64_t nrows, int64_t fw, int64_t left, float zsum)
 {
     int64_t c = c0;
     for (; c + 32 <= c1; c += 32) {
@@ -282,10 +292,9 @@ __attribute__((target("avx2,fma"))) static void interior_avx2_f32(float *restric
     }
 }
 
-__attribute__((target("avx2,fma"))) static void interior_avx2_f64(double *restrict out, int64_t c0, int64_t c1,
-                                                                   const double *const *srows,
-                                                                   const double *const *wrows, int64_t nrows,
-                                                                   int64_t fw, int64_t left, double zsum)
+__attribute__((target("avx2,fma"))) static void
+interior_avx2_f64(double *restrict out, int64_t c0, int64_t c1, const double *const *srows,
+                  const double *const *wrows, int64_t nrows, int64_t fw, int64_t left, double zsum)
 {
     int64_t c = c0;
     for (; c + 16 <= c1; c += 16) {
@@ -341,7 +350,7 @@ __attribute__((target("avx2,fma"))) static void interior_avx2_f64(double *restri
 /* ---- portable interior, border, and the row driver, for both types ---------------------- */
 
 #define DEFINE_CONV(T, SUFFIX)                                                                    \
-    /* The interior like interior_avx2_*, accumulating tap by tap into the output row. */        \
+    /* The interior like interior_avx2_*, accumulating tap by tap into the output row. */         \
     static void interior_portable_##SUFFIX(T *restrict out, int64_t c0, int64_t c1,               \
                                            const T *const *srows, const T *const *wrows,          \
                                            int64_t nrows, int64_t fw, int64_t left, T zsum)       \
@@ -405,8 +414,8 @@ __attribute__((target("avx2,fma"))) static void interior_avx2_f64(double *restri
             c_lo = p->ow;                                                                         \
         if (c_hi < c_lo)                                                                          \
             c_hi = c_lo;                                                                          \
-        /* Columns between cancellation checks: about CONV_POLL_WORK multiply-adds. */             \
-        int64_t chunk = (int64_t)(CONV_POLL_WORK / ((double)p->fh * (double)p->fw));               \
+        /* Columns between cancellation checks: about CONV_POLL_WORK multiply-adds. */            \
+        int64_t chunk = (int64_t)(CONV_POLL_WORK / ((double)p->fh * (double)p->fw));              \
         if (chunk < 32)                                                                           \
             chunk = 32;                                                                           \
         if (!p->swap) { /* the kernel's rows times the fill value, for skipped rows */            \
@@ -500,22 +509,26 @@ static int conv2d_run(ncs_ctx *ctx, int part, int nparts)
     if (p.dtype == NCS_DTYPE_FP64) {
         const double **srows = mem, **wrows = srows + p.fh;
         double *zrow = (double *)(wrows + p.fh);
-        status = rows_f64(ctx, &p, image.data, kernel.data, out.data, r0, r1, srows, wrows, zrow, vector);
+        status = rows_f64(ctx, &p, image.data, kernel.data, out.data, r0, r1, srows, wrows, zrow,
+                          vector);
     } else {
         const float **srows = mem, **wrows = srows + p.fh;
         float *zrow = (float *)(wrows + p.fh);
-        status = rows_f32(ctx, &p, image.data, kernel.data, out.data, r0, r1, srows, wrows, zrow, vector);
+        status = rows_f32(ctx, &p, image.data, kernel.data, out.data, r0, r1, srows, wrows, zrow,
+                          vector);
     }
     return status;
 }
 
 static const ncs_tensor_desc conv2d_inputs[] = {
     {.name = "image",
-     .doc = "image [H,W], or a batch of images [N,H,W] each convolved with the same kernel; H, W >= 1",
+     .doc =
+         "image [H,W], or a batch of images [N,H,W] each convolved with the same kernel; H, W >= 1",
      .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_FP64) | NCS_DTYPE_BIT(NCS_DTYPE_FP32),
      .rank = NCS_RANK_ANY},
     {.name = "kernel",
-     .doc = "kernel [kh,kw], kh, kw >= 1, same datatype as image; applied flipped (true convolution)",
+     .doc =
+         "kernel [kh,kw], kh, kw >= 1, same datatype as image; applied flipped (true convolution)",
      .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_FP64) | NCS_DTYPE_BIT(NCS_DTYPE_FP32),
      .rank = 2,
      .dims = {NCS_DIM_ANY, NCS_DIM_ANY}},
@@ -523,8 +536,9 @@ static const ncs_tensor_desc conv2d_inputs[] = {
 
 static const ncs_tensor_desc conv2d_outputs[] = {
     {.name = "out",
-     .doc = "convolution, datatype of the inputs, [oh,ow] or [N,oh,ow]: full (H+kh-1, W+kw-1), same "
-            "(H, W), valid (|H-kh|+1, |W-kw|+1)",
+     .doc =
+         "convolution, datatype of the inputs, [oh,ow] or [N,oh,ow]: full (H+kh-1, W+kw-1), same "
+         "(H, W), valid (|H-kh|+1, |W-kw|+1)",
      .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_FP64) | NCS_DTYPE_BIT(NCS_DTYPE_FP32),
      .rank = NCS_RANK_ANY},
 };
@@ -534,24 +548,27 @@ static const ncs_param_desc conv2d_params[] = {
      .type = NCS_PARAM_STRING,
      .default_value = "same",
      .doc = "\"full\", \"same\" (centred like scipy: output (m, n) is full-output (m + (kh-1)/2, "
-            "n + (kw-1)/2), rounded down) or \"valid\" (one input must be at least as large as the other in every "
+            "n + (kw-1)/2), rounded down) or \"valid\" (one input must be at least as large as the "
+            "other in every "
             "dimension; a larger kernel swaps the roles, like scipy)"},
     {.name = "boundary",
      .type = NCS_PARAM_STRING,
      .default_value = "fill",
      .doc = "\"fill\" (zeros outside the image; non-finite kernel taps still make NaN there, like "
-            "scipy) or \"symm\" (symmetric reflection with the edge repeated: d c b a | a b c d | d c b a)"},
+            "scipy) or \"symm\" (symmetric reflection with the edge repeated: d c b a | a b c d | "
+            "d c b a)"},
 };
 
 const ncs_kernel_desc ncs_conv2d_kernel = {
     .struct_size = sizeof(ncs_kernel_desc),
     .name = "conv2d",
-    .doc = "2-D convolution of an FP64 or FP32 image [H,W] (or batch [N,H,W]) with a kernel [kh,kw], "
-           "with the semantics and output shapes of scipy.signal.convolve2d(image, kernel, mode, "
-           "boundary) and fill value 0; NaN and infinities propagate as in scipy. Empty H, W, kh or "
-           "kw are refused (scipy gives zero arrays of odd shapes or crashes); N may be 0. "
-           "Accumulates in the data's precision (AVX2+FMA when available); parts are ranges of "
-           "output rows.",
+    .doc =
+        "2-D convolution of an FP64 or FP32 image [H,W] (or batch [N,H,W]) with a kernel [kh,kw], "
+        "with the semantics and output shapes of scipy.signal.convolve2d(image, kernel, mode, "
+        "boundary) and fill value 0; NaN and infinities propagate as in scipy. Empty H, W, kh or "
+        "kw are refused (scipy gives zero arrays of odd shapes or crashes); N may be 0. "
+        "Accumulates in the data's precision (AVX2+FMA when available); parts are ranges of "
+        "output rows.",
     .flags = NCS_KERNEL_THREAD_SAFE | NCS_KERNEL_SHARED_INPUTS,
     .n_inputs = 2,
     .inputs = conv2d_inputs,

@@ -32,8 +32,8 @@
 
 #define DESCRIBE_MIN_PART (1 << 18)
 #define DESCRIBE_CHUNK 32768
-#define DESCRIBE_SELECT_SMALL 24        /* ranges this short are sorted */
-#define DESCRIBE_SELECT_POLL (1 << 16)  /* ranges at least this long poll cancellation */
+#define DESCRIBE_SELECT_SMALL 24       /* ranges this short are sorted */
+#define DESCRIBE_SELECT_POLL (1 << 16) /* ranges at least this long poll cancellation */
 
 typedef struct summary {
     int64_t n;
@@ -99,7 +99,7 @@ typedef struct pass2 {
 } pass2;
 
 #define DEFINE_PASSES_PORTABLE(SUFFIX, T)                                                    \
-    static pass1 pass1_portable_##SUFFIX(const T *x, int64_t len, double shift)               \
+    static pass1 pass1_portable_##SUFFIX(const T *x, int64_t len, double shift)              \
     {                                                                                        \
         double s[4] = {0, 0, 0, 0};                                                          \
         double lo[4] = {INFINITY, INFINITY, INFINITY, INFINITY};                             \
@@ -126,7 +126,7 @@ typedef struct pass2 {
         }                                                                                    \
         return r;                                                                            \
     }                                                                                        \
-    static pass2 pass2_portable_##SUFFIX(const T *x, int64_t len, double shift, double mean)  \
+    static pass2 pass2_portable_##SUFFIX(const T *x, int64_t len, double shift, double mean) \
     {                                                                                        \
         double d1[4] = {0, 0, 0, 0}, d2[4] = {0, 0, 0, 0};                                   \
         int64_t i = 0;                                                                       \
@@ -170,74 +170,75 @@ AVX2_FMA static inline double hsum4(__m256d v)
 
 /* The AVX2 passes: 16 values per step, then the last len % 16 values by the portable loops
    (their partial results merged in: sums added, min and max compared). */
-#define DEFINE_PASSES_AVX2(SUFFIX, T)                                                         \
-    AVX2_FMA static pass1 pass1_avx2_##SUFFIX(const T *x, int64_t len, double shift)          \
-    {                                                                                         \
-        const __m256d sh = _mm256_set1_pd(shift);                                             \
-        __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;                          \
-        __m256d lo0 = _mm256_set1_pd(INFINITY), lo1 = lo0;                                    \
-        __m256d hi0 = _mm256_set1_pd(-INFINITY), hi1 = hi0;                                   \
-        int64_t i = 0;                                                                        \
-        for (; i + 16 <= len; i += 16) {                                                      \
-            __m256d v0 = load4_##SUFFIX(x + i), v1 = load4_##SUFFIX(x + i + 4);               \
-            __m256d v2 = load4_##SUFFIX(x + i + 8), v3 = load4_##SUFFIX(x + i + 12);          \
-            s0 = _mm256_add_pd(s0, _mm256_sub_pd(v0, sh));                                    \
-            s1 = _mm256_add_pd(s1, _mm256_sub_pd(v1, sh));                                    \
-            s2 = _mm256_add_pd(s2, _mm256_sub_pd(v2, sh));                                    \
-            s3 = _mm256_add_pd(s3, _mm256_sub_pd(v3, sh));                                    \
-            lo0 = _mm256_min_pd(v0, lo0); /* NaN in v: keeps lo */                            \
-            lo1 = _mm256_min_pd(v1, lo1);                                                     \
-            hi0 = _mm256_max_pd(v0, hi0);                                                     \
-            hi1 = _mm256_max_pd(v1, hi1);                                                     \
-            lo0 = _mm256_min_pd(v2, lo0);                                                     \
-            lo1 = _mm256_min_pd(v3, lo1);                                                     \
-            hi0 = _mm256_max_pd(v2, hi0);                                                     \
-            hi1 = _mm256_max_pd(v3, hi1);                                                     \
-        }                                                                                     \
-        double lo[4], hi[4];                                                                  \
-        _mm256_storeu_pd(lo, _mm256_min_pd(lo0, lo1));                                       \
-        _mm256_storeu_pd(hi, _mm256_max_pd(hi0, hi1));                                        \
-        pass1 r = {hsum4(_mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3))), lo[0], hi[0]}; \
-        for (int l = 1; l < 4; l++) {                                                         \
-            r.min = lo[l] < r.min ? lo[l] : r.min;                                            \
-            r.max = hi[l] > r.max ? hi[l] : r.max;                                            \
-        }                                                                                     \
-        if (i < len) {                                                                        \
-            pass1 t = pass1_portable_##SUFFIX(x + i, len - i, shift);                         \
-            r.sum += t.sum;                                                                   \
-            r.min = t.min < r.min ? t.min : r.min;                                            \
-            r.max = t.max > r.max ? t.max : r.max;                                            \
-        }                                                                                     \
-        return r;                                                                             \
-    }                                                                                         \
+#define DEFINE_PASSES_AVX2(SUFFIX, T)                                                             \
+    AVX2_FMA static pass1 pass1_avx2_##SUFFIX(const T *x, int64_t len, double shift)              \
+    {                                                                                             \
+        const __m256d sh = _mm256_set1_pd(shift);                                                 \
+        __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;                              \
+        __m256d lo0 = _mm256_set1_pd(INFINITY), lo1 = lo0;                                        \
+        __m256d hi0 = _mm256_set1_pd(-INFINITY), hi1 = hi0;                                       \
+        int64_t i = 0;                                                                            \
+        for (; i + 16 <= len; i += 16) {                                                          \
+            __m256d v0 = load4_##SUFFIX(x + i), v1 = load4_##SUFFIX(x + i + 4);                   \
+            __m256d v2 = load4_##SUFFIX(x + i + 8), v3 = load4_##SUFFIX(x + i + 12);              \
+            s0 = _mm256_add_pd(s0, _mm256_sub_pd(v0, sh));                                        \
+            s1 = _mm256_add_pd(s1, _mm256_sub_pd(v1, sh));                                        \
+            s2 = _mm256_add_pd(s2, _mm256_sub_pd(v2, sh));                                        \
+            s3 = _mm256_add_pd(s3, _mm256_sub_pd(v3, sh));                                        \
+            lo0 = _mm256_min_pd(v0, lo0); /* NaN in v: keeps lo */                                \
+            lo1 = _mm256_min_pd(v1, lo1);                                                         \
+            hi0 = _mm256_max_pd(v0, hi0);                                                         \
+            hi1 = _mm256_max_pd(v1, hi1);                                                         \
+            lo0 = _mm256_min_pd(v2, lo0);                                                         \
+            lo1 = _mm256_min_pd(v3, lo1);                                                         \
+            hi0 = _mm256_max_pd(v2, hi0);                                                         \
+            hi1 = _mm256_max_pd(v3, hi1);                                                         \
+        }                                                                                         \
+        double lo[4], hi[4];                                                                      \
+        _mm256_storeu_pd(lo, _mm256_min_pd(lo0, lo1));                                            \
+        _mm256_storeu_pd(hi, _mm256_max_pd(hi0, hi1));                                            \
+        pass1 r = {hsum4(_mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3))), lo[0],     \
+                   hi[0]};                                                                        \
+        for (int l = 1; l < 4; l++) {                                                             \
+            r.min = lo[l] < r.min ? lo[l] : r.min;                                                \
+            r.max = hi[l] > r.max ? hi[l] : r.max;                                                \
+        }                                                                                         \
+        if (i < len) {                                                                            \
+            pass1 t = pass1_portable_##SUFFIX(x + i, len - i, shift);                             \
+            r.sum += t.sum;                                                                       \
+            r.min = t.min < r.min ? t.min : r.min;                                                \
+            r.max = t.max > r.max ? t.max : r.max;                                                \
+        }                                                                                         \
+        return r;                                                                                 \
+    }                                                                                             \
     AVX2_FMA static pass2 pass2_avx2_##SUFFIX(const T *x, int64_t len, double shift, double mean) \
-    {                                                                                         \
-        const __m256d sh = _mm256_set1_pd(shift), m = _mm256_set1_pd(mean);                   \
-        __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                          \
-        __m256d q0 = a0, q1 = a0, q2 = a0, q3 = a0;                                           \
-        int64_t i = 0;                                                                        \
-        for (; i + 16 <= len; i += 16) {                                                      \
-            __m256d d0 = _mm256_sub_pd(_mm256_sub_pd(load4_##SUFFIX(x + i), sh), m);          \
-            __m256d d1 = _mm256_sub_pd(_mm256_sub_pd(load4_##SUFFIX(x + i + 4), sh), m);      \
-            __m256d d2 = _mm256_sub_pd(_mm256_sub_pd(load4_##SUFFIX(x + i + 8), sh), m);      \
-            __m256d d3 = _mm256_sub_pd(_mm256_sub_pd(load4_##SUFFIX(x + i + 12), sh), m);     \
-            a0 = _mm256_add_pd(a0, d0);                                                       \
-            a1 = _mm256_add_pd(a1, d1);                                                       \
-            a2 = _mm256_add_pd(a2, d2);                                                       \
-            a3 = _mm256_add_pd(a3, d3);                                                       \
-            q0 = _mm256_fmadd_pd(d0, d0, q0);                                                 \
-            q1 = _mm256_fmadd_pd(d1, d1, q1);                                                 \
-            q2 = _mm256_fmadd_pd(d2, d2, q2);                                                 \
-            q3 = _mm256_fmadd_pd(d3, d3, q3);                                                 \
-        }                                                                                     \
-        pass2 r = {hsum4(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3))),        \
-                   hsum4(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)))};       \
-        if (i < len) {                                                                        \
-            pass2 t = pass2_portable_##SUFFIX(x + i, len - i, shift, mean);                   \
-            r.dev += t.dev;                                                                   \
-            r.sq += t.sq;                                                                     \
-        }                                                                                     \
-        return r;                                                                             \
+    {                                                                                             \
+        const __m256d sh = _mm256_set1_pd(shift), m = _mm256_set1_pd(mean);                       \
+        __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                              \
+        __m256d q0 = a0, q1 = a0, q2 = a0, q3 = a0;                                               \
+        int64_t i = 0;                                                                            \
+        for (; i + 16 <= len; i += 16) {                                                          \
+            __m256d d0 = _mm256_sub_pd(_mm256_sub_pd(load4_##SUFFIX(x + i), sh), m);              \
+            __m256d d1 = _mm256_sub_pd(_mm256_sub_pd(load4_##SUFFIX(x + i + 4), sh), m);          \
+            __m256d d2 = _mm256_sub_pd(_mm256_sub_pd(load4_##SUFFIX(x + i + 8), sh), m);          \
+            __m256d d3 = _mm256_sub_pd(_mm256_sub_pd(load4_##SUFFIX(x + i + 12), sh), m);         \
+            a0 = _mm256_add_pd(a0, d0);                                                           \
+            a1 = _mm256_add_pd(a1, d1);                                                           \
+            a2 = _mm256_add_pd(a2, d2);                                                           \
+            a3 = _mm256_add_pd(a3, d3);                                                           \
+            q0 = _mm256_fmadd_pd(d0, d0, q0);                                                     \
+            q1 = _mm256_fmadd_pd(d1, d1, q1);                                                     \
+            q2 = _mm256_fmadd_pd(d2, d2, q2);                                                     \
+            q3 = _mm256_fmadd_pd(d3, d3, q3);                                                     \
+        }                                                                                         \
+        pass2 r = {hsum4(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3))),            \
+                   hsum4(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)))};           \
+        if (i < len) {                                                                            \
+            pass2 t = pass2_portable_##SUFFIX(x + i, len - i, shift, mean);                       \
+            r.dev += t.dev;                                                                       \
+            r.sq += t.sq;                                                                         \
+        }                                                                                         \
+        return r;                                                                                 \
     }
 
 DEFINE_PASSES_AVX2(f64, double)
@@ -248,8 +249,10 @@ static summary chunk_summary(const void *x, int fp32, int vector, int64_t len, d
 {
     const double *x64 = x;
     const float *x32 = x;
-    pass1 a = fp32 ? (vector ? pass1_avx2_f32(x32, len, shift) : pass1_portable_f32(x32, len, shift))
-                   : (vector ? pass1_avx2_f64(x64, len, shift) : pass1_portable_f64(x64, len, shift));
+    pass1 a = fp32
+                  ? (vector ? pass1_avx2_f32(x32, len, shift) : pass1_portable_f32(x32, len, shift))
+                  : (vector ? pass1_avx2_f64(x64, len, shift)
+                            : pass1_portable_f64(x64, len, shift));
     summary r = {.n = len, .min = a.min, .max = a.max};
     if (isnan(a.sum)) {
         for (int64_t j = 0; j < len && !r.nan_seen; j++)
@@ -261,8 +264,10 @@ static summary chunk_summary(const void *x, int fp32, int vector, int64_t len, d
         r.m2 = NAN;
         return r;
     }
-    pass2 b = fp32 ? (vector ? pass2_avx2_f32(x32, len, shift, mean) : pass2_portable_f32(x32, len, shift, mean))
-                   : (vector ? pass2_avx2_f64(x64, len, shift, mean) : pass2_portable_f64(x64, len, shift, mean));
+    pass2 b = fp32 ? (vector ? pass2_avx2_f32(x32, len, shift, mean)
+                             : pass2_portable_f32(x32, len, shift, mean))
+                   : (vector ? pass2_avx2_f64(x64, len, shift, mean)
+                             : pass2_portable_f64(x64, len, shift, mean));
     /* Corrected two-pass: removes the rounding error of the first mean. */
     r.mean = mean + b.dev / (double)len;
     r.m2 = b.sq - b.dev * b.dev / (double)len;
@@ -311,7 +316,8 @@ static int64_t parse_percentiles(const char *text, double *out, char *err, size_
             s++;
         const char *start = s, *p = s;
         if (*p == ',' || *p == '\0') {
-            snprintf(err, err_size, "parameter 'percentiles': item %lld is empty; expected " PERCENTILES_SYNTAX,
+            snprintf(err, err_size,
+                     "parameter 'percentiles': item %lld is empty; expected " PERCENTILES_SYNTAX,
                      (long long)count);
             return -1;
         }
@@ -340,7 +346,8 @@ static int64_t parse_percentiles(const char *text, double *out, char *err, size_
             while (start[shown] != '\0' && start[shown] != ',' && shown < 40)
                 shown++;
             snprintf(err, err_size,
-                     "parameter 'percentiles': item %lld (\"%.*s\") is not a number; expected " PERCENTILES_SYNTAX,
+                     "parameter 'percentiles': item %lld (\"%.*s\") is not a number; "
+                     "expected " PERCENTILES_SYNTAX,
                      (long long)count, shown, start);
             return -1;
         }
@@ -348,8 +355,10 @@ static int64_t parse_percentiles(const char *text, double *out, char *err, size_
         double value = parse_decimal(start, &end);
         if (end != number_end || !(value >= 0 && value <= 100)) {
             snprintf(err, err_size,
-                     "parameter 'percentiles': item %lld (%.*s) is outside [0, 100]; expected " PERCENTILES_SYNTAX,
-                     (long long)count, (int)(number_end - start < 40 ? number_end - start : 40), start);
+                     "parameter 'percentiles': item %lld (%.*s) is outside [0, 100]; "
+                     "expected " PERCENTILES_SYNTAX,
+                     (long long)count, (int)(number_end - start < 40 ? number_end - start : 40),
+                     start);
             return -1;
         }
         if (out != NULL)
@@ -482,8 +491,8 @@ static int64_t partition_pass(ncs_ctx *ctx, double *a, int64_t n, double pivot, 
  * rank among them. After `depth` levels a range is heap-sorted instead. Returns NCS_OK or
  * NCS_E_CANCELLED.
  */
-static int select_ranks(ncs_ctx *ctx, double *a, int64_t lo, int64_t hi, const int64_t *ranks, int64_t k,
-                        int depth)
+static int select_ranks(ncs_ctx *ctx, double *a, int64_t lo, int64_t hi, const int64_t *ranks,
+                        int64_t k, int depth)
 {
     while (k > 0 && hi - lo > 1) {
         if (hi - lo <= DESCRIBE_SELECT_SMALL)
@@ -507,7 +516,8 @@ static int select_ranks(ncs_ctx *ctx, double *a, int64_t lo, int64_t hi, const i
         int64_t below = partition_pass(ctx, a + lo, hi - lo, pivot, 0);
         if (below < 0)
             return NCS_E_CANCELLED;
-        int64_t split = lo + below; /* [lo, split) < pivot <= [split, hi); the pivot is on the right */
+        int64_t split = lo +
+                        below; /* [lo, split) < pivot <= [split, hi); the pivot is on the right */
         int64_t left = 0;
         while (left < k && ranks[left] < split)
             left++;
@@ -539,8 +549,8 @@ static uint64_t percentile_scratch_bytes(int64_t p)
 
 /* Writes the requested percentiles of x's copy `values` (n > 0 doubles, no NaN; reordered) into
    out[0..p), which holds the percentiles q on entry; `scratch` has percentile_scratch_bytes(p). */
-static int compute_percentiles(ncs_ctx *ctx, double *values, int64_t n, int fp32, double *out, int64_t p,
-                               void *scratch)
+static int compute_percentiles(ncs_ctx *ctx, double *values, int64_t n, int fp32, double *out,
+                               int64_t p, void *scratch)
 {
     double *sorted = scratch;
     int64_t *ranks = (int64_t *)(sorted + p), k = 0;
@@ -579,7 +589,8 @@ static int describe_prepare(ncs_ctx *ctx, int max_parts)
     if (status != NCS_OK)
         return status;
     if (x.dtype != NCS_DTYPE_FP64 && x.dtype != NCS_DTYPE_FP32)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "input 'x' is %s: describe supports FP64 and FP32",
+        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
+                         "input 'x' is %s: describe supports FP64 and FP32",
                          ncs_dtype_text(x.dtype));
     const char *text;
     status = api->param_string(ctx, "percentiles", &text);
@@ -590,9 +601,10 @@ static int describe_prepare(ncs_ctx *ctx, int max_parts)
     if (npercentiles < 0)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "%s", err);
     if (npercentiles > 0 && x.count == 0)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "input 'x' is empty: percentiles of no values are undefined (numpy.percentile "
-                         "raises IndexError); send values or leave parameter 'percentiles' empty");
+        return api->fail(
+            ctx, NCS_E_INVALID_ARGUMENT,
+            "input 'x' is empty: percentiles of no values are undefined (numpy.percentile "
+            "raises IndexError); send values or leave parameter 'percentiles' empty");
     const int64_t one[1] = {1};
     status = api->set_output(ctx, 0, NCS_DTYPE_INT64, 1, one);
     for (int i = 1; i <= 4 && status == NCS_OK; i++)
@@ -608,11 +620,12 @@ static int describe_prepare(ncs_ctx *ctx, int max_parts)
         parts = 1;
     /* The summary slots, then (for percentiles) x's copy as doubles and finish's scratch. */
     uint64_t workspace = (uint64_t)parts * sizeof(summary_slot), copy = 0;
-    if (npercentiles > 0 && (__builtin_mul_overflow((uint64_t)x.count, sizeof(double), &copy) ||
-                             __builtin_add_overflow(workspace, copy, &workspace) ||
-                             __builtin_add_overflow(workspace, percentile_scratch_bytes(npercentiles),
-                                                    &workspace)))
-        return api->fail(ctx, NCS_E_OUT_OF_MEMORY, "input 'x' is too large to copy for percentiles");
+    if (npercentiles > 0 &&
+        (__builtin_mul_overflow((uint64_t)x.count, sizeof(double), &copy) ||
+         __builtin_add_overflow(workspace, copy, &workspace) ||
+         __builtin_add_overflow(workspace, percentile_scratch_bytes(npercentiles), &workspace)))
+        return api->fail(ctx, NCS_E_OUT_OF_MEMORY,
+                         "input 'x' is too large to copy for percentiles");
     status = api->set_workspace(ctx, workspace);
     if (status == NCS_OK)
         status = api->set_parts(ctx, (int)parts);
@@ -658,7 +671,8 @@ static int describe_run(ncs_ctx *ctx, int part, int nparts)
         if (api->cancelled(ctx))
             return NCS_E_CANCELLED;
         int64_t len = hi - i < DESCRIBE_CHUNK ? hi - i : DESCRIBE_CHUNK;
-        const void *at = fp32 ? (const void *)((const float *)x.data + i) : (const void *)((const double *)x.data + i);
+        const void *at = fp32 ? (const void *)((const float *)x.data + i)
+                              : (const void *)((const double *)x.data + i);
         summary chunk = chunk_summary(at, fp32, vector, len, shift);
         merge(&acc, &chunk);
         if (copy != NULL && x.dtype == NCS_DTYPE_FP64) {
@@ -714,15 +728,16 @@ static int describe_finish(ncs_ctx *ctx)
         return status;
     double *percentiles = out[5].data;
     if (parse_percentiles(text, percentiles, err, sizeof err) != npercentiles || x.count == 0)
-        return api->fail(ctx, NCS_E_INTERNAL, "describe: parameter 'percentiles' changed after prepare");
+        return api->fail(ctx, NCS_E_INTERNAL,
+                         "describe: parameter 'percentiles' changed after prepare");
     if (total.nan_seen) { /* numpy.percentile: NaN for every q when x holds a NaN */
         for (int64_t i = 0; i < npercentiles; i++)
             percentiles[i] = NAN;
         return NCS_OK;
     }
     double *copy = (double *)(slots + slots[0].part.nparts);
-    return compute_percentiles(ctx, copy, x.count, x.dtype == NCS_DTYPE_FP32, percentiles, npercentiles,
-                               copy + x.count);
+    return compute_percentiles(ctx, copy, x.count, x.dtype == NCS_DTYPE_FP32, percentiles,
+                               npercentiles, copy + x.count);
 }
 
 static const ncs_tensor_desc describe_inputs[] = {
@@ -732,19 +747,24 @@ static const ncs_tensor_desc describe_inputs[] = {
      .rank = NCS_RANK_ANY},
 };
 
-#define DESCRIBE_SCALAR(NAME, DTYPE, DOC) \
-    {.name = NAME, .doc = DOC, .dtypes = NCS_DTYPE_BIT(DTYPE), .rank = 1, .dims = {1}}
+#define DESCRIBE_SCALAR(NAME, DTYPE, DOC)                                                  \
+    {                                                                                      \
+        .name = NAME, .doc = DOC, .dtypes = NCS_DTYPE_BIT(DTYPE), .rank = 1, .dims = { 1 } \
+    }
 
 static const ncs_tensor_desc describe_outputs[] = {
     DESCRIBE_SCALAR("count", NCS_DTYPE_INT64, "number of elements, NaNs included"),
-    DESCRIBE_SCALAR("mean", NCS_DTYPE_FP64,
-                    "arithmetic mean like numpy.mean: NaN if any element is NaN or x is empty; "
-                    "infinities follow IEEE arithmetic (mean of inf and 1 is inf, of inf and -inf NaN)"),
+    DESCRIBE_SCALAR(
+        "mean", NCS_DTYPE_FP64,
+        "arithmetic mean like numpy.mean: NaN if any element is NaN or x is empty; "
+        "infinities follow IEEE arithmetic (mean of inf and 1 is inf, of inf and -inf NaN)"),
     DESCRIBE_SCALAR("std", NCS_DTYPE_FP64,
                     "population standard deviation (ddof 0) like numpy.std: NaN if any element is "
                     "NaN or infinite, or x is empty; 0 for one element"),
-    DESCRIBE_SCALAR("min", NCS_DTYPE_FP64, "smallest element like numpy.min (NaN if any element is NaN or x is empty)"),
-    DESCRIBE_SCALAR("max", NCS_DTYPE_FP64, "largest element like numpy.max (NaN if any element is NaN or x is empty)"),
+    DESCRIBE_SCALAR("min", NCS_DTYPE_FP64,
+                    "smallest element like numpy.min (NaN if any element is NaN or x is empty)"),
+    DESCRIBE_SCALAR("max", NCS_DTYPE_FP64,
+                    "largest element like numpy.max (NaN if any element is NaN or x is empty)"),
     {.name = "percentiles",
      .doc = "FP64 [p]: the percentiles requested by parameter 'percentiles', in the order given, "
             "bit for bit numpy.percentile(x, [q1, ..., qp]) with the default 'linear' method over "

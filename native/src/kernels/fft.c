@@ -59,18 +59,18 @@
 #include "cpu.h"
 #include "kernels.h"
 
-#define FFT_SMALL_MAX (1 << 13)      /* longest transform done by direct Stockham passes */
-#define FFT_BLOCK 16                 /* columns per block of the four-step algorithm */
-#define FFT_GENERIC_MAX 13           /* largest prime done by a radix pass; larger: Bluestein */
-#define FFT_MAX_SPLIT 8              /* most ways one transform is split across parts */
-#define FFT_MIN_PART_POINTS (1 << 15) /* fewest points per part */
+#define FFT_SMALL_MAX (1 << 13)        /* longest transform done by direct Stockham passes */
+#define FFT_BLOCK 16                   /* columns per block of the four-step algorithm */
+#define FFT_GENERIC_MAX 13             /* largest prime done by a radix pass; larger: Bluestein */
+#define FFT_MAX_SPLIT 8                /* most ways one transform is split across parts */
+#define FFT_MIN_PART_POINTS (1 << 15)  /* fewest points per part */
 #define FFT_MIN_SPLIT_POINTS (1 << 12) /* shortest sub-transform of a split transform */
-#define FFT_POLL_POINTS (1 << 16)    /* points of small transforms between cancellation checks */
+#define FFT_POLL_POINTS (1 << 16)      /* points of small transforms between cancellation checks */
 #define FFT_MAX_FACTORS 64
-#define FFT_PREFETCH_ROWS 8          /* rows ahead the four-step algorithm prefetches */
-#define FFT_PREFETCH_NEXT_MAX 4096  /* longest transform whose successor is prefetched whole */
-#define FFT_CHUNK 64                 /* complex values per step of the split loader */
-#define FFT_HEADER 64                /* workspace bytes before the shared area */
+#define FFT_PREFETCH_ROWS 8        /* rows ahead the four-step algorithm prefetches */
+#define FFT_PREFETCH_NEXT_MAX 4096 /* longest transform whose successor is prefetched whole */
+#define FFT_CHUNK 64               /* complex values per step of the split loader */
+#define FFT_HEADER 64              /* workspace bytes before the shared area */
 #define FFT_BLUE_MAX_N (INT64_C(1) << 31) /* k^2 mod 2n is computed in 64-bit integers */
 
 #define FFT_TWO_PI 6.283185307179586476925286766559005768
@@ -250,7 +250,8 @@ static void small_init(fft_small *p, fft_arena *a, int64_t n)
             double *w = p->tw[s];
             for (int j = 1; j < ip; j++)
                 for (int64_t i = 0; i < ido; i++)
-                    root_get(&r, j * l1 * i, &w[2 * ((j - 1) * ido + i)], &w[2 * ((j - 1) * ido + i) + 1]);
+                    root_get(&r, j * l1 * i, &w[2 * ((j - 1) * ido + i)],
+                             &w[2 * ((j - 1) * ido + i) + 1]);
             if (generic) {
                 double *rt = w + 2 * (ip - 1) * ido;
                 for (int t = 0; t < ip; t++)
@@ -442,7 +443,8 @@ AVX2_FMA static inline void v_bf2(const __m256d *x, __m256d *y)
 
 AVX2_FMA static inline void v_bf3(const __m256d *x, __m256d *y)
 {
-    const __m256d half = _mm256_set1_pd(0.5), tw1i = _mm256_set1_pd(-0.866025403784438646763723170752936183);
+    const __m256d half = _mm256_set1_pd(0.5),
+                  tw1i = _mm256_set1_pd(-0.866025403784438646763723170752936183);
     __m256d t1 = _mm256_add_pd(x[1], x[2]), t2 = _mm256_sub_pd(x[1], x[2]);
     y[0] = _mm256_add_pd(x[0], t1);
     __m256d ca = _mm256_fnmadd_pd(half, t1, x[0]), cb = v_posi(_mm256_mul_pd(tw1i, t2));
@@ -485,66 +487,68 @@ AVX2_FMA static inline void v_bf5(const __m256d *x, __m256d *y)
  * vectors along i, twiddles loaded per i) and column blocks (V even: vectors along the
  * columns, twiddles broadcast). Odd V > 1 (a narrow last block) uses the portable pass.
  */
-#define DEFINE_PASS_AVX2(P)                                                                          \
-    AVX2_FMA static void pass##P##_avx2(int64_t ido, int64_t l1, int64_t V, const double *cc,         \
-                                        double *ch, const double *wa)                                 \
-    {                                                                                                 \
-        const int64_t xs = 2 * V * ido, ys = 2 * V * ido * l1, ws = 2 * ido;                          \
-        __m256d x[P], y[P];                                                                           \
-        if (V == 1 && ido == 1) { /* x_j(k) = cc[j + P k], y_q(k) = ch[k + l1 q] */                  \
-            int64_t k = 0;                                                                            \
-            for (; k + 2 <= l1; k += 2) {                                                             \
-                const double *p = cc + 2 * P * k;                                                     \
-                for (int j = 0; j < P; j++)                                                           \
-                    x[j] = v_load2(p + 2 * j, p + 2 * P + 2 * j);                                     \
-                v_bf##P(x, y);                                                                        \
-                for (int q = 0; q < P; q++)                                                           \
-                    _mm256_storeu_pd(ch + 2 * (k + l1 * q), y[q]);                                    \
-            }                                                                                         \
-            for (; k < l1; k++)                                                                       \
-                bf##P##_scalar(cc + 2 * P * k, 2, ch + 2 * k, 2 * l1, NULL, 0);                       \
-            return;                                                                                   \
-        }                                                                                             \
-        if (V == 1) {                                                                                 \
-            for (int64_t k = 0; k < l1; k++) {                                                        \
-                const double *p = cc + 2 * ido * P * k;                                               \
-                double *o = ch + 2 * ido * k;                                                         \
-                int64_t i = 0;                                                                        \
-                for (; i + 2 <= ido; i += 2) {                                                        \
-                    for (int j = 0; j < P; j++)                                                       \
-                        x[j] = _mm256_loadu_pd(p + 2 * i + j * xs);                                   \
-                    v_bf##P(x, y);                                                                    \
-                    _mm256_storeu_pd(o + 2 * i, y[0]);                                                \
-                    for (int q = 1; q < P; q++)                                                       \
-                        _mm256_storeu_pd(o + 2 * i + q * ys,                                          \
-                                         v_cmul(y[q], _mm256_loadu_pd(wa + 2 * i + (q - 1) * ws)));   \
-                }                                                                                     \
-                for (; i < ido; i++)                                                                  \
-                    bf##P##_scalar(p + 2 * i, xs, o + 2 * i, ys, i ? wa + 2 * i : NULL, ws);          \
-            }                                                                                         \
-            return;                                                                                   \
-        }                                                                                             \
-        if (V % 2) {                                                                                  \
-            pass_portable(P, ido, l1, V, cc, ch, wa);                                                 \
-            return;                                                                                   \
-        }                                                                                             \
-        __m256d w[P];                                                                                 \
-        for (int64_t k = 0; k < l1; k++) {                                                            \
-            for (int64_t i = 0; i < ido; i++) {                                                       \
-                const double *p = cc + 2 * V * (i + ido * P * k);                                     \
-                double *o = ch + 2 * V * (i + ido * k);                                               \
-                for (int q = 1; q < P; q++)                                                           \
-                    w[q] = _mm256_broadcast_pd((const __m128d *)(const void *)(wa + 2 * i + (q - 1) * ws)); \
-                for (int64_t v = 0; v < 2 * V; v += 4) {                                              \
-                    for (int j = 0; j < P; j++)                                                       \
-                        x[j] = _mm256_loadu_pd(p + v + j * xs);                                       \
-                    v_bf##P(x, y);                                                                    \
-                    _mm256_storeu_pd(o + v, y[0]);                                                    \
-                    for (int q = 1; q < P; q++)                                                       \
-                        _mm256_storeu_pd(o + v + q * ys, i ? v_cmul(y[q], w[q]) : y[q]);              \
-                }                                                                                     \
-            }                                                                                         \
-        }                                                                                             \
+#define DEFINE_PASS_AVX2(P)                                                                   \
+    AVX2_FMA static void pass##P##_avx2(int64_t ido, int64_t l1, int64_t V, const double *cc, \
+                                        double *ch, const double *wa)                         \
+    {                                                                                         \
+        const int64_t xs = 2 * V * ido, ys = 2 * V * ido * l1, ws = 2 * ido;                  \
+        __m256d x[P], y[P];                                                                   \
+        if (V == 1 && ido == 1) { /* x_j(k) = cc[j + P k], y_q(k) = ch[k + l1 q] */           \
+            int64_t k = 0;                                                                    \
+            for (; k + 2 <= l1; k += 2) {                                                     \
+                const double *p = cc + 2 * P * k;                                             \
+                for (int j = 0; j < P; j++)                                                   \
+                    x[j] = v_load2(p + 2 * j, p + 2 * P + 2 * j);                             \
+                v_bf##P(x, y);                                                                \
+                for (int q = 0; q < P; q++)                                                   \
+                    _mm256_storeu_pd(ch + 2 * (k + l1 * q), y[q]);                            \
+            }                                                                                 \
+            for (; k < l1; k++)                                                               \
+                bf##P##_scalar(cc + 2 * P * k, 2, ch + 2 * k, 2 * l1, NULL, 0);               \
+            return;                                                                           \
+        }                                                                                     \
+        if (V == 1) {                                                                         \
+            for (int64_t k = 0; k < l1; k++) {                                                \
+                const double *p = cc + 2 * ido * P * k;                                       \
+                double *o = ch + 2 * ido * k;                                                 \
+                int64_t i = 0;                                                                \
+                for (; i + 2 <= ido; i += 2) {                                                \
+                    for (int j = 0; j < P; j++)                                               \
+                        x[j] = _mm256_loadu_pd(p + 2 * i + j * xs);                           \
+                    v_bf##P(x, y);                                                            \
+                    _mm256_storeu_pd(o + 2 * i, y[0]);                                        \
+                    for (int q = 1; q < P; q++)                                               \
+                        _mm256_storeu_pd(                                                     \
+                            o + 2 * i + q * ys,                                               \
+                            v_cmul(y[q], _mm256_loadu_pd(wa + 2 * i + (q - 1) * ws)));        \
+                }                                                                             \
+                for (; i < ido; i++)                                                          \
+                    bf##P##_scalar(p + 2 * i, xs, o + 2 * i, ys, i ? wa + 2 * i : NULL, ws);  \
+            }                                                                                 \
+            return;                                                                           \
+        }                                                                                     \
+        if (V % 2) {                                                                          \
+            pass_portable(P, ido, l1, V, cc, ch, wa);                                         \
+            return;                                                                           \
+        }                                                                                     \
+        __m256d w[P];                                                                         \
+        for (int64_t k = 0; k < l1; k++) {                                                    \
+            for (int64_t i = 0; i < ido; i++) {                                               \
+                const double *p = cc + 2 * V * (i + ido * P * k);                             \
+                double *o = ch + 2 * V * (i + ido * k);                                       \
+                for (int q = 1; q < P; q++)                                                   \
+                    w[q] = _mm256_broadcast_pd(                                               \
+                        (const __m128d *)(const void *)(wa + 2 * i + (q - 1) * ws));          \
+                for (int64_t v = 0; v < 2 * V; v += 4) {                                      \
+                    for (int j = 0; j < P; j++)                                               \
+                        x[j] = _mm256_loadu_pd(p + v + j * xs);                               \
+                    v_bf##P(x, y);                                                            \
+                    _mm256_storeu_pd(o + v, y[0]);                                            \
+                    for (int q = 1; q < P; q++)                                               \
+                        _mm256_storeu_pd(o + v + q * ys, i ? v_cmul(y[q], w[q]) : y[q]);      \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
     }
 
 DEFINE_PASS_AVX2(2)
@@ -589,15 +593,15 @@ enum { SRC_TENSOR, SRC_BLUE_A, SRC_BLUE_B, SRC_CONJ_BUF };
    z[j] = w_len^(jr) sum_q base[j + q len/split] w_split^(qr). */
 typedef struct fft_src {
     int kind;
-    int fp32, conj;        /* tensor: FP32 (else FP64); conjugate its values */
-    const void *x;         /* tensor: the transform's first complex value */
-    const double *buf;     /* SRC_CONJ_BUF: conj(buf[j]) */
-    int64_t n, m;          /* Bluestein: transform length, convolution length */
+    int fp32, conj;         /* tensor: FP32 (else FP64); conjugate its values */
+    const void *x;          /* tensor: the transform's first complex value */
+    const double *buf;      /* SRC_CONJ_BUF: conj(buf[j]) */
+    int64_t n, m;           /* Bluestein: transform length, convolution length */
     const fft_roots *chirp; /* Bluestein: roots of order 2n; chirp_k = w_2n^(k^2 mod 2n) */
     int64_t split, r, len;
-    int avx;               /* split: AVX2+FMA arithmetic */
+    int avx; /* split: AVX2+FMA arithmetic */
     const fft_roots *wlen;
-    const double *wsplit;  /* w_split^t, t < split */
+    const double *wsplit; /* w_split^t, t < split */
 } fft_src;
 
 enum { DST_TENSOR, DST_BUF, DST_CONJ_BUF, DST_MULB, DST_BLUE_OUT };
@@ -605,15 +609,15 @@ enum { DST_TENSOR, DST_BUF, DST_CONJ_BUF, DST_MULB, DST_BLUE_OUT };
 /* Where a transform's result v_k goes. */
 typedef struct fft_dst {
     int kind;
-    int fp32, inverse;      /* tensor: FP32 (else FP64); store conj(v) / n */
-    void *y;                /* tensor: complex value k goes to y[k stride + offset] */
+    int fp32, inverse; /* tensor: FP32 (else FP64); store conj(v) / n */
+    void *y;           /* tensor: complex value k goes to y[k stride + offset] */
     int64_t stride, offset;
-    double scale;           /* 1/n */
-    double *buf;            /* DST_BUF: v; DST_CONJ_BUF: conj(v); DST_MULB: v * mul[k] */
+    double scale; /* 1/n */
+    double *buf;  /* DST_BUF: v; DST_CONJ_BUF: conj(v); DST_MULB: v * mul[k] */
     const double *mul;
-    int64_t n, m;           /* DST_BLUE_OUT: y_k = conj(v_k) chirp_k / m for k < n */
+    int64_t n, m; /* DST_BLUE_OUT: y_k = conj(v_k) chirp_k / m for k < n */
     const fft_roots *chirp;
-    double *direct;         /* an FP64 array where value k lands at [2 k direct_stride], or NULL */
+    double *direct; /* an FP64 array where value k lands at [2 k direct_stride], or NULL */
     int64_t direct_stride;
 } fft_dst;
 
@@ -658,9 +662,7 @@ static void tensor_load(const fft_src *s, int64_t start, int64_t len, double *ou
 static void base_load(const fft_src *s, int64_t start, int64_t len, double *out)
 {
     switch (s->kind) {
-    case SRC_TENSOR:
-        tensor_load(s, start, len, out);
-        break;
+    case SRC_TENSOR: tensor_load(s, start, len, out); break;
     case SRC_BLUE_A: {
         int64_t inside = start >= s->n ? 0 : (start + len <= s->n ? len : s->n - start);
         double ch[2 * FFT_CHUNK];
@@ -740,8 +742,10 @@ AVX2_FMA static void twiddle_seq_avx2(double *acc, const fft_roots *roots, int64
     int64_t i = 0;
     for (; i + 2 <= len; i += 2) {
         int64_t t0 = (j0 + i) * r, t1 = t0 + r;
-        __m256d lo = v_load2(roots->lo + 2 * (t0 & roots->mask), roots->lo + 2 * (t1 & roots->mask));
-        __m256d hi = v_load2(roots->hi + 2 * (t0 >> roots->shift), roots->hi + 2 * (t1 >> roots->shift));
+        __m256d lo = v_load2(roots->lo + 2 * (t0 & roots->mask),
+                             roots->lo + 2 * (t1 & roots->mask));
+        __m256d hi = v_load2(roots->hi + 2 * (t0 >> roots->shift),
+                             roots->hi + 2 * (t1 >> roots->shift));
         _mm256_storeu_pd(acc + 2 * i, v_cmul(_mm256_loadu_pd(acc + 2 * i), v_cmul(hi, lo)));
     }
     twiddle_seq(acc + 2 * i, roots, j0 + i, r, len - i);
@@ -801,8 +805,8 @@ static void base_prefetch(const fft_src *s, int64_t start, int64_t len)
 
 /* base_load of `rows` rows of len values at first, first + stride, ... into out (row r at
    out + 2 len r), prefetching FFT_PREFETCH_ROWS rows ahead. */
-static void base_load_rows(const fft_src *s, int64_t first, int64_t stride, int64_t rows, int64_t len,
-                           double *out)
+static void base_load_rows(const fft_src *s, int64_t first, int64_t stride, int64_t rows,
+                           int64_t len, double *out)
 {
     for (int64_t r = 0; r < rows; r++) {
         if (r + FFT_PREFETCH_ROWS < rows)
@@ -815,8 +819,8 @@ static void base_load_rows(const fft_src *s, int64_t first, int64_t stride, int6
    out + 2 len r); tmp holds as much as out. A split source reads each of its ranges in turn
    (a row-by-row walk alternating between ranges len/split apart makes their pages collide in
    the TLB), then combines. */
-static void src_load_rows(const fft_src *s, int64_t first, int64_t stride, int64_t rows, int64_t len,
-                          double *out, double *tmp)
+static void src_load_rows(const fft_src *s, int64_t first, int64_t stride, int64_t rows,
+                          int64_t len, double *out, double *tmp)
 {
     base_load_rows(s, first, stride, rows, len, out);
     if (s->split <= 1)
@@ -868,12 +872,8 @@ static void tensor_store(const fft_dst *d, int64_t start, int64_t len, const dou
 static void dst_store(const fft_dst *d, int64_t start, int64_t len, const double *v)
 {
     switch (d->kind) {
-    case DST_TENSOR:
-        tensor_store(d, start, len, v);
-        break;
-    case DST_BUF:
-        memcpy(d->buf + 2 * start, v, (size_t)len * 16);
-        break;
+    case DST_TENSOR: tensor_store(d, start, len, v); break;
+    case DST_BUF: memcpy(d->buf + 2 * start, v, (size_t)len * 16); break;
     case DST_CONJ_BUF:
         for (int64_t i = 0; i < len; i++) {
             d->buf[2 * (start + i)] = v[2 * i];
@@ -912,14 +912,14 @@ static void dst_store(const fft_dst *d, int64_t start, int64_t len, const double
 
 typedef struct fft_engine {
     int64_t n;
-    int four;          /* 0: Stockham passes on the whole transform; 1: four-step */
+    int four; /* 0: Stockham passes on the whole transform; 1: four-step */
     int avx;
-    fft_small cols;    /* direct: length n; four-step: length n2 (phase 1) */
-    fft_small rows;    /* four-step: length n1 (phase 2) */
+    fft_small cols; /* direct: length n; four-step: length n2 (phase 1) */
+    fft_small rows; /* four-step: length n1 (phase 2) */
     int64_t n1, n2;
-    fft_roots tw;      /* four-step: w_n */
-    double *wa, *wb;   /* Stockham buffers */
-    double *inter;     /* four-step intermediate for destinations without a direct array */
+    fft_roots tw;    /* four-step: w_n */
+    double *wa, *wb; /* Stockham buffers */
+    double *inter;   /* four-step intermediate for destinations without a direct array */
 } fft_engine;
 
 static void engine_init(fft_engine *e, fft_arena *a, int64_t n, int want_inter, int avx)
@@ -948,8 +948,8 @@ static void engine_init(fft_engine *e, fft_arena *a, int64_t n, int want_inter, 
 
 /* Phase 1's store: inter[j1][k2] = res[k2][c] * w_n^(j1 k2) for the w columns j1 = j0 + c;
    element p of inter is at inter[2 p is]. */
-static void twiddle_rows(const fft_engine *e, const double *res, int64_t w, int64_t j0, double *inter,
-                         int64_t is)
+static void twiddle_rows(const fft_engine *e, const double *res, int64_t w, int64_t j0,
+                         double *inter, int64_t is)
 {
     int64_t n2 = e->n2;
     for (int64_t c = 0; c < w; c++) {
@@ -964,8 +964,8 @@ static void twiddle_rows(const fft_engine *e, const double *res, int64_t w, int6
     }
 }
 
-AVX2_FMA static void twiddle_rows_avx2(const fft_engine *e, const double *res, int64_t w, int64_t j0,
-                                       double *inter, int64_t is)
+AVX2_FMA static void twiddle_rows_avx2(const fft_engine *e, const double *res, int64_t w,
+                                       int64_t j0, double *inter, int64_t is)
 {
     const fft_roots *tw = &e->tw;
     int64_t n2 = e->n2;
@@ -976,7 +976,8 @@ AVX2_FMA static void twiddle_rows_avx2(const fft_engine *e, const double *res, i
             int64_t t1 = t + j1;
             __m256d lo = v_load2(tw->lo + 2 * (t & tw->mask), tw->lo + 2 * (t1 & tw->mask));
             __m256d hi = v_load2(tw->hi + 2 * (t >> tw->shift), tw->hi + 2 * (t1 >> tw->shift));
-            __m256d y = v_cmul(v_load2(res + 2 * (k2 * w + c), res + 2 * ((k2 + 1) * w + c)), v_cmul(hi, lo));
+            __m256d y = v_cmul(v_load2(res + 2 * (k2 * w + c), res + 2 * ((k2 + 1) * w + c)),
+                               v_cmul(hi, lo));
             if (is == 1) {
                 _mm256_storeu_pd(row + 2 * k2, y);
             } else {
@@ -1028,7 +1029,8 @@ static int engine_run(ncs_ctx *ctx, const fft_engine *e, const fft_src *src, con
         int64_t w = n2 - k0 < FFT_BLOCK ? n2 - k0 : FFT_BLOCK;
         for (int64_t j1 = 0; j1 < n1; j1++) {
             if (j1 + FFT_PREFETCH_ROWS < n1)
-                prefetch_range(inter + 2 * ((j1 + FFT_PREFETCH_ROWS) * n2 + k0) * is, w * 16 * is, 0);
+                prefetch_range(inter + 2 * ((j1 + FFT_PREFETCH_ROWS) * n2 + k0) * is, w * 16 * is,
+                               0);
             const double *from = inter + 2 * (j1 * n2 + k0) * is;
             double *to = e->wa + 2 * w * j1;
             if (is == 1) {
@@ -1051,7 +1053,7 @@ static int engine_run(ncs_ctx *ctx, const fft_engine *e, const fft_src *src, con
 
 typedef struct fft_job {
     int fp32, inverse, blue;
-    int64_t batch, n, m;  /* m: Bluestein's convolution length (0 when n is smooth) */
+    int64_t batch, n, m; /* m: Bluestein's convolution length (0 when n is smooth) */
     const void *x;
     void *y;
 } fft_job;
@@ -1093,9 +1095,10 @@ static int job_from_ctx(ncs_ctx *ctx, fft_job *job, int with_output)
                          (long long)x.dims[x.rank - 1]);
     int64_t n = x.dims[x.rank - 2];
     if (n < 1)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "input 'x' has n = %lld (dimension %d of shape [..., n, 2]): fft needs n >= 1",
-                         (long long)n, x.rank - 2);
+        return api->fail(
+            ctx, NCS_E_INVALID_ARGUMENT,
+            "input 'x' has n = %lld (dimension %d of shape [..., n, 2]): fft needs n >= 1",
+            (long long)n, x.rank - 2);
     int64_t batch = 1;
     for (int r = 0; r < x.rank - 2; r++)
         batch *= x.dims[r]; /* no overflow: the host checked the element count */
@@ -1107,10 +1110,11 @@ static int job_from_ctx(ncs_ctx *ctx, fft_job *job, int with_output)
     job->m = 0;
     if (job->blue) {
         if (n >= FFT_BLUE_MAX_N)
-            return api->fail(ctx, NCS_E_UNSUPPORTED,
-                             "input 'x' has n = %lld with a prime factor above %d: fft supports such "
-                             "lengths (Bluestein's algorithm) only below 2^31",
-                             (long long)n, FFT_GENERIC_MAX);
+            return api->fail(
+                ctx, NCS_E_UNSUPPORTED,
+                "input 'x' has n = %lld with a prime factor above %d: fft supports such "
+                "lengths (Bluestein's algorithm) only below 2^31",
+                (long long)n, FFT_GENERIC_MAX);
         job->m = next_pow2(2 * n - 1);
     }
     job->x = x.data;
@@ -1139,7 +1143,8 @@ static int64_t choose_split(const fft_job *job, int parts)
         if (len % d != 0 || len / d < FFT_MIN_SPLIT_POINTS)
             continue;
         int64_t units = job->batch * d;
-        double cost = (double)((units + parts - 1) / parts) / (double)units * (1.0 + 0.05 * (double)(d - 1));
+        double cost = (double)((units + parts - 1) / parts) / (double)units *
+                      (1.0 + 0.05 * (double)(d - 1));
         if (cost < best_cost) {
             best = d;
             best_cost = cost;
@@ -1241,7 +1246,8 @@ static int fft_prepare(ncs_ctx *ctx, int max_parts)
         parts = units;
     }
     int64_t split = choose_split(&job, (int)parts);
-    uint64_t bytes = FFT_HEADER + shared_bytes(&job, split) + (uint64_t)parts * part_bytes(&job, split);
+    uint64_t bytes = FFT_HEADER + shared_bytes(&job, split) +
+                     (uint64_t)parts * part_bytes(&job, split);
     status = api->set_workspace(ctx, bytes);
     if (status == NCS_OK)
         status = api->set_parts(ctx, (int)parts);
@@ -1257,7 +1263,8 @@ static const void *x_at(const fft_job *job, int64_t b)
 
 static void *y_at(const fft_job *job, int64_t b)
 {
-    return job->fp32 ? (void *)((float *)job->y + 2 * b * job->n) : (void *)((double *)job->y + 2 * b * job->n);
+    return job->fp32 ? (void *)((float *)job->y + 2 * b * job->n)
+                     : (void *)((double *)job->y + 2 * b * job->n);
 }
 
 static fft_src tensor_src(const fft_job *job, int64_t b)
@@ -1484,8 +1491,9 @@ static int fft_finish(ncs_ctx *ctx)
 
 static const ncs_tensor_desc fft_inputs[] = {
     {.name = "x",
-     .doc = "complex values [..., n, 2], n >= 1: the last axis holds (real, imaginary); transformed "
-            "over the n axis, batched over the leading axes",
+     .doc =
+         "complex values [..., n, 2], n >= 1: the last axis holds (real, imaginary); transformed "
+         "over the n axis, batched over the leading axes",
      .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_FP64) | NCS_DTYPE_BIT(NCS_DTYPE_FP32),
      .rank = NCS_RANK_ANY},
 };
@@ -1510,14 +1518,15 @@ static const ncs_param_desc fft_params[] = {
 const ncs_kernel_desc ncs_fft_kernel = {
     .struct_size = sizeof(ncs_kernel_desc),
     .name = "fft",
-    .doc = "Discrete Fourier transform of complex FP64 or FP32 data [..., n, 2] (last axis: real, "
-           "imaginary) over the n axis, batched over the leading axes, any n >= 1, with numpy.fft's "
-           "conventions (forward unnormalised, inverse divided by n). Mixed-radix Stockham "
-           "(radices 2, 3, 4, 5, 7, 11, 13; four-step above 8192 points) and Bluestein's "
-           "algorithm for larger prime factors. FP32 is computed in FP64 and rounded once. A NaN "
-           "or infinity in a transform's input makes every output of that transform non-finite, "
-           "like numpy; other transforms of the batch are unaffected. Work splits across parts by "
-           "transform, and a single long transform splits too (one decimation-in-frequency step).",
+    .doc =
+        "Discrete Fourier transform of complex FP64 or FP32 data [..., n, 2] (last axis: real, "
+        "imaginary) over the n axis, batched over the leading axes, any n >= 1, with numpy.fft's "
+        "conventions (forward unnormalised, inverse divided by n). Mixed-radix Stockham "
+        "(radices 2, 3, 4, 5, 7, 11, 13; four-step above 8192 points) and Bluestein's "
+        "algorithm for larger prime factors. FP32 is computed in FP64 and rounded once. A NaN "
+        "or infinity in a transform's input makes every output of that transform non-finite, "
+        "like numpy; other transforms of the batch are unaffected. Work splits across parts by "
+        "transform, and a single long transform splits too (one decimation-in-frequency step).",
     .flags = NCS_KERNEL_THREAD_SAFE | NCS_KERNEL_SHARED_INPUTS,
     .n_inputs = 1,
     .inputs = fft_inputs,

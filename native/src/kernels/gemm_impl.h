@@ -143,7 +143,8 @@ static int GEMM_NAME(gemm_rows)(ncs_ctx *ctx, const GEMM_T *a, const GEMM_T *b, 
     const ncs_host_api *api = ctx->api;
     GEMM_NAME(ukr_fn) ukr = GEMM_UKR;
     GEMM_T *b_packed = scratch;
-    GEMM_T *a_packed = (GEMM_T *)(void *)((unsigned char *)scratch + GEMM_NAME(b_block_bytes)(n, k));
+    GEMM_T *a_packed = (GEMM_T *)(void *)((unsigned char *)scratch +
+                                          GEMM_NAME(b_block_bytes)(n, k));
     int status = NCS_OK;
     for (int64_t jc = 0; jc < n && status == NCS_OK; jc += GEMM_NC) {
         int64_t nc = n - jc < GEMM_NC ? n - jc : GEMM_NC;
@@ -162,8 +163,8 @@ static int GEMM_NAME(gemm_rows)(ncs_ctx *ctx, const GEMM_T *a, const GEMM_T *b, 
                     int nr = nc - jr < GEMM_NR ? (int)(nc - jr) : GEMM_NR;
                     for (int64_t ir = 0; ir < mc; ir += GEMM_MR) {
                         int mr = mc - ir < GEMM_MR ? (int)(mc - ir) : GEMM_MR;
-                        ukr(kc, a_packed + ir * kc, b_packed + jr * kc, c + (ic + ir) * n + jc + jr, n,
-                            pc > 0, mr, nr);
+                        ukr(kc, a_packed + ir * kc, b_packed + jr * kc, c + (ic + ir) * n + jc + jr,
+                            n, pc > 0, mr, nr);
                     }
                 }
                 if (last_slice)

@@ -44,14 +44,14 @@
 #include "cpu.h"
 #include "kernels.h"
 
-#define HIST_MIN_PART (1 << 18)   /* elements */
-#define HIST_CHUNK (1 << 20)      /* elements between cancellation checks */
-#define HIST_MAX_BINS (1 << 30)   /* keeps bin indices in int32 lanes */
+#define HIST_MIN_PART (1 << 18)      /* elements */
+#define HIST_CHUNK (1 << 20)         /* elements between cancellation checks */
+#define HIST_MAX_BINS (1 << 30)      /* keeps bin indices in int32 lanes */
 #define HIST_PREPARE_EDGES (1 << 16) /* up to this many bins prepare checks the edges itself */
-#define HIST_SMALL_BINS 256       /* up to this many bins, four interleaved sub-histograms (8 KiB) */
-#define HIST_PAIR_BINS 16         /* up to this many bins, the AVX2 shortcut counts pairs of values */
-#define HIST_PAIRS (4 * 256)      /* pair counters: 4 tables of 16 x 16 */
-#define HIST_SLOT 64              /* bytes of one part's header */
+#define HIST_SMALL_BINS 256  /* up to this many bins, four interleaved sub-histograms (8 KiB) */
+#define HIST_PAIR_BINS 16    /* up to this many bins, the AVX2 shortcut counts pairs of values */
+#define HIST_PAIRS (4 * 256) /* pair counters: 4 tables of 16 x 16 */
+#define HIST_SLOT 64         /* bytes of one part's header */
 
 /* How the bin index is computed (see the top of the file). */
 enum hist_arith {
@@ -63,7 +63,7 @@ enum hist_arith {
 typedef struct hist_plan {
     int dtype;
     int arith;
-    int lin32;          /* linspace in float (else double) */
+    int lin32; /* linspace in float (else double) */
     int64_t bins;
     double first, last; /* numpy's first_edge / last_edge (float values when lin32) */
     double denom;       /* last - first, HIST_A64 and HIST_A32D */
@@ -117,7 +117,8 @@ static uint64_t hist_pairs_offset(int64_t bins)
    for the benchmarks). */
 static uint64_t hist_area_bytes(int64_t bins)
 {
-    uint64_t bytes = hist_pairs_offset(bins) + (bins <= HIST_PAIR_BINS ? HIST_PAIRS * sizeof(int64_t) : 0);
+    uint64_t bytes = hist_pairs_offset(bins) +
+                     (bins <= HIST_PAIR_BINS ? HIST_PAIRS * sizeof(int64_t) : 0);
     return (bytes + 4095) & ~(uint64_t)4095;
 }
 
@@ -168,7 +169,8 @@ static int hist_plan_steps(hist_plan *p)
     double unit = (p->dtype == NCS_DTYPE_FP32 ? 0x1p-24 : 0x1p-53) + 0x1p-53;
     double bound = (double)p->bins * unit * (12 + 4 * big / length);
     p->recip = (double)p->bins / length;
-    p->fast_delta = length > 0 && isfinite(p->recip) && !p->step_zero && bound <= 0x1p-8 ? 2 * bound : 0;
+    p->fast_delta = length > 0 && isfinite(p->recip) && !p->step_zero && bound <= 0x1p-8 ? 2 * bound
+                                                                                         : 0;
     return 1;
 }
 
@@ -209,7 +211,8 @@ static int hist_plan_given(hist_plan *p, int dtype, int64_t bins, double lo, dou
 }
 
 /* The plan for the data's range (count > 0, min and max finite), or (0, 1) when count is 0. */
-static int hist_plan_data(hist_plan *p, int dtype, int64_t bins, int64_t count, double min, double max)
+static int hist_plan_data(hist_plan *p, int dtype, int64_t bins, int64_t count, double min,
+                          double max)
 {
     if (count == 0)
         return hist_plan_given(p, dtype, bins, 0, 1);
@@ -258,44 +261,52 @@ static int hist_params(ncs_ctx *ctx, int dtype, int64_t *bins, double *lo, doubl
     if (status != NCS_OK)
         return status;
     if (*bins < 1 || *bins > HIST_MAX_BINS)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "parameter 'bins' is %lld: histogram needs 1 <= bins <= %d",
+        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
+                         "parameter 'bins' is %lld: histogram needs 1 <= bins <= %d",
                          (long long)*bins, HIST_MAX_BINS);
     *given = lo_set || hi_set;
     if (!*given)
         return NCS_OK;
     if (!lo_set || !hi_set)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "parameter '%s' is given but '%s' is not: histogram needs both lo and hi, or neither "
-                         "(then the range is x's min and max)",
-                         lo_set ? "lo" : "hi", lo_set ? "hi" : "lo");
+        return api->fail(
+            ctx, NCS_E_INVALID_ARGUMENT,
+            "parameter '%s' is given but '%s' is not: histogram needs both lo and hi, or neither "
+            "(then the range is x's min and max)",
+            lo_set ? "lo" : "hi", lo_set ? "hi" : "lo");
     if (!isfinite(*lo) || !isfinite(*hi))
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "supplied range of [%g, %g] is not finite: parameters 'lo' and 'hi' must be finite "
-                         "numbers (leave both out for x's min and max)",
-                         *lo, *hi);
+        return api->fail(
+            ctx, NCS_E_INVALID_ARGUMENT,
+            "supplied range of [%g, %g] is not finite: parameters 'lo' and 'hi' must be finite "
+            "numbers (leave both out for x's min and max)",
+            *lo, *hi);
     if (*lo > *hi)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "parameter 'lo' (%g) is greater than 'hi' (%g): histogram needs lo <= hi", *lo, *hi);
+                         "parameter 'lo' (%g) is greater than 'hi' (%g): histogram needs lo <= hi",
+                         *lo, *hi);
     if (dtype == NCS_DTYPE_FP32 && (fabs(*lo) > FLT_MAX || fabs(*hi) > FLT_MAX))
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "parameters 'lo' (%g) and 'hi' (%g) must lie within the FP32 range for FP32 x "
-                         "(numpy overflows there)", *lo, *hi);
+        return api->fail(
+            ctx, NCS_E_INVALID_ARGUMENT,
+            "parameters 'lo' (%g) and 'hi' (%g) must lie within the FP32 range for FP32 x "
+            "(numpy overflows there)",
+            *lo, *hi);
     return NCS_OK;
 }
 
 static int hist_bad_width(ncs_ctx *ctx, const hist_plan *p)
 {
-    return ctx->api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                          "the histogram range [%g, %g] is wider than the largest %s: its width overflows",
-                          p->first, p->last, p->dtype == NCS_DTYPE_FP32 && p->lin32 ? "FP32 value" : "FP64 value");
+    return ctx->api->fail(
+        ctx, NCS_E_INVALID_ARGUMENT,
+        "the histogram range [%g, %g] is wider than the largest %s: its width overflows", p->first,
+        p->last, p->dtype == NCS_DTYPE_FP32 && p->lin32 ? "FP32 value" : "FP64 value");
 }
 
 static int hist_too_many_bins(ncs_ctx *ctx, const hist_plan *p)
 {
-    return ctx->api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                          "Too many bins for data range. Cannot create %lld finite-sized bins (range [%.17g, "
-                          "%.17g] in %s), as numpy.histogram says",
-                          (long long)p->bins, p->first, p->last, p->dtype == NCS_DTYPE_FP32 ? "FP32" : "FP64");
+    return ctx->api->fail(
+        ctx, NCS_E_INVALID_ARGUMENT,
+        "Too many bins for data range. Cannot create %lld finite-sized bins (range [%.17g, "
+        "%.17g] in %s), as numpy.histogram says",
+        (long long)p->bins, p->first, p->last, p->dtype == NCS_DTYPE_FP32 ? "FP32" : "FP64");
 }
 
 /* NCS_OK when the edges increase strictly; otherwise numpy's refusal (NCS_E_INVALID_ARGUMENT,
@@ -332,7 +343,8 @@ static int histogram_prepare(ncs_ctx *ctx, int max_parts)
     if (status != NCS_OK)
         return status;
     if (x.dtype != NCS_DTYPE_FP64 && x.dtype != NCS_DTYPE_FP32)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "input 'x' is %s: histogram supports FP64 and FP32",
+        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
+                         "input 'x' is %s: histogram supports FP64 and FP32",
                          ncs_dtype_text(x.dtype));
     int64_t bins;
     double lo, hi;
@@ -381,8 +393,8 @@ static int histogram_prepare(ncs_ctx *ctx, int max_parts)
         (c)[k_]++;                                \
     } while (0)
 
-static void count_portable_a64(const double *x, int64_t n, const hist_plan *p, const double *e, int64_t *cnt,
-                               int subs)
+static void count_portable_a64(const double *x, int64_t n, const hist_plan *p, const double *e,
+                               int64_t *cnt, int subs)
 {
     const double first = p->first, last = p->last, denom = p->denom, nb = (double)p->bins;
     const int64_t bins = p->bins, top = bins - 1;
@@ -396,8 +408,8 @@ static void count_portable_a64(const double *x, int64_t n, const hist_plan *p, c
     }
 }
 
-static void count_portable_a32d(const float *x, int64_t n, const hist_plan *p, const float *e, int64_t *cnt,
-                                int subs)
+static void count_portable_a32d(const float *x, int64_t n, const hist_plan *p, const float *e,
+                                int64_t *cnt, int subs)
 {
     const float first = p->first32, last = p->last32;
     const double denom = p->denom, nb = (double)p->bins;
@@ -413,8 +425,8 @@ static void count_portable_a32d(const float *x, int64_t n, const hist_plan *p, c
     }
 }
 
-static void count_portable_a32f(const float *x, int64_t n, const hist_plan *p, const float *e, int64_t *cnt,
-                                int subs)
+static void count_portable_a32f(const float *x, int64_t n, const hist_plan *p, const float *e,
+                                int64_t *cnt, int subs)
 {
     const float first = p->first32, last = p->last32, denom = p->denom32, nb = (float)p->bins;
     const int64_t bins = p->bins, top = bins - 1;
@@ -439,8 +451,8 @@ static void count_portable_a32f(const float *x, int64_t n, const hist_plan *p, c
  * portable loops. Lanes are then counted one by one, lane j into sub-histogram j % subs, with the
  * corrections from the bit masks `down` and `up`.
  */
-static inline void hist_count_lanes(const int32_t *k, unsigned keep, unsigned down, unsigned up, int64_t *cnt,
-                                    int64_t bins, int subs)
+static inline void hist_count_lanes(const int32_t *k, unsigned keep, unsigned down, unsigned up,
+                                    int64_t *cnt, int64_t bins, int subs)
 {
     if (keep == 0xff && (down | up) == 0 && subs == 4) { /* the common case, unrolled */
         int64_t *c0 = cnt, *c1 = cnt + bins, *c2 = cnt + 2 * bins, *c3 = cnt + 3 * bins;
@@ -457,20 +469,23 @@ static inline void hist_count_lanes(const int32_t *k, unsigned keep, unsigned do
     while (keep) {
         int j = __builtin_ctz(keep);
         keep &= keep - 1;
-        cnt[(j & (subs - 1)) * bins + k[j] - (int32_t)((down >> j) & 1) + (int32_t)((up >> j) & 1)]++;
+        cnt[(j & (subs - 1)) * bins + k[j] - (int32_t)((down >> j) & 1) +
+            (int32_t)((up >> j) & 1)]++;
     }
 }
 
 /* Down and up masks of 4 doubles v with first indices k (0 <= k <= top): down where v < edge(k)
    (never at k = 0, whose edge is `first` itself), up where v >= edge(k + 1) and not down, never
    at k = top. */
-__attribute__((target("avx2"))) static inline void hist_corrections_pd(__m256d v, __m128i k, __m256d step,
-                                                                        __m256d first, __m128i top, int to_float,
-                                                                        unsigned *down, unsigned *up)
+__attribute__((target("avx2"))) static inline void hist_corrections_pd(__m256d v, __m128i k,
+                                                                       __m256d step, __m256d first,
+                                                                       __m128i top, int to_float,
+                                                                       unsigned *down, unsigned *up)
 {
     const __m128i zero = _mm_setzero_si128(), one = _mm_set1_epi32(1);
     __m256d lo = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(k), step), first);
-    __m256d hi = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm_add_epi32(k, one)), step), first);
+    __m256d hi = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm_add_epi32(k, one)), step),
+                               first);
     if (to_float) { /* FP32 data, given range: the edges are the doubles rounded to float */
         lo = _mm256_cvtps_pd(_mm256_cvtpd_ps(lo));
         hi = _mm256_cvtps_pd(_mm256_cvtpd_ps(hi));
@@ -488,10 +503,12 @@ typedef struct hist_fast {
     __m256i lane_offsets;             /* lane j counts into sub-histogram j % subs */
 } hist_fast;
 
-__attribute__((target("avx2"))) static void hist_fast_init(hist_fast *c, const hist_plan *p, int subs)
+__attribute__((target("avx2"))) static void hist_fast_init(hist_fast *c, const hist_plan *p,
+                                                           int subs)
 {
     int32_t b = (int32_t)p->bins;
-    c->lane_offsets = subs == 4 ? _mm256_setr_epi32(0, b, 2 * b, 3 * b, 0, b, 2 * b, 3 * b) : _mm256_setzero_si256();
+    c->lane_offsets = subs == 4 ? _mm256_setr_epi32(0, b, 2 * b, 3 * b, 0, b, 2 * b, 3 * b)
+                                : _mm256_setzero_si256();
     c->first = _mm256_set1_pd(p->first);
     c->recip = _mm256_set1_pd(p->recip);
     c->nb = _mm256_set1_pd((double)p->bins);
@@ -508,17 +525,19 @@ __attribute__((target("avx2"))) static void hist_fast_init(hist_fast *c, const h
  * constant at each call (4 or 1) so the counting unrolls; pairs (NULL or a constant at each call)
  * are the pair counters when bins <= HIST_PAIR_BINS.
  */
-__attribute__((target("avx2"), always_inline)) static inline int hist_fast8(const hist_fast *c, __m256d v0,
-                                                                             __m256d v1, int64_t *cnt,
-                                                                             int64_t *pairs, int64_t bins,
-                                                                             const int subs)
+__attribute__((target("avx2"), always_inline)) static inline int
+hist_fast8(const hist_fast *c, __m256d v0, __m256d v1, int64_t *cnt, int64_t *pairs, int64_t bins,
+           const int subs)
 {
     __m256d f0 = _mm256_mul_pd(_mm256_sub_pd(v0, c->first), c->recip);
     __m256d f1 = _mm256_mul_pd(_mm256_sub_pd(v1, c->first), c->recip);
     __m128i k0 = _mm256_cvttpd_epi32(f0), k1 = _mm256_cvttpd_epi32(f1);
-    __m256d r0 = _mm256_sub_pd(f0, _mm256_cvtepi32_pd(k0)), r1 = _mm256_sub_pd(f1, _mm256_cvtepi32_pd(k1));
-    __m256d ok0 = _mm256_and_pd(_mm256_cmp_pd(r0, c->lo, _CMP_GT_OQ), _mm256_cmp_pd(r0, c->hi, _CMP_LT_OQ));
-    __m256d ok1 = _mm256_and_pd(_mm256_cmp_pd(r1, c->lo, _CMP_GT_OQ), _mm256_cmp_pd(r1, c->hi, _CMP_LT_OQ));
+    __m256d r0 = _mm256_sub_pd(f0, _mm256_cvtepi32_pd(k0)),
+            r1 = _mm256_sub_pd(f1, _mm256_cvtepi32_pd(k1));
+    __m256d ok0 = _mm256_and_pd(_mm256_cmp_pd(r0, c->lo, _CMP_GT_OQ),
+                                _mm256_cmp_pd(r0, c->hi, _CMP_LT_OQ));
+    __m256d ok1 = _mm256_and_pd(_mm256_cmp_pd(r1, c->lo, _CMP_GT_OQ),
+                                _mm256_cmp_pd(r1, c->hi, _CMP_LT_OQ));
     __m256d ok = _mm256_and_pd(_mm256_and_pd(ok0, _mm256_cmp_pd(f0, c->nb, _CMP_LT_OQ)),
                                _mm256_and_pd(ok1, _mm256_cmp_pd(f1, c->nb, _CMP_LT_OQ)));
     if (_mm256_movemask_pd(ok) != 0xf)
@@ -552,11 +571,9 @@ __attribute__((target("avx2"), always_inline)) static inline int hist_fast8(cons
 }
 
 /* FP64 data, 8 values per step; subs is a constant at each call. */
-__attribute__((target("avx2"), always_inline)) static inline void count_avx2_a64_subs(const double *x, int64_t n,
-                                                                                      const hist_plan *p,
-                                                                                      const double *e,
-                                                                                      int64_t *cnt, int64_t *pairs,
-                                                                                      const int subs, const int fast)
+__attribute__((target("avx2"), always_inline)) static inline void
+count_avx2_a64_subs(const double *x, int64_t n, const hist_plan *p, const double *e, int64_t *cnt,
+                    int64_t *pairs, const int subs, const int fast)
 {
     const __m256d first = _mm256_set1_pd(p->first), last = _mm256_set1_pd(p->last);
     const __m256d denom = _mm256_set1_pd(p->denom), nb = _mm256_set1_pd((double)p->bins);
@@ -570,14 +587,19 @@ __attribute__((target("avx2"), always_inline)) static inline void count_avx2_a64
         __m256d v0 = _mm256_loadu_pd(x + i), v1 = _mm256_loadu_pd(x + i + 4);
         if (fast && hist_fast8(&fc, v0, v1, cnt, pairs, p->bins, subs))
             continue;
-        __m256d keep0 = _mm256_and_pd(_mm256_cmp_pd(v0, first, _CMP_GE_OQ), _mm256_cmp_pd(v0, last, _CMP_LE_OQ));
-        __m256d keep1 = _mm256_and_pd(_mm256_cmp_pd(v1, first, _CMP_GE_OQ), _mm256_cmp_pd(v1, last, _CMP_LE_OQ));
-        unsigned keep = (unsigned)_mm256_movemask_pd(keep0) | (unsigned)_mm256_movemask_pd(keep1) << 4;
+        __m256d keep0 = _mm256_and_pd(_mm256_cmp_pd(v0, first, _CMP_GE_OQ),
+                                      _mm256_cmp_pd(v0, last, _CMP_LE_OQ));
+        __m256d keep1 = _mm256_and_pd(_mm256_cmp_pd(v1, first, _CMP_GE_OQ),
+                                      _mm256_cmp_pd(v1, last, _CMP_LE_OQ));
+        unsigned keep = (unsigned)_mm256_movemask_pd(keep0) | (unsigned)_mm256_movemask_pd(keep1)
+                                                                  << 4;
         if (keep == 0)
             continue;
         /* numpy: ((x - first) / denom) * bins, truncated; dropped lanes give 0 */
-        __m256d f0 = _mm256_and_pd(_mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(v0, first), denom), nb), keep0);
-        __m256d f1 = _mm256_and_pd(_mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(v1, first), denom), nb), keep1);
+        __m256d f0 = _mm256_and_pd(
+            _mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(v0, first), denom), nb), keep0);
+        __m256d f1 = _mm256_and_pd(
+            _mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(v1, first), denom), nb), keep1);
         __m128i k0 = _mm_max_epi32(_mm_min_epi32(_mm256_cvttpd_epi32(f0), top), zero);
         __m128i k1 = _mm_max_epi32(_mm_min_epi32(_mm256_cvttpd_epi32(f1), top), zero);
         unsigned down0, up0, down1, up1;
@@ -591,8 +613,9 @@ __attribute__((target("avx2"), always_inline)) static inline void count_avx2_a64
         count_portable_a64(x + i, n - i, p, e, cnt, subs);
 }
 
-__attribute__((target("avx2"))) static void count_avx2_a64(const double *x, int64_t n, const hist_plan *p,
-                                                            const double *e, int64_t *cnt, int64_t *pairs, int subs)
+__attribute__((target("avx2"))) static void count_avx2_a64(const double *x, int64_t n,
+                                                           const hist_plan *p, const double *e,
+                                                           int64_t *cnt, int64_t *pairs, int subs)
 {
     /* One instance per shape, so the loops test neither the shortcut nor the layout per step. */
     if (p->fast_delta > 0 && pairs != NULL)
@@ -609,11 +632,9 @@ __attribute__((target("avx2"))) static void count_avx2_a64(const double *x, int6
 
 /* FP32 data, 8 values per step: HIST_A32D (float subtraction, double division, edges computed in
    double and rounded) or HIST_A32F (all float); subs is a constant at each call. */
-__attribute__((target("avx2"), always_inline)) static inline void count_avx2_a32_subs(const float *x, int64_t n,
-                                                                                      const hist_plan *p,
-                                                                                      const float *e,
-                                                                                      int64_t *cnt, int64_t *pairs,
-                                                                                      const int subs, const int fast)
+__attribute__((target("avx2"), always_inline)) static inline void
+count_avx2_a32_subs(const float *x, int64_t n, const hist_plan *p, const float *e, int64_t *cnt,
+                    int64_t *pairs, const int subs, const int fast)
 {
     const __m256 first = _mm256_set1_ps(p->first32), last = _mm256_set1_ps(p->last32);
     const __m256d denom = _mm256_set1_pd(p->denom), nb = _mm256_set1_pd((double)p->bins);
@@ -629,10 +650,12 @@ __attribute__((target("avx2"), always_inline)) static inline void count_avx2_a32
     int32_t k[8];
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
-        __m256d v0 = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), v1 = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        __m256d v0 = _mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+                v1 = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
         if (fast && hist_fast8(&fc, v0, v1, cnt, pairs, p->bins, subs))
             continue;
-        __m256 keep = _mm256_and_ps(_mm256_cmp_ps(v, first, _CMP_GE_OQ), _mm256_cmp_ps(v, last, _CMP_LE_OQ));
+        __m256 keep = _mm256_and_ps(_mm256_cmp_ps(v, first, _CMP_GE_OQ),
+                                    _mm256_cmp_ps(v, last, _CMP_LE_OQ));
         unsigned mask = (unsigned)_mm256_movemask_ps(keep);
         if (mask == 0)
             continue;
@@ -643,21 +666,30 @@ __attribute__((target("avx2"), always_inline)) static inline void count_avx2_a32
             ki = _mm256_cvttps_epi32(_mm256_mul_ps(_mm256_div_ps(d, denom32), nb32));
             ki = _mm256_max_epi32(_mm256_min_epi32(ki, top), zero);
             __m256 lo = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(ki), step32), first);
-            __m256 hi = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(ki, one)), step32), first);
-            hi = _mm256_blendv_ps(hi, _mm256_set1_ps(INFINITY), _mm256_castsi256_ps(_mm256_cmpeq_epi32(ki, top)));
-            unsigned at_zero = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(ki, zero)));
+            __m256 hi = _mm256_add_ps(
+                _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(ki, one)), step32), first);
+            hi = _mm256_blendv_ps(hi, _mm256_set1_ps(INFINITY),
+                                  _mm256_castsi256_ps(_mm256_cmpeq_epi32(ki, top)));
+            unsigned at_zero = (unsigned)_mm256_movemask_ps(
+                _mm256_castsi256_ps(_mm256_cmpeq_epi32(ki, zero)));
             down = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, lo, _CMP_LT_OQ)) & ~at_zero;
             up = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, hi, _CMP_GE_OQ)) & ~down;
         } else {
-            __m256d f0 = _mm256_mul_pd(_mm256_div_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(d)), denom), nb);
-            __m256d f1 = _mm256_mul_pd(_mm256_div_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(d, 1)), denom), nb);
-            __m128i k0 = _mm_max_epi32(_mm_min_epi32(_mm256_cvttpd_epi32(f0), _mm256_castsi256_si128(top)),
-                                       _mm_setzero_si128());
-            __m128i k1 = _mm_max_epi32(_mm_min_epi32(_mm256_cvttpd_epi32(f1), _mm256_castsi256_si128(top)),
-                                       _mm_setzero_si128());
+            __m256d f0 = _mm256_mul_pd(
+                _mm256_div_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(d)), denom), nb);
+            __m256d f1 = _mm256_mul_pd(
+                _mm256_div_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(d, 1)), denom), nb);
+            __m128i k0 = _mm_max_epi32(
+                _mm_min_epi32(_mm256_cvttpd_epi32(f0), _mm256_castsi256_si128(top)),
+                _mm_setzero_si128());
+            __m128i k1 = _mm_max_epi32(
+                _mm_min_epi32(_mm256_cvttpd_epi32(f1), _mm256_castsi256_si128(top)),
+                _mm_setzero_si128());
             unsigned down0, up0, down1, up1;
-            hist_corrections_pd(v0, k0, step, first64, _mm256_castsi256_si128(top), 1, &down0, &up0);
-            hist_corrections_pd(v1, k1, step, first64, _mm256_castsi256_si128(top), 1, &down1, &up1);
+            hist_corrections_pd(v0, k0, step, first64, _mm256_castsi256_si128(top), 1, &down0,
+                                &up0);
+            hist_corrections_pd(v1, k1, step, first64, _mm256_castsi256_si128(top), 1, &down1,
+                                &up1);
             ki = _mm256_set_m128i(k1, k0);
             down = down0 | down1 << 4;
             up = up0 | up1 << 4;
@@ -673,8 +705,9 @@ __attribute__((target("avx2"), always_inline)) static inline void count_avx2_a32
     }
 }
 
-__attribute__((target("avx2"))) static void count_avx2_a32(const float *x, int64_t n, const hist_plan *p,
-                                                            const float *e, int64_t *cnt, int64_t *pairs, int subs)
+__attribute__((target("avx2"))) static void count_avx2_a32(const float *x, int64_t n,
+                                                           const hist_plan *p, const float *e,
+                                                           int64_t *cnt, int64_t *pairs, int subs)
 {
     /* One instance per shape, so the loops test neither the shortcut nor the layout per step. */
     if (p->fast_delta > 0 && pairs != NULL)
@@ -691,13 +724,15 @@ __attribute__((target("avx2"))) static void count_avx2_a32(const float *x, int64
 
 /* Counts x[lo, hi) into the area `area` (zeroed here, edge table built here), polling
    cancellation and reporting progress every HIST_CHUNK elements. */
-static int hist_count_range(ncs_ctx *ctx, const ncs_tensor_view *x, const hist_plan *p, void *area, int64_t lo,
-                            int64_t hi)
+static int hist_count_range(ncs_ctx *ctx, const ncs_tensor_view *x, const hist_plan *p, void *area,
+                            int64_t lo, int64_t hi)
 {
     int subs = hist_subs(p->bins);
     int64_t *cnt = area;
     void *edges = (unsigned char *)area + hist_edges_offset(p->bins);
-    int64_t *pairs = p->bins <= HIST_PAIR_BINS ? (int64_t *)((unsigned char *)area + hist_pairs_offset(p->bins)) : NULL;
+    int64_t *pairs = p->bins <= HIST_PAIR_BINS
+                         ? (int64_t *)((unsigned char *)area + hist_pairs_offset(p->bins))
+                         : NULL;
     memset(cnt, 0, (size_t)subs * (size_t)p->bins * sizeof(int64_t));
     if (pairs != NULL)
         memset(pairs, 0, HIST_PAIRS * sizeof(int64_t));
@@ -745,7 +780,8 @@ static void hist_reduce(const void *area, int64_t bins, int64_t *counts, int add
         counts[k] = s;
     }
     if (bins <= HIST_PAIR_BINS) {
-        const int64_t *pairs = (const int64_t *)((const unsigned char *)area + hist_pairs_offset(bins));
+        const int64_t *pairs = (const int64_t *)((const unsigned char *)area +
+                                                 hist_pairs_offset(bins));
         for (int j = 0; j < 4; j++) {
             for (int64_t a = 0; a < bins; a++) {
                 for (int64_t b = 0; b < bins; b++) {
@@ -760,35 +796,35 @@ static void hist_reduce(const void *area, int64_t bins, int64_t *counts, int add
 
 /* ---- min and max (range from the data) --------------------------------------------------- */
 
-#define DEFINE_MINMAX(NAME, T)                                                              \
-    static void NAME(const T *x, int64_t n, double *min, double *max, int *nan_seen)        \
-    {                                                                                       \
-        T lo[4] = {x[0], x[0], x[0], x[0]}, hi[4] = {x[0], x[0], x[0], x[0]};              \
-        int nan = 0;                                                                        \
-        int64_t i = 0;                                                                      \
-        for (; i + 4 <= n; i += 4) {                                                        \
-            for (int l = 0; l < 4; l++) {                                                   \
-                T v = x[i + l];                                                             \
-                lo[l] = v < lo[l] ? v : lo[l];                                              \
-                hi[l] = v > hi[l] ? v : hi[l];                                              \
-                nan |= v != v;                                                              \
-            }                                                                               \
-        }                                                                                   \
-        for (; i < n; i++) {                                                                \
-            T v = x[i];                                                                     \
-            lo[0] = v < lo[0] ? v : lo[0];                                                  \
-            hi[0] = v > hi[0] ? v : hi[0];                                                  \
-            nan |= v != v;                                                                  \
-        }                                                                                   \
-        for (int l = 1; l < 4; l++) {                                                       \
-            lo[0] = lo[l] < lo[0] ? lo[l] : lo[0];                                          \
-            hi[0] = hi[l] > hi[0] ? hi[l] : hi[0];                                          \
-        }                                                                                   \
-        if (*min > lo[0] || *min != *min) /* the running values start as NaN */           \
-            *min = lo[0];                                                                   \
-        if (*max < hi[0] || *max != *max)                                                   \
-            *max = hi[0];                                                                   \
-        *nan_seen |= nan;                                                                   \
+#define DEFINE_MINMAX(NAME, T)                                                       \
+    static void NAME(const T *x, int64_t n, double *min, double *max, int *nan_seen) \
+    {                                                                                \
+        T lo[4] = {x[0], x[0], x[0], x[0]}, hi[4] = {x[0], x[0], x[0], x[0]};        \
+        int nan = 0;                                                                 \
+        int64_t i = 0;                                                               \
+        for (; i + 4 <= n; i += 4) {                                                 \
+            for (int l = 0; l < 4; l++) {                                            \
+                T v = x[i + l];                                                      \
+                lo[l] = v < lo[l] ? v : lo[l];                                       \
+                hi[l] = v > hi[l] ? v : hi[l];                                       \
+                nan |= v != v;                                                       \
+            }                                                                        \
+        }                                                                            \
+        for (; i < n; i++) {                                                         \
+            T v = x[i];                                                              \
+            lo[0] = v < lo[0] ? v : lo[0];                                           \
+            hi[0] = v > hi[0] ? v : hi[0];                                           \
+            nan |= v != v;                                                           \
+        }                                                                            \
+        for (int l = 1; l < 4; l++) {                                                \
+            lo[0] = lo[l] < lo[0] ? lo[l] : lo[0];                                   \
+            hi[0] = hi[l] > hi[0] ? hi[l] : hi[0];                                   \
+        }                                                                            \
+        if (*min > lo[0] || *min != *min) /* the running values start as NaN */      \
+            *min = lo[0];                                                            \
+        if (*max < hi[0] || *max != *max)                                            \
+            *max = hi[0];                                                            \
+        *nan_seen |= nan;                                                            \
     }
 
 DEFINE_MINMAX(minmax_f64, double)
@@ -834,9 +870,11 @@ static int histogram_run(ncs_ctx *ctx, int part, int nparts)
             return NCS_E_CANCELLED;
         int64_t len = to - at < HIST_CHUNK ? to - at : HIST_CHUNK;
         if (x.dtype == NCS_DTYPE_FP64)
-            minmax_f64((const double *)x.data + at, len, &slot->s.min, &slot->s.max, &slot->s.nan_seen);
+            minmax_f64((const double *)x.data + at, len, &slot->s.min, &slot->s.max,
+                       &slot->s.nan_seen);
         else
-            minmax_f32((const float *)x.data + at, len, &slot->s.min, &slot->s.max, &slot->s.nan_seen);
+            minmax_f32((const float *)x.data + at, len, &slot->s.min, &slot->s.max,
+                       &slot->s.nan_seen);
         api->progress(ctx, (uint64_t)len);
     }
     return NCS_OK;
@@ -890,16 +928,20 @@ static int histogram_finish(ncs_ctx *ctx)
             nan_seen |= s->s.nan_seen;
         }
         if (n != x.count)
-            return api->fail(ctx, NCS_E_INTERNAL, "histogram scanned %lld of %lld elements", (long long)n,
-                             (long long)x.count);
+            return api->fail(ctx, NCS_E_INTERNAL, "histogram scanned %lld of %lld elements",
+                             (long long)n, (long long)x.count);
         if (nan_seen)
-            return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                             "autodetected range of [nan, nan] is not finite: input 'x' contains NaN; give "
-                             "parameters 'lo' and 'hi' to count the other values (NaNs are then ignored, like numpy)");
+            return api->fail(
+                ctx, NCS_E_INVALID_ARGUMENT,
+                "autodetected range of [nan, nan] is not finite: input 'x' contains NaN; give "
+                "parameters 'lo' and 'hi' to count the other values (NaNs are then ignored, like "
+                "numpy)");
         if (n > 0 && (!isfinite(min) || !isfinite(max)))
-            return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                             "autodetected range of [%g, %g] is not finite: input 'x' contains infinities; give "
-                             "parameters 'lo' and 'hi' to count the finite values", min, max);
+            return api->fail(
+                ctx, NCS_E_INVALID_ARGUMENT,
+                "autodetected range of [%g, %g] is not finite: input 'x' contains infinities; give "
+                "parameters 'lo' and 'hi' to count the finite values",
+                min, max);
         if (!hist_plan_data(&p, x.dtype, bins, n, min, max))
             return hist_bad_width(ctx, &p);
         status = hist_check_edges(ctx, &p);
@@ -931,8 +973,9 @@ static const ncs_tensor_desc histogram_outputs[] = {
      .rank = 1,
      .dims = {NCS_DIM_ANY}},
     {.name = "edges",
-     .doc = "bin edges [bins+1], numpy's: np.linspace(lo, hi, bins+1) in x's type (for FP32 x, float "
-            "values widened to FP64)",
+     .doc =
+         "bin edges [bins+1], numpy's: np.linspace(lo, hi, bins+1) in x's type (for FP32 x, float "
+         "values widened to FP64)",
      .dtypes = NCS_DTYPE_BIT(NCS_DTYPE_FP64),
      .rank = 1,
      .dims = {NCS_DIM_ANY}},
@@ -946,22 +989,27 @@ static const ncs_param_desc histogram_params[] = {
     {.name = "lo",
      .type = NCS_PARAM_DOUBLE,
      .default_value = "nan",
-     .doc = "lower end of the range, a finite number; not given, lo and hi are x's min and max (NaN or "
-            "infinite data is then refused, like numpy; an empty x uses (0, 1)). Give both or neither; "
-            "lo == hi means (lo - 0.5, hi + 0.5); a NaN or infinite lo or hi is refused, as numpy does"},
+     .doc = "lower end of the range, a finite number; not given, lo and hi are x's min and max "
+            "(NaN or "
+            "infinite data is then refused, like numpy; an empty x uses (0, 1)). Give both or "
+            "neither; "
+            "lo == hi means (lo - 0.5, hi + 0.5); a NaN or infinite lo or hi is refused, as numpy "
+            "does"},
     {.name = "hi",
      .type = NCS_PARAM_DOUBLE,
      .default_value = "nan",
-     .doc = "upper end of the range, a finite number, included in the last bin; not given: x's max"},
+     .doc =
+         "upper end of the range, a finite number, included in the last bin; not given: x's max"},
 };
 
 const ncs_kernel_desc ncs_histogram_kernel = {
     .struct_size = sizeof(ncs_kernel_desc),
     .name = "histogram",
-    .doc = "Histogram of an FP64 or FP32 tensor in equal-width bins with exactly the counts and edges "
-           "of numpy.histogram(x, bins, range=(lo, hi)) (numpy 2 arithmetic, values on edges "
-           "included). Parts count ranges of x into their own histograms when lo and hi are given; "
-           "without them the parts find min and max and finish counts on one thread.",
+    .doc =
+        "Histogram of an FP64 or FP32 tensor in equal-width bins with exactly the counts and edges "
+        "of numpy.histogram(x, bins, range=(lo, hi)) (numpy 2 arithmetic, values on edges "
+        "included). Parts count ranges of x into their own histograms when lo and hi are given; "
+        "without them the parts find min and max and finish counts on one thread.",
     .flags = NCS_KERNEL_THREAD_SAFE,
     .n_inputs = 1,
     .inputs = histogram_inputs,

@@ -17,13 +17,13 @@
 #define IDENTITY_CHUNK ((uint64_t)4 << 20)    /* bytes between cancellation checks */
 
 /* Every dtype of the protocol. */
-#define IDENTITY_DTYPES                                                                          \
-    (NCS_DTYPE_BIT(NCS_DTYPE_BOOL) | NCS_DTYPE_BIT(NCS_DTYPE_UINT8) |                           \
-     NCS_DTYPE_BIT(NCS_DTYPE_UINT16) | NCS_DTYPE_BIT(NCS_DTYPE_UINT32) |                        \
-     NCS_DTYPE_BIT(NCS_DTYPE_UINT64) | NCS_DTYPE_BIT(NCS_DTYPE_INT8) |                          \
-     NCS_DTYPE_BIT(NCS_DTYPE_INT16) | NCS_DTYPE_BIT(NCS_DTYPE_INT32) |                          \
-     NCS_DTYPE_BIT(NCS_DTYPE_INT64) | NCS_DTYPE_BIT(NCS_DTYPE_FP16) |                           \
-     NCS_DTYPE_BIT(NCS_DTYPE_FP32) | NCS_DTYPE_BIT(NCS_DTYPE_FP64) |                            \
+#define IDENTITY_DTYPES                                                  \
+    (NCS_DTYPE_BIT(NCS_DTYPE_BOOL) | NCS_DTYPE_BIT(NCS_DTYPE_UINT8) |    \
+     NCS_DTYPE_BIT(NCS_DTYPE_UINT16) | NCS_DTYPE_BIT(NCS_DTYPE_UINT32) | \
+     NCS_DTYPE_BIT(NCS_DTYPE_UINT64) | NCS_DTYPE_BIT(NCS_DTYPE_INT8) |   \
+     NCS_DTYPE_BIT(NCS_DTYPE_INT16) | NCS_DTYPE_BIT(NCS_DTYPE_INT32) |   \
+     NCS_DTYPE_BIT(NCS_DTYPE_INT64) | NCS_DTYPE_BIT(NCS_DTYPE_FP16) |    \
+     NCS_DTYPE_BIT(NCS_DTYPE_FP32) | NCS_DTYPE_BIT(NCS_DTYPE_FP64) |     \
      NCS_DTYPE_BIT(NCS_DTYPE_BYTES) | NCS_DTYPE_BIT(NCS_DTYPE_BF16))
 
 static int identity_prepare(ncs_ctx *ctx, int max_parts)

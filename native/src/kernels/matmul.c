@@ -71,9 +71,9 @@ static int matmul_path(void)
 
 /* 6 x 8 doubles: 12 accumulators, 2 B vectors, 1 broadcast A value = 15 of 16 registers. */
 __attribute__((target("avx2,fma"))) static void ukr_avx2_f64(int64_t kc, const double *restrict a,
-                                                              const double *restrict b,
-                                                              double *restrict c, int64_t ldc,
-                                                              int accumulate, int mr, int nr)
+                                                             const double *restrict b,
+                                                             double *restrict c, int64_t ldc,
+                                                             int accumulate, int mr, int nr)
 {
     __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
     __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
@@ -135,9 +135,9 @@ __attribute__((target("avx2,fma"))) static void ukr_avx2_f64(int64_t kc, const d
 
 /* 6 x 16 floats, same register budget as the double kernel. */
 __attribute__((target("avx2,fma"))) static void ukr_avx2_f32(int64_t kc, const float *restrict a,
-                                                              const float *restrict b,
-                                                              float *restrict c, int64_t ldc,
-                                                              int accumulate, int mr, int nr)
+                                                             const float *restrict b,
+                                                             float *restrict c, int64_t ldc,
+                                                             int accumulate, int mr, int nr)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -202,9 +202,9 @@ __attribute__((target("avx2,fma"))) static void ukr_avx2_f32(int64_t kc, const f
 /* MATMUL_MR512 x 16 doubles: 2 * MATMUL_MR512 accumulators, 2 B vectors, one broadcast per row
    and k; the C tile is prefetched while the loop runs. */
 __attribute__((target("avx512f"))) static void ukr_avx512_f64(int64_t kc, const double *restrict a,
-                                                               const double *restrict b,
-                                                               double *restrict c, int64_t ldc,
-                                                               int accumulate, int mr, int nr)
+                                                              const double *restrict b,
+                                                              double *restrict c, int64_t ldc,
+                                                              int accumulate, int mr, int nr)
 {
     __m512d acc[MATMUL_MR512][2];
 #pragma GCC unroll 16
@@ -254,9 +254,9 @@ __attribute__((target("avx512f"))) static void ukr_avx512_f64(int64_t kc, const 
 
 /* MATMUL_MR512 x 32 floats, same register budget as the double kernel. */
 __attribute__((target("avx512f"))) static void ukr_avx512_f32(int64_t kc, const float *restrict a,
-                                                               const float *restrict b,
-                                                               float *restrict c, int64_t ldc,
-                                                               int accumulate, int mr, int nr)
+                                                              const float *restrict b,
+                                                              float *restrict c, int64_t ldc,
+                                                              int accumulate, int mr, int nr)
 {
     __m512 acc[MATMUL_MR512][2];
 #pragma GCC unroll 16
@@ -460,15 +460,17 @@ static int matmul_prepare(ncs_ctx *ctx, int max_parts)
                          "input '%s' has rank %d: matmul needs a [m,k] and b [k,n] matrices",
                          a.rank != 2 ? "a" : "b", a.rank != 2 ? a.rank : b.rank);
     if (a.dtype != NCS_DTYPE_FP64 && a.dtype != NCS_DTYPE_FP32)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "input 'a' is %s: matmul supports FP64 and FP32",
-                         ncs_dtype_text(a.dtype));
-    if (b.dtype != a.dtype)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "input 'b' is %s but input 'a' is %s: matmul needs both inputs of the same datatype",
-                         ncs_dtype_text(b.dtype), ncs_dtype_text(a.dtype));
+                         "input 'a' is %s: matmul supports FP64 and FP32", ncs_dtype_text(a.dtype));
+    if (b.dtype != a.dtype)
+        return api->fail(
+            ctx, NCS_E_INVALID_ARGUMENT,
+            "input 'b' is %s but input 'a' is %s: matmul needs both inputs of the same datatype",
+            ncs_dtype_text(b.dtype), ncs_dtype_text(a.dtype));
     if (b.dims[0] != a.dims[1])
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
-                         "input 'b' has %lld rows but input 'a' has %lld columns: matmul needs a [m,k] and b [k,n]",
+                         "input 'b' has %lld rows but input 'a' has %lld columns: matmul needs a "
+                         "[m,k] and b [k,n]",
                          (long long)b.dims[0], (long long)a.dims[1]);
     int64_t m = a.dims[0], k = a.dims[1], n = b.dims[1];
     int64_t c_dims[2] = {m, n};

@@ -113,14 +113,13 @@ static void blocks_portable(uint32_t state[8], const unsigned char *p, size_t nb
         s1 = _mm_sha256rnds2_epu32(s1, s0, m_);                                                   \
         if ((g) >= 3 && (g) <= 14)                                                                \
             next = _mm_sha256msg2_epu32(_mm_add_epi32(next, _mm_alignr_epi8(cur, prev, 4)), cur); \
-        s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(m_, 0x0E));                         \
+        s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(m_, 0x0E));                          \
         if ((g) >= 1 && (g) <= 12)                                                                \
             prev = _mm_sha256msg1_epu32(prev, cur);                                               \
     } while (0)
 
-__attribute__((target("sha,sse4.1"))) static void blocks_sha_ni(uint32_t state[8],
-                                                                const unsigned char *p,
-                                                                size_t nblocks)
+__attribute__((target("sha,sse4.1"))) static void
+blocks_sha_ni(uint32_t state[8], const unsigned char *p, size_t nblocks)
 {
     const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
     __m128i t = _mm_loadu_si128((const __m128i *)&state[0]);  /* DCBA */
@@ -154,10 +153,10 @@ __attribute__((target("sha,sse4.1"))) static void blocks_sha_ni(uint32_t state[8
         s0 = _mm_add_epi32(s0, abef);
         s1 = _mm_add_epi32(s1, cdgh);
     }
-    t = _mm_shuffle_epi32(s0, 0x1B);      /* FEBA */
-    s1 = _mm_shuffle_epi32(s1, 0xB1);     /* DCHG */
-    s0 = _mm_blend_epi16(t, s1, 0xF0);    /* DCBA */
-    s1 = _mm_alignr_epi8(s1, t, 8);       /* HGFE */
+    t = _mm_shuffle_epi32(s0, 0x1B);   /* FEBA */
+    s1 = _mm_shuffle_epi32(s1, 0xB1);  /* DCHG */
+    s0 = _mm_blend_epi16(t, s1, 0xF0); /* DCBA */
+    s1 = _mm_alignr_epi8(s1, t, 8);    /* HGFE */
     _mm_storeu_si128((__m128i *)&state[0], s0);
     _mm_storeu_si128((__m128i *)&state[4], s1);
 }
@@ -227,7 +226,8 @@ static int sha256_run(ncs_ctx *ctx, int part, int nparts)
     if (status != NCS_OK)
         return status;
     if (d.nbytes != (uint64_t)x.count * 32)
-        return api->fail(ctx, NCS_E_INTERNAL, "sha256: output 'digest' has %llu bytes for %lld messages",
+        return api->fail(ctx, NCS_E_INTERNAL,
+                         "sha256: output 'digest' has %llu bytes for %lld messages",
                          (unsigned long long)d.nbytes, (long long)x.count);
     const unsigned char *data = x.data;
     unsigned char *digest = d.data;

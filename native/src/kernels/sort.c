@@ -39,24 +39,25 @@
 #define SORT_POLL (1 << 20)     /* elements between cancellation checks */
 #define SORT_TOP_BITS 11        /* digit bits of the top level (SORT_TOP_BUCKETS buckets) */
 #define SORT_TOP_BUCKETS (1 << SORT_TOP_BITS)
-#define SORT_WIDE 12            /* digit bits below the top level, at most */
+#define SORT_WIDE 12 /* digit bits below the top level, at most */
 #define SORT_BUCKETS (1 << (SORT_WIDE > SORT_TOP_BITS ? SORT_WIDE : SORT_TOP_BITS))
-#define SORT_NARROW 5           /* digit bits, at least */
+#define SORT_NARROW 5 /* digit bits, at least */
 /* Histogram slots: the top level's, then one per level below it. A level splits its key range
    (max - min) into ranges of 2^shift keys with shift = bits(max - min) - width, or 0 (then every
    sub-bucket holds equal keys), so each level's range has at least SORT_NARROW bits fewer than
    the previous one's: 64-bit keys need at most ceil(64 / 5) = 13 levels below the top. */
 #define SORT_LEVELS 14
-#define SORT_SAMPLES 4096       /* keys sampled to choose splitters and top-level ranges */
-#define SORT_CHUNK 512          /* keys of x classified at a time */
-#define SORT_SCRATCH (1 << 16)  /* scratch keys per part (buckets up to this size sort in cache) */
+#define SORT_SAMPLES 4096      /* keys sampled to choose splitters and top-level ranges */
+#define SORT_CHUNK 512         /* keys of x classified at a time */
+#define SORT_SCRATCH (1 << 16) /* scratch keys per part (buckets up to this size sort in cache) */
 #if SORT_SCRATCH < SORT_CHUNK
 #error "the scratch also holds a chunk of x"
 #endif
 /* Per-part workspace: per level, 2 x SORT_BUCKETS counters; the samples; the scratch keys. */
 #define SORT_COUNTERS (2 * SORT_BUCKETS)
-#define SORT_TABLES_BYTES                                                                        \
-    ((uint64_t)(SORT_LEVELS * SORT_COUNTERS) * sizeof(int64_t) + (uint64_t)SORT_SAMPLES * sizeof(uint64_t))
+#define SORT_TABLES_BYTES                                        \
+    ((uint64_t)(SORT_LEVELS * SORT_COUNTERS) * sizeof(int64_t) + \
+     (uint64_t)SORT_SAMPLES * sizeof(uint64_t))
 
 /* One part's cancellation polling and scratch memory. */
 typedef struct sort_state {
@@ -152,11 +153,11 @@ static inline uint32_t i32_value(uint32_t key, int descending)
 }
 
 /* Keys back into values, in place. */
-#define DEFINE_VALUES(NAME, U)                                                 \
-    static void NAME##_to_values(U *v, int64_t n, int descending)              \
-    {                                                                          \
-        for (int64_t i = 0; i < n; i++)                                        \
-            v[i] = NAME##_value(v[i], descending);                             \
+#define DEFINE_VALUES(NAME, U)                                    \
+    static void NAME##_to_values(U *v, int64_t n, int descending) \
+    {                                                             \
+        for (int64_t i = 0; i < n; i++)                           \
+            v[i] = NAME##_value(v[i], descending);                \
     }
 
 DEFINE_VALUES(f64, uint64_t)
@@ -166,172 +167,172 @@ DEFINE_VALUES(i32, uint32_t)
 
 /* ---- MSD radix sort of unsigned keys --------------------------------------------------- */
 
-#define DEFINE_SORT(U, BITS)                                                                     \
-    static void insertion_##U(U *v, int64_t n)                                                   \
-    {                                                                                            \
-        for (int64_t i = 1; i < n; i++) {                                                        \
-            U x = v[i];                                                                          \
-            int64_t j = i;                                                                       \
-            for (; j > 0 && v[j - 1] > x; j--)                                                   \
-                v[j] = v[j - 1];                                                                 \
-            v[j] = x;                                                                            \
-        }                                                                                        \
-    }                                                                                            \
-                                                                                                 \
-    /* Insertion sort of src[0..n) into dst[0..n): cheap when src is nearly sorted. */           \
-    static void insertion_copy_##U(const U *restrict src, U *restrict dst, int64_t n)            \
-    {                                                                                            \
-        for (int64_t i = 0; i < n; i++) {                                                        \
-            U x = src[i];                                                                        \
-            int64_t j = i;                                                                       \
-            for (; j > 0 && dst[j - 1] > x; j--)                                                 \
-                dst[j] = dst[j - 1];                                                             \
-            dst[j] = x;                                                                          \
-        }                                                                                        \
-    }                                                                                            \
-                                                                                                 \
+#define DEFINE_SORT(U, BITS)                                                                       \
+    static void insertion_##U(U *v, int64_t n)                                                     \
+    {                                                                                              \
+        for (int64_t i = 1; i < n; i++) {                                                          \
+            U x = v[i];                                                                            \
+            int64_t j = i;                                                                         \
+            for (; j > 0 && v[j - 1] > x; j--)                                                     \
+                v[j] = v[j - 1];                                                                   \
+            v[j] = x;                                                                              \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    /* Insertion sort of src[0..n) into dst[0..n): cheap when src is nearly sorted. */             \
+    static void insertion_copy_##U(const U *restrict src, U *restrict dst, int64_t n)              \
+    {                                                                                              \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            U x = src[i];                                                                          \
+            int64_t j = i;                                                                         \
+            for (; j > 0 && dst[j - 1] > x; j--)                                                   \
+                dst[j] = dst[j - 1];                                                               \
+            dst[j] = x;                                                                            \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
     /* Digits of the keys of v[0..n) (n > 0): (k - d->low) >> d->shift, in [0, d->buckets) with  \
-       at most 2^width buckets. Returns 0 when all keys are equal. */                            \
-    static int digits_##U(const U *v, int64_t n, int width, sort_digits *d)                      \
-    {                                                                                            \
-        U low = v[0], high = v[0];                                                               \
-        for (int64_t i = 1; i < n; i++) {                                                        \
-            low = v[i] < low ? v[i] : low;                                                       \
-            high = v[i] > high ? v[i] : high;                                                    \
-        }                                                                                        \
-        if (low == high)                                                                         \
-            return 0;                                                                            \
-        U range = (U)(high - low);                                                               \
-        int bits = (BITS) - ((BITS) == 64 ? __builtin_clzll((unsigned long long)range)           \
-                                          : __builtin_clz((unsigned)range));                     \
-        d->shift = bits > width ? bits - width : 0;                                              \
-        d->low = low;                                                                            \
-        d->buckets = (size_t)(range >> d->shift) + 1;                                            \
-        return 1;                                                                                \
-    }                                                                                            \
-                                                                                                 \
-    /* Counts the digits of v[0..n) into counts[0..d->buckets). */                               \
-    static void histogram_##U(const U *v, int64_t n, const sort_digits *d, int64_t *counts)      \
-    {                                                                                            \
-        U low = (U)d->low;                                                                       \
-        int shift = d->shift;                                                                    \
-        memset(counts, 0, d->buckets * sizeof *counts);                                          \
-        for (int64_t i = 0; i < n; i++)                                                          \
-            counts[(size_t)((U)(v[i] - low) >> shift)]++;                                        \
-    }                                                                                            \
-                                                                                                 \
+       at most 2^width buckets. Returns 0 when all keys are equal. */ \
+    static int digits_##U(const U *v, int64_t n, int width, sort_digits *d)                        \
+    {                                                                                              \
+        U low = v[0], high = v[0];                                                                 \
+        for (int64_t i = 1; i < n; i++) {                                                          \
+            low = v[i] < low ? v[i] : low;                                                         \
+            high = v[i] > high ? v[i] : high;                                                      \
+        }                                                                                          \
+        if (low == high)                                                                           \
+            return 0;                                                                              \
+        U range = (U)(high - low);                                                                 \
+        int bits = (BITS) - ((BITS) == 64 ? __builtin_clzll((unsigned long long)range)             \
+                                          : __builtin_clz((unsigned)range));                       \
+        d->shift = bits > width ? bits - width : 0;                                                \
+        d->low = low;                                                                              \
+        d->buckets = (size_t)(range >> d->shift) + 1;                                              \
+        return 1;                                                                                  \
+    }                                                                                              \
+                                                                                                   \
+    /* Counts the digits of v[0..n) into counts[0..d->buckets). */                                 \
+    static void histogram_##U(const U *v, int64_t n, const sort_digits *d, int64_t *counts)        \
+    {                                                                                              \
+        U low = (U)d->low;                                                                         \
+        int shift = d->shift;                                                                      \
+        memset(counts, 0, d->buckets * sizeof *counts);                                            \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            counts[(size_t)((U)(v[i] - low) >> shift)]++;                                          \
+    }                                                                                              \
+                                                                                                   \
     /* Scatters src[0..n) into dst by digit; ends[b] becomes the end of bucket b. Returns the    \
-       size of the largest bucket. */                                                            \
-    static int64_t scatter_##U(const U *restrict src, U *restrict dst, int64_t n,                \
-                               const sort_digits *d, int64_t *ends)                              \
-    {                                                                                            \
-        histogram_##U(src, n, d, ends);                                                          \
-        int64_t sum = 0, largest = 0;                                                            \
-        for (size_t b = 0; b < d->buckets; b++) {                                                \
-            int64_t c = ends[b];                                                                 \
-            ends[b] = sum;                                                                       \
-            sum += c;                                                                            \
-            largest = c > largest ? c : largest;                                                 \
-        }                                                                                        \
-        U low = (U)d->low;                                                                       \
-        int shift = d->shift;                                                                    \
-        for (int64_t i = 0; i < n; i++) {                                                        \
-            U k = src[i];                                                                        \
-            dst[ends[(size_t)((U)(k - low) >> shift)]++] = k;                                    \
-        }                                                                                        \
-        return largest;                                                                          \
-    }                                                                                            \
-                                                                                                 \
+       size of the largest bucket. */ \
+    static int64_t scatter_##U(const U *restrict src, U *restrict dst, int64_t n,                  \
+                               const sort_digits *d, int64_t *ends)                                \
+    {                                                                                              \
+        histogram_##U(src, n, d, ends);                                                            \
+        int64_t sum = 0, largest = 0;                                                              \
+        for (size_t b = 0; b < d->buckets; b++) {                                                  \
+            int64_t c = ends[b];                                                                   \
+            ends[b] = sum;                                                                         \
+            sum += c;                                                                              \
+            largest = c > largest ? c : largest;                                                   \
+        }                                                                                          \
+        U low = (U)d->low;                                                                         \
+        int shift = d->shift;                                                                      \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            U k = src[i];                                                                          \
+            dst[ends[(size_t)((U)(k - low) >> shift)]++] = k;                                      \
+        }                                                                                          \
+        return largest;                                                                            \
+    }                                                                                              \
+                                                                                                   \
     /* Sorts v[0..n) in place, with tmp[0..n) as scratch; depth (1..SORT_LEVELS-1) picks this    \
-       level's counters. */                                                                      \
-    static int sort_rec_##U(sort_state *s, U *v, U *tmp, int64_t n, int depth)                   \
-    {                                                                                            \
-        sort_digits d;                                                                           \
-        if (!digits_##U(v, n, sort_width(n), &d))                                                \
-            return NCS_OK;                                                                       \
-        if (depth >= SORT_LEVELS) { /* cannot happen: see SORT_LEVELS */                         \
-            insertion_##U(v, n);                                                                 \
-            return NCS_OK;                                                                       \
-        }                                                                                        \
-        int64_t *ends = s->counters + (size_t)depth * SORT_COUNTERS;                             \
-        if (scatter_##U(v, tmp, n, &d, ends) <= SORT_SMALL) {                                    \
-            /* Every bucket is small: one insertion sort over the whole range is cheapest. */    \
-            insertion_copy_##U(tmp, v, n);                                                       \
-            return NCS_OK;                                                                       \
-        }                                                                                        \
-        memcpy(v, tmp, (size_t)n * sizeof(U));                                                   \
-        int64_t start = 0;                                                                       \
-        for (size_t b = 0; b < d.buckets; b++) {                                                 \
-            int64_t c = ends[b] - start;                                                         \
-            if (c > SORT_SMALL) {                                                                \
-                int status = sort_rec_##U(s, v + start, tmp + start, c, depth + 1);              \
-                if (status == NCS_OK)                                                            \
-                    status = sort_tick(s, c);                                                    \
-                if (status != NCS_OK)                                                            \
-                    return status;                                                               \
-            } else if (c > 1) {                                                                  \
-                insertion_##U(v + start, c);                                                     \
-            }                                                                                    \
-            start = ends[b];                                                                     \
-        }                                                                                        \
-        return NCS_OK;                                                                           \
-    }                                                                                            \
-                                                                                                 \
+       level's counters. */ \
+    static int sort_rec_##U(sort_state *s, U *v, U *tmp, int64_t n, int depth)                     \
+    {                                                                                              \
+        sort_digits d;                                                                             \
+        if (!digits_##U(v, n, sort_width(n), &d))                                                  \
+            return NCS_OK;                                                                         \
+        if (depth >= SORT_LEVELS) { /* cannot happen: see SORT_LEVELS */                           \
+            insertion_##U(v, n);                                                                   \
+            return NCS_OK;                                                                         \
+        }                                                                                          \
+        int64_t *ends = s->counters + (size_t)depth * SORT_COUNTERS;                               \
+        if (scatter_##U(v, tmp, n, &d, ends) <= SORT_SMALL) {                                      \
+            /* Every bucket is small: one insertion sort over the whole range is cheapest. */      \
+            insertion_copy_##U(tmp, v, n);                                                         \
+            return NCS_OK;                                                                         \
+        }                                                                                          \
+        memcpy(v, tmp, (size_t)n * sizeof(U));                                                     \
+        int64_t start = 0;                                                                         \
+        for (size_t b = 0; b < d.buckets; b++) {                                                   \
+            int64_t c = ends[b] - start;                                                           \
+            if (c > SORT_SMALL) {                                                                  \
+                int status = sort_rec_##U(s, v + start, tmp + start, c, depth + 1);                \
+                if (status == NCS_OK)                                                              \
+                    status = sort_tick(s, c);                                                      \
+                if (status != NCS_OK)                                                              \
+                    return status;                                                                 \
+            } else if (c > 1) {                                                                    \
+                insertion_##U(v + start, c);                                                       \
+            }                                                                                      \
+            start = ends[b];                                                                       \
+        }                                                                                          \
+        return NCS_OK;                                                                             \
+    }                                                                                              \
+                                                                                                   \
     /* Sorts v[0..n) in place, partitioning in place (American flag sort) while n keys do not    \
-       fit the scratch. */                                                                       \
-    static int sort_big_##U(sort_state *s, U *v, int64_t n, int depth)                           \
-    {                                                                                            \
-        if (n <= SORT_SMALL) {                                                                   \
-            insertion_##U(v, n);                                                                 \
-            return NCS_OK;                                                                       \
-        }                                                                                        \
-        if (n <= s->capacity)                                                                    \
-            return sort_rec_##U(s, v, s->scratch, n, depth);                                     \
-        sort_digits d;                                                                           \
-        if (!digits_##U(v, n, SORT_WIDE, &d))                                                    \
-            return NCS_OK;                                                                       \
-        if (depth >= SORT_LEVELS) { /* cannot happen: see SORT_LEVELS */                         \
-            insertion_##U(v, n);                                                                 \
-            return NCS_OK;                                                                       \
-        }                                                                                        \
-        int64_t *ends = s->counters + (size_t)depth * SORT_COUNTERS;                             \
-        int64_t *heads = ends + SORT_BUCKETS;                                                    \
-        histogram_##U(v, n, &d, ends);                                                           \
-        int64_t sum = 0;                                                                         \
-        for (size_t b = 0; b < d.buckets; b++) {                                                 \
-            heads[b] = sum;                                                                      \
-            sum += ends[b];                                                                      \
-            ends[b] = sum;                                                                       \
-        }                                                                                        \
-        U low = (U)d.low;                                                                        \
-        for (size_t b = 0; b < d.buckets; b++) {                                                 \
-            while (heads[b] < ends[b]) {                                                         \
-                U k = v[heads[b]];                                                               \
-                size_t to = (size_t)((U)(k - low) >> d.shift);                                   \
-                while (to != b) {                                                                \
-                    U displaced = v[heads[to]];                                                  \
-                    v[heads[to]++] = k;                                                          \
-                    k = displaced;                                                               \
-                    to = (size_t)((U)(k - low) >> d.shift);                                      \
-                }                                                                                \
-                v[heads[b]++] = k;                                                               \
-            }                                                                                    \
-        }                                                                                        \
-        int64_t start = 0;                                                                       \
-        for (size_t b = 0; b < d.buckets; b++) {                                                 \
-            int status = sort_big_##U(s, v + start, ends[b] - start, depth + 1);                 \
-            if (status != NCS_OK)                                                                \
-                return status;                                                                   \
-            start = ends[b];                                                                     \
-        }                                                                                        \
-        return sort_tick(s, n);                                                                  \
-    }                                                                                            \
-                                                                                                 \
-    /* Top-level bucket of key k: (k - low) >> shift, clamped to [0, SORT_TOP_BUCKETS). */       \
-    static inline size_t top_bucket_##U(U k, U low, int shift)                                   \
-    {                                                                                            \
-        U rel = (U)(k - low) >> shift;                                                           \
-        return k < low ? 0 : rel >= SORT_TOP_BUCKETS ? SORT_TOP_BUCKETS - 1 : (size_t)rel;       \
+       fit the scratch. */ \
+    static int sort_big_##U(sort_state *s, U *v, int64_t n, int depth)                             \
+    {                                                                                              \
+        if (n <= SORT_SMALL) {                                                                     \
+            insertion_##U(v, n);                                                                   \
+            return NCS_OK;                                                                         \
+        }                                                                                          \
+        if (n <= s->capacity)                                                                      \
+            return sort_rec_##U(s, v, s->scratch, n, depth);                                       \
+        sort_digits d;                                                                             \
+        if (!digits_##U(v, n, SORT_WIDE, &d))                                                      \
+            return NCS_OK;                                                                         \
+        if (depth >= SORT_LEVELS) { /* cannot happen: see SORT_LEVELS */                           \
+            insertion_##U(v, n);                                                                   \
+            return NCS_OK;                                                                         \
+        }                                                                                          \
+        int64_t *ends = s->counters + (size_t)depth * SORT_COUNTERS;                               \
+        int64_t *heads = ends + SORT_BUCKETS;                                                      \
+        histogram_##U(v, n, &d, ends);                                                             \
+        int64_t sum = 0;                                                                           \
+        for (size_t b = 0; b < d.buckets; b++) {                                                   \
+            heads[b] = sum;                                                                        \
+            sum += ends[b];                                                                        \
+            ends[b] = sum;                                                                         \
+        }                                                                                          \
+        U low = (U)d.low;                                                                          \
+        for (size_t b = 0; b < d.buckets; b++) {                                                   \
+            while (heads[b] < ends[b]) {                                                           \
+                U k = v[heads[b]];                                                                 \
+                size_t to = (size_t)((U)(k - low) >> d.shift);                                     \
+                while (to != b) {                                                                  \
+                    U displaced = v[heads[to]];                                                    \
+                    v[heads[to]++] = k;                                                            \
+                    k = displaced;                                                                 \
+                    to = (size_t)((U)(k - low) >> d.shift);                                        \
+                }                                                                                  \
+                v[heads[b]++] = k;                                                                 \
+            }                                                                                      \
+        }                                                                                          \
+        int64_t start = 0;                                                                         \
+        for (size_t b = 0; b < d.buckets; b++) {                                                   \
+            int status = sort_big_##U(s, v + start, ends[b] - start, depth + 1);                   \
+            if (status != NCS_OK)                                                                  \
+                return status;                                                                     \
+            start = ends[b];                                                                       \
+        }                                                                                          \
+        return sort_tick(s, n);                                                                    \
+    }                                                                                              \
+                                                                                                   \
+    /* Top-level bucket of key k: (k - low) >> shift, clamped to [0, SORT_TOP_BUCKETS). */         \
+    static inline size_t top_bucket_##U(U k, U low, int shift)                                     \
+    {                                                                                              \
+        U rel = (U)(k - low) >> shift;                                                             \
+        return k < low ? 0 : rel >= SORT_TOP_BUCKETS ? SORT_TOP_BUCKETS - 1 : (size_t)rel;         \
     }
 
 DEFINE_SORT(uint64_t, 64)
@@ -343,108 +344,108 @@ DEFINE_SORT(uint32_t, 32)
  * x[0..n) that fall in part `part`'s range into their slice of out, and reports them as
  * progress.
  */
-#define DEFINE_PART(NAME, U)                                                                     \
-    static int part_##NAME(sort_state *s, const U *x, int64_t n, U *out, int part, int nparts,   \
-                           int descending)                                                       \
-    {                                                                                            \
-        const ncs_host_api *api = s->ctx->api;                                                   \
-        if (api->cancelled(s->ctx))                                                              \
-            return NCS_E_CANCELLED;                                                              \
-        /* The sample: splitters (sorted, with several parts) and the top-level ranges. */       \
-        U *samples = s->samples;                                                                 \
-        int64_t count = n < SORT_SAMPLES ? n : SORT_SAMPLES;                                     \
-        for (int64_t i = 0; i < count; i++)                                                      \
-            samples[i] = NAME##_key(x[(2 * i + 1) * n / (2 * count)], descending);               \
-        U lo = 0, span = (U)~(U)0;                                                               \
-        if (nparts > 1) {                                                                        \
-            int sorted = sort_big_##U(s, samples, count, 1); /* count <= s->capacity */          \
-            if (sorted != NCS_OK)                                                                \
-                return sorted;                                                                   \
-            if (part > 0)                                                                        \
-                lo = samples[part * count / nparts];                                             \
-            span = (U)~(U)0 - lo;                                                                \
-            if (part < nparts - 1) {                                                             \
-                U hi = samples[(part + 1) * count / nparts];                                     \
-                if (hi <= lo)                                                                    \
-                    return NCS_OK; /* an empty range */                                          \
-                span = (U)(hi - 1 - lo);                                                         \
-            }                                                                                    \
-        }                                                                                        \
-        U low = (U)~(U)0, high = 0;                                                              \
-        for (int64_t i = 0; i < count; i++) {                                                    \
-            U k = samples[i];                                                                    \
-            if ((U)(k - lo) <= span) {                                                           \
-                low = k < low ? k : low;                                                         \
-                high = k > high ? k : high;                                                      \
-            }                                                                                    \
-        }                                                                                        \
-        if (low > high) {                                                                        \
-            low = lo;                                                                            \
-            high = (U)(lo + span);                                                               \
-        }                                                                                        \
-        int shift = 0;                                                                           \
-        if (high != low) {                                                                       \
-            U diff = (U)(high - low);                                                            \
-            int bits = sizeof(U) == 8 ? 64 - __builtin_clzll((unsigned long long)diff)           \
-                                      : 32 - __builtin_clz((unsigned)diff);                      \
-            shift = bits > SORT_TOP_BITS ? bits - SORT_TOP_BITS : 0;                             \
-        }                                                                                        \
-        /* Pass 1: the keys below the range, and the range's keys in each top-level bucket. */   \
-        int64_t *counts = s->counters, below = 0;                                                \
-        memset(counts, 0, SORT_TOP_BUCKETS * sizeof *counts);                                    \
-        U *chunk = s->scratch; /* keys of x in the range, gathered without branches */           \
-        for (int64_t i0 = 0; i0 < n; i0 += SORT_CHUNK) {                                         \
-            int status = sort_tick(s, SORT_CHUNK);                                               \
-            if (status != NCS_OK)                                                                \
-                return status;                                                                   \
-            int64_t end = n - i0 < SORT_CHUNK ? n : i0 + SORT_CHUNK, taken = 0;                  \
-            for (int64_t i = i0; i < end; i++) {                                                 \
-                U k = NAME##_key(x[i], descending);                                              \
-                chunk[taken] = k;                                                                \
-                taken += (U)(k - lo) <= span;                                                    \
-                below += k < lo;                                                                 \
-            }                                                                                    \
-            for (int64_t t = 0; t < taken; t++)                                                  \
-                counts[top_bucket_##U(chunk[t], low, shift)]++;                                  \
-        }                                                                                        \
-        /* Pass 2: scatter the range's keys into the buckets of the part's slice. */             \
-        int64_t *next = counts + SORT_TOP_BUCKETS, sum = below;                                  \
-        for (size_t b = 0; b < SORT_TOP_BUCKETS; b++) {                                          \
-            next[b] = sum;                                                                       \
-            sum += counts[b];                                                                    \
-        }                                                                                        \
-        for (int64_t i0 = 0; i0 < n; i0 += SORT_CHUNK) {                                         \
-            int status = sort_tick(s, SORT_CHUNK);                                               \
-            if (status != NCS_OK)                                                                \
-                return status;                                                                   \
-            int64_t end = n - i0 < SORT_CHUNK ? n : i0 + SORT_CHUNK, taken = 0;                  \
-            for (int64_t i = i0; i < end; i++) {                                                 \
-                U k = NAME##_key(x[i], descending);                                              \
-                chunk[taken] = k;                                                                \
-                taken += (U)(k - lo) <= span;                                                    \
-            }                                                                                    \
-            for (int64_t t = 0; t < taken; t++) {                                                \
-                U k = chunk[t];                                                                  \
-                out[next[top_bucket_##U(k, low, shift)]++] = k;                                  \
-            }                                                                                    \
-        }                                                                                        \
-        s->unpolled = 0;                                                                         \
-        /* Sort each bucket in cache and turn it back into values. */                            \
-        int64_t start = below;                                                                   \
-        for (size_t b = 0; b < SORT_TOP_BUCKETS; b++) {                                          \
-            int64_t c = counts[b];                                                               \
-            if (c == 0)                                                                          \
-                continue;                                                                        \
-            int status = sort_big_##U(s, out + start, c, 1);                                     \
-            if (status == NCS_OK)                                                                \
-                status = sort_tick(s, c);                                                        \
-            if (status != NCS_OK)                                                                \
-                return status;                                                                   \
-            NAME##_to_values(out + start, c, descending);                                        \
-            api->progress(s->ctx, (uint64_t)c);                                                  \
-            start += c;                                                                          \
-        }                                                                                        \
-        return NCS_OK;                                                                           \
+#define DEFINE_PART(NAME, U)                                                                   \
+    static int part_##NAME(sort_state *s, const U *x, int64_t n, U *out, int part, int nparts, \
+                           int descending)                                                     \
+    {                                                                                          \
+        const ncs_host_api *api = s->ctx->api;                                                 \
+        if (api->cancelled(s->ctx))                                                            \
+            return NCS_E_CANCELLED;                                                            \
+        /* The sample: splitters (sorted, with several parts) and the top-level ranges. */     \
+        U *samples = s->samples;                                                               \
+        int64_t count = n < SORT_SAMPLES ? n : SORT_SAMPLES;                                   \
+        for (int64_t i = 0; i < count; i++)                                                    \
+            samples[i] = NAME##_key(x[(2 * i + 1) * n / (2 * count)], descending);             \
+        U lo = 0, span = (U) ~(U)0;                                                            \
+        if (nparts > 1) {                                                                      \
+            int sorted = sort_big_##U(s, samples, count, 1); /* count <= s->capacity */        \
+            if (sorted != NCS_OK)                                                              \
+                return sorted;                                                                 \
+            if (part > 0)                                                                      \
+                lo = samples[part * count / nparts];                                           \
+            span = (U) ~(U)0 - lo;                                                             \
+            if (part < nparts - 1) {                                                           \
+                U hi = samples[(part + 1) * count / nparts];                                   \
+                if (hi <= lo)                                                                  \
+                    return NCS_OK; /* an empty range */                                        \
+                span = (U)(hi - 1 - lo);                                                       \
+            }                                                                                  \
+        }                                                                                      \
+        U low = (U) ~(U)0, high = 0;                                                           \
+        for (int64_t i = 0; i < count; i++) {                                                  \
+            U k = samples[i];                                                                  \
+            if ((U)(k - lo) <= span) {                                                         \
+                low = k < low ? k : low;                                                       \
+                high = k > high ? k : high;                                                    \
+            }                                                                                  \
+        }                                                                                      \
+        if (low > high) {                                                                      \
+            low = lo;                                                                          \
+            high = (U)(lo + span);                                                             \
+        }                                                                                      \
+        int shift = 0;                                                                         \
+        if (high != low) {                                                                     \
+            U diff = (U)(high - low);                                                          \
+            int bits = sizeof(U) == 8 ? 64 - __builtin_clzll((unsigned long long)diff)         \
+                                      : 32 - __builtin_clz((unsigned)diff);                    \
+            shift = bits > SORT_TOP_BITS ? bits - SORT_TOP_BITS : 0;                           \
+        }                                                                                      \
+        /* Pass 1: the keys below the range, and the range's keys in each top-level bucket. */ \
+        int64_t *counts = s->counters, below = 0;                                              \
+        memset(counts, 0, SORT_TOP_BUCKETS * sizeof *counts);                                  \
+        U *chunk = s->scratch; /* keys of x in the range, gathered without branches */         \
+        for (int64_t i0 = 0; i0 < n; i0 += SORT_CHUNK) {                                       \
+            int status = sort_tick(s, SORT_CHUNK);                                             \
+            if (status != NCS_OK)                                                              \
+                return status;                                                                 \
+            int64_t end = n - i0 < SORT_CHUNK ? n : i0 + SORT_CHUNK, taken = 0;                \
+            for (int64_t i = i0; i < end; i++) {                                               \
+                U k = NAME##_key(x[i], descending);                                            \
+                chunk[taken] = k;                                                              \
+                taken += (U)(k - lo) <= span;                                                  \
+                below += k < lo;                                                               \
+            }                                                                                  \
+            for (int64_t t = 0; t < taken; t++)                                                \
+                counts[top_bucket_##U(chunk[t], low, shift)]++;                                \
+        }                                                                                      \
+        /* Pass 2: scatter the range's keys into the buckets of the part's slice. */           \
+        int64_t *next = counts + SORT_TOP_BUCKETS, sum = below;                                \
+        for (size_t b = 0; b < SORT_TOP_BUCKETS; b++) {                                        \
+            next[b] = sum;                                                                     \
+            sum += counts[b];                                                                  \
+        }                                                                                      \
+        for (int64_t i0 = 0; i0 < n; i0 += SORT_CHUNK) {                                       \
+            int status = sort_tick(s, SORT_CHUNK);                                             \
+            if (status != NCS_OK)                                                              \
+                return status;                                                                 \
+            int64_t end = n - i0 < SORT_CHUNK ? n : i0 + SORT_CHUNK, taken = 0;                \
+            for (int64_t i = i0; i < end; i++) {                                               \
+                U k = NAME##_key(x[i], descending);                                            \
+                chunk[taken] = k;                                                              \
+                taken += (U)(k - lo) <= span;                                                  \
+            }                                                                                  \
+            for (int64_t t = 0; t < taken; t++) {                                              \
+                U k = chunk[t];                                                                \
+                out[next[top_bucket_##U(k, low, shift)]++] = k;                                \
+            }                                                                                  \
+        }                                                                                      \
+        s->unpolled = 0;                                                                       \
+        /* Sort each bucket in cache and turn it back into values. */                          \
+        int64_t start = below;                                                                 \
+        for (size_t b = 0; b < SORT_TOP_BUCKETS; b++) {                                        \
+            int64_t c = counts[b];                                                             \
+            if (c == 0)                                                                        \
+                continue;                                                                      \
+            int status = sort_big_##U(s, out + start, c, 1);                                   \
+            if (status == NCS_OK)                                                              \
+                status = sort_tick(s, c);                                                      \
+            if (status != NCS_OK)                                                              \
+                return status;                                                                 \
+            NAME##_to_values(out + start, c, descending);                                      \
+            api->progress(s->ctx, (uint64_t)c);                                                \
+            start += c;                                                                        \
+        }                                                                                      \
+        return NCS_OK;                                                                         \
     }
 
 DEFINE_PART(f64, uint64_t)
@@ -488,15 +489,16 @@ static int sort_prepare(ncs_ctx *ctx, int max_parts)
     if (status != NCS_OK)
         return status;
     if (x.rank != 1)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "input 'x' has rank %d: sort needs a vector (rank 1)",
-                         x.rank);
+        return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
+                         "input 'x' has rank %d: sort needs a vector (rank 1)", x.rank);
     if (x.dtype != NCS_DTYPE_FP64 && x.dtype != NCS_DTYPE_FP32 && x.dtype != NCS_DTYPE_INT32 &&
         x.dtype != NCS_DTYPE_INT64)
         return api->fail(ctx, NCS_E_INVALID_ARGUMENT,
                          "input 'x' is %s: sort supports FP64, FP32, INT32 and INT64",
                          ncs_dtype_text(x.dtype));
     if (max_parts < 1)
-        return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "sort needs max_parts >= 1, got %d", max_parts);
+        return api->fail(ctx, NCS_E_INVALID_ARGUMENT, "sort needs max_parts >= 1, got %d",
+                         max_parts);
     int64_t n = x.dims[0];
     status = api->set_output(ctx, 0, x.dtype, 1, &n);
     if (status != NCS_OK || n == 0)
@@ -524,7 +526,8 @@ static int sort_run(ncs_ctx *ctx, int part, int nparts)
     if (n == 0)
         return NCS_OK;
     if (nparts != sort_parts(n, nparts) || part < 0 || part >= nparts)
-        return api->fail(ctx, NCS_E_INTERNAL, "sort part %d of %d does not match prepare", part, nparts);
+        return api->fail(ctx, NCS_E_INTERNAL, "sort part %d of %d does not match prepare", part,
+                         nparts);
     unsigned char *ws = api->workspace(ctx);
     if (ws == NULL)
         return api->fail(ctx, NCS_E_INTERNAL, "sort has no workspace");

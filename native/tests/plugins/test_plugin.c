@@ -42,10 +42,11 @@ static int run(ncs_ctx *ctx, int part, int nparts)
     return status;
 }
 
-#define KERNEL(NAME)                                                                                      \
-    {                                                                                                     \
-        .struct_size = sizeof(ncs_kernel_desc), .name = NAME, .doc = "test kernel: y = [42]",               \
-        .flags = NCS_KERNEL_THREAD_SAFE, .n_outputs = 1, .outputs = outputs, .prepare = prepare, .run = run \
+#define KERNEL(NAME)                                                                             \
+    {                                                                                            \
+        .struct_size = sizeof(ncs_kernel_desc), .name = NAME, .doc = "test kernel: y = [42]",    \
+        .flags = NCS_KERNEL_THREAD_SAFE, .n_outputs = 1, .outputs = outputs, .prepare = prepare, \
+        .run = run                                                                               \
     }
 
 #ifdef NCS_TEST_OLD_HEADER

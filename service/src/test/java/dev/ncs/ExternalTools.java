@@ -10,8 +10,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 public final class ExternalTools {
 
-    private ExternalTools() {
-    }
+    private ExternalTools() {}
 
     public static boolean required() {
         return "1".equals(System.getenv("NCS_REQUIRE_TOOLS"));

@@ -21,22 +21,31 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The shared fixture of whole-application tests: a real NCS on random ports, an HTTP client, and
- * after every test the check that native memory is back to zero, read from /actuator/prometheus as a
- * user would. libncs's process-wide settings (budget, buffer cache, leak detection) are those of the
- * test's context before and after every test ({@link NativeGlobals}), whatever a test changed.
+ * after every test the check that native memory is back to zero, read from /actuator/prometheus as
+ * a user would. libncs's process-wide settings (budget, buffer cache, leak detection) are those of
+ * the test's context before and after every test ({@link NativeGlobals}), whatever a test changed.
  */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
-    "management.server.port=0", "ncs.grpc.port=0", "ncs.grpc.address=127.0.0.1", "ncs.workers.threads=2", "ncs.leak-detection.level=paranoid",
-    // Triton's Java client (test scope) bundles an old Jackson 2, which would switch on the actuator's
-    // Jackson 2 support; the service itself uses Jackson 3 only.
-    "spring.autoconfigure.exclude=org.springframework.boot.actuate.autoconfigure.endpoint.jackson.Jackson2EndpointAutoConfiguration"})
+@SpringBootTest(
+        webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+        properties = {
+            "management.server.port=0",
+            "ncs.grpc.port=0",
+            "ncs.grpc.address=127.0.0.1",
+            "ncs.workers.threads=2",
+            "ncs.leak-detection.level=paranoid",
+            // Triton's Java client (test scope) bundles an old Jackson 2, which would switch on the
+            // actuator's
+            // Jackson 2 support; the service itself uses Jackson 3 only.
+            "spring.autoconfigure.exclude=org.springframework.boot.actuate.autoconfigure.endpoint.jackson.Jackson2EndpointAutoConfiguration"
+        })
 @ExtendWith(NativeGlobals.class)
 public abstract class IntegrationTestSupport {
 
-    protected static final JsonMapper JSON = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
-            .build();
+    protected static final JsonMapper JSON =
+            JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @Value("${local.server.port}")
     protected int port;
@@ -44,7 +53,10 @@ public abstract class IntegrationTestSupport {
     @Value("${local.management.port}")
     protected int managementPort;
 
-    /** A response: status, the Retry-After header if any, the body parsed as JSON (null if not JSON). */
+    /**
+     * A response: status, the Retry-After header if any, the body parsed as JSON (null if not
+     * JSON).
+     */
     public record Reply(int status, String retryAfter, String text, JsonNode json) {
 
         public String error() {
@@ -71,7 +83,10 @@ public abstract class IntegrationTestSupport {
     }
 
     protected Reply post(String path, String body) throws IOException, InterruptedException {
-        return send(HttpRequest.newBuilder(api(path)).POST(HttpRequest.BodyPublishers.ofString(body)).build());
+        return send(
+                HttpRequest.newBuilder(api(path))
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build());
     }
 
     protected Reply get(String path) throws IOException, InterruptedException {
@@ -86,8 +101,11 @@ public abstract class IntegrationTestSupport {
         } catch (RuntimeException notJson) {
             // leave json null: the assertion on it will say so
         }
-        return new Reply(response.statusCode(), response.headers().firstValue("Retry-After").orElse(null),
-                response.body(), json);
+        return new Reply(
+                response.statusCode(),
+                response.headers().firstValue("Retry-After").orElse(null),
+                response.body(),
+                json);
     }
 
     /** A response kept as bytes, for the binary tensor extension. */
@@ -99,7 +117,9 @@ public abstract class IntegrationTestSupport {
         }
 
         public int headerLength() {
-            return headers.firstValue("Inference-Header-Content-Length").map(Integer::parseInt).orElse(body.length);
+            return headers.firstValue("Inference-Header-Content-Length")
+                    .map(Integer::parseInt)
+                    .orElse(body.length);
         }
     }
 
@@ -113,9 +133,16 @@ public abstract class IntegrationTestSupport {
     }
 
     protected String scrape() throws IOException, InterruptedException {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + managementPort + "/actuator/prometheus")).GET().build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> response =
+                http.send(
+                        HttpRequest.newBuilder(
+                                        URI.create(
+                                                "http://127.0.0.1:"
+                                                        + managementPort
+                                                        + "/actuator/prometheus"))
+                                .GET()
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).isEqualTo(200);
         return response.body();
     }
@@ -130,19 +157,29 @@ public abstract class IntegrationTestSupport {
     }
 
     /**
-     * The sum of every sample of {@code series} (a metric name, optionally with some of its labels, e.g.
-     * {@code ncs_kernel_seconds_count{kernel="describe"}} for all outcomes); 0 while none exists.
+     * The sum of every sample of {@code series} (a metric name, optionally with some of its labels,
+     * e.g. {@code ncs_kernel_seconds_count{kernel="describe"}} for all outcomes); 0 while none
+     * exists.
      */
     public static double total(String scraped, String series) {
-        return samples(series).matcher(scraped).results()
-                .mapToDouble(m -> Double.parseDouble(m.group(m.groupCount()))).sum();
+        return samples(series)
+                .matcher(scraped)
+                .results()
+                .mapToDouble(m -> Double.parseDouble(m.group(m.groupCount())))
+                .sum();
     }
 
-    /** The samples of {@code series}, its labels matched in any order; the value is the last group. */
+    /**
+     * The samples of {@code series}, its labels matched in any order; the value is the last group.
+     */
     private static Pattern samples(String series) {
-        String pattern = series.contains("{")
-                ? Pattern.quote(series.substring(0, series.indexOf('{'))) + "\\{" + labelPattern(series) + "\\}"
-                : Pattern.quote(series) + "(\\{[^}]*\\})?";
+        String pattern =
+                series.contains("{")
+                        ? Pattern.quote(series.substring(0, series.indexOf('{')))
+                                + "\\{"
+                                + labelPattern(series)
+                                + "\\}"
+                        : Pattern.quote(series) + "(\\{[^}]*\\})?";
         return Pattern.compile("(?m)^" + pattern + " (\\S+)$");
     }
 

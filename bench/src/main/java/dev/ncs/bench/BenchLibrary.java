@@ -8,21 +8,31 @@ final class BenchLibrary {
 
     static final String PROPERTY = "ncs.bench.library";
 
-    private BenchLibrary() {
-    }
+    private BenchLibrary() {}
 
-    /** The library's absolute path; fails with the fix in the message when it is unset or missing. */
+    /**
+     * The library's absolute path; fails with the fix in the message when it is unset or missing.
+     */
     static String path() {
         String value = System.getProperty(PROPERTY);
         if (value == null || value.isBlank()) {
-            throw new IllegalStateException("set -D" + PROPERTY + "=<absolute path of libncsbench.so>,"
-                    + " e.g. -D" + PROPERTY + "=$PWD/bench/target/libncsbench.so"
-                    + " (built by ./mvnw -pl bench package)");
+            throw new IllegalStateException(
+                    "set -D"
+                            + PROPERTY
+                            + "=<absolute path of libncsbench.so>,"
+                            + " e.g. -D"
+                            + PROPERTY
+                            + "=$PWD/bench/target/libncsbench.so"
+                            + " (built by ./mvnw -pl bench package)");
         }
         Path path = Path.of(value);
         if (!path.isAbsolute() || !Files.isRegularFile(path)) {
-            throw new IllegalStateException("-D" + PROPERTY + "=" + value
-                    + " must be the absolute path of an existing libncsbench.so (./mvnw -pl bench package builds it)");
+            throw new IllegalStateException(
+                    "-D"
+                            + PROPERTY
+                            + "="
+                            + value
+                            + " must be the absolute path of an existing libncsbench.so (./mvnw -pl bench package builds it)");
         }
         return value;
     }

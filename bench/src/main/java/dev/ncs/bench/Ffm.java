@@ -16,16 +16,18 @@ import java.nio.file.Path;
 final class Ffm {
 
     private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LIBRARY = SymbolLookup.libraryLookup(Path.of(BenchLibrary.path()), Arena.global());
+    private static final SymbolLookup LIBRARY =
+            SymbolLookup.libraryLookup(Path.of(BenchLibrary.path()), Arena.global());
 
-    private static final MethodHandle BENCH_NOOP = LINKER.downcallHandle(
-            LIBRARY.findOrThrow("bench_noop"), FunctionDescriptor.ofVoid());
-    private static final MethodHandle BENCH_SUM = LINKER.downcallHandle(
-            LIBRARY.findOrThrow("bench_sum"),
-            FunctionDescriptor.of(ValueLayout.JAVA_DOUBLE, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle BENCH_NOOP =
+            LINKER.downcallHandle(LIBRARY.findOrThrow("bench_noop"), FunctionDescriptor.ofVoid());
+    private static final MethodHandle BENCH_SUM =
+            LINKER.downcallHandle(
+                    LIBRARY.findOrThrow("bench_sum"),
+                    FunctionDescriptor.of(
+                            ValueLayout.JAVA_DOUBLE, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
 
-    private Ffm() {
-    }
+    private Ffm() {}
 
     static void benchNoop() throws Throwable {
         BENCH_NOOP.invokeExact();

@@ -3,15 +3,16 @@ package dev.ncs.bench;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 
-/** JNA direct mapping ({@code Native.register}) with a pointer to native memory: nothing is copied. */
+/**
+ * JNA direct mapping ({@code Native.register}) with a pointer to native memory: nothing is copied.
+ */
 final class JnaDirect {
 
     static {
         Native.register(JnaDirect.class, BenchLibrary.path());
     }
 
-    private JnaDirect() {
-    }
+    private JnaDirect() {}
 
     static native void bench_noop();
 

@@ -1,11 +1,10 @@
 package dev.ncs.bench;
 
+import com.sun.jna.Memory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.TimeUnit;
-
-import com.sun.jna.Memory;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -20,16 +19,22 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * {@code double bench_sum(const double *x, size_t n)} over {@value #N} doubles through each binding,
- * and the same left-to-right loop in Java. The data lives in a Java array (for the Java loop and the
- * copying JNA call), in JNA {@link Memory} and in an FFM segment, with the same values everywhere.
+ * {@code double bench_sum(const double *x, size_t n)} over {@value #N} doubles through each
+ * binding, and the same left-to-right loop in Java. The data lives in a Java array (for the Java
+ * loop and the copying JNA call), in JNA {@link Memory} and in an FFM segment, with the same values
+ * everywhere.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 5, time = 1)
 @Measurement(iterations = 5, time = 1)
 // JMH 1.37 itself uses sun.misc.Unsafe, which JDK 25 warns about in every fork.
-@Fork(value = 2, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"})
+@Fork(
+        value = 2,
+        jvmArgsAppend = {
+            "--enable-native-access=ALL-UNNAMED",
+            "--sun-misc-unsafe-memory-access=allow"
+        })
 @State(Scope.Thread)
 public class SumBenchmark {
 
@@ -54,13 +59,18 @@ public class SumBenchmark {
         checkEveryVariantAgrees();
     }
 
-    /** Same data, same order of additions: every variant must return exactly the Java loop's sum. */
+    /**
+     * Same data, same order of additions: every variant must return exactly the Java loop's sum.
+     */
     private void checkEveryVariantAgrees() throws Throwable {
         double expected = javaLoop();
-        double[] results = {jnaInterfacePointer(), jnaDirectPointer(), jnaDirectArray(), ffmSegment()};
+        double[] results = {
+            jnaInterfacePointer(), jnaDirectPointer(), jnaDirectArray(), ffmSegment()
+        };
         for (double result : results) {
             if (result != expected) {
-                throw new IllegalStateException("bench_sum returned " + result + ", the Java loop " + expected);
+                throw new IllegalStateException(
+                        "bench_sum returned " + result + ", the Java loop " + expected);
             }
         }
     }

@@ -25,10 +25,10 @@ import org.springframework.stereotype.Component;
  * short bookkeeping calls made on behalf of virtual threads (statistics, releasing buffers), one
  * control thread that never waits behind kernels.
  *
- * <p>Admission is per request: at most {@code threads + queue-capacity} requests are inside at once;
- * the next one is refused with {@link QueueFullException}. An admitted request's tasks (setup, its
- * parts, finish) are leaf tasks that never wait on each other, so the pool cannot deadlock; the
- * request's own virtual thread does the waiting.
+ * <p>Admission is per request: at most {@code threads + queue-capacity} requests are inside at
+ * once; the next one is refused with {@link QueueFullException}. An admitted request's tasks
+ * (setup, its parts, finish) are leaf tasks that never wait on each other, so the pool cannot
+ * deadlock; the request's own virtual thread does the waiting.
  */
 @Component
 public class NativeExecutor implements Workers, DisposableBean {
@@ -50,9 +50,17 @@ public class NativeExecutor implements Workers, DisposableBean {
         this.threads = properties.effectiveThreads();
         this.queueCapacity = properties.queueCapacity();
         this.registry = registry;
-        this.workers = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-                Thread.ofPlatform().name("ncs-worker-", 1).factory());
-        this.control = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("ncs-native-control").daemon().factory());
+        this.workers =
+                new ThreadPoolExecutor(
+                        threads,
+                        threads,
+                        0,
+                        TimeUnit.SECONDS,
+                        new LinkedBlockingQueue<>(),
+                        Thread.ofPlatform().name("ncs-worker-", 1).factory());
+        this.control =
+                Executors.newSingleThreadExecutor(
+                        Thread.ofPlatform().name("ncs-native-control").daemon().factory());
         this.admission = new Semaphore(threads + queueCapacity);
         Gauge.builder("ncs.queue.depth", waiting, AtomicInteger::get)
                 .description("Requests admitted and waiting for a native worker")
@@ -80,14 +88,21 @@ public class NativeExecutor implements Workers, DisposableBean {
     }
 
     /**
-     * Admits one request for {@code kernel} or throws {@link QueueFullException}. Close the admission
-     * when the request is done.
+     * Admits one request for {@code kernel} or throws {@link QueueFullException}. Close the
+     * admission when the request is done.
      */
     public Admission admit(String kernel) {
         if (!admission.tryAcquire()) {
             queueFullRejections.increment();
-            throw new QueueFullException("all " + threads + " native workers are busy and " + queueCapacity
-                    + " requests are already waiting; retry after " + RETRY_AFTER.toSeconds() + " s", RETRY_AFTER);
+            throw new QueueFullException(
+                    "all "
+                            + threads
+                            + " native workers are busy and "
+                            + queueCapacity
+                            + " requests are already waiting; retry after "
+                            + RETRY_AFTER.toSeconds()
+                            + " s",
+                    RETRY_AFTER);
         }
         return new Admission(kernel);
     }
@@ -111,7 +126,8 @@ public class NativeExecutor implements Workers, DisposableBean {
 
     @Override
     public void destroy() throws InterruptedException {
-        // The control thread outlives the workers: requests still finishing release their buffers through it.
+        // The control thread outlives the workers: requests still finishing release their buffers
+        // through it.
         workers.shutdown();
         workers.awaitTermination(30, TimeUnit.SECONDS);
         control.shutdown();
@@ -119,9 +135,9 @@ public class NativeExecutor implements Workers, DisposableBean {
     }
 
     /**
-     * One admitted request: {@link #queued()} when its inputs are in native memory and it waits for a
-     * worker, {@link #started()} when a worker takes it up; close when it is done. Time spent receiving
-     * the body counts against admission but not as queue wait.
+     * One admitted request: {@link #queued()} when its inputs are in native memory and it waits for
+     * a worker, {@link #started()} when a worker takes it up; close when it is done. Time spent
+     * receiving the body counts against admission but not as queue wait.
      */
     public final class Admission implements Workers.Ticket, AutoCloseable {
         private final String kernel;
@@ -146,11 +162,16 @@ public class NativeExecutor implements Workers, DisposableBean {
         public void started() {
             if (queued.get() && started.compareAndSet(false, true)) {
                 waiting.decrementAndGet();
-                queueWaits.computeIfAbsent(kernel, k -> Timer.builder("ncs.queue.wait")
-                                .description("Time from a request's admission to a worker starting it")
-                                .tag("kernel", k)
-                                .publishPercentileHistogram()
-                                .register(registry))
+                queueWaits
+                        .computeIfAbsent(
+                                kernel,
+                                k ->
+                                        Timer.builder("ncs.queue.wait")
+                                                .description(
+                                                        "Time from a request's admission to a worker starting it")
+                                                .tag("kernel", k)
+                                                .publishPercentileHistogram()
+                                                .register(registry))
                         .record(System.nanoTime() - queuedAt, TimeUnit.NANOSECONDS);
             }
         }

@@ -8,15 +8,21 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Where a request's native work runs: {@link NativeExecutor} in the service, a hand-driven fake in the
- * state machine's tests.
+ * Where a request's native work runs: {@link NativeExecutor} in the service, a hand-driven fake in
+ * the state machine's tests.
  */
 public interface Workers {
 
-    /** An admitted request's place in the queue: it tells when it starts waiting and when a worker takes it. */
+    /**
+     * An admitted request's place in the queue: it tells when it starts waiting and when a worker
+     * takes it.
+     */
     interface Ticket {
 
-        /** The request's inputs are in and it waits for a worker (time spent receiving it is not queue wait). */
+        /**
+         * The request's inputs are in and it waits for a worker (time spent receiving it is not
+         * queue wait).
+         */
         void queued();
 
         /** A worker took the request up. */
@@ -30,14 +36,16 @@ public interface Workers {
     <T> Future<T> submit(Callable<T> task);
 
     /**
-     * Runs a short native bookkeeping call (releasing buffers, setting a cancel flag) on a platform thread
-     * that never waits behind kernels, and waits for it; the task's exception is rethrown as is.
+     * Runs a short native bookkeeping call (releasing buffers, setting a cancel flag) on a platform
+     * thread that never waits behind kernels, and waits for it; the task's exception is rethrown as
+     * is.
      */
     <T> T control(Callable<T> task);
 
     /**
-     * Waits for {@code future} until {@code deadline} ({@link System#nanoTime()} based; {@code Long.MAX_VALUE}
-     * for none). Returns false if the deadline passed first; rethrows the task's failure as {@link #await}.
+     * Waits for {@code future} until {@code deadline} ({@link System#nanoTime()} based; {@code
+     * Long.MAX_VALUE} for none). Returns false if the deadline passed first; rethrows the task's
+     * failure as {@link #await}.
      */
     static boolean awaitUntil(Future<?> future, long deadline) {
         boolean interrupted = false;
@@ -70,7 +78,10 @@ public interface Workers {
         }
     }
 
-    /** Waits for {@code future}; unchecked exceptions and errors from the task are rethrown as they were. */
+    /**
+     * Waits for {@code future}; unchecked exceptions and errors from the task are rethrown as they
+     * were.
+     */
     static <T> T await(Future<T> future) {
         boolean interrupted = false;
         try {

@@ -10,14 +10,17 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
  * @param queueCapacity requests that may wait for a worker; beyond it requests get 503
  */
 @ConfigurationProperties("ncs.workers")
-public record WorkersProperties(@DefaultValue("0") int threads, @DefaultValue("64") int queueCapacity) {
+public record WorkersProperties(
+        @DefaultValue("0") int threads, @DefaultValue("64") int queueCapacity) {
 
     public WorkersProperties {
         if (threads < 0) {
-            throw new IllegalArgumentException("ncs.workers.threads must be >= 0 (0 = one per core), got " + threads);
+            throw new IllegalArgumentException(
+                    "ncs.workers.threads must be >= 0 (0 = one per core), got " + threads);
         }
         if (queueCapacity < 0) {
-            throw new IllegalArgumentException("ncs.workers.queue-capacity must be >= 0, got " + queueCapacity);
+            throw new IllegalArgumentException(
+                    "ncs.workers.queue-capacity must be >= 0, got " + queueCapacity);
         }
     }
 

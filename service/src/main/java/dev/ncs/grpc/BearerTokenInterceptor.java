@@ -9,14 +9,14 @@ import io.grpc.Status;
 import java.util.Set;
 
 /**
- * The bearer tokens of {@code ncs.security.tokens} on gRPC: every call but the health RPCs (ServerLive,
- * ServerReady, open for probes like /v2/health/** over HTTP) needs {@code authorization: Bearer <token>}
- * metadata, or ends UNAUTHENTICATED before its message is read.
+ * The bearer tokens of {@code ncs.security.tokens} on gRPC: every call but the health RPCs
+ * (ServerLive, ServerReady, open for probes like /v2/health/** over HTTP) needs {@code
+ * authorization: Bearer <token>} metadata, or ends UNAUTHENTICATED before its message is read.
  */
 final class BearerTokenInterceptor implements ServerInterceptor {
 
-    private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization",
-            Metadata.ASCII_STRING_MARSHALLER);
+    private static final Metadata.Key<String> AUTHORIZATION =
+            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     private static final Set<String> OPEN = Set.of("ServerLive", "ServerReady");
 
     private final BearerTokens tokens;
@@ -26,8 +26,8 @@ final class BearerTokenInterceptor implements ServerInterceptor {
     }
 
     @Override
-    public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
-            ServerCallHandler<Q, R> next) {
+    public <Q, R> ServerCall.Listener<Q> interceptCall(
+            ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
         if (!tokens.required() || OPEN.contains(call.getMethodDescriptor().getBareMethodName())) {
             return next.startCall(call, headers);
         }
@@ -36,6 +36,6 @@ final class BearerTokenInterceptor implements ServerInterceptor {
             return next.startCall(call, headers);
         }
         call.close(Status.UNAUTHENTICATED.withDescription(refusal), new Metadata());
-        return new ServerCall.Listener<>() { };
+        return new ServerCall.Listener<>() {};
     }
 }

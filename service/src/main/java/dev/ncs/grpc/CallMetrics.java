@@ -11,7 +11,8 @@ import io.micrometer.core.instrument.Timer;
 
 /**
  * gRPC's counterpart of HTTP's {@code http.server.requests}: every call timed from its start to its
- * status, tagged with the RPC's name and the status code (both bounded: the service's RPCs, gRPC's codes).
+ * status, tagged with the RPC's name and the status code (both bounded: the service's RPCs, gRPC's
+ * codes).
  */
 final class CallMetrics implements ServerInterceptor {
 
@@ -22,19 +23,22 @@ final class CallMetrics implements ServerInterceptor {
     }
 
     @Override
-    public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
-            ServerCallHandler<Q, R> next) {
+    public <Q, R> ServerCall.Listener<Q> interceptCall(
+            ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
         Timer.Sample started = Timer.start(registry);
         String method = call.getMethodDescriptor().getBareMethodName();
-        return next.startCall(new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
-            @Override
-            public void close(Status status, Metadata trailers) {
-                started.stop(Timer.builder("ncs.grpc.requests")
-                        .description("gRPC calls, from their start to their status")
-                        .tags("method", method, "code", status.getCode().name())
-                        .register(registry));
-                super.close(status, trailers);
-            }
-        }, headers);
+        return next.startCall(
+                new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+                    @Override
+                    public void close(Status status, Metadata trailers) {
+                        started.stop(
+                                Timer.builder("ncs.grpc.requests")
+                                        .description("gRPC calls, from their start to their status")
+                                        .tags("method", method, "code", status.getCode().name())
+                                        .register(registry));
+                        super.close(status, trailers);
+                    }
+                },
+                headers);
     }
 }

@@ -14,8 +14,9 @@ import java.util.function.Consumer;
 import org.springframework.stereotype.Service;
 
 /**
- * One gRPC inference, through the kernel layer exactly as over HTTP: decode the message, receive its
- * raw tensors into native memory (from the transport's buffers, see {@link InferCallMarshaller}), take a place in the queue, run the kernel with the call's cancellation,
+ * One gRPC inference, through the kernel layer exactly as over HTTP: decode the message, receive
+ * its raw tensors into native memory (from the transport's buffers, see {@link
+ * InferCallMarshaller}), take a place in the queue, run the kernel with the call's cancellation,
  * and write the response from the outputs while they are still in native memory.
  */
 @Service
@@ -32,21 +33,33 @@ class GrpcInference {
     }
 
     /**
-     * Runs {@code request}. {@code callDeadline} is the time left until the call's gRPC deadline (null
-     * without one); the kernel is cancelled at it or at the {@code timeout} parameter, whichever is sooner.
-     * The answer is handed to {@code send} while the outputs are still open, on this thread.
+     * Runs {@code request}. {@code callDeadline} is the time left until the call's gRPC deadline
+     * (null without one); the kernel is cancelled at it or at the {@code timeout} parameter,
+     * whichever is sooner. The answer is handed to {@code send} while the outputs are still open,
+     * on this thread.
      */
-    void infer(InferCall call, Duration callDeadline, Cancellation cancellation, Consumer<InferAnswer> send) {
+    void infer(
+            InferCall call,
+            Duration callDeadline,
+            Cancellation cancellation,
+            Consumer<InferAnswer> send) {
         ModelInferRequest request = call.header();
-        KernelMetadata kernel = catalog.get(request.getModelName(), GrpcInferenceCodec.version(request));
+        KernelMetadata kernel =
+                catalog.get(request.getModelName(), GrpcInferenceCodec.version(request));
         GrpcInferenceCodec.Decoded decoded = kernels.decode(() -> codec.decode(kernel, call));
         KernelRequest kernelRequest = decoded.request();
         try (Upload upload = kernels.receive(kernelRequest);
                 KernelService.Admission admission = kernels.admit(kernel, Protocol.GRPC)) {
             KernelRequest received = upload.request();
             Duration timeout = sooner(received.timeout(), callDeadline);
-            KernelRequest run = new KernelRequest(received.kernel(), received.version(), received.inputs(),
-                    received.parameters(), timeout, codec.responseLimit(decoded));
+            KernelRequest run =
+                    new KernelRequest(
+                            received.kernel(),
+                            received.version(),
+                            received.inputs(),
+                            received.parameters(),
+                            timeout,
+                            codec.responseLimit(decoded));
             try (KernelResult result = kernels.infer(admission, run, cancellation)) {
                 send.accept(codec.encode(kernel, request, decoded, result.outputs()));
             }

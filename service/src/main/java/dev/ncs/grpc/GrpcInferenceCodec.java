@@ -31,19 +31,31 @@ import org.springframework.stereotype.Component;
 
 /**
  * Reads a {@code ModelInferRequest} into a kernel request and writes the kernel's outputs into a
- * {@code ModelInferResponse}. What the kernel layer checks (input names, datatypes and shapes against the
- * kernel, parameters) it checks for gRPC too; this class checks what only the message can get wrong: the
- * tensors' framing, the parameters' types, the protocol's limits. Every mistake is an
- * {@link InvalidInputException} naming the field.
+ * {@code ModelInferResponse}. What the kernel layer checks (input names, datatypes and shapes
+ * against the kernel, parameters) it checks for gRPC too; this class checks what only the message
+ * can get wrong: the tensors' framing, the parameters' types, the protocol's limits. Every mistake
+ * is an {@link InvalidInputException} naming the field.
  */
 @Component
 class GrpcInferenceCodec {
 
-    /** Request parameters Triton reserves: protocol options, never kernel parameters (as over HTTP). */
-    private static final Set<String> RESERVED = Set.of("sequence_id", "sequence_start", "sequence_end", "priority",
-            "timeout", "headers", "binary_data_output");
+    /**
+     * Request parameters Triton reserves: protocol options, never kernel parameters (as over HTTP).
+     */
+    private static final Set<String> RESERVED =
+            Set.of(
+                    "sequence_id",
+                    "sequence_start",
+                    "sequence_end",
+                    "priority",
+                    "timeout",
+                    "headers",
+                    "binary_data_output");
 
-    /** A protobuf message is at most 2 GiB; the outputs' bytes must leave room for the rest of the response. */
+    /**
+     * A protobuf message is at most 2 GiB; the outputs' bytes must leave room for the rest of the
+     * response.
+     */
     static final long MAX_RESPONSE_TENSORS = Integer.MAX_VALUE - (1 << 20);
 
     private final LimitsProperties limits;
@@ -53,8 +65,7 @@ class GrpcInferenceCodec {
     }
 
     /** A decoded request: what to run and the outputs to return, in order. */
-    record Decoded(KernelRequest request, List<String> outputs) {
-    }
+    record Decoded(KernelRequest request, List<String> outputs) {}
 
     Decoded decode(KernelMetadata kernel, InferCall call) {
         ModelInferRequest request = call.header();
@@ -71,7 +82,8 @@ class GrpcInferenceCodec {
             }
         }
         List<KernelInput> inputs = inputs(request, call);
-        return new Decoded(new KernelRequest(kernel.name(), version(request), inputs, parameters, timeout),
+        return new Decoded(
+                new KernelRequest(kernel.name(), version(request), inputs, parameters, timeout),
                 outputs(kernel, request.getOutputsList()));
     }
 
@@ -90,25 +102,40 @@ class GrpcInferenceCodec {
                 }
             }
             if (total > MAX_RESPONSE_TENSORS) {
-                throw new OutputRefusedException("the requested outputs take " + total + " bytes, more than one gRPC "
-                        + "response can hold (" + MAX_RESPONSE_TENSORS + "); ask for fewer outputs, or use HTTP with "
-                        + "binary_data_output");
+                throw new OutputRefusedException(
+                        "the requested outputs take "
+                                + total
+                                + " bytes, more than one gRPC "
+                                + "response can hold ("
+                                + MAX_RESPONSE_TENSORS
+                                + "); ask for fewer outputs, or use HTTP with "
+                                + "binary_data_output");
             }
         };
     }
 
     /**
-     * The response: the requested outputs' metadata, and their bytes (still the outputs' memory) for
-     * raw_output_contents in the same order.
+     * The response: the requested outputs' metadata, and their bytes (still the outputs' memory)
+     * for raw_output_contents in the same order.
      */
-    InferAnswer encode(KernelMetadata kernel, ModelInferRequest request, Decoded decoded, List<KernelOutput> outputs) {
-        ModelInferResponse.Builder response = ModelInferResponse.newBuilder().setModelName(kernel.name())
-                .setModelVersion(KernelMetadata.VERSION).setId(request.getId());
+    InferAnswer encode(
+            KernelMetadata kernel,
+            ModelInferRequest request,
+            Decoded decoded,
+            List<KernelOutput> outputs) {
+        ModelInferResponse.Builder response =
+                ModelInferResponse.newBuilder()
+                        .setModelName(kernel.name())
+                        .setModelVersion(KernelMetadata.VERSION)
+                        .setId(request.getId());
         List<MemorySegment> raw = new ArrayList<>();
         for (String name : decoded.outputs()) {
-            KernelOutput output = outputs.stream().filter(o -> o.name().equals(name)).findFirst().orElseThrow();
-            InferOutputTensor.Builder tensor = InferOutputTensor.newBuilder().setName(name)
-                    .setDatatype(output.dataType().name());
+            KernelOutput output =
+                    outputs.stream().filter(o -> o.name().equals(name)).findFirst().orElseThrow();
+            InferOutputTensor.Builder tensor =
+                    InferOutputTensor.newBuilder()
+                            .setName(name)
+                            .setDatatype(output.dataType().name());
             Arrays.stream(output.shape()).forEach(tensor::addShape);
             response.addOutputs(tensor);
             raw.add(output.data());
@@ -119,12 +146,18 @@ class GrpcInferenceCodec {
     private List<KernelInput> inputs(ModelInferRequest request, InferCall call) {
         int count = request.getInputsCount();
         if (count > limits.maxInputs()) {
-            throw LimitExceededException.shape("the number of inputs", count, "max-inputs", limits.maxInputs());
+            throw LimitExceededException.shape(
+                    "the number of inputs", count, "max-inputs", limits.maxInputs());
         }
         int raw = call.rawCount();
         if (raw > 0 && raw != count) {
-            throw new InvalidInputException("the request has " + raw + " raw_input_contents for " + count + " inputs; "
-                    + "send one per input, in the inputs' order (or none, and every input's values in its contents)");
+            throw new InvalidInputException(
+                    "the request has "
+                            + raw
+                            + " raw_input_contents for "
+                            + count
+                            + " inputs; "
+                            + "send one per input, in the inputs' order (or none, and every input's values in its contents)");
         }
         List<KernelInput> inputs = new ArrayList<>(count);
         long elements = 0;
@@ -135,54 +168,110 @@ class GrpcInferenceCodec {
                 throw new InvalidInputException("input " + i + " has no name");
             }
             limits.checkName("input name", name);
-            DataType type = DataType.byName(input.getDatatype()).orElseThrow(() -> new InvalidInputException(
-                    "input '" + name + "' has unknown datatype '" + input.getDatatype() + "'; the protocol's datatypes are "
-                            + Arrays.stream(DataType.values()).map(DataType::name).collect(Collectors.joining(", "))));
+            DataType type =
+                    DataType.byName(input.getDatatype())
+                            .orElseThrow(() ->
+                                    new InvalidInputException(
+                                            "input '"
+                                                    + name
+                                                    + "' has unknown datatype '"
+                                                    + input.getDatatype()
+                                                    + "'; the protocol's datatypes are "
+                                                    + Arrays.stream(DataType.values())
+                                                            .map(DataType::name)
+                                                            .collect(Collectors.joining(", "))));
             long[] shape = shape(name, input.getShapeList());
             long elementCount = elementCount(name, shape, type);
             elements = elements + elementCount < 0 ? Long.MAX_VALUE : elements + elementCount;
             if (elements > limits.maxElements()) {
-                throw LimitExceededException.size("the number of tensor elements (the product of each input's shape, "
-                        + "added up over the inputs up to '" + name + "')", elements, "max-elements", limits.maxElements());
+                throw LimitExceededException.size(
+                        "the number of tensor elements (the product of each input's shape, "
+                                + "added up over the inputs up to '"
+                                + name
+                                + "')",
+                        elements,
+                        "max-elements",
+                        limits.maxElements());
             }
             if (raw > 0) {
                 if (input.hasContents()) {
-                    throw new InvalidInputException("input '" + name + "' has both contents and raw_input_contents; "
-                            + "send one");
+                    throw new InvalidInputException(
+                            "input '"
+                                    + name
+                                    + "' has both contents and raw_input_contents; "
+                                    + "send one");
                 }
                 checkRawSize(name, type, elementCount, call.rawSize(i));
-                inputs.add(new KernelInput(name, type, shape, call.raw(i, name, type, elementCount)));
+                inputs.add(
+                        new KernelInput(name, type, shape, call.raw(i, name, type, elementCount)));
             } else {
-                inputs.add(new KernelInput(name, type, shape, TypedTensorSource.of(name, type, input.getContents(),
-                        elementCount)));
+                inputs.add(
+                        new KernelInput(
+                                name,
+                                type,
+                                shape,
+                                TypedTensorSource.of(
+                                        name, type, input.getContents(), elementCount)));
             }
         }
         return inputs;
     }
 
-    /** The size a raw tensor must have (BYTES: at least 4 bytes per element; its framing is checked as it arrives). */
+    /**
+     * The size a raw tensor must have (BYTES: at least 4 bytes per element; its framing is checked
+     * as it arrives).
+     */
     private static void checkRawSize(String name, DataType type, long count, long size) {
         if (type == DataType.BYTES && size / 4 < count) {
-            throw new InvalidInputException("raw_input_contents of input '" + name + "' is " + size + " bytes, too small "
-                    + "for " + count + " BYTES elements of at least 4 bytes each");
+            throw new InvalidInputException(
+                    "raw_input_contents of input '"
+                            + name
+                            + "' is "
+                            + size
+                            + " bytes, too small "
+                            + "for "
+                            + count
+                            + " BYTES elements of at least 4 bytes each");
         }
         if (type != DataType.BYTES && size != count * type.elementSize()) {
-            throw new InvalidInputException("raw_input_contents of input '" + name + "' is " + size + " bytes, but "
-                    + count + " " + type + " elements take " + count * type.elementSize() + " bytes");
+            throw new InvalidInputException(
+                    "raw_input_contents of input '"
+                            + name
+                            + "' is "
+                            + size
+                            + " bytes, but "
+                            + count
+                            + " "
+                            + type
+                            + " elements take "
+                            + count * type.elementSize()
+                            + " bytes");
         }
     }
 
     private static long[] shape(String name, List<Long> dims) {
         if (dims.size() > NativeCall.MAX_RANK) {
-            throw new InvalidInputException("input '" + name + "' has " + dims.size() + " dimensions; at most "
-                    + NativeCall.MAX_RANK + " are supported");
+            throw new InvalidInputException(
+                    "input '"
+                            + name
+                            + "' has "
+                            + dims.size()
+                            + " dimensions; at most "
+                            + NativeCall.MAX_RANK
+                            + " are supported");
         }
         long[] shape = new long[dims.size()];
         for (int d = 0; d < shape.length; d++) {
             shape[d] = dims.get(d);
             if (shape[d] < 0) {
-                throw new InvalidInputException("dimension " + d + " of input '" + name + "' is " + shape[d]
-                        + "; dimensions must be >= 0");
+                throw new InvalidInputException(
+                        "dimension "
+                                + d
+                                + " of input '"
+                                + name
+                                + "' is "
+                                + shape[d]
+                                + "; dimensions must be >= 0");
             }
         }
         return shape;
@@ -197,8 +286,12 @@ class GrpcInferenceCodec {
             Math.multiplyExact(count, Math.max(1, type.elementSize()));
             return count;
         } catch (ArithmeticException e) {
-            throw new InvalidInputException("shape " + Arrays.toString(shape) + " of input '" + name
-                    + "' has more elements than can be addressed (the product of the dims overflows 64 bits)");
+            throw new InvalidInputException(
+                    "shape "
+                            + Arrays.toString(shape)
+                            + " of input '"
+                            + name
+                            + "' has more elements than can be addressed (the product of the dims overflows 64 bits)");
         }
     }
 
@@ -210,31 +303,46 @@ class GrpcInferenceCodec {
             case STRING_PARAM -> parameter.getStringParam();
             case DOUBLE_PARAM -> Double.toString(parameter.getDoubleParam());
             case UINT64_PARAM -> Long.toUnsignedString(parameter.getUint64Param());
-            case PARAMETERCHOICE_NOT_SET -> throw new InvalidInputException("parameter '" + key + "' has no value; set "
-                    + "one of bool_param, int64_param, string_param, double_param, uint64_param");
+            case PARAMETERCHOICE_NOT_SET ->
+                    throw new InvalidInputException(
+                            "parameter '"
+                                    + key
+                                    + "' has no value; set "
+                                    + "one of bool_param, int64_param, string_param, double_param, uint64_param");
         };
     }
 
     /** Triton's {@code timeout} parameter, in microseconds (int64 or uint64). */
     private static Duration timeout(InferParameter parameter) {
-        long micros = switch (parameter.getParameterChoiceCase()) {
-            case INT64_PARAM -> parameter.getInt64Param();
-            case UINT64_PARAM -> parameter.getUint64Param() < 0 ? Long.MAX_VALUE : parameter.getUint64Param();
-            default -> -1;
-        };
+        long micros =
+                switch (parameter.getParameterChoiceCase()) {
+                    case INT64_PARAM -> parameter.getInt64Param();
+                    case UINT64_PARAM ->
+                            parameter.getUint64Param() < 0
+                                    ? Long.MAX_VALUE
+                                    : parameter.getUint64Param();
+                    default -> -1;
+                };
         if (micros < 0) {
-            throw new InvalidInputException("parameter timeout must be a non-negative integer number of microseconds "
-                    + "(int64_param), got " + text("timeout", parameter));
+            throw new InvalidInputException(
+                    "parameter timeout must be a non-negative integer number of microseconds "
+                            + "(int64_param), got "
+                            + text("timeout", parameter));
         }
-        return Duration.ofNanos(micros > Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : micros * 1000); // saturated
+        return Duration.ofNanos(
+                micros > Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : micros * 1000); // saturated
     }
 
-    private List<String> outputs(KernelMetadata kernel, List<InferRequestedOutputTensor> requested) {
+    private List<String> outputs(
+            KernelMetadata kernel, List<InferRequestedOutputTensor> requested) {
         if (requested.isEmpty()) {
             return kernel.outputs().stream().map(TensorSpec::name).toList();
         }
         if (requested.size() > limits.maxOutputs()) {
-            throw LimitExceededException.shape("the number of requested outputs", requested.size(), "max-outputs",
+            throw LimitExceededException.shape(
+                    "the number of requested outputs",
+                    requested.size(),
+                    "max-outputs",
                     limits.maxOutputs());
         }
         List<String> names = new ArrayList<>();
@@ -242,12 +350,19 @@ class GrpcInferenceCodec {
             String name = output.getName();
             limits.checkName("requested output name", name);
             if (kernel.output(name).isEmpty()) {
-                throw new InvalidInputException("kernel '" + kernel.name() + "' has no output '" + name
-                        + "'; its outputs are: " + kernel.outputs().stream().map(TensorSpec::name)
-                                .collect(Collectors.joining(", ")));
+                throw new InvalidInputException(
+                        "kernel '"
+                                + kernel.name()
+                                + "' has no output '"
+                                + name
+                                + "'; its outputs are: "
+                                + kernel.outputs().stream()
+                                        .map(TensorSpec::name)
+                                        .collect(Collectors.joining(", ")));
             }
             if (names.contains(name)) {
-                throw new InvalidInputException("output '" + name + "' is requested more than once");
+                throw new InvalidInputException(
+                        "output '" + name + "' is requested more than once");
             }
             names.add(name);
         }

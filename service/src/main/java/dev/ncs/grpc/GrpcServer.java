@@ -20,9 +20,10 @@ import org.springframework.stereotype.Component;
 
 /**
  * The gRPC server on {@code ncs.grpc.port}, started and stopped with the application. Calls run on
- * virtual threads, as HTTP requests do: a call waits for its kernel on its own thread, and native code
- * runs only on the native workers. On shutdown it stops taking calls and lets those in progress finish
- * for up to {@code ncs.grpc.drain-timeout}, beside the HTTP server's graceful shutdown, then cancels the rest.
+ * virtual threads, as HTTP requests do: a call waits for its kernel on its own thread, and native
+ * code runs only on the native workers. On shutdown it stops taking calls and lets those in
+ * progress finish for up to {@code ncs.grpc.drain-timeout}, beside the HTTP server's graceful
+ * shutdown, then cancels the rest.
  */
 @Component
 public class GrpcServer implements SmartLifecycle {
@@ -37,8 +38,12 @@ public class GrpcServer implements SmartLifecycle {
     private volatile Server server;
     private ExecutorService calls;
 
-    GrpcServer(GrpcProperties properties, InferenceEndpoint endpoint, SecurityProperties security,
-            LimitsProperties limits, MeterRegistry registry) {
+    GrpcServer(
+            GrpcProperties properties,
+            InferenceEndpoint endpoint,
+            SecurityProperties security,
+            LimitsProperties limits,
+            MeterRegistry registry) {
         this.properties = properties;
         this.endpoint = endpoint;
         this.tokens = new BearerTokens(security);
@@ -48,19 +53,30 @@ public class GrpcServer implements SmartLifecycle {
 
     @Override
     public synchronized void start() {
-        InetSocketAddress address = properties.address() == null ? new InetSocketAddress(properties.port())
-                : new InetSocketAddress(properties.address(), properties.port());
+        InetSocketAddress address =
+                properties.address() == null
+                        ? new InetSocketAddress(properties.port())
+                        : new InetSocketAddress(properties.address(), properties.port());
         calls = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("grpc-", 0).factory());
-        Server built = NettyServerBuilder.forAddress(address).executor(calls).maxInboundMessageSize(maxMessageSize)
-                .addService(ServerInterceptors.intercept(endpoint.definition(), new BearerTokenInterceptor(tokens),
-                        new CallMetrics(registry)))
-                .build();
+        Server built =
+                NettyServerBuilder.forAddress(address)
+                        .executor(calls)
+                        .maxInboundMessageSize(maxMessageSize)
+                        .addService(
+                                ServerInterceptors.intercept(
+                                        endpoint.definition(),
+                                        new BearerTokenInterceptor(tokens),
+                                        new CallMetrics(registry)))
+                        .build();
         try {
             server = built.start();
         } catch (IOException e) {
             calls.close();
-            throw new UncheckedIOException("the gRPC server could not listen on " + address
-                    + " (ncs.grpc.port, ncs.grpc.address)", e);
+            throw new UncheckedIOException(
+                    "the gRPC server could not listen on "
+                            + address
+                            + " (ncs.grpc.port, ncs.grpc.address)",
+                    e);
         }
         log.info("gRPC server listening on {}", server.getListenSockets());
     }
@@ -73,26 +89,31 @@ public class GrpcServer implements SmartLifecycle {
             return;
         }
         running.shutdown();
-        Thread.ofVirtual().name("grpc-drain").start(() -> {
-            try {
-                if (!running.awaitTermination(properties.drainTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
-                    log.warn("gRPC calls still running after {}: cancelled", properties.drainTimeout());
-                    running.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-                }
-            } catch (InterruptedException e) {
-                running.shutdownNow();
-                Thread.currentThread().interrupt();
-            } finally {
-                calls.close();
-                server = null;
-                callback.run();
-            }
-        });
+        Thread.ofVirtual()
+                .name("grpc-drain")
+                .start(() -> {
+                    try {
+                        if (!running.awaitTermination(
+                                properties.drainTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+                            log.warn(
+                                    "gRPC calls still running after {}: cancelled",
+                                    properties.drainTimeout());
+                            running.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+                        }
+                    } catch (InterruptedException e) {
+                        running.shutdownNow();
+                        Thread.currentThread().interrupt();
+                    } finally {
+                        calls.close();
+                        server = null;
+                        callback.run();
+                    }
+                });
     }
 
     @Override
     public void stop() {
-        stop(() -> { });
+        stop(() -> {});
     }
 
     @Override
@@ -100,13 +121,19 @@ public class GrpcServer implements SmartLifecycle {
         return server != null;
     }
 
-    /** Stops with the web server's graceful shutdown, before the beans that calls in progress still use. */
+    /**
+     * Stops with the web server's graceful shutdown, before the beans that calls in progress still
+     * use.
+     */
     @Override
     public int getPhase() {
         return SmartLifecycle.DEFAULT_PHASE - 1024;
     }
 
-    /** The port the server listens on (the one chosen when {@code ncs.grpc.port} is 0); -1 when stopped. */
+    /**
+     * The port the server listens on (the one chosen when {@code ncs.grpc.port} is 0); -1 when
+     * stopped.
+     */
     public int port() {
         Server running = server;
         return running == null ? -1 : running.getPort();

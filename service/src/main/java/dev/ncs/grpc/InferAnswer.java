@@ -13,25 +13,30 @@ import java.lang.foreign.ValueLayout;
 import java.util.List;
 
 /**
- * A {@code ModelInferResponse} whose {@code raw_output_contents} are still the outputs' native memory:
- * the small fields on the heap ({@code header}, without raw outputs), the tensors as borrowed segments.
- * Valid only while the call's result is open, on the thread that read it: the transport drains it
- * synchronously when the answer is sent.
+ * A {@code ModelInferResponse} whose {@code raw_output_contents} are still the outputs' native
+ * memory: the small fields on the heap ({@code header}, without raw outputs), the tensors as
+ * borrowed segments. Valid only while the call's result is open, on the thread that read it: the
+ * transport drains it synchronously when the answer is sent.
  */
 record InferAnswer(ModelInferResponse header, List<MemorySegment> raw) {
 
     private static final int RAW_TAG = ModelInferResponse.RAW_OUTPUT_CONTENTS_FIELD_NUMBER << 3 | 2;
+
     /** Bytes copied from native memory per write: the transport's streams take heap arrays only. */
     private static final int CHUNK = 64 << 10;
 
     /** The whole response on the heap (a streamed answer is a field of another message). */
     ModelInferResponse toMessage() {
         ModelInferResponse.Builder message = header.toBuilder();
-        raw.forEach(segment -> message.addRawOutputContents(ByteString.copyFrom(segment.asByteBuffer())));
+        raw.forEach(segment ->
+                message.addRawOutputContents(ByteString.copyFrom(segment.asByteBuffer())));
         return message.build();
     }
 
-    /** Writes answers as the protobuf encoding of the whole response, the raw tensors copied from native memory. */
+    /**
+     * Writes answers as the protobuf encoding of the whole response, the raw tensors copied from
+     * native memory.
+     */
     static final class Marshaller implements MethodDescriptor.Marshaller<InferAnswer> {
 
         @Override
@@ -41,13 +46,15 @@ record InferAnswer(ModelInferResponse header, List<MemorySegment> raw) {
 
         @Override
         public InferAnswer parse(InputStream stream) {
-            throw new UnsupportedOperationException("the server sends ModelInferResponse, it never reads one");
+            throw new UnsupportedOperationException(
+                    "the server sends ModelInferResponse, it never reads one");
         }
     }
 
     /**
-     * The encoding as a stream of parts (the header's bytes, then per raw tensor its tag and length, then its
-     * bytes), drained straight to the transport ({@link Drainable}) or read like any stream.
+     * The encoding as a stream of parts (the header's bytes, then per raw tensor its tag and
+     * length, then its bytes), drained straight to the transport ({@link Drainable}) or read like
+     * any stream.
      */
     private static final class Encoded extends InputStream implements Drainable, KnownLength {
 
@@ -104,11 +111,15 @@ record InferAnswer(ModelInferResponse header, List<MemorySegment> raw) {
             return read(one, 0, 1) == 1 ? one[0] & 0xff : -1;
         }
 
-        /** Reads from the current part: the header (part 0), then per tensor its tag and length, then its bytes. */
+        /**
+         * Reads from the current part: the header (part 0), then per tensor its tag and length,
+         * then its bytes.
+         */
         @Override
         public int read(byte[] target, int at, int length) {
             while (part < 2 * raw.size() + 1) {
-                byte[] prefix = part == 0 ? prefixes[0] : part % 2 == 1 ? prefixes[(part + 1) / 2] : null;
+                byte[] prefix =
+                        part == 0 ? prefixes[0] : part % 2 == 1 ? prefixes[(part + 1) / 2] : null;
                 MemorySegment tensor = prefix == null ? raw.get(part / 2 - 1) : null;
                 long size = prefix != null ? prefix.length : tensor.byteSize();
                 if (offset < size && length > 0) {

@@ -7,8 +7,9 @@ import inference.GrpcService.ModelInferRequest;
 
 /**
  * A {@code ModelInferRequest} as the server holds it: the message's small fields on the heap
- * ({@link #header()}, with no {@code raw_input_contents}), and each raw tensor as a source the kernel
- * layer reads into native memory. Close it when the call is done (it may hold the transport's buffers).
+ * ({@link #header()}, with no {@code raw_input_contents}), and each raw tensor as a source the
+ * kernel layer reads into native memory. Close it when the call is done (it may hold the
+ * transport's buffers).
  */
 interface InferCall extends AutoCloseable {
 
@@ -22,8 +23,9 @@ interface InferCall extends AutoCloseable {
     long rawSize(int index);
 
     /**
-     * The source of raw tensor {@code index} for input {@code name}; sources are read in index order, once.
-     * Once written, the tensor's BYTES framing and BOOL values are checked as HTTP's binary tensors are.
+     * The source of raw tensor {@code index} for input {@code name}; sources are read in index
+     * order, once. Once written, the tensor's BYTES framing and BOOL values are checked as HTTP's
+     * binary tensors are.
      */
     TensorSource raw(int index, String name, DataType type, long count);
 
@@ -55,8 +57,7 @@ interface InferCall extends AutoCloseable {
             }
 
             @Override
-            public void close() {
-            }
+            public void close() {}
         };
     }
 }

@@ -22,13 +22,13 @@ import java.util.List;
 import java.util.function.LongConsumer;
 
 /**
- * Reads {@code ModelInferRequest} without putting its raw tensors on the heap. The transport has the
- * whole message in its (direct) buffers when it is parsed; the parse takes those buffers over
- * ({@link Detachable}), reads every field but {@code raw_input_contents} into a small heap message and
- * notes the raw tensors' sizes. The raw tensors are read later, when the kernel layer receives the
- * request, straight from the transport's buffers into native ones ({@link HasByteBuffer}). A message
- * that is not valid protobuf is not refused here (a parse failure would end the call as UNKNOWN): the
- * call carries the failure, and the RPC answers INVALID_ARGUMENT.
+ * Reads {@code ModelInferRequest} without putting its raw tensors on the heap. The transport has
+ * the whole message in its (direct) buffers when it is parsed; the parse takes those buffers over
+ * ({@link Detachable}), reads every field but {@code raw_input_contents} into a small heap message
+ * and notes the raw tensors' sizes. The raw tensors are read later, when the kernel layer receives
+ * the request, straight from the transport's buffers into native ones ({@link HasByteBuffer}). A
+ * message that is not valid protobuf is not refused here (a parse failure would end the call as
+ * UNKNOWN): the call carries the failure, and the RPC answers INVALID_ARGUMENT.
  */
 final class InferCallMarshaller implements MethodDescriptor.Marshaller<InferCall> {
 
@@ -36,12 +36,14 @@ final class InferCallMarshaller implements MethodDescriptor.Marshaller<InferCall
 
     @Override
     public InputStream stream(InferCall value) {
-        throw new UnsupportedOperationException("the server reads ModelInferRequest, it never sends one");
+        throw new UnsupportedOperationException(
+                "the server reads ModelInferRequest, it never sends one");
     }
 
     @Override
     public InferCall parse(InputStream message) {
-        InputStream owned = message instanceof Detachable detachable ? detachable.detach() : message;
+        InputStream owned =
+                message instanceof Detachable detachable ? detachable.detach() : message;
         try {
             if (!owned.markSupported()) {
                 try (owned) {
@@ -58,7 +60,8 @@ final class InferCallMarshaller implements MethodDescriptor.Marshaller<InferCall
                         && WireFormat.getTagWireType(tag) == WireFormat.WIRETYPE_LENGTH_DELIMITED) {
                     int size = fields.readRawVarint32();
                     if (size < 0) {
-                        throw new InvalidProtocolBufferException("a raw_input_contents has a negative length");
+                        throw new InvalidProtocolBufferException(
+                                "a raw_input_contents has a negative length");
                     }
                     fields.skipRawBytes(size);
                     rawSizes.add((long) size);
@@ -69,7 +72,8 @@ final class InferCallMarshaller implements MethodDescriptor.Marshaller<InferCall
             headerFields.flush();
             ModelInferRequest parsed = ModelInferRequest.parseFrom(header.toByteArray());
             owned.reset();
-            return new Streamed(parsed, rawSizes.stream().mapToLong(Long::longValue).toArray(), owned);
+            return new Streamed(
+                    parsed, rawSizes.stream().mapToLong(Long::longValue).toArray(), owned);
         } catch (IOException e) {
             closeQuietly(owned);
             return new Malformed(e.getMessage());
@@ -84,12 +88,15 @@ final class InferCallMarshaller implements MethodDescriptor.Marshaller<InferCall
         }
     }
 
-    /** A message that is not a valid ModelInferRequest: every use of it is refused as invalid input. */
+    /**
+     * A message that is not a valid ModelInferRequest: every use of it is refused as invalid input.
+     */
     private record Malformed(String problem) implements InferCall {
 
         @Override
         public ModelInferRequest header() {
-            throw new InvalidInputException("the message is not a valid ModelInferRequest (" + problem + ")");
+            throw new InvalidInputException(
+                    "the message is not a valid ModelInferRequest (" + problem + ")");
         }
 
         @Override
@@ -108,11 +115,13 @@ final class InferCallMarshaller implements MethodDescriptor.Marshaller<InferCall
         }
 
         @Override
-        public void close() {
-        }
+        public void close() {}
     }
 
-    /** A message whose raw tensors are still in the transport's buffers, read in order by one cursor. */
+    /**
+     * A message whose raw tensors are still in the transport's buffers, read in order by one
+     * cursor.
+     */
     private static final class Streamed implements InferCall {
 
         private final ModelInferRequest header;
@@ -156,7 +165,7 @@ final class InferCallMarshaller implements MethodDescriptor.Marshaller<InferCall
 
                 @Override
                 public void writeTo(MemorySegment target) {
-                    writeTo(target, end -> { });
+                    writeTo(target, end -> {});
                 }
 
                 @Override
@@ -167,21 +176,34 @@ final class InferCallMarshaller implements MethodDescriptor.Marshaller<InferCall
             };
         }
 
-        /** Skips to raw tensor {@code index} (the next one: they are read in order) and copies it into {@code target}. */
+        /**
+         * Skips to raw tensor {@code index} (the next one: they are read in order) and copies it
+         * into {@code target}.
+         */
         private void copyRaw(int index, MemorySegment target, LongConsumer beforeWriting) {
             if (index != nextRaw) {
-                throw new IllegalStateException("raw tensor " + index + " read out of order (next is " + nextRaw + ")");
+                throw new IllegalStateException(
+                        "raw tensor " + index + " read out of order (next is " + nextRaw + ")");
             }
             nextRaw++;
             try {
                 long size = skipToRaw();
                 if (size != target.byteSize()) {
-                    throw new IllegalStateException("raw tensor " + index + " is " + size + " bytes, not " + target.byteSize());
+                    throw new IllegalStateException(
+                            "raw tensor "
+                                    + index
+                                    + " is "
+                                    + size
+                                    + " bytes, not "
+                                    + target.byteSize());
                 }
                 long done = 0;
                 while (done < size) {
-                    ByteBuffer next = message instanceof HasByteBuffer buffers && buffers.byteBufferSupported()
-                            ? buffers.getByteBuffer() : null;
+                    ByteBuffer next =
+                            message instanceof HasByteBuffer buffers
+                                            && buffers.byteBufferSupported()
+                                    ? buffers.getByteBuffer()
+                                    : null;
                     long n;
                     if (next != null) {
                         n = Math.min(next.remaining(), size - done);
@@ -201,12 +223,16 @@ final class InferCallMarshaller implements MethodDescriptor.Marshaller<InferCall
             }
         }
 
-        /** Reads tags up to the next raw_input_contents (skipping other fields) and returns its length. */
+        /**
+         * Reads tags up to the next raw_input_contents (skipping other fields) and returns its
+         * length.
+         */
         private long skipToRaw() throws IOException {
             while (true) {
                 int tag = (int) readVarint();
                 int wireType = WireFormat.getTagWireType(tag);
-                if (WireFormat.getTagFieldNumber(tag) == RAW_INPUT_CONTENTS && wireType == WireFormat.WIRETYPE_LENGTH_DELIMITED) {
+                if (WireFormat.getTagFieldNumber(tag) == RAW_INPUT_CONTENTS
+                        && wireType == WireFormat.WIRETYPE_LENGTH_DELIMITED) {
                     return readVarint();
                 }
                 switch (wireType) {
@@ -214,7 +240,9 @@ final class InferCallMarshaller implements MethodDescriptor.Marshaller<InferCall
                     case WireFormat.WIRETYPE_FIXED64 -> skipFully(8);
                     case WireFormat.WIRETYPE_LENGTH_DELIMITED -> skipFully(readVarint());
                     case WireFormat.WIRETYPE_FIXED32 -> skipFully(4);
-                    default -> throw new IOException("unexpected wire type " + wireType); // checked by the parse
+                    default ->
+                            throw new IOException(
+                                    "unexpected wire type " + wireType); // checked by the parse
                 }
             }
         }
@@ -248,7 +276,8 @@ final class InferCallMarshaller implements MethodDescriptor.Marshaller<InferCall
         private int readFully(byte[] chunk) throws IOException {
             int read = message.readNBytes(chunk, 0, chunk.length);
             if (read < chunk.length) {
-                throw new IOException("the message ended " + (chunk.length - read) + " bytes early");
+                throw new IOException(
+                        "the message ended " + (chunk.length - read) + " bytes early");
             }
             return read;
         }

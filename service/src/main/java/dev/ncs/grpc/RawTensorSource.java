@@ -6,7 +6,8 @@ import dev.ncs.nativelib.DataType;
 import java.lang.foreign.MemorySegment;
 
 /** An input of {@code raw_input_contents} already on the heap (a message parsed whole). */
-record RawTensorSource(ByteString bytes, String name, DataType type, long count) implements TensorSource {
+record RawTensorSource(ByteString bytes, String name, DataType type, long count)
+        implements TensorSource {
 
     @Override
     public boolean inMemory() {

@@ -9,10 +9,12 @@ import java.lang.foreign.ValueLayout;
 /** The checks of a raw tensor's bytes once they are in memory, as for HTTP's binary tensors. */
 final class RawTensors {
 
-    private RawTensors() {
-    }
+    private RawTensors() {}
 
-    /** Refuses BYTES that are not {@code count} well-framed elements, and BOOL bytes other than 0 and 1. */
+    /**
+     * Refuses BYTES that are not {@code count} well-framed elements, and BOOL bytes other than 0
+     * and 1.
+     */
     static void check(String name, DataType type, long count, MemorySegment data) {
         if (type == DataType.BYTES) {
             BytesEncoding.validate(name, data, count);
@@ -20,8 +22,14 @@ final class RawTensors {
             for (long i = 0; i < data.byteSize(); i++) {
                 byte b = data.get(ValueLayout.JAVA_BYTE, i);
                 if (b != 0 && b != 1) {
-                    throw new InvalidInputException("input '" + name + "': BOOL element " + i + " is byte " + b
-                            + "; BOOL elements must be 0 or 1");
+                    throw new InvalidInputException(
+                            "input '"
+                                    + name
+                                    + "': BOOL element "
+                                    + i
+                                    + " is byte "
+                                    + b
+                                    + "; BOOL elements must be 0 or 1");
                 }
             }
         }

@@ -5,7 +5,9 @@ import dev.ncs.nativelib.DataType;
 import java.lang.foreign.MemorySegment;
 import java.util.function.LongConsumer;
 
-/** An input carried in the binary part of the body: read straight from the body into native memory. */
+/**
+ * An input carried in the binary part of the body: read straight from the body into native memory.
+ */
 final class BinaryTensorSource implements TensorSource {
 
     private final RequestBody body;
@@ -18,7 +20,8 @@ final class BinaryTensorSource implements TensorSource {
     /**
      * @param last whether this is the body's last binary tensor, after which nothing may follow
      */
-    BinaryTensorSource(RequestBody body, String name, DataType type, long size, long count, boolean last) {
+    BinaryTensorSource(
+            RequestBody body, String name, DataType type, long size, long count, boolean last) {
         this.body = body;
         this.name = name;
         this.type = type;
@@ -27,13 +30,21 @@ final class BinaryTensorSource implements TensorSource {
         this.last = last;
     }
 
-    /** The protocol's BOOL is one byte, 0 or 1: anything else is refused, not passed on as "true". */
+    /**
+     * The protocol's BOOL is one byte, 0 or 1: anything else is refused, not passed on as "true".
+     */
     private void checkBooleans(MemorySegment target) {
         for (long i = 0; i < target.byteSize(); i++) {
             byte b = target.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i);
             if (b != 0 && b != 1) {
-                throw new dev.ncs.kernel.InvalidInputException("input '" + name + "': BOOL element " + i + " is byte " + b
-                        + "; BOOL elements must be 0 or 1");
+                throw new dev.ncs.kernel.InvalidInputException(
+                        "input '"
+                                + name
+                                + "': BOOL element "
+                                + i
+                                + " is byte "
+                                + b
+                                + "; BOOL elements must be 0 or 1");
             }
         }
     }
@@ -50,12 +61,13 @@ final class BinaryTensorSource implements TensorSource {
 
     @Override
     public void writeTo(MemorySegment target) {
-        writeTo(target, end -> { });
+        writeTo(target, end -> {});
     }
 
     @Override
     public void writeTo(MemorySegment target, LongConsumer beforeWriting) {
-        body.readInto(target, "input '" + name + "' (binary_data_size " + size + ")", beforeWriting);
+        body.readInto(
+                target, "input '" + name + "' (binary_data_size " + size + ")", beforeWriting);
         if (type == DataType.BYTES) {
             BytesEncoding.validate(name, target, count);
         }

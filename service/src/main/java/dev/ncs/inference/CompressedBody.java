@@ -8,16 +8,17 @@ import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
 
 /**
- * A request body sent with {@code Content-Encoding: gzip} or {@code deflate}, decoded as it is read, that
- * ends exactly where the compressed data ends.
+ * A request body sent with {@code Content-Encoding: gzip} or {@code deflate}, decoded as it is
+ * read, that ends exactly where the compressed data ends.
  *
- * <p>The JDK's streams are lenient where a request must not be ambiguous: {@code GZIPInputStream} ignores
- * whatever follows a member that does not look like another gzip header, and reads a following member only
- * if its bytes have already arrived (so a concatenated body decodes differently with the network's timing);
- * {@code InflaterInputStream} ignores everything after the end of the zlib stream. Here a gzip body may hold
- * several members, as RFC 1952 allows and {@code cat a.gz b.gz} makes (their contents are concatenated); any
- * other byte after a member, or after a deflate stream, is refused, as is data cut short, each with the
- * compressed byte where it happened.
+ * <p>The JDK's streams are lenient where a request must not be ambiguous: {@code GZIPInputStream}
+ * ignores whatever follows a member that does not look like another gzip header, and reads a
+ * following member only if its bytes have already arrived (so a concatenated body decodes
+ * differently with the network's timing); {@code InflaterInputStream} ignores everything after the
+ * end of the zlib stream. Here a gzip body may hold several members, as RFC 1952 allows and {@code
+ * cat a.gz b.gz} makes (their contents are concatenated); any other byte after a member, or after a
+ * deflate stream, is refused, as is data cut short, each with the compressed byte where it
+ * happened.
  */
 final class CompressedBody extends InputStream {
 
@@ -46,11 +47,15 @@ final class CompressedBody extends InputStream {
     private final Inflater inflater;
     private final CRC32 crc = new CRC32();
     private final byte[] input = new byte[CHUNK];
+
     /** The compressed bytes in {@link #input} not yet used are {@code [pos, lim)}. */
     private int pos;
+
     private int lim;
+
     /** Compressed bytes read from the body before {@link #input}'s current contents. */
     private long before;
+
     private long memberOut;
     private long decoded;
     private boolean started;
@@ -119,7 +124,9 @@ final class CompressedBody extends InputStream {
         raw.close();
     }
 
-    /** The end of the deflate data: the gzip trailer and what follows, or the end of a zlib stream. */
+    /**
+     * The end of the deflate data: the gzip trailer and what follows, or the end of a zlib stream.
+     */
     private void endOfStream() throws IOException {
         if (format == Format.GZIP) {
             long expectedCrc = readLittleEndian(4, "in a member's trailer");
@@ -128,7 +135,11 @@ final class CompressedBody extends InputStream {
                 throw corrupt("a member's CRC-32 does not match its data");
             }
             if (expectedSize != (memberOut & 0xffffffffL)) {
-                throw corrupt("a member's trailer says " + expectedSize + " bytes but it held " + memberOut);
+                throw corrupt(
+                        "a member's trailer says "
+                                + expectedSize
+                                + " bytes but it held "
+                                + memberOut);
             }
         }
         if (pos == lim && !fill()) {
@@ -136,9 +147,15 @@ final class CompressedBody extends InputStream {
             return;
         }
         if (format == Format.DEFLATE || (input[pos] & 0xff) != 0x1f) {
-            throw new InvalidInputException("the request body has bytes after the end of its " + format.label
-                    + " data (at compressed byte " + position() + "): send the compressed data alone"
-                    + (format == Format.GZIP ? " (several gzip members one after another are accepted)" : ""));
+            throw new InvalidInputException(
+                    "the request body has bytes after the end of its "
+                            + format.label
+                            + " data (at compressed byte "
+                            + position()
+                            + "): send the compressed data alone"
+                            + (format == Format.GZIP
+                                    ? " (several gzip members one after another are accepted)"
+                                    : ""));
         }
         inflater.reset();
         crc.reset();
@@ -146,7 +163,10 @@ final class CompressedBody extends InputStream {
         readMemberHeader();
     }
 
-    /** An RFC 1952 member header; its optional fields are skipped (the header CRC, if any, is not checked). */
+    /**
+     * An RFC 1952 member header; its optional fields are skipped (the header CRC, if any, is not
+     * checked).
+     */
     private void readMemberHeader() throws IOException {
         String where = "in a member's header";
         if (readByte(where) != 0x1f || readByte(where) != 0x8b) {
@@ -219,13 +239,26 @@ final class CompressedBody extends InputStream {
     }
 
     private InvalidInputException truncated(String where) {
-        return new InvalidInputException("the request body was truncated: its " + format.label + " data ends after "
-                + position() + " compressed bytes, " + where + " (" + decoded + " bytes decompressed so far); "
-                + "send the whole compressed body");
+        return new InvalidInputException(
+                "the request body was truncated: its "
+                        + format.label
+                        + " data ends after "
+                        + position()
+                        + " compressed bytes, "
+                        + where
+                        + " ("
+                        + decoded
+                        + " bytes decompressed so far); "
+                        + "send the whole compressed body");
     }
 
     private InvalidInputException corrupt(String why) {
-        return new InvalidInputException("the request body's " + format.label + " data is corrupt at compressed byte "
-                + position() + ": " + (why == null ? "invalid deflate data" : why));
+        return new InvalidInputException(
+                "the request body's "
+                        + format.label
+                        + " data is corrupt at compressed byte "
+                        + position()
+                        + ": "
+                        + (why == null ? "invalid deflate data" : why));
     }
 }

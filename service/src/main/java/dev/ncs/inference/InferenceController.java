@@ -24,28 +24,38 @@ class InferenceController {
     private final KernelCatalog catalog;
     private final LimitsProperties limits;
 
-    InferenceController(InferenceService inference, KernelCatalog catalog, LimitsProperties limits) {
+    InferenceController(
+            InferenceService inference, KernelCatalog catalog, LimitsProperties limits) {
         this.inference = inference;
         this.catalog = catalog;
         this.limits = limits;
     }
 
-    /** Inference; the service writes the response itself, since binary outputs stream from native memory. */
+    /**
+     * Inference; the service writes the response itself, since binary outputs stream from native
+     * memory.
+     */
     @PostMapping({"/infer", "/versions/{version}/infer"})
-    void infer(@PathVariable String model, @PathVariable(required = false) String version,
-            HttpServletRequest request, HttpServletResponse response) throws IOException {
+    void infer(
+            @PathVariable String model,
+            @PathVariable(required = false) String version,
+            HttpServletRequest request,
+            HttpServletResponse response)
+            throws IOException {
         checkPath(model, version);
         inference.infer(model, version, request, response);
     }
 
     @GetMapping({"", "/versions/{version}"})
-    ModelMetadata metadata(@PathVariable String model, @PathVariable(required = false) String version) {
+    ModelMetadata metadata(
+            @PathVariable String model, @PathVariable(required = false) String version) {
         checkPath(model, version);
         return ModelMetadata.of(catalog.get(model, version));
     }
 
     @GetMapping({"/ready", "/versions/{version}/ready"})
-    Map<String, Object> ready(@PathVariable String model, @PathVariable(required = false) String version) {
+    Map<String, Object> ready(
+            @PathVariable String model, @PathVariable(required = false) String version) {
         checkPath(model, version);
         KernelMetadata kernel = catalog.get(model, version);
         return Map.of("name", kernel.name(), "ready", true);

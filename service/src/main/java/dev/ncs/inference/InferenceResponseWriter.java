@@ -28,23 +28,27 @@ import tools.jackson.core.exc.JacksonIOException;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * Writes an inference response straight from the outputs' native memory, as it is produced: JSON outputs
- * are streamed element by element (no Java array of a whole tensor, no whole JSON text); with the binary
- * tensor extension, the JSON header comes first and the binary outputs follow in its order, copied from
- * native memory to the socket. Only the fields Triton's clients know are written, so strict clients parse
- * the response.
+ * Writes an inference response straight from the outputs' native memory, as it is produced: JSON
+ * outputs are streamed element by element (no Java array of a whole tensor, no whole JSON text);
+ * with the binary tensor extension, the JSON header comes first and the binary outputs follow in
+ * its order, copied from native memory to the socket. Only the fields Triton's clients know are
+ * written, so strict clients parse the response.
  *
- * <p>The JSON outputs' size is bounded before the kernel runs ({@link #jsonLimit}), and a client that
- * takes its response too slowly is dropped ({@link Downloads}).
+ * <p>The JSON outputs' size is bounded before the kernel runs ({@link #jsonLimit}), and a client
+ * that takes its response too slowly is dropped ({@link Downloads}).
  */
 @Component
 class InferenceResponseWriter {
 
-    /** Bytes per write from native memory: bounded, in case a stream copies through a heap array. */
-    private static final int SLICE = 1 << 20;
     /**
-     * A binary response's JSON header up to this size is generated once, into a buffer; a larger one twice,
-     * first only to count its bytes (for {@code Inference-Header-Content-Length}), then to the socket.
+     * Bytes per write from native memory: bounded, in case a stream copies through a heap array.
+     */
+    private static final int SLICE = 1 << 20;
+
+    /**
+     * A binary response's JSON header up to this size is generated once, into a buffer; a larger
+     * one twice, first only to count its bytes (for {@code Inference-Header-Content-Length}), then
+     * to the socket.
      */
     static final int HEADER_BUFFER = 64 * 1024;
 
@@ -53,51 +57,75 @@ class InferenceResponseWriter {
     private final long maxJsonResponseSize;
 
     InferenceResponseWriter(JsonMapper json, Downloads downloads, LimitsProperties limits) {
-        // Closing the generator neither closes nor flushes the servlet's stream: a response that fits the
-        // server's buffer then goes out in one write, with its Content-Length, when the request completes
-        // (a flush would commit it early and send it chunked, in two writes); a larger one streams as the
+        // Closing the generator neither closes nor flushes the servlet's stream: a response that
+        // fits the
+        // server's buffer then goes out in one write, with its Content-Length, when the request
+        // completes
+        // (a flush would commit it early and send it chunked, in two writes); a larger one streams
+        // as the
         // buffer fills.
-        this.json = json.rebuild().disable(StreamWriteFeature.AUTO_CLOSE_TARGET)
-                .disable(StreamWriteFeature.FLUSH_PASSED_TO_STREAM).build();
+        this.json =
+                json.rebuild()
+                        .disable(StreamWriteFeature.AUTO_CLOSE_TARGET)
+                        .disable(StreamWriteFeature.FLUSH_PASSED_TO_STREAM)
+                        .build();
         this.downloads = downloads;
         this.maxJsonResponseSize = limits.maxJsonResponseSize().toBytes();
     }
 
     /**
-     * The check that refuses, once the call is prepared and before it runs, outputs asked for as JSON whose
-     * text could exceed {@code ncs.limits.max-json-response-size}: an upper bound per element, so a request
-     * that passes never meets the limit while its response is written.
+     * The check that refuses, once the call is prepared and before it runs, outputs asked for as
+     * JSON whose text could exceed {@code ncs.limits.max-json-response-size}: an upper bound per
+     * element, so a request that passes never meets the limit while its response is written.
      */
     OutputCheck jsonLimit(JsonInferenceCodec.Decoded request) {
         return outputs -> {
             long total = 0;
             StringBuilder which = new StringBuilder();
             for (OutputCheck.PreparedOutput output : outputs) {
-                boolean asJson = request.outputs().stream().anyMatch(o -> o.name().equals(output.name()) && !o.binary());
+                boolean asJson =
+                        request.outputs().stream()
+                                .anyMatch(o -> o.name().equals(output.name()) && !o.binary());
                 if (!asJson) {
                     continue;
                 }
                 long bound = maxJsonBytes(output);
                 total = saturatedAdd(total, bound);
-                which.append(which.isEmpty() ? "" : ", ").append('\'').append(output.name()).append("' (")
-                        .append(output.dataType()).append(' ').append(Arrays.toString(output.shape()))
-                        .append(") up to ").append(bound).append(" bytes");
+                which.append(which.isEmpty() ? "" : ", ")
+                        .append('\'')
+                        .append(output.name())
+                        .append("' (")
+                        .append(output.dataType())
+                        .append(' ')
+                        .append(Arrays.toString(output.shape()))
+                        .append(") up to ")
+                        .append(bound)
+                        .append(" bytes");
             }
             if (total > maxJsonResponseSize) {
-                throw new OutputRefusedException("the outputs asked for as JSON could take " + total
-                        + " bytes of JSON text: " + which + "; the limit (ncs.limits.max-json-response-size) is "
-                        + maxJsonResponseSize + " bytes: ask for large outputs in binary (\"parameters\": "
-                        + "{\"binary_data\": true} on the output, or \"binary_data_output\": true in the request's "
-                        + "parameters) or send a smaller request");
+                throw new OutputRefusedException(
+                        "the outputs asked for as JSON could take "
+                                + total
+                                + " bytes of JSON text: "
+                                + which
+                                + "; the limit (ncs.limits.max-json-response-size) is "
+                                + maxJsonResponseSize
+                                + " bytes: ask for large outputs in binary (\"parameters\": "
+                                + "{\"binary_data\": true} on the output, or \"binary_data_output\": true in the request's "
+                                + "parameters) or send a smaller request");
             }
         };
     }
 
-    /** The most bytes of JSON an output's data can take: the longest text of each element, and a comma. */
+    /**
+     * The most bytes of JSON an output's data can take: the longest text of each element, and a
+     * comma.
+     */
     static long maxJsonBytes(OutputCheck.PreparedOutput output) {
         long elements = output.elementCount();
         if (output.dataType() == DataType.BYTES) {
-            // Each byte at most 6 characters (a control byte is escaped in 6; an invalid one, U+FFFD, takes 3),
+            // Each byte at most 6 characters (a control byte is escaped in 6; an invalid one,
+            // U+FFFD, takes 3),
             // plus two quotes and a comma per element; the 4-byte lengths are not written.
             long text = saturatedMultiply(Math.max(0, output.byteSize() - 4 * elements), 6);
             return saturatedAdd(text, saturatedMultiply(elements, 3));
@@ -105,7 +133,10 @@ class InferenceResponseWriter {
         return saturatedMultiply(elements, maxElementChars(output.dataType()) + 1);
     }
 
-    /** The longest JSON text of one element (non-finite floats are the strings "-Infinity" and "NaN"). */
+    /**
+     * The longest JSON text of one element (non-finite floats are the strings "-Infinity" and
+     * "NaN").
+     */
     private static int maxElementChars(DataType type) {
         return switch (type) {
             case BOOL -> "false".length();
@@ -135,17 +166,24 @@ class InferenceResponseWriter {
     }
 
     /**
-     * Writes the response. A client that takes it too slowly, or goes away, has its response abandoned here
-     * (connection closed, counted); the caller frees the outputs either way.
+     * Writes the response. A client that takes it too slowly, or goes away, has its response
+     * abandoned here (connection closed, counted); the caller frees the outputs either way.
      */
-    void write(KernelMetadata kernel, JsonInferenceCodec.Decoded request, KernelResult result,
-            HttpServletRequest httpRequest, HttpServletResponse response) {
+    void write(
+            KernelMetadata kernel,
+            JsonInferenceCodec.Decoded request,
+            KernelResult result,
+            HttpServletRequest httpRequest,
+            HttpServletResponse response) {
         List<KernelOutput> outputs = new ArrayList<>();
         List<Boolean> inBinary = new ArrayList<>();
         List<MemorySegment> binary = new ArrayList<>();
         for (JsonInferenceCodec.RequestedOutput wanted : request.outputs()) {
-            KernelOutput output = result.outputs().stream().filter(o -> o.name().equals(wanted.name())).findFirst()
-                    .orElseThrow();
+            KernelOutput output =
+                    result.outputs().stream()
+                            .filter(o -> o.name().equals(wanted.name()))
+                            .findFirst()
+                            .orElseThrow();
             outputs.add(output);
             inBinary.add(wanted.binary());
             if (wanted.binary()) {
@@ -153,7 +191,7 @@ class InferenceResponseWriter {
             }
         }
         response.setStatus(HttpServletResponse.SC_OK);
-        Header header = (out) -> writeHeader(out, kernel, request, outputs, inBinary);
+        Header header = out -> writeHeader(out, kernel, request, outputs, inBinary);
         Downloads.Download download = null;
         try {
             if (binary.isEmpty()) {
@@ -167,7 +205,8 @@ class InferenceResponseWriter {
             long headerSize = first.count;
             response.setContentType(MediaType.APPLICATION_OCTET_STREAM_VALUE);
             response.setHeader(InferenceService.BINARY_HEADER, Long.toString(headerSize));
-            response.setContentLengthLong(headerSize + binary.stream().mapToLong(MemorySegment::byteSize).sum());
+            response.setContentLengthLong(
+                    headerSize + binary.stream().mapToLong(MemorySegment::byteSize).sum());
             ServletOutputStream out = unwrapped(response).getOutputStream();
             download = downloads.start();
             PacedStream paced = new PacedStream(out, download);
@@ -176,8 +215,12 @@ class InferenceResponseWriter {
             } else {
                 header.writeTo(paced);
                 if (download.written() != headerSize) {
-                    throw new IllegalStateException("the JSON header took " + download.written()
-                            + " bytes written, " + headerSize + " counted");
+                    throw new IllegalStateException(
+                            "the JSON header took "
+                                    + download.written()
+                                    + " bytes written, "
+                                    + headerSize
+                                    + " counted");
                 }
             }
             for (MemorySegment data : binary) {
@@ -194,15 +237,17 @@ class InferenceResponseWriter {
         }
     }
 
-    /** Writes the JSON part of one response to a stream; run once or twice (to count, then to send). */
+    /**
+     * Writes the JSON part of one response to a stream; run once or twice (to count, then to send).
+     */
     @FunctionalInterface
     private interface Header {
         void writeTo(OutputStream out);
     }
 
     /**
-     * Keeps what is written up to {@link #HEADER_BUFFER} bytes; past that drops it all and only counts.
-     * Never holds more than that, whatever the header's size.
+     * Keeps what is written up to {@link #HEADER_BUFFER} bytes; past that drops it all and only
+     * counts. Never holds more than that, whatever the header's size.
      */
     private static final class HeaderBuffer extends OutputStream {
         private byte[] bytes = new byte[256];
@@ -217,7 +262,13 @@ class InferenceResponseWriter {
         public void write(byte[] b, int off, int len) {
             if (bytes != null && count + len <= HEADER_BUFFER) {
                 if (count + len > bytes.length) {
-                    bytes = Arrays.copyOf(bytes, (int) Math.min(HEADER_BUFFER, Math.max(2 * bytes.length, count + len)));
+                    bytes =
+                            Arrays.copyOf(
+                                    bytes,
+                                    (int)
+                                            Math.min(
+                                                    HEADER_BUFFER,
+                                                    Math.max(2 * bytes.length, count + len)));
                 }
                 System.arraycopy(b, off, bytes, (int) count, len);
             } else {
@@ -227,7 +278,9 @@ class InferenceResponseWriter {
         }
     }
 
-    /** The response's stream, with each write's progress given to its {@link Downloads.Download}. */
+    /**
+     * The response's stream, with each write's progress given to its {@link Downloads.Download}.
+     */
     private static final class PacedStream extends FilterOutputStream {
         private final Downloads.Download download;
 
@@ -250,8 +303,9 @@ class InferenceResponseWriter {
     }
 
     /**
-     * The server's own response. Spring MVC wraps it in a stream that copies a ByteBuffer write through
-     * a heap array; the server's stream writes a direct buffer straight into its socket buffer.
+     * The server's own response. Spring MVC wraps it in a stream that copies a ByteBuffer write
+     * through a heap array; the server's stream writes a direct buffer straight into its socket
+     * buffer.
      */
     private static ServletResponse unwrapped(ServletResponse response) {
         while (response instanceof ServletResponseWrapper wrapper) {
@@ -260,8 +314,12 @@ class InferenceResponseWriter {
         return response;
     }
 
-    private void writeHeader(OutputStream out, KernelMetadata kernel, JsonInferenceCodec.Decoded request,
-            List<KernelOutput> outputs, List<Boolean> inBinary) {
+    private void writeHeader(
+            OutputStream out,
+            KernelMetadata kernel,
+            JsonInferenceCodec.Decoded request,
+            List<KernelOutput> outputs,
+            List<Boolean> inBinary) {
         try (JsonGenerator g = json.createGenerator(out)) {
             g.writeStartObject();
             g.writeStringProperty("model_name", kernel.name());
@@ -320,7 +378,9 @@ class InferenceResponseWriter {
             case INT32 -> g.writeNumber(s.get(LittleEndian.I32, i * 4));
             case UINT32 -> g.writeNumber(Integer.toUnsignedLong(s.get(LittleEndian.I32, i * 4)));
             case INT64 -> g.writeNumber(s.get(LittleEndian.I64, i * 8));
-            case UINT64 -> g.writeNumber(new BigInteger(Long.toUnsignedString(s.get(LittleEndian.I64, i * 8))));
+            case UINT64 ->
+                    g.writeNumber(
+                            new BigInteger(Long.toUnsignedString(s.get(LittleEndian.I64, i * 8))));
             case FP16 -> writeFloat(g, Float.float16ToFloat(s.get(LittleEndian.I16, i * 2)));
             case BF16 -> writeFloat(g, Float.intBitsToFloat(s.get(LittleEndian.I16, i * 2) << 16));
             case FP32 -> writeFloat(g, s.get(LittleEndian.F32, i * 4));

@@ -26,60 +26,82 @@ import tools.jackson.databind.exc.MismatchedInputException;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * Reads the protocol's JSON inference request and writes its JSON response (tensors as JSON
- * {@code data}). Every structural mistake becomes an {@link InvalidInputException} that names the
- * field at fault.
+ * Reads the protocol's JSON inference request and writes its JSON response (tensors as JSON {@code
+ * data}). Every structural mistake becomes an {@link InvalidInputException} that names the field at
+ * fault.
  */
 @Component
 class JsonInferenceCodec {
 
     /** Request parameters Triton reserves; they are protocol options, never kernel parameters. */
-    private static final Set<String> RESERVED = Set.of("sequence_id", "sequence_start", "sequence_end", "priority",
-            "timeout", "headers", "binary_data_output");
+    private static final Set<String> RESERVED =
+            Set.of(
+                    "sequence_id",
+                    "sequence_start",
+                    "sequence_end",
+                    "priority",
+                    "timeout",
+                    "headers",
+                    "binary_data_output");
 
-    /** How Jackson's tree reader words a repeated key (FAIL_ON_READING_DUP_TREE_KEY); the key is the group. */
-    private static final Pattern DUPLICATE_KEY = Pattern.compile("Duplicate property \"(.*)\" for `ObjectNode`");
+    /**
+     * How Jackson's tree reader words a repeated key (FAIL_ON_READING_DUP_TREE_KEY); the key is the
+     * group.
+     */
+    private static final Pattern DUPLICATE_KEY =
+            Pattern.compile("Duplicate property \"(.*)\" for `ObjectNode`");
 
     private final JsonMapper json;
     private final LimitsProperties limits;
 
     JsonInferenceCodec(LimitsProperties limits) {
         this.limits = limits;
-        // A key given twice in one object is ambiguous (other parsers keep the first, Jackson the last): refused.
+        // A key given twice in one object is ambiguous (other parsers keep the first, Jackson the
+        // last): refused.
         // Checked as the tree is built, where it costs a look at what the insertion replaced.
-        this.json = JsonMapper.builder(JsonFactory.builder().streamReadConstraints(new JsonReadLimits(limits)).build())
-                .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
-                .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY).build();
-    }
-
-    /** An output the client asked for, and whether it wants it in the binary part of the response. */
-    record RequestedOutput(String name, boolean binary) {
-    }
-
-    /** A decoded request: what to run, the id to echo, and the outputs to return, in order. */
-    record Decoded(KernelRequest request, String id, List<RequestedOutput> outputs) {
+        this.json =
+                JsonMapper.builder(
+                                JsonFactory.builder()
+                                        .streamReadConstraints(new JsonReadLimits(limits))
+                                        .build())
+                        .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+                        .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
+                        .build();
     }
 
     /**
-     * Reads the JSON part of the body (all of it, or the first {@code headerLength} bytes when the
-     * binary extension's {@code Inference-Header-Content-Length} is given) and decodes it. Binary inputs
-     * are not read here: their sources read them from the body later, in order.
+     * An output the client asked for, and whether it wants it in the binary part of the response.
      */
-    /** The JSON part of a body, read off the network: everything, or the first headerLength bytes. */
-    record JsonPart(byte[] bytes, boolean binaryFollows) {
-    }
+    record RequestedOutput(String name, boolean binary) {}
+
+    /** A decoded request: what to run, the id to echo, and the outputs to return, in order. */
+    record Decoded(KernelRequest request, String id, List<RequestedOutput> outputs) {}
+
+    /**
+     * Reads the JSON part of the body (all of it, or the first {@code headerLength} bytes when the
+     * binary extension's {@code Inference-Header-Content-Length} is given) and decodes it. Binary
+     * inputs are not read here: their sources read them from the body later, in order.
+     */
+    /**
+     * The JSON part of a body, read off the network: everything, or the first headerLength bytes.
+     */
+    record JsonPart(byte[] bytes, boolean binaryFollows) {}
 
     JsonPart readJson(RequestBody body, String headerLength) {
         if (headerLength == null) {
             return new JsonPart(body.readAllJson(), false);
         }
         long jsonLength = headerLength(headerLength, body.declaredLength());
-        return new JsonPart(body.readJson((int) jsonLength, "the JSON header (Inference-Header-Content-Length)"), true);
+        return new JsonPart(
+                body.readJson(
+                        (int) jsonLength, "the JSON header (Inference-Header-Content-Length)"),
+                true);
     }
 
     /**
-     * Parses and checks the JSON part. Binary inputs are not read here: their sources read them from the
-     * body later, in order. JSON tensors are encoded here, so the tree is garbage when this returns.
+     * Parses and checks the JSON part. Binary inputs are not read here: their sources read them
+     * from the body later, in order. JSON tensors are encoded here, so the tree is garbage when
+     * this returns.
      */
     Decoded decode(KernelMetadata kernel, String version, JsonPart part, RequestBody body) {
         long jsonLength = part.binaryFollows() ? part.bytes().length : -1;
@@ -90,18 +112,34 @@ class JsonInferenceCodec {
         } catch (JsonReadLimits.Exceeded e) {
             throw e.limit();
         } catch (JacksonException e) {
-            String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
-                    + e.getLocation().getColumnNr() + ")";
+            String where =
+                    e.getLocation() == null
+                            ? ""
+                            : " (line "
+                                    + e.getLocation().getLineNr()
+                                    + ", column "
+                                    + e.getLocation().getColumnNr()
+                                    + ")";
             Matcher duplicate = DUPLICATE_KEY.matcher(e.getOriginalMessage());
             if (e instanceof MismatchedInputException && duplicate.lookingAt()) {
-                throw new InvalidInputException("the request body's JSON has the key \"" + duplicate.group(1)
-                        + "\" twice in one object" + where + ": give each key once (which one counts would be a guess)");
+                throw new InvalidInputException(
+                        "the request body's JSON has the key \""
+                                + duplicate.group(1)
+                                + "\" twice in one object"
+                                + where
+                                + ": give each key once (which one counts would be a guess)");
             }
-            throw new InvalidInputException("the request body is not valid JSON" + where + ": "
-                    + e.getOriginalMessage().replaceAll(" ?\\(start marker at \\[Source: [^]]*][^)]*\\)", ""));
+            throw new InvalidInputException(
+                    "the request body is not valid JSON"
+                            + where
+                            + ": "
+                            + e.getOriginalMessage()
+                                    .replaceAll(
+                                            " ?\\(start marker at \\[Source: [^]]*][^)]*\\)", ""));
         }
         if (root == null || !root.isObject()) {
-            throw new InvalidInputException("the request body must be a JSON object with an \"inputs\" array");
+            throw new InvalidInputException(
+                    "the request body must be a JSON object with an \"inputs\" array");
         }
         String id = null;
         if (root.has("id")) {
@@ -111,26 +149,32 @@ class JsonInferenceCodec {
             id = root.get("id").stringValue();
         }
         JsonNode parameters = root.get("parameters");
-        JsonNode binaryOutputFlag = parameters == null ? null : parameters.get("binary_data_output");
+        JsonNode binaryOutputFlag =
+                parameters == null ? null : parameters.get("binary_data_output");
         if (binaryOutputFlag != null && !binaryOutputFlag.isBoolean()) {
-            throw new InvalidInputException("parameter binary_data_output must be true or false, got " + binaryOutputFlag);
+            throw new InvalidInputException(
+                    "parameter binary_data_output must be true or false, got " + binaryOutputFlag);
         }
         boolean binaryOutputs = binaryOutputFlag != null && binaryOutputFlag.booleanValue();
         Map<String, String> kernelParameters = kernelParameters(parameters);
         Duration timeout = timeout(parameters);
         JsonNode inputs = root.get("inputs");
         if (inputs == null || !inputs.isArray()) {
-            throw new InvalidInputException("the request needs an \"inputs\" array of {\"name\", \"shape\", "
-                    + "\"datatype\", \"data\"} objects");
+            throw new InvalidInputException(
+                    "the request needs an \"inputs\" array of {\"name\", \"shape\", "
+                            + "\"datatype\", \"data\"} objects");
         }
         List<KernelInput> decoded = inputs(inputs, body, jsonLength);
-        return new Decoded(new KernelRequest(kernel.name(), version, decoded, kernelParameters, timeout), id,
+        return new Decoded(
+                new KernelRequest(kernel.name(), version, decoded, kernelParameters, timeout),
+                id,
                 requestedOutputs(kernel, root.get("outputs"), binaryOutputs));
     }
 
     private List<KernelInput> inputs(JsonNode inputs, RequestBody body, long jsonLength) {
         if (inputs.size() > limits.maxInputs()) {
-            throw LimitExceededException.shape("the number of inputs", inputs.size(), "max-inputs", limits.maxInputs());
+            throw LimitExceededException.shape(
+                    "the number of inputs", inputs.size(), "max-inputs", limits.maxInputs());
         }
         int lastBinary = -1;
         for (int i = 0; i < inputs.size(); i++) {
@@ -139,8 +183,9 @@ class JsonInferenceCodec {
             }
         }
         if (lastBinary >= 0 && jsonLength < 0) {
-            throw new InvalidInputException("an input has binary_data_size but the request has no "
-                    + "Inference-Header-Content-Length header saying where the JSON ends");
+            throw new InvalidInputException(
+                    "an input has binary_data_size but the request has no "
+                            + "Inference-Header-Content-Length header saying where the JSON ends");
         }
         List<KernelInput> decoded = new ArrayList<>();
         long binaryBytes = 0;
@@ -153,13 +198,25 @@ class JsonInferenceCodec {
             }
         }
         if (jsonLength >= 0 && jsonLength + binaryBytes > body.limit()) {
-            throw RequestBody.tooLarge((jsonLength + binaryBytes) + " bytes (the JSON header and the binary_data_size "
-                    + "values)", body.limit());
+            throw RequestBody.tooLarge(
+                    (jsonLength + binaryBytes)
+                            + " bytes (the JSON header and the binary_data_size "
+                            + "values)",
+                    body.limit());
         }
-        if (jsonLength >= 0 && body.declaredLength() >= 0 && jsonLength + binaryBytes != body.declaredLength()) {
-            throw new InvalidInputException("the JSON header (" + jsonLength + " bytes) and the binary_data_size values ("
-                    + binaryBytes + " bytes) add up to " + (jsonLength + binaryBytes) + " bytes, but the body is "
-                    + body.declaredLength() + " bytes");
+        if (jsonLength >= 0
+                && body.declaredLength() >= 0
+                && jsonLength + binaryBytes != body.declaredLength()) {
+            throw new InvalidInputException(
+                    "the JSON header ("
+                            + jsonLength
+                            + " bytes) and the binary_data_size values ("
+                            + binaryBytes
+                            + " bytes) add up to "
+                            + (jsonLength + binaryBytes)
+                            + " bytes, but the body is "
+                            + body.declaredLength()
+                            + " bytes");
         }
         if (jsonLength >= 0 && lastBinary < 0) {
             body.expectEnd();
@@ -174,11 +231,14 @@ class JsonInferenceCodec {
             return null;
         }
         if (!value.isIntegralNumber() || !value.canConvertToLong() || value.longValue() < 0) {
-            throw new InvalidInputException("parameter timeout must be a non-negative integer number of microseconds, "
-                    + "got " + value);
+            throw new InvalidInputException(
+                    "parameter timeout must be a non-negative integer number of microseconds, "
+                            + "got "
+                            + value);
         }
         long micros = value.longValue();
-        return Duration.ofNanos(micros > Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : micros * 1000); // saturated
+        return Duration.ofNanos(
+                micros > Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : micros * 1000); // saturated
     }
 
     private static long saturatingAdd(long a, long b) {
@@ -191,16 +251,25 @@ class JsonInferenceCodec {
         try {
             length = Long.parseLong(header.trim());
         } catch (NumberFormatException e) {
-            throw new InvalidInputException("Inference-Header-Content-Length must be a non-negative integer, got '"
-                    + header + "'");
+            throw new InvalidInputException(
+                    "Inference-Header-Content-Length must be a non-negative integer, got '"
+                            + header
+                            + "'");
         }
         if (length < 0 || length > Integer.MAX_VALUE - 8) {
-            throw new InvalidInputException("Inference-Header-Content-Length must be between 0 and " + (Integer.MAX_VALUE - 8)
-                    + ", got " + length);
+            throw new InvalidInputException(
+                    "Inference-Header-Content-Length must be between 0 and "
+                            + (Integer.MAX_VALUE - 8)
+                            + ", got "
+                            + length);
         }
         if (bodyLength >= 0 && length > bodyLength) {
-            throw new InvalidInputException("Inference-Header-Content-Length is " + length + " but the whole body is only "
-                    + bodyLength + " bytes");
+            throw new InvalidInputException(
+                    "Inference-Header-Content-Length is "
+                            + length
+                            + " but the whole body is only "
+                            + bodyLength
+                            + " bytes");
         }
         return length;
     }
@@ -211,14 +280,18 @@ class JsonInferenceCodec {
             return result;
         }
         if (!parameters.isObject()) {
-            throw new InvalidInputException("\"parameters\" must be an object of strings, numbers and booleans");
+            throw new InvalidInputException(
+                    "\"parameters\" must be an object of strings, numbers and booleans");
         }
         for (Map.Entry<String, JsonNode> entry : parameters.properties()) {
             String key = entry.getKey();
             JsonNode value = entry.getValue();
             if (!(value.isString() || value.isNumber() || value.isBoolean())) {
-                throw new InvalidInputException("parameter '" + key + "' must be a string, number or boolean, got "
-                        + value.getNodeType());
+                throw new InvalidInputException(
+                        "parameter '"
+                                + key
+                                + "' must be a string, number or boolean, got "
+                                + value.getNodeType());
             }
             if (RESERVED.contains(key) || key.startsWith("triton_")) {
                 continue;
@@ -228,10 +301,15 @@ class JsonInferenceCodec {
         return result;
     }
 
-    /** One input; {@code elements} holds the elements of the inputs before it and gets this one's added. */
-    private KernelInput input(JsonNode input, RequestBody body, boolean lastBinary, long[] elements) {
+    /**
+     * One input; {@code elements} holds the elements of the inputs before it and gets this one's
+     * added.
+     */
+    private KernelInput input(
+            JsonNode input, RequestBody body, boolean lastBinary, long[] elements) {
         if (!input.isObject()) {
-            throw new InvalidInputException("each element of \"inputs\" must be an object, got " + input.getNodeType());
+            throw new InvalidInputException(
+                    "each element of \"inputs\" must be an object, got " + input.getNodeType());
         }
         JsonNode nameNode = input.get("name");
         if (nameNode == null || !nameNode.isString() || nameNode.stringValue().isEmpty()) {
@@ -241,71 +319,143 @@ class JsonInferenceCodec {
         limits.checkName("input name", name);
         JsonNode typeNode = input.get("datatype");
         if (typeNode == null || !typeNode.isString()) {
-            throw new InvalidInputException("input '" + name + "' needs a \"datatype\" string, one of "
-                    + Arrays.toString(DataType.values()));
+            throw new InvalidInputException(
+                    "input '"
+                            + name
+                            + "' needs a \"datatype\" string, one of "
+                            + Arrays.toString(DataType.values()));
         }
-        DataType type = DataType.byName(typeNode.stringValue()).orElseThrow(() -> new InvalidInputException(
-                "input '" + name + "' has unknown datatype '" + typeNode.stringValue() + "'; the protocol's datatypes are "
-                        + Arrays.stream(DataType.values()).map(DataType::name).collect(Collectors.joining(", "))));
+        DataType type =
+                DataType.byName(typeNode.stringValue())
+                        .orElseThrow(() ->
+                                new InvalidInputException(
+                                        "input '"
+                                                + name
+                                                + "' has unknown datatype '"
+                                                + typeNode.stringValue()
+                                                + "'; the protocol's datatypes are "
+                                                + Arrays.stream(DataType.values())
+                                                        .map(DataType::name)
+                                                        .collect(Collectors.joining(", "))));
         long[] shape = shape(name, input.get("shape"));
         long count = elementCount(name, shape, type);
         elements[0] = saturatingAdd(elements[0], count);
         if (elements[0] > limits.maxElements()) {
-            throw LimitExceededException.size("the number of tensor elements (the product of each input's shape, added "
-                    + "up over the inputs up to '" + name + "')", elements[0], "max-elements", limits.maxElements());
+            throw LimitExceededException.size(
+                    "the number of tensor elements (the product of each input's shape, added "
+                            + "up over the inputs up to '"
+                            + name
+                            + "')",
+                    elements[0],
+                    "max-elements",
+                    limits.maxElements());
         }
         JsonNode data = input.get("data");
         JsonNode binarySize = input.path("parameters").get("binary_data_size");
         if (binarySize != null) {
             if (data != null) {
-                throw new InvalidInputException("input '" + name + "' has both \"data\" and binary_data_size; send one");
+                throw new InvalidInputException(
+                        "input '" + name + "' has both \"data\" and binary_data_size; send one");
             }
-            return new KernelInput(name, type, shape, new BinaryTensorSource(body, name, type,
-                    binarySize(name, type, count, binarySize), count, lastBinary));
+            return new KernelInput(
+                    name,
+                    type,
+                    shape,
+                    new BinaryTensorSource(
+                            body,
+                            name,
+                            type,
+                            binarySize(name, type, count, binarySize),
+                            count,
+                            lastBinary));
         }
         if (data == null || data.isNull()) {
-            throw new InvalidInputException("input '" + name + "' has no \"data\" (and no binary_data_size)");
+            throw new InvalidInputException(
+                    "input '" + name + "' has no \"data\" (and no binary_data_size)");
         }
-        return new KernelInput(name, type, shape, new JsonTensorSource(name, type, data, shape, count,
-                body::chargeDecoded));
+        return new KernelInput(
+                name,
+                type,
+                shape,
+                new JsonTensorSource(name, type, data, shape, count, body::chargeDecoded));
     }
 
     private static long binarySize(String name, DataType type, long count, JsonNode sizeNode) {
-        if (!sizeNode.isIntegralNumber() || !sizeNode.canConvertToLong() || sizeNode.longValue() < 0) {
-            throw new InvalidInputException("binary_data_size of input '" + name + "' must be a non-negative integer, got "
-                    + sizeNode);
+        if (!sizeNode.isIntegralNumber()
+                || !sizeNode.canConvertToLong()
+                || sizeNode.longValue() < 0) {
+            throw new InvalidInputException(
+                    "binary_data_size of input '"
+                            + name
+                            + "' must be a non-negative integer, got "
+                            + sizeNode);
         }
         long size = sizeNode.longValue();
         if (type != DataType.BYTES && size != count * type.elementSize()) {
-            throw new InvalidInputException("binary_data_size of input '" + name + "' is " + size + " bytes, but " + count
-                    + " " + type + " elements take " + count * type.elementSize() + " bytes");
+            throw new InvalidInputException(
+                    "binary_data_size of input '"
+                            + name
+                            + "' is "
+                            + size
+                            + " bytes, but "
+                            + count
+                            + " "
+                            + type
+                            + " elements take "
+                            + count * type.elementSize()
+                            + " bytes");
         }
         if (type == DataType.BYTES && size / 4 < count) {
-            throw new InvalidInputException("binary_data_size of input '" + name + "' is " + size + " bytes, too small for "
-                    + count + " BYTES elements of at least 4 bytes each");
+            throw new InvalidInputException(
+                    "binary_data_size of input '"
+                            + name
+                            + "' is "
+                            + size
+                            + " bytes, too small for "
+                            + count
+                            + " BYTES elements of at least 4 bytes each");
         }
         return size;
     }
 
     private static long[] shape(String name, JsonNode shapeNode) {
         if (shapeNode == null || !shapeNode.isArray()) {
-            throw new InvalidInputException("input '" + name + "' needs a \"shape\" array of non-negative integers");
+            throw new InvalidInputException(
+                    "input '" + name + "' needs a \"shape\" array of non-negative integers");
         }
         if (shapeNode.size() > NativeCall.MAX_RANK) {
-            throw new InvalidInputException("input '" + name + "' has " + shapeNode.size()
-                    + " dimensions; at most " + NativeCall.MAX_RANK + " are supported");
+            throw new InvalidInputException(
+                    "input '"
+                            + name
+                            + "' has "
+                            + shapeNode.size()
+                            + " dimensions; at most "
+                            + NativeCall.MAX_RANK
+                            + " are supported");
         }
         long[] shape = new long[shapeNode.size()];
         for (int d = 0; d < shape.length; d++) {
             JsonNode dim = shapeNode.get(d);
             if (!dim.isIntegralNumber() || !dim.canConvertToLong()) {
-                throw new InvalidInputException("dimension " + d + " of input '" + name + "' is " + dim
-                        + ", not an integer");
+                throw new InvalidInputException(
+                        "dimension "
+                                + d
+                                + " of input '"
+                                + name
+                                + "' is "
+                                + dim
+                                + ", not an integer");
             }
             shape[d] = dim.longValue();
             if (shape[d] < 0) {
-                throw new InvalidInputException("dimension " + d + " of input '" + name + "' is " + shape[d]
-                        + "; dimensions must be >= 0");
+                throw new InvalidInputException(
+                        "dimension "
+                                + d
+                                + " of input '"
+                                + name
+                                + "' is "
+                                + shape[d]
+                                + "; dimensions must be >= 0");
             }
         }
         return shape;
@@ -320,20 +470,30 @@ class JsonInferenceCodec {
             Math.multiplyExact(count, Math.max(1, type.elementSize()));
             return count;
         } catch (ArithmeticException e) {
-            throw new InvalidInputException("shape " + Arrays.toString(shape) + " of input '" + name
-                    + "' has more elements than can be addressed (the product of the dims overflows 64 bits)");
+            throw new InvalidInputException(
+                    "shape "
+                            + Arrays.toString(shape)
+                            + " of input '"
+                            + name
+                            + "' has more elements than can be addressed (the product of the dims overflows 64 bits)");
         }
     }
 
-    private List<RequestedOutput> requestedOutputs(KernelMetadata kernel, JsonNode outputs, boolean binary) {
+    private List<RequestedOutput> requestedOutputs(
+            KernelMetadata kernel, JsonNode outputs, boolean binary) {
         if (outputs == null || outputs.isNull()) {
-            return kernel.outputs().stream().map(o -> new RequestedOutput(o.name(), binary)).toList();
+            return kernel.outputs().stream()
+                    .map(o -> new RequestedOutput(o.name(), binary))
+                    .toList();
         }
         if (!outputs.isArray()) {
             throw new InvalidInputException("\"outputs\" must be an array of {\"name\"} objects");
         }
         if (outputs.size() > limits.maxOutputs()) {
-            throw LimitExceededException.shape("the number of requested outputs", outputs.size(), "max-outputs",
+            throw LimitExceededException.shape(
+                    "the number of requested outputs",
+                    outputs.size(),
+                    "max-outputs",
                     limits.maxOutputs());
         }
         List<RequestedOutput> requested = new ArrayList<>();
@@ -344,19 +504,31 @@ class JsonInferenceCodec {
             }
             limits.checkName("requested output name", name.stringValue());
             if (kernel.output(name.stringValue()).isEmpty()) {
-                throw new InvalidInputException("kernel '" + kernel.name() + "' has no output '" + name.stringValue()
-                        + "'; its outputs are: " + kernel.outputs().stream().map(o -> o.name())
-                                .collect(Collectors.joining(", ")));
+                throw new InvalidInputException(
+                        "kernel '"
+                                + kernel.name()
+                                + "' has no output '"
+                                + name.stringValue()
+                                + "'; its outputs are: "
+                                + kernel.outputs().stream()
+                                        .map(o -> o.name())
+                                        .collect(Collectors.joining(", ")));
             }
             if (requested.stream().anyMatch(r -> r.name().equals(name.stringValue()))) {
-                throw new InvalidInputException("output '" + name.stringValue() + "' is requested more than once");
+                throw new InvalidInputException(
+                        "output '" + name.stringValue() + "' is requested more than once");
             }
             JsonNode flag = output.path("parameters").get("binary_data");
             if (flag != null && !flag.isBoolean()) {
-                throw new InvalidInputException("binary_data of output '" + name.stringValue() + "' must be true or false, got "
-                        + flag);
+                throw new InvalidInputException(
+                        "binary_data of output '"
+                                + name.stringValue()
+                                + "' must be true or false, got "
+                                + flag);
             }
-            requested.add(new RequestedOutput(name.stringValue(), flag == null ? binary : flag.booleanValue()));
+            requested.add(
+                    new RequestedOutput(
+                            name.stringValue(), flag == null ? binary : flag.booleanValue()));
         }
         return requested;
     }

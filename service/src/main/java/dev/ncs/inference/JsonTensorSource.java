@@ -10,13 +10,14 @@ import java.util.function.LongConsumer;
 import tools.jackson.databind.JsonNode;
 
 /**
- * A tensor given as JSON {@code data} (flat or nested, row-major). Construction checks every element
- * (type, range, count against the shape) so that errors are found before any native memory is taken;
- * {@link #writeTo} then writes the elements little-endian into native memory.
+ * A tensor given as JSON {@code data} (flat or nested, row-major). Construction checks every
+ * element (type, range, count against the shape) so that errors are found before any native memory
+ * is taken; {@link #writeTo} then writes the elements little-endian into native memory.
  */
 final class JsonTensorSource implements TensorSource {
 
-    private static final BigInteger UINT64_MAX = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
+    private static final BigInteger UINT64_MAX =
+            BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
 
     private final String name;
     private final DataType type;
@@ -25,31 +26,46 @@ final class JsonTensorSource implements TensorSource {
     private final byte[] encoded;
 
     /**
-     * Checks {@code data} and encodes it at once into the protocol's binary form, so the JSON tree (several
-     * times the size of its text) can be dropped as soon as the request is decoded. The encoded bytes are
-     * told to {@code charge} before they are allocated (they can be four times the text: "0," is an FP64).
+     * Checks {@code data} and encodes it at once into the protocol's binary form, so the JSON tree
+     * (several times the size of its text) can be dropped as soon as the request is decoded. The
+     * encoded bytes are told to {@code charge} before they are allocated (they can be four times
+     * the text: "0," is an FP64).
      */
-    JsonTensorSource(String name, DataType type, JsonNode data, long[] shape, long expectedCount,
+    JsonTensorSource(
+            String name,
+            DataType type,
+            JsonNode data,
+            long[] shape,
+            long expectedCount,
             LongConsumer charge) {
         this.name = name;
         this.type = type;
         checkStructure(name, data, shape);
         long[] seen = {0, 0};
-        visit(data, node -> {
-            checkElement(node, seen[0]);
-            seen[0]++;
-            if (type == DataType.BYTES) {
-                seen[1] += 4 + utf8(node).length;
-            }
-        });
+        visit(
+                data,
+                node -> {
+                    checkElement(node, seen[0]);
+                    seen[0]++;
+                    if (type == DataType.BYTES) {
+                        seen[1] += 4 + utf8(node).length;
+                    }
+                });
         this.count = seen[0];
         this.bytesSize = seen[1];
         if (count != expectedCount) {
-            throw new InvalidInputException("input '" + name + "' has " + count + " data elements but its shape needs "
-                    + expectedCount + " (the product of the dims)");
+            throw new InvalidInputException(
+                    "input '"
+                            + name
+                            + "' has "
+                            + count
+                            + " data elements but its shape needs "
+                            + expectedCount
+                            + " (the product of the dims)");
         }
         if (byteSize() > Integer.MAX_VALUE - 8) {
-            throw new InvalidInputException("input '" + name + "' is too large to send as JSON: send it in binary");
+            throw new InvalidInputException(
+                    "input '" + name + "' is too large to send as JSON: send it in binary");
         }
         charge.accept(byteSize());
         this.encoded = new byte[(int) byteSize()];
@@ -74,24 +90,34 @@ final class JsonTensorSource implements TensorSource {
     private void encode(JsonNode data, MemorySegment target) {
         if (type == DataType.BYTES) {
             long[] offset = {0};
-            visit(data, node -> {
-                byte[] bytes = utf8(node);
-                target.set(LittleEndian.I32, offset[0], bytes.length);
-                MemorySegment.copy(MemorySegment.ofArray(bytes), 0, target, offset[0] + 4, bytes.length);
-                offset[0] += 4 + bytes.length;
-            });
+            visit(
+                    data,
+                    node -> {
+                        byte[] bytes = utf8(node);
+                        target.set(LittleEndian.I32, offset[0], bytes.length);
+                        MemorySegment.copy(
+                                MemorySegment.ofArray(bytes),
+                                0,
+                                target,
+                                offset[0] + 4,
+                                bytes.length);
+                        offset[0] += 4 + bytes.length;
+                    });
             return;
         }
         long[] index = {0};
-        visit(data, node -> {
-            write(target, index[0], node);
-            index[0]++;
-        });
+        visit(
+                data,
+                node -> {
+                    write(target, index[0], node);
+                    index[0]++;
+                });
     }
 
     /**
-     * Data is either flat (an array of elements, row-major) or nested exactly as deep as the shape, each
-     * level as long as its dimension. Ragged or half-nested data is refused rather than guessed at.
+     * Data is either flat (an array of elements, row-major) or nested exactly as deep as the shape,
+     * each level as long as its dimension. Ragged or half-nested data is refused rather than
+     * guessed at.
      */
     private static void checkStructure(String name, JsonNode data, long[] shape) {
         if (!data.isArray()) {
@@ -104,8 +130,12 @@ final class JsonTensorSource implements TensorSource {
         }
         for (JsonNode element : data) {
             if (element.isArray()) {
-                throw new InvalidInputException("input '" + name + "': \"data\" mixes flat elements and nested arrays; "
-                        + "send it flat, or nested exactly as the shape " + java.util.Arrays.toString(shape));
+                throw new InvalidInputException(
+                        "input '"
+                                + name
+                                + "': \"data\" mixes flat elements and nested arrays; "
+                                + "send it flat, or nested exactly as the shape "
+                                + java.util.Arrays.toString(shape));
             }
         }
     }
@@ -113,15 +143,27 @@ final class JsonTensorSource implements TensorSource {
     private static void checkNested(String name, JsonNode node, long[] shape, int depth) {
         if (depth == shape.length) {
             if (node.isArray()) {
-                throw new InvalidInputException("input '" + name + "': \"data\" is nested deeper than its shape "
-                        + java.util.Arrays.toString(shape) + " has dimensions");
+                throw new InvalidInputException(
+                        "input '"
+                                + name
+                                + "': \"data\" is nested deeper than its shape "
+                                + java.util.Arrays.toString(shape)
+                                + " has dimensions");
             }
             return;
         }
         if (!node.isArray() || node.size() != shape[depth]) {
-            throw new InvalidInputException("input '" + name + "': nested \"data\" must match the shape "
-                    + java.util.Arrays.toString(shape) + ", but a level-" + depth + " array has "
-                    + (node.isArray() ? node.size() + " elements" : "a single value") + " instead of " + shape[depth]);
+            throw new InvalidInputException(
+                    "input '"
+                            + name
+                            + "': nested \"data\" must match the shape "
+                            + java.util.Arrays.toString(shape)
+                            + ", but a level-"
+                            + depth
+                            + " array has "
+                            + (node.isArray() ? node.size() + " elements" : "a single value")
+                            + " instead of "
+                            + shape[depth]);
         }
         for (JsonNode child : node) {
             checkNested(name, child, shape, depth + 1);
@@ -156,7 +198,8 @@ final class JsonTensorSource implements TensorSource {
             }
             case FP16, BF16, FP32, FP64 -> floatingValue(node, index);
             case UINT64 -> {
-                if (!node.isIntegralNumber() || node.bigIntegerValue().signum() < 0
+                if (!node.isIntegralNumber()
+                        || node.bigIntegerValue().signum() < 0
                         || node.bigIntegerValue().compareTo(UINT64_MAX) > 0) {
                     throw bad(node, index, "an integer in [0, 2^64-1]");
                 }
@@ -167,15 +210,26 @@ final class JsonTensorSource implements TensorSource {
 
     private void write(MemorySegment target, long index, JsonNode node) {
         switch (type) {
-            case BOOL -> target.set(ValueLayout.JAVA_BYTE, index, (byte) (node.booleanValue() ? 1 : 0));
+            case BOOL ->
+                    target.set(ValueLayout.JAVA_BYTE, index, (byte) (node.booleanValue() ? 1 : 0));
             case INT8, UINT8 -> target.set(ValueLayout.JAVA_BYTE, index, (byte) node.longValue());
             case INT16, UINT16 -> target.set(LittleEndian.I16, index * 2, (short) node.longValue());
             case INT32, UINT32 -> target.set(LittleEndian.I32, index * 4, (int) node.longValue());
             case INT64 -> target.set(LittleEndian.I64, index * 8, node.longValue());
-            case UINT64 -> target.set(LittleEndian.I64, index * 8, node.bigIntegerValue().longValue());
-            case FP16 -> target.set(LittleEndian.I16, index * 2, Float.floatToFloat16((float) floatingValue(node, index)));
-            case BF16 -> target.set(LittleEndian.I16, index * 2, bfloat16((float) floatingValue(node, index)));
-            case FP32 -> target.set(LittleEndian.F32, index * 4, (float) floatingValue(node, index));
+            case UINT64 ->
+                    target.set(LittleEndian.I64, index * 8, node.bigIntegerValue().longValue());
+            case FP16 ->
+                    target.set(
+                            LittleEndian.I16,
+                            index * 2,
+                            Float.floatToFloat16((float) floatingValue(node, index)));
+            case BF16 ->
+                    target.set(
+                            LittleEndian.I16,
+                            index * 2,
+                            bfloat16((float) floatingValue(node, index)));
+            case FP32 ->
+                    target.set(LittleEndian.F32, index * 4, (float) floatingValue(node, index));
             case FP64 -> target.set(LittleEndian.F64, index * 8, floatingValue(node, index));
             default -> throw new IllegalStateException("no JSON encoding for " + type);
         }
@@ -201,16 +255,19 @@ final class JsonTensorSource implements TensorSource {
     }
 
     private void integerValue(JsonNode node, long index) {
-        long[] range = switch (type) {
-            case INT8 -> new long[] {Byte.MIN_VALUE, Byte.MAX_VALUE};
-            case UINT8 -> new long[] {0, 0xFF};
-            case INT16 -> new long[] {Short.MIN_VALUE, Short.MAX_VALUE};
-            case UINT16 -> new long[] {0, 0xFFFF};
-            case INT32 -> new long[] {Integer.MIN_VALUE, Integer.MAX_VALUE};
-            case UINT32 -> new long[] {0, 0xFFFF_FFFFL};
-            default -> new long[] {Long.MIN_VALUE, Long.MAX_VALUE};
-        };
-        if (!node.isIntegralNumber() || !node.canConvertToLong() || node.longValue() < range[0]
+        long[] range =
+                switch (type) {
+                    case INT8 -> new long[] {Byte.MIN_VALUE, Byte.MAX_VALUE};
+                    case UINT8 -> new long[] {0, 0xFF};
+                    case INT16 -> new long[] {Short.MIN_VALUE, Short.MAX_VALUE};
+                    case UINT16 -> new long[] {0, 0xFFFF};
+                    case INT32 -> new long[] {Integer.MIN_VALUE, Integer.MAX_VALUE};
+                    case UINT32 -> new long[] {0, 0xFFFF_FFFFL};
+                    default -> new long[] {Long.MIN_VALUE, Long.MAX_VALUE};
+                };
+        if (!node.isIntegralNumber()
+                || !node.canConvertToLong()
+                || node.longValue() < range[0]
                 || node.longValue() > range[1]) {
             throw bad(node, index, "an integer in [" + range[0] + ", " + range[1] + "]");
         }
@@ -234,7 +291,16 @@ final class JsonTensorSource implements TensorSource {
         if (shown.length() > 40) {
             shown = shown.substring(0, 40) + "...";
         }
-        return new InvalidInputException("input '" + name + "': data element " + index + " is " + shown + ", but a "
-                + type + " element must be " + expected);
+        return new InvalidInputException(
+                "input '"
+                        + name
+                        + "': data element "
+                        + index
+                        + " is "
+                        + shown
+                        + ", but a "
+                        + type
+                        + " element must be "
+                        + expected);
     }
 }

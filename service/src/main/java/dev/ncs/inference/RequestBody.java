@@ -15,17 +15,19 @@ import java.util.function.LongConsumer;
 import org.apache.coyote.BadRequestException;
 
 /**
- * A request body read once, front to back, never more than {@code limit} bytes (after decompression):
- * the JSON header into the heap, binary tensors straight into native memory. Uncompressed bodies are
- * read with {@link ServletInputStream#read(ByteBuffer)} into a view of the native buffer, so the
- * bytes are copied once, from the server's socket buffer to their final place.
+ * A request body read once, front to back, never more than {@code limit} bytes (after
+ * decompression): the JSON header into the heap, binary tensors straight into native memory.
+ * Uncompressed bodies are read with {@link ServletInputStream#read(ByteBuffer)} into a view of the
+ * native buffer, so the bytes are copied once, from the server's socket buffer to their final
+ * place.
  *
- * <p>A body that ends before it should is refused with where it ended: which part was being read, and how many
- * of the bytes the request declared had arrived.
+ * <p>A body that ends before it should is refused with where it ended: which part was being read,
+ * and how many of the bytes the request declared had arrived.
  */
 final class RequestBody {
 
     private static final int CHUNK = 1 << 16;
+
     /** Bytes per read into native memory: bounded, in case a stream copies through a heap array. */
     private static final int SLICE = 1 << 20;
 
@@ -34,11 +36,19 @@ final class RequestBody {
     private final long limit;
     private final long jsonLimit;
     private final long declaredLength;
-    /** The request's Content-Length (of the bytes on the wire, compressed or not); -1 when chunked. */
+
+    /**
+     * The request's Content-Length (of the bytes on the wire, compressed or not); -1 when chunked.
+     */
     private final long contentLength;
+
     private long consumed;
-    /** Bytes of the body received from the network so far (compressed ones, for a compressed body). */
+
+    /**
+     * Bytes of the body received from the network so far (compressed ones, for a compressed body).
+     */
     private long received;
+
     private final UploadPace pace;
     private final JsonInFlight jsonInFlight;
     private long jsonCharged;
@@ -46,8 +56,14 @@ final class RequestBody {
     private long decodedCharged;
     private byte[] chunk;
 
-    private RequestBody(InputStream raw, CompressedBody.Format format, long limit, long jsonLimit, long contentLength,
-            UploadPace pace, JsonInFlight jsonInFlight) {
+    private RequestBody(
+            InputStream raw,
+            CompressedBody.Format format,
+            long limit,
+            long jsonLimit,
+            long contentLength,
+            UploadPace pace,
+            JsonInFlight jsonInFlight) {
         this.pace = pace;
         this.jsonInFlight = jsonInFlight;
         InputStream counted = new Counted(raw);
@@ -63,28 +79,47 @@ final class RequestBody {
      * Wraps {@code raw} for the given {@code Content-Encoding} (null, identity, gzip or deflate).
      * {@code contentLength} is -1 when unknown.
      */
-    static RequestBody open(InputStream raw, String encoding, long contentLength, long limit, long jsonLimit) {
-        return open(raw, encoding, contentLength, limit, jsonLimit, UploadPace.none(), JsonInFlight.unlimited());
+    static RequestBody open(
+            InputStream raw, String encoding, long contentLength, long limit, long jsonLimit) {
+        return open(
+                raw,
+                encoding,
+                contentLength,
+                limit,
+                jsonLimit,
+                UploadPace.none(),
+                JsonInFlight.unlimited());
     }
 
     /**
-     * As {@link #open(InputStream, String, long, long, long)}, refusing a body that arrives slower than
-     * {@code pace} and charging its JSON text to {@code jsonInFlight} (release it with {@link #releaseJson}).
+     * As {@link #open(InputStream, String, long, long, long)}, refusing a body that arrives slower
+     * than {@code pace} and charging its JSON text to {@code jsonInFlight} (release it with {@link
+     * #releaseJson}).
      */
-    static RequestBody open(InputStream raw, String encoding, long contentLength, long limit, long jsonLimit,
-            UploadPace pace, JsonInFlight jsonInFlight) {
+    static RequestBody open(
+            InputStream raw,
+            String encoding,
+            long contentLength,
+            long limit,
+            long jsonLimit,
+            UploadPace pace,
+            JsonInFlight jsonInFlight) {
         if (contentLength > limit) {
             throw tooLarge(contentLength + " bytes", limit);
         }
         if (encoding == null || encoding.isBlank() || encoding.equalsIgnoreCase("identity")) {
             return new RequestBody(raw, null, limit, jsonLimit, contentLength, pace, jsonInFlight);
         }
-        CompressedBody.Format format = switch (encoding.trim().toLowerCase(Locale.ROOT)) {
-            case "gzip", "x-gzip" -> CompressedBody.Format.GZIP;
-            case "deflate" -> CompressedBody.Format.DEFLATE;
-            default -> throw new UnsupportedEncodingException("Content-Encoding '" + encoding
-                    + "' is not supported; use gzip, deflate or none");
-        };
+        CompressedBody.Format format =
+                switch (encoding.trim().toLowerCase(Locale.ROOT)) {
+                    case "gzip", "x-gzip" -> CompressedBody.Format.GZIP;
+                    case "deflate" -> CompressedBody.Format.DEFLATE;
+                    default ->
+                            throw new UnsupportedEncodingException(
+                                    "Content-Encoding '"
+                                            + encoding
+                                            + "' is not supported; use gzip, deflate or none");
+                };
         return new RequestBody(raw, format, limit, jsonLimit, contentLength, pace, jsonInFlight);
     }
 
@@ -93,15 +128,19 @@ final class RequestBody {
         return limit;
     }
 
-    /** The body's length after decoding, if the request said it (uncompressed with Content-Length); else -1. */
+    /**
+     * The body's length after decoding, if the request said it (uncompressed with Content-Length);
+     * else -1.
+     */
     long declaredLength() {
         return declaredLength;
     }
 
     /**
-     * Reads the JSON header: exactly {@code n} bytes; {@code what} names them in errors. The heap grows with the
-     * bytes that arrive, not with the length the client declared (a few bytes declaring 64 MB cost a few bytes),
-     * and is charged to the JSON bodies in flight until {@link #releaseJson}.
+     * Reads the JSON header: exactly {@code n} bytes; {@code what} names them in errors. The heap
+     * grows with the bytes that arrive, not with the length the client declared (a few bytes
+     * declaring 64 MB cost a few bytes), and is charged to the JSON bodies in flight until {@link
+     * #releaseJson}.
      */
     byte[] readJson(int n, String what) {
         if (n > jsonLimit) {
@@ -121,9 +160,13 @@ final class RequestBody {
         if (declaredLength > jsonLimit) {
             throw jsonTooLarge(declaredLength + " bytes");
         }
-        // A declared length only sizes the first read (one byte more, to see the end without growing).
-        byte[] bytes = readCharged((int) Math.min(Integer.MAX_VALUE - 8, jsonLimit - consumed + 1),
-                declaredLength >= 0 ? declaredLength - consumed + 1 : CHUNK, "the JSON body");
+        // A declared length only sizes the first read (one byte more, to see the end without
+        // growing).
+        byte[] bytes =
+                readCharged(
+                        (int) Math.min(Integer.MAX_VALUE - 8, jsonLimit - consumed + 1),
+                        declaredLength >= 0 ? declaredLength - consumed + 1 : CHUNK,
+                        "the JSON body");
         consumed += bytes.length;
         if (consumed > jsonLimit) {
             throw jsonTooLarge("more than " + jsonLimit + " bytes");
@@ -138,8 +181,9 @@ final class RequestBody {
     }
 
     /**
-     * Charges {@code bytes} of tensors decoded from the JSON to the same total as the texts (they stay on the
-     * heap until a worker copies them to native memory); the request's first 64 KiB of them are free.
+     * Charges {@code bytes} of tensors decoded from the JSON to the same total as the texts (they
+     * stay on the heap until a worker copies them to native memory); the request's first 64 KiB of
+     * them are free.
      */
     void chargeDecoded(long bytes) {
         decodedSize += bytes;
@@ -157,10 +201,10 @@ final class RequestBody {
     }
 
     /**
-     * Reads up to {@code max} bytes (fewer only at the end of the body) into an array of at most {@code first}
-     * (and {@link #CHUNK}) bytes that doubles as they arrive, each growth charged to the JSON bodies in flight
-     * first. The first CHUNK is not charged: small bodies, most of them, are never refused for large ones in
-     * flight (what they hold is bounded by the connections).
+     * Reads up to {@code max} bytes (fewer only at the end of the body) into an array of at most
+     * {@code first} (and {@link #CHUNK}) bytes that doubles as they arrive, each growth charged to
+     * the JSON bodies in flight first. The first CHUNK is not charged: small bodies, most of them,
+     * are never refused for large ones in flight (what they hold is bounded by the connections).
      */
     private byte[] readCharged(int max, long first, String what) {
         if (max == 0) {
@@ -192,8 +236,9 @@ final class RequestBody {
     }
 
     /**
-     * Reads exactly {@code target.byteSize()} bytes into native memory, telling {@code beforeWriting} the end of
-     * each slice before reading into it (so memory is charged as bytes arrive, see TensorSource).
+     * Reads exactly {@code target.byteSize()} bytes into native memory, telling {@code
+     * beforeWriting} the end of each slice before reading into it (so memory is charged as bytes
+     * arrive, see TensorSource).
      */
     void readInto(MemorySegment target, String what, LongConsumer beforeWriting) {
         long n = target.byteSize();
@@ -201,11 +246,15 @@ final class RequestBody {
         long done = 0;
         try {
             while (done < n) {
-                // Slices grow with what has arrived (64 KiB, then as much again, up to SLICE): memory charged
+                // Slices grow with what has arrived (64 KiB, then as much again, up to SLICE):
+                // memory charged
                 // before a slice is read stays near what the client really sent.
                 int want = (int) Math.min(n - done, Math.min(SLICE, Math.max(CHUNK, done)));
                 beforeWriting.accept(done + want);
-                int got = direct != null ? readDirect(target, done, want) : readChunked(target, done, want);
+                int got =
+                        direct != null
+                                ? readDirect(target, done, want)
+                                : readChunked(target, done, want);
                 if (got < 0) {
                     throw truncated(what, n, done);
                 }
@@ -226,12 +275,16 @@ final class RequestBody {
             throw unreadable(e, "the end of the body");
         }
         if (next >= 0) {
-            throw new InvalidInputException("the request body has bytes after the last binary tensor: "
-                    + "the binary_data_size values add up to less than the body");
+            throw new InvalidInputException(
+                    "the request body has bytes after the last binary tensor: "
+                            + "the binary_data_size values add up to less than the body");
         }
     }
 
-    /** Reads up to {@code want} bytes into native memory at {@code offset}, trusting only read's count. */
+    /**
+     * Reads up to {@code want} bytes into native memory at {@code offset}, trusting only read's
+     * count.
+     */
     private int readDirect(MemorySegment target, long offset, int want) throws IOException {
         ByteBuffer view = target.asSlice(offset, want).asByteBuffer();
         long start = System.nanoTime();
@@ -260,34 +313,66 @@ final class RequestBody {
 
     /** The body ended, cleanly, before a part the JSON declared: the declared sizes are wrong. */
     private InvalidInputException truncated(String what, long expected, long got) {
-        return new InvalidInputException("the request body was truncated at byte " + consumed + ": " + what + " needs "
-                + expected + " bytes but only " + got + " arrived (check Inference-Header-Content-Length and "
-                + "binary_data_size against what is sent)");
+        return new InvalidInputException(
+                "the request body was truncated at byte "
+                        + consumed
+                        + ": "
+                        + what
+                        + " needs "
+                        + expected
+                        + " bytes but only "
+                        + got
+                        + " arrived (check Inference-Header-Content-Length and "
+                        + "binary_data_size against what is sent)");
     }
 
     /**
-     * A body that cannot be read is the client's problem: the connection ended before the body did (Content-Length
-     * not reached, or a chunked body without its last chunk), broken chunked framing, or a body that stopped
-     * arriving (408, as one too slow for ncs.limits.min-upload-rate).
+     * A body that cannot be read is the client's problem: the connection ended before the body did
+     * (Content-Length not reached, or a chunked body without its last chunk), broken chunked
+     * framing, or a body that stopped arriving (408, as one too slow for
+     * ncs.limits.min-upload-rate).
      */
     private RuntimeException unreadable(IOException e, String what) {
         if (causedBy(e, EOFException.class)) {
-            String of = contentLength >= 0 ? received + " of the " + contentLength + " bytes its Content-Length declares"
-                    : received + " bytes, before its last chunk (Transfer-Encoding: chunked)";
-            return new InvalidInputException("the request body was truncated: the connection ended after " + of
-                    + ", while " + what + " was being read; send the whole body");
+            String of =
+                    contentLength >= 0
+                            ? received
+                                    + " of the "
+                                    + contentLength
+                                    + " bytes its Content-Length declares"
+                            : received
+                                    + " bytes, before its last chunk (Transfer-Encoding: chunked)";
+            return new InvalidInputException(
+                    "the request body was truncated: the connection ended after "
+                            + of
+                            + ", while "
+                            + what
+                            + " was being read; send the whole body");
         }
-        if (causedBy(e, SocketTimeoutException.class)) { // Tomcat wraps it in a BadRequestException: first
-            return new SlowUploadException("the request body stopped arriving after " + received + " bytes, while "
-                    + what + " was being read: no byte came within the server's read timeout "
-                    + "(server.tomcat.connection-timeout); send it without pausing");
+        if (causedBy(
+                e,
+                SocketTimeoutException.class)) { // Tomcat wraps it in a BadRequestException: first
+            return new SlowUploadException(
+                    "the request body stopped arriving after "
+                            + received
+                            + " bytes, while "
+                            + what
+                            + " was being read: no byte came within the server's read timeout "
+                            + "(server.tomcat.connection-timeout); send it without pausing");
         }
         if (causedBy(e, BadRequestException.class)) {
-            return new InvalidInputException("the request body's chunked framing is malformed after " + received
-                    + " bytes: " + rootMessage(e) + "; send valid Transfer-Encoding: chunked or a Content-Length");
+            return new InvalidInputException(
+                    "the request body's chunked framing is malformed after "
+                            + received
+                            + " bytes: "
+                            + rootMessage(e)
+                            + "; send valid Transfer-Encoding: chunked or a Content-Length");
         }
-        return new InvalidInputException("the request body could not be read after " + received + " bytes: "
-                + rootMessage(e));
+        return new InvalidInputException(
+                "the request body could not be read after "
+                        + received
+                        + " bytes: "
+                        + rootMessage(e));
     }
 
     private static boolean causedBy(Throwable e, Class<? extends Throwable> kind) {
@@ -307,7 +392,10 @@ final class RequestBody {
         return root.getMessage() != null ? root.getMessage() : root.getClass().getSimpleName();
     }
 
-    /** Counts the bytes of the body as they come off the network, and times each read against the pace. */
+    /**
+     * Counts the bytes of the body as they come off the network, and times each read against the
+     * pace.
+     */
     private final class Counted extends FilterInputStream {
 
         Counted(InputStream raw) {
@@ -334,13 +422,22 @@ final class RequestBody {
     }
 
     private PayloadTooLargeException jsonTooLarge(String size) {
-        return new PayloadTooLargeException("the JSON part of the request is " + size + "; the limit "
-                + "(ncs.limits.max-json-size, or max-request-size if lower) is " + jsonLimit + " bytes: send large "
-                + "tensors in binary (Triton's binary tensor data extension)");
+        return new PayloadTooLargeException(
+                "the JSON part of the request is "
+                        + size
+                        + "; the limit "
+                        + "(ncs.limits.max-json-size, or max-request-size if lower) is "
+                        + jsonLimit
+                        + " bytes: send large "
+                        + "tensors in binary (Triton's binary tensor data extension)");
     }
 
     static PayloadTooLargeException tooLarge(String size, long max) {
-        return new PayloadTooLargeException("the request body is " + size + "; the limit (ncs.limits.max-request-size) is "
-                + max + " bytes");
+        return new PayloadTooLargeException(
+                "the request body is "
+                        + size
+                        + "; the limit (ncs.limits.max-request-size) is "
+                        + max
+                        + " bytes");
     }
 }

@@ -44,7 +44,10 @@ public class ServerController {
         return Map.of("name", NAME, "version", version, "extensions", EXTENSIONS);
     }
 
-    /** Triton's repository index; accepts an optional body such as {"ready": true}, which changes nothing here. */
+    /**
+     * Triton's repository index; accepts an optional body such as {"ready": true}, which changes
+     * nothing here.
+     */
     @GetMapping("/repository/index")
     List<RepositoryEntry> index() {
         return catalog.all().stream().map(RepositoryEntry::of).toList();

@@ -11,7 +11,10 @@ public final class Cancellation {
     private String reason;
     private Runnable action;
 
-    /** Cancels with {@code reason}; runs the registered action (on the calling thread) the first time. */
+    /**
+     * Cancels with {@code reason}; runs the registered action (on the calling thread) the first
+     * time.
+     */
     public void cancel(String reason) {
         Runnable toRun;
         synchronized (this) {

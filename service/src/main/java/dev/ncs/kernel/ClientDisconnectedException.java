@@ -1,6 +1,9 @@
 package dev.ncs.kernel;
 
-/** The client hung up while its request was queued or running; the kernel was cancelled and its memory freed. */
+/**
+ * The client hung up while its request was queued or running; the kernel was cancelled and its
+ * memory freed.
+ */
 public class ClientDisconnectedException extends RuntimeException {
 
     public ClientDisconnectedException(String message) {

@@ -16,14 +16,20 @@ import org.springframework.stereotype.Component;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
-/** The kernels libncs registered, with their metadata, read once at start-up, after the plugins are loaded. */
+/**
+ * The kernels libncs registered, with their metadata, read once at start-up, after the plugins are
+ * loaded.
+ */
 @Component
 @DependsOn(PluginLoader.BEAN)
 public class KernelCatalog {
 
-    /** Datatypes listed first when a tensor accepts several (the first is the protocol's "datatype"). */
-    private static final List<DataType> PREFERRED = List.of(DataType.FP64, DataType.FP32, DataType.INT64,
-            DataType.INT32);
+    /**
+     * Datatypes listed first when a tensor accepts several (the first is the protocol's
+     * "datatype").
+     */
+    private static final List<DataType> PREFERRED =
+            List.of(DataType.FP64, DataType.FP32, DataType.INT64, DataType.INT32);
 
     private final Map<String, KernelMetadata> kernels;
 
@@ -51,8 +57,13 @@ public class KernelCatalog {
     public KernelMetadata get(String name, String version) {
         KernelMetadata kernel = get(name);
         if (version != null && !version.equals(KernelMetadata.VERSION)) {
-            throw new UnknownKernelException("kernel '" + name + "' has no version '" + version
-                    + "'; available versions: " + KernelMetadata.VERSION);
+            throw new UnknownKernelException(
+                    "kernel '"
+                            + name
+                            + "' has no version '"
+                            + version
+                            + "'; available versions: "
+                            + KernelMetadata.VERSION);
         }
         return kernel;
     }
@@ -60,12 +71,21 @@ public class KernelCatalog {
     private static KernelMetadata parse(JsonNode node) {
         List<ParameterSpec> parameters = new ArrayList<>();
         for (JsonNode p : node.path("parameters")) {
-            parameters.add(new ParameterSpec(p.path("name").asString(), p.path("type").asString(),
-                    p.path("default").asString(), p.path("doc").asString()));
+            parameters.add(
+                    new ParameterSpec(
+                            p.path("name").asString(),
+                            p.path("type").asString(),
+                            p.path("default").asString(),
+                            p.path("doc").asString()));
         }
-        return new KernelMetadata(node.path("name").asString(), node.path("doc").asString(),
-                node.path("library").asString(), node.path("thread_safe").asBoolean(),
-                tensors(node.path("inputs")), tensors(node.path("outputs")), List.copyOf(parameters));
+        return new KernelMetadata(
+                node.path("name").asString(),
+                node.path("doc").asString(),
+                node.path("library").asString(),
+                node.path("thread_safe").asBoolean(),
+                tensors(node.path("inputs")),
+                tensors(node.path("outputs")),
+                List.copyOf(parameters));
     }
 
     private static List<TensorSpec> tensors(JsonNode array) {
@@ -83,8 +103,15 @@ public class KernelCatalog {
                 }
                 shape = List.copyOf(shape);
             }
-            types.sort(Comparator.comparing(type -> PREFERRED.contains(type) ? PREFERRED.indexOf(type) : PREFERRED.size()));
-            specs.add(new TensorSpec(t.path("name").asString(), t.path("doc").asString(), List.copyOf(types), shape));
+            types.sort(
+                    Comparator.comparing(type ->
+                            PREFERRED.contains(type) ? PREFERRED.indexOf(type) : PREFERRED.size()));
+            specs.add(
+                    new TensorSpec(
+                            t.path("name").asString(),
+                            t.path("doc").asString(),
+                            List.copyOf(types),
+                            shape));
         }
         return List.copyOf(specs);
     }

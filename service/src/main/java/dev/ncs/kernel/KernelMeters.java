@@ -10,9 +10,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
- * The kernel layer's meters, registered once and kept: a request records into them without a registry
- * look-up. Kernel names are bounded (the catalog), outcomes are an enum, protocols are {@link Protocol}'s.
- * One instance per protocol ({@link #of}), sharing the counters.
+ * The kernel layer's meters, registered once and kept: a request records into them without a
+ * registry look-up. Kernel names are bounded (the catalog), outcomes are an enum, protocols are
+ * {@link Protocol}'s. One instance per protocol ({@link #of}), sharing the counters.
  */
 final class KernelMeters {
 
@@ -49,17 +49,22 @@ final class KernelMeters {
         return byProtocol.computeIfAbsent(protocol, p -> new KernelMeters(this, p));
     }
 
-    /** Records a kernel's time from a worker taking its request up to its outputs (or its failure). */
+    /**
+     * Records a kernel's time from a worker taking its request up to its outputs (or its failure).
+     */
     void kernelTime(String kernel, Outcome outcome, long nanos) {
-        AtomicReferenceArray<Timer> timers = kernelTimes.computeIfAbsent(kernel,
-                k -> new AtomicReferenceArray<>(Outcome.values().length));
+        AtomicReferenceArray<Timer> timers =
+                kernelTimes.computeIfAbsent(
+                        kernel, k -> new AtomicReferenceArray<>(Outcome.values().length));
         Timer timer = timers.get(outcome.ordinal());
         if (timer == null) {
-            timer = Timer.builder("ncs.kernel")
-                    .description("Kernel execution time, from a worker taking the request up to its outputs")
-                    .tags("kernel", kernel, "outcome", outcome.tag(), "protocol", protocol)
-                    .publishPercentileHistogram()
-                    .register(registry); // idempotent: a racing thread gets the same timer
+            timer =
+                    Timer.builder("ncs.kernel")
+                            .description(
+                                    "Kernel execution time, from a worker taking the request up to its outputs")
+                            .tags("kernel", kernel, "outcome", outcome.tag(), "protocol", protocol)
+                            .publishPercentileHistogram()
+                            .register(registry); // idempotent: a racing thread gets the same timer
             timers.set(outcome.ordinal(), timer);
         }
         timer.record(nanos, TimeUnit.NANOSECONDS);

@@ -7,9 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A finished call's outputs, still in native memory. The thread that first asks for {@link #outputs()}
- * opens their memory to itself and must be the one that closes the result; closing releases the
- * buffers on a platform thread.
+ * A finished call's outputs, still in native memory. The thread that first asks for {@link
+ * #outputs()} opens their memory to itself and must be the one that closes the result; closing
+ * releases the buffers on a platform thread.
  */
 final class NativeOutputs implements KernelResult {
 
@@ -21,7 +21,11 @@ final class NativeOutputs implements KernelResult {
     private List<KernelOutput> outputs;
     private boolean closed;
 
-    NativeOutputs(KernelMetadata kernel, List<KernelCall.OutputInfo> infos, List<NativeBuffer> buffers, Workers workers) {
+    NativeOutputs(
+            KernelMetadata kernel,
+            List<KernelCall.OutputInfo> infos,
+            List<NativeBuffer> buffers,
+            Workers workers) {
         this.kernel = kernel;
         this.infos = infos;
         this.buffers = buffers;
@@ -31,7 +35,8 @@ final class NativeOutputs implements KernelResult {
     @Override
     public List<KernelOutput> outputs() {
         if (closed) {
-            throw new IllegalStateException("the outputs of '" + kernel.name() + "' were already released");
+            throw new IllegalStateException(
+                    "the outputs of '" + kernel.name() + "' were already released");
         }
         if (outputs == null) {
             List<NativeBuffer.Access> opened = new ArrayList<>(buffers.size());
@@ -41,8 +46,12 @@ final class NativeOutputs implements KernelResult {
                 NativeBuffer.Access access = buffers.get(i).open();
                 opened.add(access);
                 KernelCall.OutputInfo info = infos.get(i);
-                list.add(new KernelOutput(kernel.outputs().get(i).name(), info.dataType(), info.shape(),
-                        access.segment()));
+                list.add(
+                        new KernelOutput(
+                                kernel.outputs().get(i).name(),
+                                info.dataType(),
+                                info.shape(),
+                                access.segment()));
             }
             outputs = List.copyOf(list);
         }
@@ -55,7 +64,9 @@ final class NativeOutputs implements KernelResult {
             return;
         }
         if (accesses != null) {
-            accesses.forEach(NativeBuffer.Access::close); // on another thread this throws, and nothing is closed
+            accesses.forEach(
+                    NativeBuffer.Access
+                            ::close); // on another thread this throws, and nothing is closed
         }
         closed = true;
         workers.control(() -> {

@@ -1,6 +1,8 @@
 package dev.ncs.kernel;
 
-/** How a request that reached a worker ended: the {@code outcome} tag of {@code ncs_kernel_seconds}. */
+/**
+ * How a request that reached a worker ended: the {@code outcome} tag of {@code ncs_kernel_seconds}.
+ */
 enum Outcome {
     SUCCESS("success"),
     INVALID_ARGUMENT("invalid_argument"),

@@ -21,35 +21,39 @@ import java.util.function.Function;
  * One request's trip through the kernel layer, driven from the request's own thread.
  *
  * <ol>
- * <li>Inputs that streamed from the network arrive already in native memory ({@link Upload}): the run
- *     takes its own reference to each; inputs in the heap (decoded JSON) are left for the worker.</li>
- * <li>The request is <em>queued</em>: one task goes to the workers. When a worker takes it up it is
- *     <em>started</em> (or, if a deadline or a hang-up came first, <em>withdrawn</em>: exactly one of the
- *     two wins, {@link #state}). The task allocates and fills in-memory inputs, creates the call, binds
- *     inputs and parameters, prepares it (once more in one part if, split, it needs more than the whole
- *     budget: each part packs its own scratch) and lets the request's {@link OutputCheck} veto its
- *     outputs; a call of one part runs, is collected and cleaned up in the same task, so a small
- *     request costs one hand-off to a worker.</li>
- * <li>A call of several parts returns to the request's thread, which submits them and waits for all of
- *     them (failed or not: the call and its buffers are freed only when none runs); the part that ends
- *     last collects the outputs and cleans up.</li>
+ *   <li>Inputs that streamed from the network arrive already in native memory ({@link Upload}): the
+ *       run takes its own reference to each; inputs in the heap (decoded JSON) are left for the
+ *       worker.
+ *   <li>The request is <em>queued</em>: one task goes to the workers. When a worker takes it up it
+ *       is <em>started</em> (or, if a deadline or a hang-up came first, <em>withdrawn</em>: exactly
+ *       one of the two wins, {@link #state}). The task allocates and fills in-memory inputs,
+ *       creates the call, binds inputs and parameters, prepares it (once more in one part if,
+ *       split, it needs more than the whole budget: each part packs its own scratch) and lets the
+ *       request's {@link OutputCheck} veto its outputs; a call of one part runs, is collected and
+ *       cleaned up in the same task, so a small request costs one hand-off to a worker.
+ *   <li>A call of several parts returns to the request's thread, which submits them and waits for
+ *       all of them (failed or not: the call and its buffers are freed only when none runs); the
+ *       part that ends last collects the outputs and cleans up.
  * </ol>
  *
- * <p>A deadline or a hang-up stops the request wherever it is: a queued request is withdrawn and never
- * runs; a running call has its cancel flag set ({@link #stop}); the request's thread answers once no
- * native work of it runs. Every path frees the call and the inputs exactly once, on a platform thread.
+ * <p>A deadline or a hang-up stops the request wherever it is: a queued request is withdrawn and
+ * never runs; a running call has its cancel flag set ({@link #stop}); the request's thread answers
+ * once no native work of it runs. Every path frees the call and the inputs exactly once, on a
+ * platform thread.
  *
- * <p>Native work runs on {@link Workers} and calls come from a factory: the two seams that let tests
- * drive every race by hand. Fields are handed between threads through futures, which order the
- * accesses; the ones another thread reads while the request runs are volatile.
+ * <p>Native work runs on {@link Workers} and calls come from a factory: the two seams that let
+ * tests drive every race by hand. Fields are handed between threads through futures, which order
+ * the accesses; the ones another thread reads while the request runs are volatile.
  */
 final class RequestRun {
 
     private static final int QUEUED = 0;
     private static final int STARTED = 1;
     private static final int WITHDRAWN = 2;
+
     /** Outputs up to this size in all are copied to the heap (see {@link #collect}). */
     static final long HEAP_OUTPUTS_BYTES = 64 * 1024;
+
     /** What the first task returns when it was withdrawn before a worker took it up. */
     private static final Object NOT_RUN = new Object();
 
@@ -66,22 +70,38 @@ final class RequestRun {
 
     /** Whether a worker took the request up or it was withdrawn while queued; exactly one wins. */
     private final AtomicInteger state = new AtomicInteger(QUEUED);
+
     private volatile Future<Object> firstTask;
     private volatile KernelCall call;
     private volatile boolean stopRequested;
+
     /** Set by a part that failed, so the last part to end does not finish the call. */
     private volatile boolean partFailed;
-    /** When the kernel's outputs were taken (before the call and inputs are freed), for its timer. */
+
+    /**
+     * When the kernel's outputs were taken (before the call and inputs are freed), for its timer.
+     */
     private volatile long finishedAt;
+
     private volatile long startedAt;
     private List<NativeBuffer> inputs = List.of();
+
     /** Set by the worker task that freed the call and the inputs, before its future completes. */
     private volatile boolean cleanedUp;
+
     private long deadline = Long.MAX_VALUE;
 
-    RequestRun(KernelMetadata kernel, KernelRequest request, int[] slots, Workers.Ticket ticket,
-            Cancellation cancellation, Duration timeout, Workers workers, NativeMemory memory,
-            Function<String, KernelCall> calls, KernelMeters meters) {
+    RequestRun(
+            KernelMetadata kernel,
+            KernelRequest request,
+            int[] slots,
+            Workers.Ticket ticket,
+            Cancellation cancellation,
+            Duration timeout,
+            Workers workers,
+            NativeMemory memory,
+            Function<String, KernelCall> calls,
+            KernelMeters meters) {
         this.kernel = kernel;
         this.request = request;
         this.slots = slots;
@@ -94,12 +114,16 @@ final class RequestRun {
         this.meters = meters;
     }
 
-    /** Runs the request; the caller owns the result and must close it. On failure nothing stays allocated. */
+    /**
+     * Runs the request; the caller owns the result and must close it. On failure nothing stays
+     * allocated.
+     */
     KernelResult execute() {
         Outcome outcome = Outcome.ERROR;
         try {
             if (!request.inputs().stream().allMatch(input -> input.source().inMemory())) {
-                throw new IllegalArgumentException("a request's streamed inputs are received before it runs");
+                throw new IllegalArgumentException(
+                        "a request's streamed inputs are received before it runs");
             }
             if (!timeout.isZero()) {
                 deadline = System.nanoTime() + timeout.toNanos();
@@ -107,7 +131,8 @@ final class RequestRun {
             ticket.queued();
             cancellation.onCancel(this::abandon);
             Object first = awaitFirst();
-            KernelResult result = first instanceof KernelResult done ? done : runParts((Integer) first);
+            KernelResult result =
+                    first instanceof KernelResult done ? done : runParts((Integer) first);
             outcome = Outcome.SUCCESS;
             return result;
         } catch (NativeException e) {
@@ -137,10 +162,12 @@ final class RequestRun {
             meters.disconnectRejections.increment();
             throw e;
         } finally {
-            // The kernel's time ends with its outputs: freeing the inputs afterwards (munmap, about 60 ms
+            // The kernel's time ends with its outputs: freeing the inputs afterwards (munmap, about
+            // 60 ms
             // per GB here) is the counterpart of the upload, not counted.
-            long endedAt = finishedAt != 0 && outcome == Outcome.SUCCESS ? finishedAt : System.nanoTime();
-            cancellation.onCancel(() -> { });
+            long endedAt =
+                    finishedAt != 0 && outcome == Outcome.SUCCESS ? finishedAt : System.nanoTime();
+            cancellation.onCancel(() -> {});
             if (!cleanedUp) {
                 workers.control(this::cleanUp);
             }
@@ -150,7 +177,10 @@ final class RequestRun {
         }
     }
 
-    /** Queues the first task and waits for it within the deadline. Returns the result, or the number of parts. */
+    /**
+     * Queues the first task and waits for it within the deadline. Returns the result, or the number
+     * of parts.
+     */
     private Object awaitFirst() {
         Future<Object> first = workers.submit(this::start);
         firstTask = first;
@@ -166,7 +196,9 @@ final class RequestRun {
                 try {
                     stop();
                 } finally {
-                    closeIfResult(awaitRegardless(first)); // nothing of the request may run after it answers
+                    closeIfResult(
+                            awaitRegardless(
+                                    first)); // nothing of the request may run after it answers
                 }
                 throw deadlinePassed("while the kernel ran");
             }
@@ -187,9 +219,9 @@ final class RequestRun {
     }
 
     /**
-     * The first task, on a worker: unless withdrawn, takes the request up, makes and prepares the call,
-     * and for a call of one part runs, collects and cleans up too. Returns {@link #NOT_RUN}, the result,
-     * or the number of parts (then the call stays for the request's thread to run).
+     * The first task, on a worker: unless withdrawn, takes the request up, makes and prepares the
+     * call, and for a call of one part runs, collects and cleans up too. Returns {@link #NOT_RUN},
+     * the result, or the number of parts (then the call stays for the request's thread to run).
      */
     private Object start() {
         if (!state.compareAndSet(QUEUED, STARTED)) {
@@ -203,19 +235,23 @@ final class RequestRun {
             ticket.started();
             inputs = allocateInputs();
             writeInputs();
-            startedAt = System.nanoTime(); // the kernel's time: copying the inputs in is not part of it
+            startedAt =
+                    System.nanoTime(); // the kernel's time: copying the inputs in is not part of it
             KernelCall made = makeCall();
             int parts;
             try {
                 throwIfStopped();
                 parts = made.prepare(workers.threads());
             } catch (NativeException e) {
-                if (workers.threads() == 1 || e.status() != NativeStatus.OUT_OF_MEMORY
+                if (workers.threads() == 1
+                        || e.status() != NativeStatus.OUT_OF_MEMORY
                         || !exceedsWholeBudget(made, memory.stats().limitBytes())) {
                     throw e;
                 }
-                // Each part packs its own scratch: split, the call can need more than the whole budget where
-                // one part fits it. A failed prepare leaves only destroy, so the one-part try is a new call.
+                // Each part packs its own scratch: split, the call can need more than the whole
+                // budget where
+                // one part fits it. A failed prepare leaves only destroy, so the one-part try is a
+                // new call.
                 made.close();
                 call = null;
                 made = makeCall();
@@ -239,14 +275,20 @@ final class RequestRun {
         }
     }
 
-    /** A deadline or a hang-up came while the worker had the request: no more work (prepare ignores the flag). */
+    /**
+     * A deadline or a hang-up came while the worker had the request: no more work (prepare ignores
+     * the flag).
+     */
     private void throwIfStopped() {
         if (stopRequested) {
-            throw new NativeException(NativeStatus.CANCELLED, "kernel '" + kernel.name() + "' stopped before it ran");
+            throw new NativeException(
+                    NativeStatus.CANCELLED, "kernel '" + kernel.name() + "' stopped before it ran");
         }
     }
 
-    /** A new call with the request's inputs and parameters bound, the one {@link #stop} will cancel. */
+    /**
+     * A new call with the request's inputs and parameters bound, the one {@link #stop} will cancel.
+     */
     private KernelCall makeCall() {
         KernelCall made = calls.apply(kernel.name());
         call = made;
@@ -261,27 +303,38 @@ final class RequestRun {
         return made;
     }
 
-    /** The protocol's veto on the prepared call's outputs, before any part runs (a refusal frees all as any failure). */
+    /**
+     * The protocol's veto on the prepared call's outputs, before any part runs (a refusal frees all
+     * as any failure).
+     */
     private void checkOutputs(KernelCall prepared) {
         List<KernelCall.OutputInfo> infos = prepared.outputs();
         List<OutputCheck.PreparedOutput> outputs = new ArrayList<>(infos.size());
         for (int i = 0; i < infos.size(); i++) {
             KernelCall.OutputInfo info = infos.get(i);
-            outputs.add(new OutputCheck.PreparedOutput(kernel.outputs().get(i).name(), info.dataType(), info.shape(),
-                    info.byteSize()));
+            outputs.add(
+                    new OutputCheck.PreparedOutput(
+                            kernel.outputs().get(i).name(),
+                            info.dataType(),
+                            info.shape(),
+                            info.byteSize()));
         }
         request.outputCheck().check(outputs);
     }
 
-    /** Whether a call refused for want of memory needs more than the whole budget ({@code limit}) at once. */
+    /**
+     * Whether a call refused for want of memory needs more than the whole budget ({@code limit}) at
+     * once.
+     */
     private static boolean exceedsWholeBudget(KernelCall refused, long limit) {
         return limit > 0 && Long.compareUnsigned(refused.bytesNeeded(), limit) > 0;
     }
 
     /**
-     * Runs the parts of a split call on the workers; the part that ends last, if none failed and the request
-     * was not stopped, also collects the outputs and frees the call, so finishing never queues behind other
-     * requests. Every part is waited for, failed or not: the call and its buffers are freed only when none runs.
+     * Runs the parts of a split call on the workers; the part that ends last, if none failed and
+     * the request was not stopped, also collects the outputs and frees the call, so finishing never
+     * queues behind other requests. Every part is waited for, failed or not: the call and its
+     * buffers are freed only when none runs.
      */
     private KernelResult runParts(int parts) {
         AtomicInteger running = new AtomicInteger(parts);
@@ -326,7 +379,8 @@ final class RequestRun {
         if (failure instanceof RuntimeException runtimeFailure) {
             throw runtimeFailure;
         }
-        throw new IllegalStateException("the parts of '" + kernel.name() + "' ended without a result");
+        throw new IllegalStateException(
+                "the parts of '" + kernel.name() + "' ended without a result");
     }
 
     /** Whether {@code part} ended (well or not) before the deadline. */
@@ -338,7 +392,10 @@ final class RequestRun {
         }
     }
 
-    /** One part (worker); the last to end finishes the call unless a part failed or the request was stopped. */
+    /**
+     * One part (worker); the last to end finishes the call unless a part failed or the request was
+     * stopped.
+     */
     private KernelResult runPart(int part, AtomicInteger running) {
         KernelCall split = call;
         try {
@@ -367,15 +424,16 @@ final class RequestRun {
         if (first == null) {
             return next;
         }
-        boolean firstCancelled = first instanceof NativeException n && n.status() == NativeStatus.CANCELLED;
+        boolean firstCancelled =
+                first instanceof NativeException n && n.status() == NativeStatus.CANCELLED;
         return first instanceof Error || !firstCancelled ? first : next;
     }
 
     /**
-     * Finishes the call and takes its outputs (worker). Outputs of {@link #HEAP_OUTPUTS_BYTES} or less in
-     * all are copied to the heap and their buffers released here: a copy that small costs less than the
-     * hand-off to a platform thread that releasing them later would take. Larger ones stay in native
-     * memory and stream from there.
+     * Finishes the call and takes its outputs (worker). Outputs of {@link #HEAP_OUTPUTS_BYTES} or
+     * less in all are copied to the heap and their buffers released here: a copy that small costs
+     * less than the hand-off to a platform thread that releasing them later would take. Larger ones
+     * stay in native memory and stream from there.
      */
     private KernelResult collect() {
         KernelCall done = call;
@@ -400,7 +458,12 @@ final class RequestRun {
                     copy = MemorySegment.ofArray(access.segment().toArray(ValueLayout.JAVA_BYTE));
                 }
                 KernelCall.OutputInfo info = infos.get(i);
-                copies.add(new KernelOutput(kernel.outputs().get(i).name(), info.dataType(), info.shape(), copy));
+                copies.add(
+                        new KernelOutput(
+                                kernel.outputs().get(i).name(),
+                                info.dataType(),
+                                info.shape(),
+                                copy));
             }
             taken.forEach(NativeBuffer::close);
             return new HeapOutputs(List.copyOf(copies));
@@ -413,13 +476,13 @@ final class RequestRun {
     /** Small outputs, copied to the heap: nothing to release. */
     private record HeapOutputs(List<KernelOutput> outputs) implements KernelResult {
         @Override
-        public void close() {
-        }
+        public void close() {}
     }
 
     /**
-     * All inputs' buffers, or none: a budget refusal frees what was already taken (platform thread). A received
-     * input's buffer is the upload's: the run takes a reference of its own to it.
+     * All inputs' buffers, or none: a budget refusal frees what was already taken (platform
+     * thread). A received input's buffer is the upload's: the run takes a reference of its own to
+     * it.
      */
     private List<NativeBuffer> allocateInputs() {
         long needed = 0;
@@ -433,8 +496,10 @@ final class RequestRun {
         List<NativeBuffer> allocated = new ArrayList<>(request.inputs().size());
         try {
             for (KernelInput input : request.inputs()) {
-                allocated.add(input.source() instanceof ResidentSource received ? received.buffer().retain()
-                        : memory.allocate(input.source().byteSize(), kernel.name()));
+                allocated.add(
+                        input.source() instanceof ResidentSource received
+                                ? received.buffer().retain()
+                                : memory.allocate(input.source().byteSize(), kernel.name()));
             }
             return allocated;
         } catch (NativeException e) {
@@ -443,15 +508,20 @@ final class RequestRun {
                 throw e;
             }
             NativeStats stats = memory.stats();
-            throw new MemoryBudgetExhaustedException("the inputs' " + needed + " bytes do not fit in native memory now",
-                    stats.limitBytes(), stats.liveBytes());
+            throw new MemoryBudgetExhaustedException(
+                    "the inputs' " + needed + " bytes do not fit in native memory now",
+                    stats.limitBytes(),
+                    stats.liveBytes());
         } catch (RuntimeException e) {
             free(allocated);
             throw e;
         }
     }
 
-    /** Drops the run's reference to each of {@code buffers} (the first of the request's inputs, in order). */
+    /**
+     * Drops the run's reference to each of {@code buffers} (the first of the request's inputs, in
+     * order).
+     */
     private void free(List<NativeBuffer> buffers) {
         for (int r = 0; r < buffers.size(); r++) {
             if (request.inputs().get(r).source() instanceof ResidentSource) {
@@ -462,7 +532,10 @@ final class RequestRun {
         }
     }
 
-    /** Copies each heap input's bytes into its buffer, in request order (received ones are in place). */
+    /**
+     * Copies each heap input's bytes into its buffer, in request order (received ones are in
+     * place).
+     */
     private void writeInputs() {
         for (int r = 0; r < inputs.size(); r++) {
             TensorSource source = request.inputs().get(r).source();
@@ -475,9 +548,9 @@ final class RequestRun {
     }
 
     /**
-     * A budget refusal from the kernel (prepare, or a part's scratch) told apart while the call is alive: a
-     * call that needs more than the whole budget can never run (413); one that fits it can later (507).
-     * Any other failure is returned as it is.
+     * A budget refusal from the kernel (prepare, or a part's scratch) told apart while the call is
+     * alive: a call that needs more than the whole budget can never run (413); one that fits it can
+     * later (507). Any other failure is returned as it is.
      */
     private RuntimeException budgetRefusal(NativeException e) {
         if (e.status() != NativeStatus.OUT_OF_MEMORY) {
@@ -486,9 +559,11 @@ final class RequestRun {
         KernelCall refused = call;
         NativeStats stats = memory.stats();
         if (refused != null && exceedsWholeBudget(refused, stats.limitBytes())) {
-            return ExceedsMemoryBudgetException.call(kernel.name(), refused.bytesNeeded(), stats.limitBytes());
+            return ExceedsMemoryBudgetException.call(
+                    kernel.name(), refused.bytesNeeded(), stats.limitBytes());
         }
-        return new MemoryBudgetExhaustedException(e.getMessage(), stats.limitBytes(), stats.liveBytes());
+        return new MemoryBudgetExhaustedException(
+                e.getMessage(), stats.limitBytes(), stats.liveBytes());
     }
 
     /** Frees the call and the inputs (platform thread; idempotent). */
@@ -511,8 +586,8 @@ final class RequestRun {
     }
 
     /**
-     * The client hung up (a platform thread that watches connections): a request still queued is withdrawn
-     * and its task cancelled, which wakes the request's thread; a running one is stopped.
+     * The client hung up (a platform thread that watches connections): a request still queued is
+     * withdrawn and its task cancelled, which wakes the request's thread; a running one is stopped.
      */
     private void abandon() {
         if (withdraw()) {
@@ -526,8 +601,8 @@ final class RequestRun {
     }
 
     /**
-     * Sets the running call's cancel flag (its parts see it and return CANCELLED). A call still being made
-     * sees {@link #stopRequested} once it exists: one of the two always sees the other.
+     * Sets the running call's cancel flag (its parts see it and return CANCELLED). A call still
+     * being made sees {@link #stopRequested} once it exists: one of the two always sees the other.
      */
     private void stop() {
         stopRequested = true;
@@ -540,7 +615,10 @@ final class RequestRun {
         }
     }
 
-    /** Waits for a task whose outcome no longer matters: its failure is dropped, its result returned. */
+    /**
+     * Waits for a task whose outcome no longer matters: its failure is dropped, its result
+     * returned.
+     */
     private static Object awaitRegardless(Future<Object> task) {
         try {
             return Workers.await(task);
@@ -562,14 +640,20 @@ final class RequestRun {
     }
 
     private ClientDisconnectedException disconnected(String when) {
-        return new ClientDisconnectedException(cancellation.reason() + " " + when
-                + "; the kernel was cancelled and its memory freed");
+        return new ClientDisconnectedException(
+                cancellation.reason()
+                        + " "
+                        + when
+                        + "; the kernel was cancelled and its memory freed");
     }
 
     private DeadlineExceededException deadlinePassed(String when) {
-        return new DeadlineExceededException("the request's deadline (" + timeout.toNanos() / 1000
-                + " microseconds; the timeout parameter or ncs.requests.default-timeout) passed " + when
-                + "; the kernel was cancelled and its memory freed");
+        return new DeadlineExceededException(
+                "the request's deadline ("
+                        + timeout.toNanos() / 1000
+                        + " microseconds; the timeout parameter or ncs.requests.default-timeout) passed "
+                        + when
+                        + "; the kernel was cancelled and its memory freed");
     }
 
     private static Outcome outcome(NativeStatus status) {

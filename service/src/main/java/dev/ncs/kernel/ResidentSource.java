@@ -4,8 +4,9 @@ import dev.ncs.nativelib.NativeBuffer;
 import java.lang.foreign.MemorySegment;
 
 /**
- * An input already received into native memory ({@link Upload}): the kernel reads its buffer as it is,
- * never a copy. The upload owns the buffer; a run takes its own reference for as long as it uses it.
+ * An input already received into native memory ({@link Upload}): the kernel reads its buffer as it
+ * is, never a copy. The upload owns the buffer; a run takes its own reference for as long as it
+ * uses it.
  */
 record ResidentSource(NativeBuffer buffer) implements TensorSource {
 

@@ -12,7 +12,9 @@ import java.util.function.LongConsumer;
  */
 public interface TensorSource {
 
-    /** Whether the bytes are already in the heap, so that writing them never waits for the network. */
+    /**
+     * Whether the bytes are already in the heap, so that writing them never waits for the network.
+     */
     boolean inMemory();
 
     /** Exact number of bytes {@link #writeTo} writes (for BYTES, the length-prefixed encoding). */
@@ -25,9 +27,9 @@ public interface TensorSource {
     void writeTo(MemorySegment target);
 
     /**
-     * Writes like {@link #writeTo(MemorySegment)}, telling {@code beforeWriting} the end offset of the
-     * bytes about to be written before writing them (offsets only grow), so that memory can be charged as
-     * the bytes arrive rather than on the size the client declared.
+     * Writes like {@link #writeTo(MemorySegment)}, telling {@code beforeWriting} the end offset of
+     * the bytes about to be written before writing them (offsets only grow), so that memory can be
+     * charged as the bytes arrive rather than on the size the client declared.
      */
     default void writeTo(MemorySegment target, LongConsumer beforeWriting) {
         beforeWriting.accept(target.byteSize());

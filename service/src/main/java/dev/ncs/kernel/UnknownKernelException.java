@@ -10,7 +10,7 @@ public class UnknownKernelException extends RuntimeException {
     }
 
     static UnknownKernelException of(String name, Collection<String> known) {
-        return new UnknownKernelException("unknown kernel '" + name + "'; available kernels: "
-                + String.join(", ", known));
+        return new UnknownKernelException(
+                "unknown kernel '" + name + "'; available kernels: " + String.join(", ", known));
     }
 }

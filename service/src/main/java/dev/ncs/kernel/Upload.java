@@ -12,24 +12,28 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A request whose streamed inputs (binary tensors still in the body) have been received into native
- * memory, before it is admitted: a client that uploads slowly holds no worker slot and no queue place,
- * only the bytes it has sent. Close it when the request is done (it owns the inputs' buffers).
+ * memory, before it is admitted: a client that uploads slowly holds no worker slot and no queue
+ * place, only the bytes it has sent. Close it when the request is done (it owns the inputs'
+ * buffers).
  *
- * <p>Memory is charged as bytes arrive, not on the client's word. An input is allocated only when its
- * bytes begin (they come in order), as a deferred buffer ({@link NativeMemory#allocateDeferred}) that is
- * committed a step ahead of the bytes being read (a step that grows with them, see {@link #COMMIT_STEP}). One exception keeps large uploads fast: while the
- * inputs being received on a client's word add up to no more than the buffer cache's size, an input is
- * allocated whole, which lets it reuse a cached block (fresh memory is slow to touch the first time,
- * 0.6 GB/s against 13 GB/s in this machine kind's VMs). That is the only memory a declared size can
- * hold, and it is bounded by what the cache could hold anyway.
+ * <p>Memory is charged as bytes arrive, not on the client's word. An input is allocated only when
+ * its bytes begin (they come in order), as a deferred buffer ({@link
+ * NativeMemory#allocateDeferred}) that is committed a step ahead of the bytes being read (a step
+ * that grows with them, see {@link #COMMIT_STEP}). One exception keeps large uploads fast: while
+ * the inputs being received on a client's word add up to no more than the buffer cache's size, an
+ * input is allocated whole, which lets it reuse a cached block (fresh memory is slow to touch the
+ * first time, 0.6 GB/s against 13 GB/s in this machine kind's VMs). That is the only memory a
+ * declared size can hold, and it is bounded by what the cache could hold anyway.
  */
 public final class Upload implements AutoCloseable {
 
     /**
-     * How far ahead of the bytes read a deferred input is committed (one native call per step): as far as has
-     * arrived, from 64 KiB up to 4 MiB, so what is charged is at most twice what arrived plus 64 KiB.
+     * How far ahead of the bytes read a deferred input is committed (one native call per step): as
+     * far as has arrived, from 64 KiB up to 4 MiB, so what is charged is at most twice what arrived
+     * plus 64 KiB.
      */
     static final long FIRST_COMMIT = 64L << 10;
+
     static final long COMMIT_STEP = 4L << 20;
 
     private final KernelRequest request;
@@ -42,7 +46,10 @@ public final class Upload implements AutoCloseable {
         this.workers = workers;
     }
 
-    /** The request with every input in memory: the heap's as they were, the streamed ones in native buffers. */
+    /**
+     * The request with every input in memory: the heap's as they were, the streamed ones in native
+     * buffers.
+     */
     public KernelRequest request() {
         return request;
     }
@@ -67,7 +74,8 @@ public final class Upload implements AutoCloseable {
         private final AtomicLong onWord = new AtomicLong();
 
         /**
-         * @param onWordLimit most bytes allocated whole for inputs still arriving (the buffer cache's size)
+         * @param onWordLimit most bytes allocated whole for inputs still arriving (the buffer
+         *     cache's size)
          */
         Receiver(NativeMemory memory, Workers workers, long onWordLimit) {
             this.memory = memory;
@@ -82,15 +90,29 @@ public final class Upload implements AutoCloseable {
             checkFits(request);
             List<KernelInput> inputs = new ArrayList<>(request.inputs().size());
             List<NativeBuffer> buffers = new ArrayList<>();
-            Upload upload = new Upload(new KernelRequest(request.kernel(), request.version(), inputs,
-                    request.parameters(), request.timeout(), request.outputCheck()), buffers, workers);
+            Upload upload =
+                    new Upload(
+                            new KernelRequest(
+                                    request.kernel(),
+                                    request.version(),
+                                    inputs,
+                                    request.parameters(),
+                                    request.timeout(),
+                                    request.outputCheck()),
+                            buffers,
+                            workers);
             try {
                 for (KernelInput input : request.inputs()) {
                     if (input.source().inMemory()) {
                         inputs.add(input);
                     } else {
-                        inputs.add(new KernelInput(input.name(), input.dataType(), input.shape(),
-                                new ResidentSource(receive(input, request.kernel(), buffers))));
+                        inputs.add(
+                                new KernelInput(
+                                        input.name(),
+                                        input.dataType(),
+                                        input.shape(),
+                                        new ResidentSource(
+                                                receive(input, request.kernel(), buffers))));
                     }
                 }
                 return upload;
@@ -100,7 +122,10 @@ public final class Upload implements AutoCloseable {
             }
         }
 
-        /** Streamed inputs that could never fit the budget are refused before a byte of them is read (413). */
+        /**
+         * Streamed inputs that could never fit the budget are refused before a byte of them is read
+         * (413).
+         */
         private void checkFits(KernelRequest request) {
             long needed = 0;
             for (KernelInput input : request.inputs()) {
@@ -112,7 +137,9 @@ public final class Upload implements AutoCloseable {
             }
         }
 
-        /** One input into a new buffer (added to {@code buffers} at once, so a failure frees it). */
+        /**
+         * One input into a new buffer (added to {@code buffers} at once, so a failure frees it).
+         */
         private NativeBuffer receive(KernelInput input, String kernel, List<NativeBuffer> buffers) {
             long size = input.source().byteSize();
             boolean whole = reserveOnWord(size);
@@ -121,12 +148,27 @@ public final class Upload implements AutoCloseable {
                 buffers.add(buffer);
                 long[] committed = {whole ? size : 0};
                 try (NativeBuffer.Access access = buffer.open()) {
-                    input.source().writeTo(access.segment(), end -> {
-                        if (end > committed[0]) {
-                            long step = Math.clamp(committed[0], FIRST_COMMIT, COMMIT_STEP);
-                            committed[0] = commit(input, buffer, Math.min(size, Math.max(end, committed[0] + step)));
-                        }
-                    });
+                    input.source()
+                            .writeTo(
+                                    access.segment(),
+                                    end -> {
+                                        if (end > committed[0]) {
+                                            long step =
+                                                    Math.clamp(
+                                                            committed[0],
+                                                            FIRST_COMMIT,
+                                                            COMMIT_STEP);
+                                            committed[0] =
+                                                    commit(
+                                                            input,
+                                                            buffer,
+                                                            Math.min(
+                                                                    size,
+                                                                    Math.max(
+                                                                            end,
+                                                                            committed[0] + step)));
+                                        }
+                                    });
                 }
                 if (committed[0] < size) {
                     commit(input, buffer, size);
@@ -152,7 +194,9 @@ public final class Upload implements AutoCloseable {
 
         private NativeBuffer allocate(KernelInput input, long size, boolean whole, String kernel) {
             try {
-                return whole ? memory.allocate(size, kernel) : memory.allocateDeferred(size, kernel);
+                return whole
+                        ? memory.allocate(size, kernel)
+                        : memory.allocateDeferred(size, kernel);
             } catch (NativeException e) {
                 throw refusal(input, e, size);
             }
@@ -175,8 +219,14 @@ public final class Upload implements AutoCloseable {
                 return e;
             }
             NativeStats stats = memory.stats();
-            return new MemoryBudgetExhaustedException("input '" + input.name() + "': " + bytes
-                    + " bytes of it do not fit in native memory now", stats.limitBytes(), stats.liveBytes());
+            return new MemoryBudgetExhaustedException(
+                    "input '"
+                            + input.name()
+                            + "': "
+                            + bytes
+                            + " bytes of it do not fit in native memory now",
+                    stats.limitBytes(),
+                    stats.liveBytes());
         }
     }
 }

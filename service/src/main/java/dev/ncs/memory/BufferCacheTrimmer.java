@@ -1,7 +1,7 @@
 package dev.ncs.memory;
 
-import dev.ncs.nativelib.NativeProperties;
 import dev.ncs.nativelib.NativeMemory;
+import dev.ncs.nativelib.NativeProperties;
 import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -12,10 +12,10 @@ import org.springframework.beans.factory.DisposableBean;
 import org.springframework.stereotype.Component;
 
 /**
- * Gives libncs's cached buffer memory back to the system once it has gone unused for
- * {@code ncs.native.buffer-cache.idle}, so memory kept during a burst does not stay with an idle
- * service. Checks every second (more often for a shorter idle time), on a platform thread of its own;
- * not at all when the cache is off ({@code ncs.native.buffer-cache.size=0}).
+ * Gives libncs's cached buffer memory back to the system once it has gone unused for {@code
+ * ncs.native.buffer-cache.idle}, so memory kept during a burst does not stay with an idle service.
+ * Checks every second (more often for a shorter idle time), on a platform thread of its own; not at
+ * all when the cache is off ({@code ncs.native.buffer-cache.size=0}).
  */
 @Component
 class BufferCacheTrimmer implements DisposableBean {
@@ -24,8 +24,9 @@ class BufferCacheTrimmer implements DisposableBean {
     private static final Duration LEAST_BETWEEN_CHECKS = Duration.ofMillis(50);
     private static final Logger log = LoggerFactory.getLogger(BufferCacheTrimmer.class);
 
-    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform().name("ncs-buffer-cache-trim").daemon().factory());
+    private final ScheduledExecutorService scheduler =
+            Executors.newSingleThreadScheduledExecutor(
+                    Thread.ofPlatform().name("ncs-buffer-cache-trim").daemon().factory());
 
     BufferCacheTrimmer(NativeMemory memory, NativeProperties properties) {
         if (properties.bufferCache().size().toBytes() == 0) {
@@ -33,10 +34,14 @@ class BufferCacheTrimmer implements DisposableBean {
         }
         Duration idle = properties.bufferCache().idle();
         long every = between(idle).toMillis();
-        scheduler.scheduleWithFixedDelay(() -> trim(memory, idle), every, every, TimeUnit.MILLISECONDS);
+        scheduler.scheduleWithFixedDelay(
+                () -> trim(memory, idle), every, every, TimeUnit.MILLISECONDS);
     }
 
-    /** One check; a failure is logged and the next check still runs (a scheduled task that throws never runs again). */
+    /**
+     * One check; a failure is logged and the next check still runs (a scheduled task that throws
+     * never runs again).
+     */
     private static void trim(NativeMemory memory, Duration idle) {
         try {
             memory.trimBufferCache(idle);

@@ -13,9 +13,10 @@ import org.springframework.context.annotation.DependsOn;
 import org.springframework.stereotype.Component;
 
 /**
- * Per-library lock contention ({@code ncs_library_lock_wait_seconds}, {@code ncs_library_lock_held_seconds}):
- * how long kernel steps of non-thread-safe libraries waited for their library's lock, and held it.
- * Thread-safe libraries have no lock and report zero. One pair of timers per library loaded at start-up.
+ * Per-library lock contention ({@code ncs_library_lock_wait_seconds}, {@code
+ * ncs_library_lock_held_seconds}): how long kernel steps of non-thread-safe libraries waited for
+ * their library's lock, and held it. Thread-safe libraries have no lock and report zero. One pair
+ * of timers per library loaded at start-up.
  */
 @Component
 @DependsOn(PluginLoader.BEAN)
@@ -34,16 +35,36 @@ class LibraryLockMetrics implements MeterBinder {
         List<String> libraries = executor.control(kernels::libraryNames);
         for (int i = 0; i < libraries.size(); i++) {
             int index = i;
-            timer(registry, "ncs.library.lock.wait", "Time kernel steps waited for their library's lock",
-                    libraries.get(i), index, NativeKernels.LockStats::waitNanos);
-            timer(registry, "ncs.library.lock.held", "Time kernel steps held their library's lock",
-                    libraries.get(i), index, NativeKernels.LockStats::heldNanos);
+            timer(
+                    registry,
+                    "ncs.library.lock.wait",
+                    "Time kernel steps waited for their library's lock",
+                    libraries.get(i),
+                    index,
+                    NativeKernels.LockStats::waitNanos);
+            timer(
+                    registry,
+                    "ncs.library.lock.held",
+                    "Time kernel steps held their library's lock",
+                    libraries.get(i),
+                    index,
+                    NativeKernels.LockStats::heldNanos);
         }
     }
 
-    private void timer(MeterRegistry registry, String name, String description, String library, int index,
+    private void timer(
+            MeterRegistry registry,
+            String name,
+            String description,
+            String library,
+            int index,
             ToLongFunction<NativeKernels.LockStats> stat) {
-        FunctionTimer.builder(name, this, m -> m.stats(index).acquisitions(), m -> stat.applyAsLong(m.stats(index)), TimeUnit.NANOSECONDS)
+        FunctionTimer.builder(
+                        name,
+                        this,
+                        m -> m.stats(index).acquisitions(),
+                        m -> stat.applyAsLong(m.stats(index)),
+                        TimeUnit.NANOSECONDS)
                 .description(description)
                 .tag("library", library)
                 .register(registry);

@@ -17,10 +17,11 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * {@code /actuator/nativememory} on the management port, like Python's {@code tracemalloc} statistics:
- * live native buffers grouped by owner ({@code java:<kernel>} for buffers the service holds,
- * {@code kernel:<name>} scratch, {@code kernel:<name>/output}, ...), with counts and bytes. Each read is
- * kept under an id; {@code /actuator/nativememory/{id}} is the difference from that snapshot to now.
+ * {@code /actuator/nativememory} on the management port, like Python's {@code tracemalloc}
+ * statistics: live native buffers grouped by owner ({@code java:<kernel>} for buffers the service
+ * holds, {@code kernel:<name>} scratch, {@code kernel:<name>/output}, ...), with counts and bytes.
+ * Each read is kept under an id; {@code /actuator/nativememory/{id}} is the difference from that
+ * snapshot to now.
  */
 @Component
 @Endpoint(id = "nativememory")
@@ -29,26 +30,29 @@ class NativeMemoryEndpoint {
     private static final int KEPT = 32;
 
     /** One owner's live buffers. */
-    record Group(String owner, long count, long bytes) {
-    }
+    record Group(String owner, long count, long bytes) {}
 
-    record Snapshot(long id, Instant takenAt, long count, long bytes, List<Group> groups) {
-    }
+    record Snapshot(long id, Instant takenAt, long count, long bytes, List<Group> groups) {}
 
-    record Difference(long since, Instant sinceTakenAt, Instant now, long countDiff, long bytesDiff,
-            List<Group> groups) {
-    }
+    record Difference(
+            long since,
+            Instant sinceTakenAt,
+            Instant now,
+            long countDiff,
+            long bytesDiff,
+            List<Group> groups) {}
 
     private final NativeMemory memory;
     private final NativeExecutor executor;
     private final JsonMapper json;
     private final AtomicLong ids = new AtomicLong();
-    private final Map<Long, Snapshot> kept = new LinkedHashMap<>(KEPT, 0.75f, false) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, Snapshot> eldest) {
-            return size() > KEPT;
-        }
-    };
+    private final Map<Long, Snapshot> kept =
+            new LinkedHashMap<>(KEPT, 0.75f, false) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<Long, Snapshot> eldest) {
+                    return size() > KEPT;
+                }
+            };
 
     NativeMemoryEndpoint(NativeMemory memory, NativeExecutor executor, JsonMapper json) {
         this.memory = memory;
@@ -65,7 +69,10 @@ class NativeMemoryEndpoint {
         return snapshot;
     }
 
-    /** The change since snapshot {@code id}: per owner, count and bytes now minus then (zero rows left out). */
+    /**
+     * The change since snapshot {@code id}: per owner, count and bytes now minus then (zero rows
+     * left out).
+     */
     @ReadOperation
     Difference difference(@Selector long id) {
         Snapshot then;
@@ -73,18 +80,21 @@ class NativeMemoryEndpoint {
             then = kept.get(id);
         }
         if (then == null) {
-            throw new InvalidEndpointRequestException("no snapshot " + id + " is kept (the last " + KEPT + " are)",
+            throw new InvalidEndpointRequestException(
+                    "no snapshot " + id + " is kept (the last " + KEPT + " are)",
                     "unknown snapshot id");
         }
         Snapshot now = take();
         Map<String, long[]> diff = new LinkedHashMap<>();
-        now.groups().forEach(g -> diff.computeIfAbsent(g.owner(), k -> new long[2])[0] += g.count());
+        now.groups()
+                .forEach(g -> diff.computeIfAbsent(g.owner(), k -> new long[2])[0] += g.count());
         now.groups().forEach(g -> diff.get(g.owner())[1] += g.bytes());
-        then.groups().forEach(g -> {
-            long[] d = diff.computeIfAbsent(g.owner(), k -> new long[2]);
-            d[0] -= g.count();
-            d[1] -= g.bytes();
-        });
+        then.groups()
+                .forEach(g -> {
+                    long[] d = diff.computeIfAbsent(g.owner(), k -> new long[2]);
+                    d[0] -= g.count();
+                    d[1] -= g.bytes();
+                });
         List<Group> groups = new ArrayList<>();
         diff.forEach((owner, d) -> {
             if (d[0] != 0 || d[1] != 0) {
@@ -92,8 +102,13 @@ class NativeMemoryEndpoint {
             }
         });
         groups.sort((a, b) -> Long.compare(Math.abs(b.bytes()), Math.abs(a.bytes())));
-        return new Difference(id, then.takenAt(), now.takenAt(), now.count() - then.count(),
-                now.bytes() - then.bytes(), groups);
+        return new Difference(
+                id,
+                then.takenAt(),
+                now.takenAt(),
+                now.count() - then.count(),
+                now.bytes() - then.bytes(),
+                groups);
     }
 
     private Snapshot take() {
@@ -102,11 +117,16 @@ class NativeMemoryEndpoint {
         long count = 0;
         long bytes = 0;
         for (JsonNode g : array) {
-            Group group = new Group(g.path("owner").asString(), g.path("count").asLong(), g.path("bytes").asLong());
+            Group group =
+                    new Group(
+                            g.path("owner").asString(),
+                            g.path("count").asLong(),
+                            g.path("bytes").asLong());
             groups.add(group);
             count += group.count();
             bytes += group.bytes();
         }
-        return new Snapshot(ids.incrementAndGet(), Instant.now(), count, bytes, List.copyOf(groups));
+        return new Snapshot(
+                ids.incrementAndGet(), Instant.now(), count, bytes, List.copyOf(groups));
     }
 }

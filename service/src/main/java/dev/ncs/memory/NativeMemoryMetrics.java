@@ -25,7 +25,11 @@ class NativeMemoryMetrics implements MeterBinder {
     private final NativeExecutor executor;
     private final KernelCatalog catalog;
 
-    NativeMemoryMetrics(NativeMemory memory, LeakReports leakReports, NativeExecutor executor, KernelCatalog catalog) {
+    NativeMemoryMetrics(
+            NativeMemory memory,
+            LeakReports leakReports,
+            NativeExecutor executor,
+            KernelCatalog catalog) {
         this.memory = memory;
         this.leakReports = leakReports;
         this.executor = executor;
@@ -34,22 +38,66 @@ class NativeMemoryMetrics implements MeterBinder {
 
     @Override
     public void bindTo(MeterRegistry registry) {
-        gauge(registry, "ncs.native.buffers.live", null, "Native buffers alive now", NativeStats::liveBuffers);
-        gauge(registry, "ncs.native.memory.live", "bytes", "Bytes held by live native buffers", NativeStats::liveBytes);
-        gauge(registry, "ncs.native.memory.peak", "bytes", "High-water mark of live native bytes", NativeStats::peakBytes);
-        gauge(registry, "ncs.native.memory.limit", "bytes", "Native memory budget (0 = unlimited)",
+        gauge(
+                registry,
+                "ncs.native.buffers.live",
+                null,
+                "Native buffers alive now",
+                NativeStats::liveBuffers);
+        gauge(
+                registry,
+                "ncs.native.memory.live",
+                "bytes",
+                "Bytes held by live native buffers",
+                NativeStats::liveBytes);
+        gauge(
+                registry,
+                "ncs.native.memory.peak",
+                "bytes",
+                "High-water mark of live native bytes",
+                NativeStats::peakBytes);
+        gauge(
+                registry,
+                "ncs.native.memory.limit",
+                "bytes",
+                "Native memory budget (0 = unlimited)",
                 NativeStats::limitBytes);
-        gauge(registry, "ncs.native.memory.cached", "bytes",
-                "Bytes of freed native buffers kept for reuse (not live; within the budget)", NativeStats::cachedBytes);
-        counter(registry, "ncs.native.buffer.reuses", "Native buffer allocations served from the buffer cache",
+        gauge(
+                registry,
+                "ncs.native.memory.cached",
+                "bytes",
+                "Bytes of freed native buffers kept for reuse (not live; within the budget)",
+                NativeStats::cachedBytes);
+        counter(
+                registry,
+                "ncs.native.buffer.reuses",
+                "Native buffer allocations served from the buffer cache",
                 NativeStats::cacheReuses);
-        counter(registry, "ncs.native.allocations", "Native buffers allocated", NativeStats::allocations);
+        counter(
+                registry,
+                "ncs.native.allocations",
+                "Native buffers allocated",
+                NativeStats::allocations);
         counter(registry, "ncs.native.frees", "Native buffers freed", NativeStats::frees);
-        counter(registry, "ncs.refcount.retains", "Successful retain calls on native buffers", NativeStats::retains);
-        counter(registry, "ncs.refcount.releases", "Successful release calls on native buffers", NativeStats::releases);
-        counter(registry, "ncs.stale.handle.uses", "Uses of a released buffer handle, refused",
+        counter(
+                registry,
+                "ncs.refcount.retains",
+                "Successful retain calls on native buffers",
+                NativeStats::retains);
+        counter(
+                registry,
+                "ncs.refcount.releases",
+                "Successful release calls on native buffers",
+                NativeStats::releases);
+        counter(
+                registry,
+                "ncs.stale.handle.uses",
+                "Uses of a released buffer handle, refused",
                 NativeStats::staleHandleUses);
-        counter(registry, "ncs.double.releases", "Releases of an already freed buffer, refused",
+        counter(
+                registry,
+                "ncs.double.releases",
+                "Releases of an already freed buffer, refused",
                 NativeStats::doubleReleases);
         for (KernelMetadata kernel : catalog.all()) {
             String name = kernel.name();
@@ -58,7 +106,11 @@ class NativeMemoryMetrics implements MeterBinder {
         }
     }
 
-    private void gauge(MeterRegistry registry, String name, String unit, String description,
+    private void gauge(
+            MeterRegistry registry,
+            String name,
+            String unit,
+            String description,
             ToDoubleFunction<NativeStats> value) {
         Gauge.builder(name, this, m -> value.applyAsDouble(m.read()))
                 .baseUnit(unit)
@@ -66,13 +118,21 @@ class NativeMemoryMetrics implements MeterBinder {
                 .register(registry);
     }
 
-    private void counter(MeterRegistry registry, String name, String description, ToDoubleFunction<NativeStats> value) {
+    private void counter(
+            MeterRegistry registry,
+            String name,
+            String description,
+            ToDoubleFunction<NativeStats> value) {
         FunctionCounter.builder(name, this, m -> value.applyAsDouble(m.read()))
                 .description(description)
                 .register(registry);
     }
 
-    private void leaks(MeterRegistry registry, String source, String kernel, ToDoubleFunction<LeakReports> value) {
+    private void leaks(
+            MeterRegistry registry,
+            String source,
+            String kernel,
+            ToDoubleFunction<LeakReports> value) {
         FunctionCounter.builder("ncs.leaks", leakReports, value)
                 .description("Leaked native buffers detected and reclaimed, by where the leak was")
                 .tags("source", source, "kernel", kernel)

@@ -8,17 +8,20 @@ import java.util.concurrent.ThreadLocalRandom;
  * How hard to look for Java-side leaks, in the manner of Netty's {@code ResourceLeakDetector}.
  *
  * <ul>
- * <li>{@code DISABLED}: no tracking; a buffer dropped unreleased stays allocated (and shows in
- *     {@code ncs_native_buffers_live}).</li>
- * <li>{@code SIMPLE} (default): every buffer has a backstop that, if it becomes unreachable unreleased,
- *     reclaims its memory, counts it and logs it; no stacks are recorded.</li>
- * <li>{@code ADVANCED}: as SIMPLE, and one buffer in {@code samplingInterval} also records where it was
- *     created and last used, shown in the leak report and in use-after-release errors.</li>
- * <li>{@code PARANOID}: records for every buffer (tests).</li>
+ *   <li>{@code DISABLED}: no tracking; a buffer dropped unreleased stays allocated (and shows in
+ *       {@code ncs_native_buffers_live}).
+ *   <li>{@code SIMPLE} (default): every buffer has a backstop that, if it becomes unreachable
+ *       unreleased, reclaims its memory, counts it and logs it; no stacks are recorded.
+ *   <li>{@code ADVANCED}: as SIMPLE, and one buffer in {@code samplingInterval} also records where
+ *       it was created and last used, shown in the leak report and in use-after-release errors.
+ *   <li>{@code PARANOID}: records for every buffer (tests).
  * </ul>
  */
 public enum LeakDetection {
-    DISABLED, SIMPLE, ADVANCED, PARANOID;
+    DISABLED,
+    SIMPLE,
+    ADVANCED,
+    PARANOID;
 
     private static final int MAX_RECORDS = 4;
 
@@ -30,7 +33,8 @@ public enum LeakDetection {
     /** Whether a new buffer records stacks, given the sampling interval. */
     boolean records(int samplingInterval) {
         return this == PARANOID
-                || this == ADVANCED && ThreadLocalRandom.current().nextInt(Math.max(1, samplingInterval)) == 0;
+                || this == ADVANCED
+                        && ThreadLocalRandom.current().nextInt(Math.max(1, samplingInterval)) == 0;
     }
 
     /** The creation stack and the last few accesses of one buffer. */

@@ -8,24 +8,25 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Leaks, both sides, counted and logged: Java buffers that became unreachable unreleased (reclaimed by
- * a {@link Cleaner}), and buffers a kernel allocated and neither returned nor released (reclaimed when
- * its call is destroyed). How hard to look on the Java side is {@link LeakDetection}.
+ * Leaks, both sides, counted and logged: Java buffers that became unreachable unreleased (reclaimed
+ * by a {@link Cleaner}), and buffers a kernel allocated and neither returned nor released
+ * (reclaimed when its call is destroyed). How hard to look on the Java side is {@link
+ * LeakDetection}.
  */
 public final class LeakReports {
 
     private static final Logger log = LoggerFactory.getLogger(LeakReports.class);
     private static final long LEAK_LOG_INTERVAL_NANOS = 60_000_000_000L;
 
-    private final Cleaner cleaner = Cleaner.create(Thread.ofPlatform().name("ncs-buffer-cleaner").daemon().factory());
+    private final Cleaner cleaner =
+            Cleaner.create(Thread.ofPlatform().name("ncs-buffer-cleaner").daemon().factory());
     private final Map<String, LongAdder> javaLeaks = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> kernelLeaks = new ConcurrentHashMap<>();
     private final Map<String, Long> lastLeakLog = new ConcurrentHashMap<>();
     private volatile LeakDetection level = LeakDetection.SIMPLE;
     private volatile int samplingInterval = 128;
 
-    LeakReports() {
-    }
+    LeakReports() {}
 
     /** Sets how Java-side leaks are looked for (applies to buffers created from now on). */
     public void setLeakDetection(LeakDetection level, int samplingInterval) {
@@ -59,9 +60,15 @@ public final class LeakReports {
 
     void reportJavaLeak(long handle, long size, String owner, String records) {
         javaLeaks.computeIfAbsent(owner, k -> new LongAdder()).increment();
-        log.warn("LEAK: native buffer {} ({} bytes, owner '{}') became unreachable without being released; "
-                + "its memory was reclaimed{}", Long.toHexString(handle), size, owner,
-                records.isEmpty() ? " (ncs.leak-detection.level=advanced or paranoid records where)" : ":" + records);
+        log.warn(
+                "LEAK: native buffer {} ({} bytes, owner '{}') became unreachable without being released; "
+                        + "its memory was reclaimed{}",
+                Long.toHexString(handle),
+                size,
+                owner,
+                records.isEmpty()
+                        ? " (ncs.leak-detection.level=advanced or paranoid records where)"
+                        : ":" + records);
     }
 
     void reportKernelLeaks(String kernel, long leaked, long bytes) {
@@ -70,9 +77,13 @@ public final class LeakReports {
         Long last = lastLeakLog.get(kernel);
         if (last == null || now - last > LEAK_LOG_INTERVAL_NANOS) {
             lastLeakLog.put(kernel, now);
-            log.warn("LEAK: kernel '{}' left {} buffer(s), {} bytes, allocated when its call ended; they were "
-                    + "reclaimed ({} leaked buffers from this kernel so far; this message at most once a minute)",
-                    kernel, leaked, bytes, kernelLeaks(kernel));
+            log.warn(
+                    "LEAK: kernel '{}' left {} buffer(s), {} bytes, allocated when its call ended; they were "
+                            + "reclaimed ({} leaked buffers from this kernel so far; this message at most once a minute)",
+                    kernel,
+                    leaked,
+                    bytes,
+                    kernelLeaks(kernel));
         }
     }
 }

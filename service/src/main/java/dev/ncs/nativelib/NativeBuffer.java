@@ -14,14 +14,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * the last one frees it. {@link #close()} drops the creator's reference exactly once, so
  * try-with-resources and explicit release compose.
  *
- * <p>Java references mirror native ones one to one: each retain here is an {@code ncs_buffer_retain}.
- * Other owners (a kernel call holding its inputs) keep their own native references, so the memory
- * may outlive this object's last reference; it is freed when the last owner, Java or native, lets go.
+ * <p>Java references mirror native ones one to one: each retain here is an {@code
+ * ncs_buffer_retain}. Other owners (a kernel call holding its inputs) keep their own native
+ * references, so the memory may outlive this object's last reference; it is freed when the last
+ * owner, Java or native, lets go.
  *
  * <p>Java reads and writes the memory through an {@link Access}, opened on the thread that uses it
- * and closed when done: its segment belongs to an arena confined to that thread, so closing it costs
- * a field write (closing a shared arena makes the JVM stop every thread to check that none is using
- * it: measured at 45% of a small request's CPU). While an access is open, the last reference
+ * and closed when done: its segment belongs to an arena confined to that thread, so closing it
+ * costs a field write (closing a shared arena makes the JVM stop every thread to check that none is
+ * using it: measured at 45% of a small request's CPU). While an access is open, the last reference
  * cannot be dropped ({@link #release()} throws), and once the access is closed its segment refuses
  * every use: Java never reads memory that may have been freed.
  *
@@ -44,7 +45,10 @@ public final class NativeBuffer implements AutoCloseable {
         this.address = address;
         this.size = size;
         this.owner = owner;
-        this.records = leaks.level().records(leaks.samplingInterval()) ? new LeakDetection.Records() : null;
+        this.records =
+                leaks.level().records(leaks.samplingInterval())
+                        ? new LeakDetection.Records()
+                        : null;
         this.references = new References(leaks, handle, size, owner, records);
         this.cleanable = leaks.level().tracks() ? leaks.cleaner().register(this, references) : null;
     }
@@ -56,7 +60,8 @@ public final class NativeBuffer implements AutoCloseable {
         int status = NcsLibrary.ncs_buffer_data(handle, addr, length);
         if (status != NativeStatus.OK.code()) {
             NcsLibrary.ncs_buffer_release(handle);
-            NativeRuntime.check(status, () -> "cannot read native buffer " + Long.toHexString(handle));
+            NativeRuntime.check(
+                    status, () -> "cannot read native buffer " + Long.toHexString(handle));
         }
         return new NativeBuffer(leaks, handle, addr[0], length[0], owner);
     }
@@ -75,9 +80,10 @@ public final class NativeBuffer implements AutoCloseable {
     }
 
     /**
-     * Opens the buffer's memory to the calling thread until the access is closed (on the same thread).
-     * Reading and writing it is plain Java memory access (no native call), so any thread may open one,
-     * virtual threads included. Throws {@link IllegalStateException} once the buffer is released.
+     * Opens the buffer's memory to the calling thread until the access is closed (on the same
+     * thread). Reading and writing it is plain Java memory access (no native call), so any thread
+     * may open one, virtual threads included. Throws {@link IllegalStateException} once the buffer
+     * is released.
      */
     public Access open() {
         references.state.updateAndGet(s -> {
@@ -102,7 +108,8 @@ public final class NativeBuffer implements AutoCloseable {
             return 0;
         }
         int[] count = new int[1];
-        NativeRuntime.check(NcsLibrary.ncs_buffer_refcount(handle, count), () -> "refcount of " + this);
+        NativeRuntime.check(
+                NcsLibrary.ncs_buffer_refcount(handle, count), () -> "refcount of " + this);
         Reference.reachabilityFence(this);
         return count[0];
     }
@@ -124,27 +131,34 @@ public final class NativeBuffer implements AutoCloseable {
 
     /**
      * Drops a reference. Returns true when this object holds no more references (it is unusable
-     * from then on); throws {@link IllegalStateException} if it held none, or if this is the last one
-     * and an {@link Access} is still open (nothing is released then).
+     * from then on); throws {@link IllegalStateException} if it held none, or if this is the last
+     * one and an {@link Access} is still open (nothing is released then).
      */
     public boolean release() {
         NativeRuntime.requirePlatformThread();
-        int left = References.count(references.state.updateAndGet(s -> {
-            if (References.count(s) == 0) {
-                throw released();
-            }
-            if (References.count(s) == 1 && References.accesses(s) > 0) {
-                throw new IllegalStateException("cannot release the last reference to " + this + " while "
-                        + References.accesses(s) + " access(es) to its memory are open");
-            }
-            return s - References.ONE;
-        }));
+        int left =
+                References.count(
+                        references.state.updateAndGet(s -> {
+                            if (References.count(s) == 0) {
+                                throw released();
+                            }
+                            if (References.count(s) == 1 && References.accesses(s) > 0) {
+                                throw new IllegalStateException(
+                                        "cannot release the last reference to "
+                                                + this
+                                                + " while "
+                                                + References.accesses(s)
+                                                + " access(es) to its memory are open");
+                            }
+                            return s - References.ONE;
+                        }));
         record("release()");
         if (left == 0 && records != null) {
             records.released();
         }
         try {
-            NativeRuntime.check(NcsLibrary.ncs_buffer_release(handle), () -> "cannot release " + this);
+            NativeRuntime.check(
+                    NcsLibrary.ncs_buffer_release(handle), () -> "cannot release " + this);
         } finally {
             if (left == 0 && cleanable != null) {
                 cleanable.clean();
@@ -173,8 +187,12 @@ public final class NativeBuffer implements AutoCloseable {
     }
 
     private IllegalStateException released() {
-        return new IllegalStateException(this + " was already released"
-                + (records == null ? " (set ncs.leak-detection.level=paranoid to see where)" : ":" + records.report()));
+        return new IllegalStateException(
+                this
+                        + " was already released"
+                        + (records == null
+                                ? " (set ncs.leak-detection.level=paranoid to see where)"
+                                : ":" + records.report()));
     }
 
     private void record(String what) {
@@ -185,12 +203,18 @@ public final class NativeBuffer implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "native buffer " + Long.toHexString(handle) + " (" + size + " bytes, owner '" + owner + "')";
+        return "native buffer "
+                + Long.toHexString(handle)
+                + " ("
+                + size
+                + " bytes, owner '"
+                + owner
+                + "')";
     }
 
     /**
-     * The buffer's memory, opened to one thread by {@link #open()}: {@link #segment()} is valid until
-     * {@link #close()}, on the thread that opened it. Closing twice does nothing.
+     * The buffer's memory, opened to one thread by {@link #open()}: {@link #segment()} is valid
+     * until {@link #close()}, on the thread that opened it. Closing twice does nothing.
      */
     public static final class Access implements AutoCloseable {
         private final NativeBuffer buffer;
@@ -200,10 +224,16 @@ public final class NativeBuffer implements AutoCloseable {
         private Access(NativeBuffer buffer) {
             this.buffer = buffer;
             this.arena = Arena.ofConfined();
-            // The arena's cleanup holds the buffer: while a segment is usable its buffer is reachable, so the
-            // Cleaner cannot free the memory under it even if every other reference to the buffer is dropped.
-            this.segment = MemorySegment.ofAddress(buffer.address).reinterpret(buffer.size, arena,
-                    ignored -> Reference.reachabilityFence(buffer));
+            // The arena's cleanup holds the buffer: while a segment is usable its buffer is
+            // reachable, so the
+            // Cleaner cannot free the memory under it even if every other reference to the buffer
+            // is dropped.
+            this.segment =
+                    MemorySegment.ofAddress(buffer.address)
+                            .reinterpret(
+                                    buffer.size,
+                                    arena,
+                                    ignored -> Reference.reachabilityFence(buffer));
         }
 
         /** The memory: this thread only, until {@link #close()}. */
@@ -214,7 +244,8 @@ public final class NativeBuffer implements AutoCloseable {
         @Override
         public void close() {
             if (arena.scope().isAlive()) {
-                arena.close(); // throws WrongThreadException off the opening thread: the access stays open
+                arena.close(); // throws WrongThreadException off the opening thread: the access
+                // stays open
                 buffer.references.state.decrementAndGet();
             }
         }
@@ -232,7 +263,12 @@ public final class NativeBuffer implements AutoCloseable {
         private final LeakDetection.Records records;
         private final AtomicLong state = new AtomicLong(ONE);
 
-        References(LeakReports leaks, long handle, long size, String owner, LeakDetection.Records records) {
+        References(
+                LeakReports leaks,
+                long handle,
+                long size,
+                String owner,
+                LeakDetection.Records records) {
             this.leaks = leaks;
             this.handle = handle;
             this.size = size;

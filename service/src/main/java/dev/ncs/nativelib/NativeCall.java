@@ -11,7 +11,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * and allocates the outputs), run every part (concurrently, from any platform threads), {@link
  * #finish}, take the outputs wanted, close. Closing releases everything the call still holds and
  * reports buffers the kernel leaked; it is refused while a part is running. Cancelling and closing
- * exclude each other (a short lock), so a cancel from another thread never touches a destroyed call.
+ * exclude each other (a short lock), so a cancel from another thread never touches a destroyed
+ * call.
  */
 public final class NativeCall implements KernelCall {
 
@@ -21,8 +22,13 @@ public final class NativeCall implements KernelCall {
     private final LeakReports leaks;
     private final long call;
     private final String kernel;
-    /** Parts running now, or {@link #CLOSED}: one atomic, so a part cannot slip in while the call is freed. */
+
+    /**
+     * Parts running now, or {@link #CLOSED}: one atomic, so a part cannot slip in while the call is
+     * freed.
+     */
     private final AtomicInteger state = new AtomicInteger();
+
     private static final int CLOSED = -1;
 
     NativeCall(LeakReports leaks, long call, String kernel) {
@@ -38,7 +44,9 @@ public final class NativeCall implements KernelCall {
     @Override
     public void setInput(int index, DataType dataType, long[] shape, NativeBuffer buffer) {
         NativeRuntime.requirePlatformThread();
-        check(NcsLibrary.ncs_call_set_input(live(), index, dataType.code(), shape.length, shape, buffer.handle()));
+        check(
+                NcsLibrary.ncs_call_set_input(
+                        live(), index, dataType.code(), shape.length, shape, buffer.handle()));
     }
 
     @Override
@@ -95,7 +103,9 @@ public final class NativeCall implements KernelCall {
             long[] bytes = new long[1];
             check(NcsLibrary.ncs_call_output_info(call, i, dtype, rank, shape));
             check(NcsLibrary.ncs_call_output_nbytes(call, i, bytes));
-            outputs.add(new OutputInfo(DataType.byCode(dtype[0]), Arrays.copyOf(shape, rank[0]), bytes[0]));
+            outputs.add(
+                    new OutputInfo(
+                            DataType.byCode(dtype[0]), Arrays.copyOf(shape, rank[0]), bytes[0]));
         }
         return outputs;
     }
@@ -127,8 +137,8 @@ public final class NativeCall implements KernelCall {
         synchronized (this) {
             int running = state.compareAndExchange(0, CLOSED);
             if (running > 0) {
-                throw new IllegalStateException("call of '" + kernel + "' closed while " + running
-                        + " part(s) still run");
+                throw new IllegalStateException(
+                        "call of '" + kernel + "' closed while " + running + " part(s) still run");
             }
             if (running != 0) {
                 return;

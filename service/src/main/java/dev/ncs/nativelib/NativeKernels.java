@@ -14,7 +14,10 @@ import java.util.function.IntFunction;
  */
 public final class NativeKernels {
 
-    /** One library's lock since start: how often it was taken, and the time spent waiting for it and holding it. */
+    /**
+     * One library's lock since start: how often it was taken, and the time spent waiting for it and
+     * holding it.
+     */
     public record LockStats(long acquisitions, long waitNanos, long heldNanos) {
         /** How many values {@code ncs_library_lock_stats} writes. */
         static final int COUNT = 3;
@@ -45,13 +48,14 @@ public final class NativeKernels {
     public NativeCall newCall(String kernel) {
         NativeRuntime.requirePlatformThread();
         long[] call = new long[1];
-        NativeRuntime.check(NcsLibrary.ncs_call_create(kernel, call), () -> "no kernel named '" + kernel + "'");
+        NativeRuntime.check(
+                NcsLibrary.ncs_call_create(kernel, call), () -> "no kernel named '" + kernel + "'");
         return new NativeCall(leaks, call[0], kernel);
     }
 
     /**
-     * Loads a kernel library (see {@code ncs_plugin_load}): its kernels join the catalog. Returns empty when it
-     * was loaded, else libncs's reason for refusing it (nothing of it stays loaded).
+     * Loads a kernel library (see {@code ncs_plugin_load}): its kernels join the catalog. Returns
+     * empty when it was loaded, else libncs's reason for refusing it (nothing of it stays loaded).
      */
     public Optional<String> loadPlugin(Path file) {
         NativeRuntime.requirePlatformThread();

@@ -11,19 +11,18 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Finds libncs: first the explicit override ({@code ncs.native.library}), then the system's
- * library path ({@code jna.library.path}, {@code java.library.path}, the dynamic linker's) under the
- * SONAME of the version this jar was built for ({@code libncs.so.MAJOR}), then the copy bundled in the jar.
- * When every place fails the error lists each place and why. The library found is then checked: one
- * whose {@code ncs_version_number()} is not the version this jar was built for is refused
- * ({@link ExpectedLibrary}), before anything is bound to it.
+ * Finds libncs: first the explicit override ({@code ncs.native.library}), then the system's library
+ * path ({@code jna.library.path}, {@code java.library.path}, the dynamic linker's) under the SONAME
+ * of the version this jar was built for ({@code libncs.so.MAJOR}), then the copy bundled in the
+ * jar. When every place fails the error lists each place and why. The library found is then
+ * checked: one whose {@code ncs_version_number()} is not the version this jar was built for is
+ * refused ({@link ExpectedLibrary}), before anything is bound to it.
  */
 final class NativeLibraryLoader {
 
     static final String BUNDLED_RESOURCE = "/dev/ncs/nativelib/linux-x86-64/libncs.so";
 
-    private NativeLibraryLoader() {
-    }
+    private NativeLibraryLoader() {}
 
     /** The libncs to bind: the first one found, if it is the version this jar was built for. */
     static NativeLibrary load(Optional<Path> override) {
@@ -47,9 +46,14 @@ final class NativeLibraryLoader {
         try {
             return NativeLibrary.getInstance(soname);
         } catch (UnsatisfiedLinkError e) {
-            tried.add(soname + " on the system library path (jna.library.path=" + System.getProperty("jna.library.path")
-                    + ", java.library.path=" + System.getProperty("java.library.path")
-                    + ", the dynamic linker's path): " + firstLine(e));
+            tried.add(
+                    soname
+                            + " on the system library path (jna.library.path="
+                            + System.getProperty("jna.library.path")
+                            + ", java.library.path="
+                            + System.getProperty("java.library.path")
+                            + ", the dynamic linker's path): "
+                            + firstLine(e));
         }
         try {
             return NativeLibrary.getInstance(extractBundled().toString());
@@ -72,8 +76,9 @@ final class NativeLibraryLoader {
     }
 
     private static UnsatisfiedLinkError failure(List<String> tried) {
-        return new UnsatisfiedLinkError("libncs could not be loaded; tried, in order:\n  - "
-                + String.join("\n  - ", tried));
+        return new UnsatisfiedLinkError(
+                "libncs could not be loaded; tried, in order:\n  - "
+                        + String.join("\n  - ", tried));
     }
 
     private static String firstLine(Throwable e) {

@@ -17,40 +17,44 @@ public final class NativeMemory {
     }
 
     /**
-     * Allocates a native buffer of {@code size} bytes for {@code owner} (a kernel name, bounded). Beyond the
-     * budget: {@link NativeException} with {@link NativeStatus#OUT_OF_MEMORY}, nothing allocated.
+     * Allocates a native buffer of {@code size} bytes for {@code owner} (a kernel name, bounded).
+     * Beyond the budget: {@link NativeException} with {@link NativeStatus#OUT_OF_MEMORY}, nothing
+     * allocated.
      */
     public NativeBuffer allocate(long size, String owner) {
         NativeRuntime.requirePlatformThread();
         long[] handle = new long[1];
-        NativeRuntime.check(NcsLibrary.ncs_buffer_alloc(size, handle),
+        NativeRuntime.check(
+                NcsLibrary.ncs_buffer_alloc(size, handle),
                 () -> "cannot allocate " + size + " bytes of native memory: " + budgetText());
         NcsLibrary.ncs_buffer_set_owner(handle[0], "java:" + owner);
         return NativeBuffer.adopt(leaks, handle[0], owner);
     }
 
     /**
-     * Allocates a native buffer of {@code size} bytes that costs nothing against the budget until its bytes
-     * are {@link #commit committed}: for memory filled as data arrives, whose declared size is only a promise.
-     * Write no byte past what is committed; a kernel refuses it as an input until all of it is. Fails only
-     * when the system has no memory or address space left.
+     * Allocates a native buffer of {@code size} bytes that costs nothing against the budget until
+     * its bytes are {@link #commit committed}: for memory filled as data arrives, whose declared
+     * size is only a promise. Write no byte past what is committed; a kernel refuses it as an input
+     * until all of it is. Fails only when the system has no memory or address space left.
      */
     public NativeBuffer allocateDeferred(long size, String owner) {
         NativeRuntime.requirePlatformThread();
         long[] handle = new long[1];
-        NativeRuntime.check(NcsLibrary.ncs_buffer_alloc_deferred(size, handle),
+        NativeRuntime.check(
+                NcsLibrary.ncs_buffer_alloc_deferred(size, handle),
                 () -> "cannot reserve " + size + " bytes of address space");
         NcsLibrary.ncs_buffer_set_owner(handle[0], "java:" + owner);
         return NativeBuffer.adopt(leaks, handle[0], owner);
     }
 
     /**
-     * Charges {@code buffer}'s first {@code bytes} to the budget (never fewer than before). Beyond the budget:
-     * {@link NativeException} with {@link NativeStatus#OUT_OF_MEMORY}, nothing changed.
+     * Charges {@code buffer}'s first {@code bytes} to the budget (never fewer than before). Beyond
+     * the budget: {@link NativeException} with {@link NativeStatus#OUT_OF_MEMORY}, nothing changed.
      */
     public void commit(NativeBuffer buffer, long bytes) {
         NativeRuntime.requirePlatformThread();
-        NativeRuntime.check(NcsLibrary.ncs_buffer_commit(buffer.handle(), bytes),
+        NativeRuntime.check(
+                NcsLibrary.ncs_buffer_commit(buffer.handle(), bytes),
                 () -> "cannot commit " + bytes + " bytes of native memory: " + budgetText());
     }
 
@@ -77,7 +81,10 @@ public final class NativeMemory {
         NcsLibrary.ncs_set_buffer_cache_limit(bytes);
     }
 
-    /** Gives cached blocks unused for at least {@code minIdle} back to the system; returns their bytes. */
+    /**
+     * Gives cached blocks unused for at least {@code minIdle} back to the system; returns their
+     * bytes.
+     */
     public long trimBufferCache(Duration minIdle) {
         NativeRuntime.requirePlatformThread();
         return NcsLibrary.ncs_buffer_cache_trim(minIdle.toMillis());
@@ -105,7 +112,10 @@ public final class NativeMemory {
         NativeStats stats = stats();
         return stats.limitBytes() == 0
                 ? "the system allocator refused"
-                : "the native memory budget is " + stats.limitBytes() + " bytes and " + stats.liveBytes()
+                : "the native memory budget is "
+                        + stats.limitBytes()
+                        + " bytes and "
+                        + stats.liveBytes()
                         + " are in use";
     }
 }

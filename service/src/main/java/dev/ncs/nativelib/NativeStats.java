@@ -1,9 +1,10 @@
 package dev.ncs.nativelib;
 
 /**
- * One reading of libncs's counters ({@code ncs_stats_read}); {@code cachedBytes} are freed buffers' memory
- * kept for reuse (not live), {@code cacheReuses} the allocations that memory served; {@code regionsMapped} and
- * {@code mappedBytes} are the shared-memory regions mapped now and their bytes (not live bytes: not the budget's).
+ * One reading of libncs's counters ({@code ncs_stats_read}); {@code cachedBytes} are freed buffers'
+ * memory kept for reuse (not live), {@code cacheReuses} the allocations that memory served; {@code
+ * regionsMapped} and {@code mappedBytes} are the shared-memory regions mapped now and their bytes
+ * (not live bytes: not the budget's).
  */
 public record NativeStats(
         long liveBuffers,
@@ -26,7 +27,8 @@ public record NativeStats(
     static final int COUNT = 16;
 
     static NativeStats of(long[] c) {
-        return new NativeStats(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12],
+        return new NativeStats(
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12],
                 c[13], c[14], c[15]);
     }
 }

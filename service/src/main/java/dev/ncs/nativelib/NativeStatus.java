@@ -22,7 +22,9 @@ public enum NativeStatus {
         return code;
     }
 
-    /** The status for a C return value; unknown values (a newer library) become {@link #INTERNAL}. */
+    /**
+     * The status for a C return value; unknown values (a newer library) become {@link #INTERNAL}.
+     */
     public static NativeStatus of(int code) {
         for (NativeStatus status : values()) {
             if (status.code == code) {

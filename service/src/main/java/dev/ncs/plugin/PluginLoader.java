@@ -30,17 +30,19 @@ public class PluginLoader {
     public static final String BEAN = "pluginLoader";
 
     private static final Logger log = LoggerFactory.getLogger(PluginLoader.class);
-    private static final Set<PosixFilePermission> WRITABLE_BY_OTHERS = Set.of(PosixFilePermission.GROUP_WRITE,
-            PosixFilePermission.OTHERS_WRITE);
+    private static final Set<PosixFilePermission> WRITABLE_BY_OTHERS =
+            Set.of(PosixFilePermission.GROUP_WRITE, PosixFilePermission.OTHERS_WRITE);
 
     /** What happened to one file: loaded, or why not. */
-    public record Outcome(Path file, boolean loaded, String reason) {
-    }
+    public record Outcome(Path file, boolean loaded, String reason) {}
 
     private final List<Outcome> outcomes;
 
     public PluginLoader(PluginProperties properties, NativeKernels kernels) {
-        this.outcomes = properties.directory() == null ? List.of() : loadAll(properties.directory(), kernels);
+        this.outcomes =
+                properties.directory() == null
+                        ? List.of()
+                        : loadAll(properties.directory(), kernels);
     }
 
     public List<Outcome> outcomes() {
@@ -56,7 +58,10 @@ public class PluginLoader {
         }
         List<String> loaded = kernels.libraryNames();
         try (Stream<Path> files = Files.list(directory)) {
-            for (Path file : files.filter(f -> f.getFileName().toString().endsWith(".so")).sorted().toList()) {
+            for (Path file :
+                    files.filter(f -> f.getFileName().toString().endsWith(".so"))
+                            .sorted()
+                            .toList()) {
                 String library = libraryName(file);
                 if (loaded.contains(library)) {
                     log.info("plugins: {} is already loaded in this process", file);
@@ -83,7 +88,8 @@ public class PluginLoader {
             return "not a directory";
         }
         try {
-            if (Files.getPosixFilePermissions(directory).stream().anyMatch(WRITABLE_BY_OTHERS::contains)) {
+            if (Files.getPosixFilePermissions(directory).stream()
+                    .anyMatch(WRITABLE_BY_OTHERS::contains)) {
                 return "the directory is group- or world-writable (chmod go-w it)";
             }
         } catch (IOException | UnsupportedOperationException e) {

@@ -6,9 +6,8 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 /**
  * Kernel libraries loaded at start-up.
  *
- * @param directory every {@code *.so} in it is loaded (unset: none); it and its files must not be group-
- *     or world-writable
+ * @param directory every {@code *.so} in it is loaded (unset: none); it and its files must not be
+ *     group- or world-writable
  */
 @ConfigurationProperties("ncs.plugins")
-public record PluginProperties(Path directory) {
-}
+public record PluginProperties(Path directory) {}

@@ -14,7 +14,8 @@ import org.springframework.web.filter.OncePerRequestFilter;
 /**
  * Optional bearer-token authentication of the inference API. With {@code ncs.security.tokens} set,
  * every /v2/** request except /v2/health/** (probes) needs {@code Authorization: Bearer <token>};
- * otherwise 401. Tokens are compared in constant time, against every configured token, and never logged.
+ * otherwise 401. Tokens are compared in constant time, against every configured token, and never
+ * logged.
  */
 @Component
 class BearerTokenFilter extends OncePerRequestFilter {
@@ -32,7 +33,8 @@ class BearerTokenFilter extends OncePerRequestFilter {
     }
 
     @Override
-    protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
+    protected void doFilterInternal(
+            HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
         String refusal = tokens.refusal(request.getHeader(HttpHeaders.AUTHORIZATION));
         if (refusal == null) {
@@ -42,6 +44,7 @@ class BearerTokenFilter extends OncePerRequestFilter {
         response.setStatus(HttpServletResponse.SC_UNAUTHORIZED);
         response.setHeader(HttpHeaders.WWW_AUTHENTICATE, "Bearer");
         response.setContentType(MediaType.APPLICATION_JSON_VALUE);
-        response.getOutputStream().write(("{\"error\":\"" + refusal + "\"}").getBytes(StandardCharsets.UTF_8));
+        response.getOutputStream()
+                .write(("{\"error\":\"" + refusal + "\"}").getBytes(StandardCharsets.UTF_8));
     }
 }

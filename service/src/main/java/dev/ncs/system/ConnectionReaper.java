@@ -7,14 +7,14 @@ import java.util.List;
 /**
  * Which open connections to close, from a snapshot of them: the decision, apart from Tomcat.
  *
- * <p>Two rules. A connection whose request head (request line and headers) has been arriving for longer
- * than the head timeout is closed whatever the load: a client that sends a header a byte at a time
- * (slowloris) otherwise holds its slot for as long as it keeps trickling, since Tomcat's timeouts are
- * per read. And when fewer than {@code reserve} slots are free, idle connections — waiting between
- * requests, never used, or in a request head — that have been quiet for at least {@code minIdle} are
- * closed, the longest-quiet first, until {@code 2 × reserve} slots are free: an idle connection costs
- * its holder nothing to reopen, while a client that cannot connect gets nothing at all. Connections with
- * a request being read, run or answered are never chosen.
+ * <p>Two rules. A connection whose request head (request line and headers) has been arriving for
+ * longer than the head timeout is closed whatever the load: a client that sends a header a byte at
+ * a time (slowloris) otherwise holds its slot for as long as it keeps trickling, since Tomcat's
+ * timeouts are per read. And when fewer than {@code reserve} slots are free, idle connections —
+ * waiting between requests, never used, or in a request head — that have been quiet for at least
+ * {@code minIdle} are closed, the longest-quiet first, until {@code 2 × reserve} slots are free: an
+ * idle connection costs its holder nothing to reopen, while a client that cannot connect gets
+ * nothing at all. Connections with a request being read, run or answered are never chosen.
  */
 final class ConnectionReaper {
 
@@ -26,8 +26,7 @@ final class ConnectionReaper {
      * @param idle no request past its head: between requests, never used, or sending its head
      * @param headMillis time since the first byte of a request head still arriving; -1 when none is
      */
-    record Connection<T>(T handle, long quietMillis, boolean idle, long headMillis) {
-    }
+    record Connection<T>(T handle, long quietMillis, boolean idle, long headMillis) {}
 
     private final long headTimeoutMillis;
     private final int reserve;

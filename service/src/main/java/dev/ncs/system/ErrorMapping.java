@@ -24,8 +24,8 @@ import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
-import org.springframework.http.converter.HttpMessageNotReadableException;
 import org.springframework.http.ResponseEntity;
+import org.springframework.http.converter.HttpMessageNotReadableException;
 import org.springframework.web.ErrorResponse;
 import org.springframework.web.HttpMediaTypeNotAcceptableException;
 import org.springframework.web.HttpMediaTypeNotSupportedException;
@@ -47,19 +47,24 @@ class ErrorMapping {
 
     private static final Logger log = LoggerFactory.getLogger(ErrorMapping.class);
     private static final HttpStatusCode INSUFFICIENT_STORAGE = HttpStatusCode.valueOf(507);
+
     /** The message answered, kept on the request for {@link JsonErrorController}. */
     private static final String ANSWERED = ErrorMapping.class.getName() + ".answered";
 
     /** The answer to a request for a path that has no endpoint (under any method). */
     static String noEndpoint(String method, String path) {
-        return "there is no endpoint " + method + " " + path + ": the API is under /v2 (GET /v2 describes the "
+        return "there is no endpoint "
+                + method
+                + " "
+                + path
+                + ": the API is under /v2 (GET /v2 describes the "
                 + "server, GET /v2/models/{model} a model, POST /v2/models/{model}/infer runs it)";
     }
 
     /**
-     * The message this class answered {@code request} with, if any: when a read of the body failed, the
-     * container took the response over (a 400 of its own, 408 for a timeout, forwarded to /error), but the
-     * service knows better what was cut or late, and where.
+     * The message this class answered {@code request} with, if any: when a read of the body failed,
+     * the container took the response over (a 400 of its own, 408 for a timeout, forwarded to
+     * /error), but the service knows better what was cut or late, and where.
      */
     static String answered(HttpServletRequest request) {
         return request.getAttribute(ANSWERED) instanceof String message ? message : null;
@@ -76,22 +81,30 @@ class ErrorMapping {
     }
 
     /**
-     * Too large is what the request asks for: a body, a call that never fits the budget, or outputs too large to
-     * send as JSON (the request is what has to change, as with the other size limits: 413 rather than 400).
+     * Too large is what the request asks for: a body, a call that never fits the budget, or outputs
+     * too large to send as JSON (the request is what has to change, as with the other size limits:
+     * 413 rather than 400).
      */
-    @ExceptionHandler({PayloadTooLargeException.class, ExceedsMemoryBudgetException.class, OutputRefusedException.class})
+    @ExceptionHandler({
+        PayloadTooLargeException.class,
+        ExceedsMemoryBudgetException.class,
+        OutputRefusedException.class
+    })
     ResponseEntity<Map<String, String>> tooLarge(RuntimeException e) {
         return error(HttpStatus.CONTENT_TOO_LARGE, e.getMessage());
     }
 
     @ExceptionHandler(MemoryBudgetExhaustedException.class)
     ResponseEntity<Map<String, String>> budgetExhausted(MemoryBudgetExhaustedException e) {
-        return error(INSUFFICIENT_STORAGE, e.getMessage() + "; retry later (the budget is ncs.native.memory-limit)");
+        return error(
+                INSUFFICIENT_STORAGE,
+                e.getMessage() + "; retry later (the budget is ncs.native.memory-limit)");
     }
 
     @ExceptionHandler(LimitExceededException.class)
     ResponseEntity<Map<String, String>> limit(LimitExceededException e) {
-        return error(e.ofSize() ? HttpStatus.CONTENT_TOO_LARGE : HttpStatus.BAD_REQUEST, e.getMessage());
+        return error(
+                e.ofSize() ? HttpStatus.CONTENT_TOO_LARGE : HttpStatus.BAD_REQUEST, e.getMessage());
     }
 
     @ExceptionHandler(UnsupportedEncodingException.class)
@@ -99,12 +112,18 @@ class ErrorMapping {
         return error(HttpStatus.UNSUPPORTED_MEDIA_TYPE, e.getMessage());
     }
 
-    /** The body came too slowly: the connection closes after the answer, without waiting for the rest. */
+    /**
+     * The body came too slowly: the connection closes after the answer, without waiting for the
+     * rest.
+     */
     @ExceptionHandler(SlowUploadException.class)
-    ResponseEntity<Map<String, String>> slowUpload(SlowUploadException e, HttpServletRequest request) {
+    ResponseEntity<Map<String, String>> slowUpload(
+            SlowUploadException e, HttpServletRequest request) {
         request.setAttribute(EndConnectionValve.UNREAD_BODY, Boolean.TRUE);
-        return ResponseEntity.status(HttpStatus.REQUEST_TIMEOUT).header(HttpHeaders.CONNECTION, "close")
-                .contentType(MediaType.APPLICATION_JSON).body(Map.of("error", e.getMessage()));
+        return ResponseEntity.status(HttpStatus.REQUEST_TIMEOUT)
+                .header(HttpHeaders.CONNECTION, "close")
+                .contentType(MediaType.APPLICATION_JSON)
+                .body(Map.of("error", e.getMessage()));
     }
 
     @ExceptionHandler(DeadlineExceededException.class)
@@ -115,7 +134,9 @@ class ErrorMapping {
     @ExceptionHandler(QueueFullException.class)
     ResponseEntity<Map<String, String>> queueFull(QueueFullException e) {
         return ResponseEntity.status(HttpStatus.SERVICE_UNAVAILABLE)
-                .header(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, e.retryAfter().toSeconds())))
+                .header(
+                        HttpHeaders.RETRY_AFTER,
+                        Long.toString(Math.max(1, e.retryAfter().toSeconds())))
                 .contentType(MediaType.APPLICATION_JSON)
                 .body(Map.of("error", record(e.getMessage())));
     }
@@ -123,8 +144,10 @@ class ErrorMapping {
     /** Too many bodies are being read at once: retry in a second. */
     @ExceptionHandler(ServerBusyException.class)
     ResponseEntity<Map<String, String>> busy(ServerBusyException e) {
-        return ResponseEntity.status(HttpStatus.SERVICE_UNAVAILABLE).header(HttpHeaders.RETRY_AFTER, "1")
-                .contentType(MediaType.APPLICATION_JSON).body(Map.of("error", e.getMessage()));
+        return ResponseEntity.status(HttpStatus.SERVICE_UNAVAILABLE)
+                .header(HttpHeaders.RETRY_AFTER, "1")
+                .contentType(MediaType.APPLICATION_JSON)
+                .body(Map.of("error", e.getMessage()));
     }
 
     @ExceptionHandler(NativeException.class)
@@ -132,19 +155,25 @@ class ErrorMapping {
         return switch (e.status()) {
             case INVALID_ARGUMENT, UNSUPPORTED -> error(HttpStatus.BAD_REQUEST, e.getMessage());
             case NOT_FOUND -> error(HttpStatus.NOT_FOUND, e.getMessage());
-            case OUT_OF_MEMORY -> error(INSUFFICIENT_STORAGE, e.getMessage()
-                    + "; retry later or send a smaller request (the budget is ncs.native.memory-limit)");
+            case OUT_OF_MEMORY ->
+                    error(
+                            INSUFFICIENT_STORAGE,
+                            e.getMessage()
+                                    + "; retry later or send a smaller request (the budget is ncs.native.memory-limit)");
             case CANCELLED -> error(HttpStatus.GATEWAY_TIMEOUT, e.getMessage());
             default -> {
                 log.error("native failure", e);
-                yield error(HttpStatus.INTERNAL_SERVER_ERROR, "internal error in libncs: " + e.getMessage());
+                yield error(
+                        HttpStatus.INTERNAL_SERVER_ERROR,
+                        "internal error in libncs: " + e.getMessage());
             }
         };
     }
 
     /**
-     * The client hung up while its kernel was queued or ran, and the work was cancelled. Nobody reads
-     * the answer; 499 (the status proxies log for it) keeps it out of the server-error counts.
+     * The client hung up while its kernel was queued or ran, and the work was cancelled. Nobody
+     * reads the answer; 499 (the status proxies log for it) keeps it out of the server-error
+     * counts.
      */
     @ExceptionHandler(ClientDisconnectedException.class)
     ResponseEntity<Map<String, String>> disconnected(ClientDisconnectedException e) {
@@ -160,38 +189,62 @@ class ErrorMapping {
 
     @ExceptionHandler(HttpMessageNotReadableException.class)
     ResponseEntity<Map<String, String>> unreadable(HttpMessageNotReadableException e) {
-        return error(HttpStatus.BAD_REQUEST, "the request body could not be read: " + e.getMostSpecificCause().getMessage());
+        return error(
+                HttpStatus.BAD_REQUEST,
+                "the request body could not be read: " + e.getMostSpecificCause().getMessage());
     }
 
     @ExceptionHandler(NoResourceFoundException.class)
     ResponseEntity<Map<String, String>> noEndpoint(NoResourceFoundException e) {
-        return error(HttpStatus.NOT_FOUND, noEndpoint(e.getHttpMethod().name(), "/" + e.getResourcePath()));
+        return error(
+                HttpStatus.NOT_FOUND,
+                noEndpoint(e.getHttpMethod().name(), "/" + e.getResourcePath()));
     }
 
     @ExceptionHandler(HttpRequestMethodNotSupportedException.class)
-    ResponseEntity<Map<String, String>> methodNotAllowed(HttpRequestMethodNotSupportedException e,
-            HttpServletRequest request) {
-        String allowed = e.getSupportedHttpMethods() == null ? "" : e.getSupportedHttpMethods().stream()
-                .map(Object::toString).sorted().collect(Collectors.joining(", "));
-        return ResponseEntity.status(HttpStatus.METHOD_NOT_ALLOWED).headers(e.getHeaders())
-                .contentType(MediaType.APPLICATION_JSON).body(Map.of("error", record(
-                        request.getRequestURI() + " does not take " + e.getMethod()
-                                + (allowed.isEmpty() ? "" : "; use " + allowed))));
+    ResponseEntity<Map<String, String>> methodNotAllowed(
+            HttpRequestMethodNotSupportedException e, HttpServletRequest request) {
+        String allowed =
+                e.getSupportedHttpMethods() == null
+                        ? ""
+                        : e.getSupportedHttpMethods().stream()
+                                .map(Object::toString)
+                                .sorted()
+                                .collect(Collectors.joining(", "));
+        return ResponseEntity.status(HttpStatus.METHOD_NOT_ALLOWED)
+                .headers(e.getHeaders())
+                .contentType(MediaType.APPLICATION_JSON)
+                .body(
+                        Map.of(
+                                "error",
+                                record(
+                                        request.getRequestURI()
+                                                + " does not take "
+                                                + e.getMethod()
+                                                + (allowed.isEmpty() ? "" : "; use " + allowed))));
     }
 
     @ExceptionHandler(HttpMediaTypeNotAcceptableException.class)
     ResponseEntity<Map<String, String>> notAcceptable(HttpMediaTypeNotAcceptableException e) {
-        return error(HttpStatus.NOT_ACCEPTABLE, "this endpoint answers application/json only: send "
-                + "Accept: application/json (or */*, or no Accept header)");
+        return error(
+                HttpStatus.NOT_ACCEPTABLE,
+                "this endpoint answers application/json only: send "
+                        + "Accept: application/json (or */*, or no Accept header)");
     }
 
     @ExceptionHandler(HttpMediaTypeNotSupportedException.class)
     ResponseEntity<Map<String, String>> unsupportedMediaType(HttpMediaTypeNotSupportedException e) {
-        return error(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "this endpoint does not read a body of Content-Type "
-                + e.getContentType() + ": send application/json");
+        return error(
+                HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+                "this endpoint does not read a body of Content-Type "
+                        + e.getContentType()
+                        + ": send application/json");
     }
 
-    /** Spring's own client errors (unknown path, wrong method, ...) keep their status; anything else is a bug. */
+    /**
+     * Spring's own client errors (unknown path, wrong method, ...) keep their status; anything else
+     * is a bug.
+     */
     @ExceptionHandler(Exception.class)
     ResponseEntity<Map<String, String>> other(Exception e) {
         if (e instanceof ErrorResponse response && response.getStatusCode().is4xxClientError()) {
@@ -199,11 +252,15 @@ class ErrorMapping {
             return error(response.getStatusCode(), detail != null ? detail : e.getMessage());
         }
         log.error("unexpected failure", e);
-        return error(HttpStatus.INTERNAL_SERVER_ERROR, "internal error: " + e.getClass().getSimpleName());
+        return error(
+                HttpStatus.INTERNAL_SERVER_ERROR,
+                "internal error: " + e.getClass().getSimpleName());
     }
 
-    private static ResponseEntity<Map<String, String>> error(HttpStatusCode status, String message) {
-        return ResponseEntity.status(status).contentType(MediaType.APPLICATION_JSON)
+    private static ResponseEntity<Map<String, String>> error(
+            HttpStatusCode status, String message) {
+        return ResponseEntity.status(status)
+                .contentType(MediaType.APPLICATION_JSON)
                 .body(Map.of("error", record(message)));
     }
 

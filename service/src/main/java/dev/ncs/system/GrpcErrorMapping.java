@@ -10,9 +10,10 @@ import org.springframework.stereotype.Component;
 import org.springframework.web.method.annotation.ExceptionHandlerMethodResolver;
 
 /**
- * Failures as gRPC statuses: {@link ErrorMapping} decides, once for both protocols, what a failure means
- * (its HTTP status and the message that says what to fix); this class translates that decision into
- * the gRPC code Triton answers for the same case. The message text is the HTTP error's, word for word.
+ * Failures as gRPC statuses: {@link ErrorMapping} decides, once for both protocols, what a failure
+ * means (its HTTP status and the message that says what to fix); this class translates that
+ * decision into the gRPC code Triton answers for the same case. The message text is the HTTP
+ * error's, word for word.
  *
  * <table>
  * <caption>HTTP status to gRPC code</caption>
@@ -31,7 +32,8 @@ import org.springframework.web.method.annotation.ExceptionHandlerMethodResolver;
 public class GrpcErrorMapping {
 
     private final ErrorMapping http;
-    private final ExceptionHandlerMethodResolver handlers = new ExceptionHandlerMethodResolver(ErrorMapping.class);
+    private final ExceptionHandlerMethodResolver handlers =
+            new ExceptionHandlerMethodResolver(ErrorMapping.class);
 
     GrpcErrorMapping(ErrorMapping http) {
         this.http = http;
@@ -43,9 +45,13 @@ public class GrpcErrorMapping {
             return status;
         }
         Method handler = handlers.resolveMethodByThrowable(failure);
-        if (handler == null || handler.getParameterCount() != 1 || handler.getReturnType() != ResponseEntity.class) {
-            // Handlers that need the servlet request deal with HTTP's own failures, which gRPC never raises.
-            throw new IllegalStateException("no gRPC mapping for " + failure.getClass().getName(), failure);
+        if (handler == null
+                || handler.getParameterCount() != 1
+                || handler.getReturnType() != ResponseEntity.class) {
+            // Handlers that need the servlet request deal with HTTP's own failures, which gRPC
+            // never raises.
+            throw new IllegalStateException(
+                    "no gRPC mapping for " + failure.getClass().getName(), failure);
         }
         ResponseEntity<?> answer;
         try {
@@ -53,7 +59,8 @@ public class GrpcErrorMapping {
         } catch (IllegalAccessException | InvocationTargetException e) {
             throw new IllegalStateException("ErrorMapping." + handler.getName() + " failed", e);
         }
-        String message = answer.getBody() instanceof Map<?, ?> body ? String.valueOf(body.get("error")) : "";
+        String message =
+                answer.getBody() instanceof Map<?, ?> body ? String.valueOf(body.get("error")) : "";
         return code(answer.getStatusCode().value()).withDescription(message).asRuntimeException();
     }
 
@@ -66,7 +73,10 @@ public class GrpcErrorMapping {
             case 413 -> Status.OUT_OF_RANGE;
             case 499 -> Status.CANCELLED;
             case 503, 507 -> Status.RESOURCE_EXHAUSTED;
-            default -> httpStatus >= 400 && httpStatus < 500 ? Status.INVALID_ARGUMENT : Status.INTERNAL;
+            default ->
+                    httpStatus >= 400 && httpStatus < 500
+                            ? Status.INVALID_ARGUMENT
+                            : Status.INTERNAL;
         };
     }
 }

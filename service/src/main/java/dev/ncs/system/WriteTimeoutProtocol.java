@@ -7,11 +7,11 @@ import org.apache.tomcat.util.net.SocketWrapperBase;
 
 /**
  * Tomcat's HTTP/1.1 connector with a write timeout of its own. Tomcat gives every connection its
- * {@code connectionTimeout} (60 s) as the longest a blocked write may wait without progress; a client that
- * reads nothing would hold its response's native memory that long. This endpoint sets the write timeout of
- * each accepted connection to {@link #setWriteTimeoutMillis} instead (read timeouts are untouched).
- * Set by {@link SlowReaderTuning} to {@code ncs.limits.download-grace}; the protocol installed is its
- * subclass {@link ConnectionReapingProtocol} ({@link TomcatTuning}).
+ * {@code connectionTimeout} (60 s) as the longest a blocked write may wait without progress; a
+ * client that reads nothing would hold its response's native memory that long. This endpoint sets
+ * the write timeout of each accepted connection to {@link #setWriteTimeoutMillis} instead (read
+ * timeouts are untouched). Set by {@link SlowReaderTuning} to {@code ncs.limits.download-grace};
+ * the protocol installed is its subclass {@link ConnectionReapingProtocol} ({@link TomcatTuning}).
  */
 public class WriteTimeoutProtocol extends Http11NioProtocol {
 
@@ -26,7 +26,10 @@ public class WriteTimeoutProtocol extends Http11NioProtocol {
         this.endpoint = endpoint;
     }
 
-    /** The longest a write may wait for the client to take any byte; 0 or less: the connection timeout. */
+    /**
+     * The longest a write may wait for the client to take any byte; 0 or less: the connection
+     * timeout.
+     */
     public void setWriteTimeoutMillis(long millis) {
         endpoint.writeTimeout = millis;
     }
@@ -43,7 +46,8 @@ public class WriteTimeoutProtocol extends Http11NioProtocol {
             if (!super.setSocketOptions(socket)) {
                 return false;
             }
-            // Right after the connection is registered: before its first response, short of a race that would
+            // Right after the connection is registered: before its first response, short of a race
+            // that would
             // only leave that one response with the connection timeout.
             SocketWrapperBase<?> wrapper = connections.get(socket);
             long timeout = writeTimeout;

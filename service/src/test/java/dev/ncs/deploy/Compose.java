@@ -13,26 +13,39 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-/** Runs docker-compose on the repository's docker-compose.yml, its variables taken only from the caller. */
+/**
+ * Runs docker-compose on the repository's docker-compose.yml, its variables taken only from the
+ * caller.
+ */
 final class Compose {
 
     static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
     static final Path FILE = ROOT.resolve("docker-compose.yml");
+
     /** The variables docker-compose.yml reads; never inherited from this JVM's environment. */
-    private static final List<String> VARIABLES = List.of("BUILD_IMAGE", "RUNTIME_IMAGE", "NCS_IMAGE", "NCS_API_PORT",
-            "NCS_MANAGEMENT_PORT", "NCS_PLUGINS", "NCS_MEMORY", "NCS_NATIVE_MEMORY_LIMIT");
+    private static final List<String> VARIABLES =
+            List.of(
+                    "BUILD_IMAGE",
+                    "RUNTIME_IMAGE",
+                    "NCS_IMAGE",
+                    "NCS_API_PORT",
+                    "NCS_MANAGEMENT_PORT",
+                    "NCS_PLUGINS",
+                    "NCS_MEMORY",
+                    "NCS_NATIVE_MEMORY_LIMIT");
 
-    record Result(int exitCode, String out, String err) {
-    }
+    record Result(int exitCode, String out, String err) {}
 
-    private Compose() {
-    }
+    private Compose() {}
 
     /** Fails (in CI) or skips the calling test unless docker-compose runs. */
     static void require() throws InterruptedException {
         boolean available;
         try {
-            available = run(Map.of(), Duration.ofSeconds(30), List.of("docker-compose", "version")).exitCode() == 0;
+            available =
+                    run(Map.of(), Duration.ofSeconds(30), List.of("docker-compose", "version"))
+                                    .exitCode()
+                            == 0;
         } catch (IOException notInstalled) {
             available = false;
         }
@@ -52,8 +65,10 @@ final class Compose {
         VARIABLES.forEach(builder.environment()::remove);
         builder.environment().putAll(env);
         Process process = builder.start();
-        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(process.getInputStream()));
-        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(process.getErrorStream()));
+        CompletableFuture<String> out =
+                CompletableFuture.supplyAsync(() -> read(process.getInputStream()));
+        CompletableFuture<String> err =
+                CompletableFuture.supplyAsync(() -> read(process.getErrorStream()));
         if (!process.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) {
             process.destroyForcibly();
             throw new AssertionError(command + " did not finish within " + timeout);

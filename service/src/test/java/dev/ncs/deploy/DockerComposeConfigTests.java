@@ -26,13 +26,18 @@ class DockerComposeConfigTests {
         Map<String, Object> ncs = map(services.get("ncs"));
         assertThat(ncs.get("read_only")).isEqualTo(true);
         assertThat(list(ncs.get("tmpfs"))).containsExactly("/tmp");
-        assertThat(list(ncs.get("ports"))).containsExactlyInAnyOrder("127.0.0.1:8080:8080/tcp", "127.0.0.1:8081:8081/tcp",
-                "127.0.0.1:9090:9090/tcp");
+        assertThat(list(ncs.get("ports")))
+                .containsExactlyInAnyOrder(
+                        "127.0.0.1:8080:8080/tcp",
+                        "127.0.0.1:8081:8081/tcp",
+                        "127.0.0.1:9090:9090/tcp");
         assertThat(list(ncs.get("volumes"))).containsExactly("ncs-plugins:/opt/ncs/plugins:ro");
-        assertThat(map(map(ncs.get("build")).get("args"))).containsEntry("BUILD_IMAGE", "maven:3.9-eclipse-temurin-25")
+        assertThat(map(map(ncs.get("build")).get("args")))
+                .containsEntry("BUILD_IMAGE", "maven:3.9-eclipse-temurin-25")
                 .containsEntry("RUNTIME_IMAGE", "eclipse-temurin:25-jre");
         for (Map.Entry<String, Object> service : services.entrySet()) {
-            assertThat(list(map(service.getValue()).get("ports"))).as(service.getKey() + " ports")
+            assertThat(list(map(service.getValue()).get("ports")))
+                    .as(service.getKey() + " ports")
                     .allMatch(port -> port.toString().startsWith("127.0.0.1:"));
         }
     }
@@ -52,30 +57,58 @@ class DockerComposeConfigTests {
         }
         // Prometheus loads its rules from where the rules file is mounted and scrapes NCS's
         // management port under the service's name.
-        Map<String, Object> prometheus = new Yaml().load(Files.readString(
-                Path.of(mounts.get("/etc/prometheus/prometheus.yml"))));
+        Map<String, Object> prometheus =
+                new Yaml()
+                        .load(
+                                Files.readString(
+                                        Path.of(mounts.get("/etc/prometheus/prometheus.yml"))));
         for (Object rules : list(prometheus.get("rule_files"))) {
             assertThat(mounts).containsKey(rules.toString());
         }
         assertThat(prometheus.toString()).contains("ncs:9090");
         // Grafana's dashboard provider reads the directory the dashboards are mounted at.
-        assertThat(mounts).containsEntry("/var/lib/grafana/dashboards",
-                Compose.ROOT.resolve("monitoring/grafana/dashboards").toString());
-        assertThat(Files.readString(Compose.ROOT.resolve("monitoring/grafana/provisioning/dashboards/ncs.yml")))
+        assertThat(mounts)
+                .containsEntry(
+                        "/var/lib/grafana/dashboards",
+                        Compose.ROOT.resolve("monitoring/grafana/dashboards").toString());
+        assertThat(
+                        Files.readString(
+                                Compose.ROOT.resolve(
+                                        "monitoring/grafana/provisioning/dashboards/ncs.yml")))
                 .contains("/var/lib/grafana/dashboards");
     }
 
     @Test
     void buildArgumentsPortsAndPluginsFollowTheEnvironment() throws Exception {
-        Map<String, Object> ncs = map(services(config(Map.of("BUILD_IMAGE", "local/build:1",
-                "RUNTIME_IMAGE", "local/runtime:1", "NCS_API_PORT", "18080", "NCS_GRPC_PORT", "18081", "NCS_MANAGEMENT_PORT", "19090",
-                "NCS_PLUGINS", "/srv/ncs-plugins"))).get("ncs"));
+        Map<String, Object> ncs =
+                map(
+                        services(
+                                        config(
+                                                Map.of(
+                                                        "BUILD_IMAGE",
+                                                        "local/build:1",
+                                                        "RUNTIME_IMAGE",
+                                                        "local/runtime:1",
+                                                        "NCS_API_PORT",
+                                                        "18080",
+                                                        "NCS_GRPC_PORT",
+                                                        "18081",
+                                                        "NCS_MANAGEMENT_PORT",
+                                                        "19090",
+                                                        "NCS_PLUGINS",
+                                                        "/srv/ncs-plugins")))
+                                .get("ncs"));
 
-        assertThat(map(map(ncs.get("build")).get("args"))).containsEntry("BUILD_IMAGE", "local/build:1")
+        assertThat(map(map(ncs.get("build")).get("args")))
+                .containsEntry("BUILD_IMAGE", "local/build:1")
                 .containsEntry("RUNTIME_IMAGE", "local/runtime:1");
-        assertThat(list(ncs.get("ports"))).containsExactlyInAnyOrder("127.0.0.1:18080:8080/tcp",
-                "127.0.0.1:18081:8081/tcp", "127.0.0.1:19090:9090/tcp");
-        assertThat(list(ncs.get("volumes"))).containsExactly("/srv/ncs-plugins:/opt/ncs/plugins:ro");
+        assertThat(list(ncs.get("ports")))
+                .containsExactlyInAnyOrder(
+                        "127.0.0.1:18080:8080/tcp",
+                        "127.0.0.1:18081:8081/tcp",
+                        "127.0.0.1:19090:9090/tcp");
+        assertThat(list(ncs.get("volumes")))
+                .containsExactly("/srv/ncs-plugins:/opt/ncs/plugins:ro");
     }
 
     private static String config(Map<String, String> env) throws Exception {

@@ -11,11 +11,11 @@ import org.springframework.test.context.TestPropertySource;
 @TestPropertySource(properties = {"ncs.workers.threads=1", "ncs.workers.queue-capacity=0"})
 class QueueFullIntegrationTests extends IntegrationTestSupport {
 
-    private static final String SORT = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"INT32\",\"shape\":[2],"
-            + "\"data\":[2,1]}]}";
+    private static final String SORT =
+            "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"INT32\",\"shape\":[2],"
+                    + "\"data\":[2,1]}]}";
 
-    @Autowired
-    NativeExecutor executor;
+    @Autowired NativeExecutor executor;
 
     @Test
     void aFullQueueAnswers503WithRetryAfterAndRecoversWhenWorkFinishes() throws Exception {
@@ -31,7 +31,8 @@ class QueueFullIntegrationTests extends IntegrationTestSupport {
             assertThat(refused.retryAfter()).isEqualTo("1");
             assertThat(refused.error()).contains("busy");
         }
-        assertThat(metric(scrape(), "ncs_rejected_total{reason=\"queue_full\"}")).isEqualTo(rejectedBefore + 1);
+        assertThat(metric(scrape(), "ncs_rejected_total{reason=\"queue_full\"}"))
+                .isEqualTo(rejectedBefore + 1);
         assertThat(metric(scrape(), "ncs_queue_depth")).isZero();
         assertThat(post("/v2/models/sort/infer", SORT).status()).isEqualTo(200);
     }

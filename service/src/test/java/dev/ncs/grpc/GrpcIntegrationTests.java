@@ -27,9 +27,9 @@ import inference.GrpcService.ServerReadyRequest;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.MethodDescriptor;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
 import java.nio.ByteBuffer;
@@ -51,27 +51,28 @@ import org.springframework.beans.factory.annotation.Autowired;
 import tools.jackson.databind.JsonNode;
 
 /**
- * The gRPC service with grpc-java's generated stubs: every implemented RPC, each kernel's results against
- * the plain Java references, metadata against HTTP's, malformed messages against their statuses, deadlines
- * and cancellation against the kernel layer's metrics.
+ * The gRPC service with grpc-java's generated stubs: every implemented RPC, each kernel's results
+ * against the plain Java references, metadata against HTTP's, malformed messages against their
+ * statuses, deadlines and cancellation against the kernel layer's metrics.
  */
 class GrpcIntegrationTests extends IntegrationTestSupport {
 
     private final Random random = new Random(7);
 
-    @Autowired
-    GrpcServer server;
+    @Autowired GrpcServer server;
 
-    @Autowired
-    NativeExecutor executor;
+    @Autowired NativeExecutor executor;
 
     private ManagedChannel channel;
     private GRPCInferenceServiceBlockingStub stub;
 
     @BeforeEach
     void connect() {
-        channel = ManagedChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext()
-                .maxInboundMessageSize(Integer.MAX_VALUE).build();
+        channel =
+                ManagedChannelBuilder.forAddress("127.0.0.1", server.port())
+                        .usePlaintext()
+                        .maxInboundMessageSize(Integer.MAX_VALUE)
+                        .build();
         stub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
     }
 
@@ -84,26 +85,33 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
     void healthAndServerMetadataMatchHttp() throws Exception {
         assertThat(stub.serverLive(ServerLiveRequest.getDefaultInstance()).getLive()).isTrue();
         assertThat(stub.serverReady(ServerReadyRequest.getDefaultInstance()).getReady()).isTrue();
-        ServerMetadataResponse metadata = stub.serverMetadata(ServerMetadataRequest.getDefaultInstance());
+        ServerMetadataResponse metadata =
+                stub.serverMetadata(ServerMetadataRequest.getDefaultInstance());
         JsonNode http = get("/v2").json();
 
         assertThat(metadata.getName()).isEqualTo(http.path("name").asString());
         assertThat(metadata.getVersion()).isEqualTo(http.path("version").asString());
-        assertThat(metadata.getExtensionsList()).containsExactlyElementsOf(
-                http.path("extensions").valueStream().map(JsonNode::asString).toList());
+        assertThat(metadata.getExtensionsList())
+                .containsExactlyElementsOf(
+                        http.path("extensions").valueStream().map(JsonNode::asString).toList());
     }
 
     @Test
     void everyKernelsMetadataMatchesHttp() throws Exception {
         for (JsonNode entry : get("/v2/repository/index").json()) {
             String name = entry.path("name").asString();
-            assertThat(stub.modelReady(ModelReadyRequest.newBuilder().setName(name).build()).getReady()).isTrue();
-            ModelMetadataResponse grpc = stub.modelMetadata(ModelMetadataRequest.newBuilder().setName(name).build());
+            assertThat(
+                            stub.modelReady(ModelReadyRequest.newBuilder().setName(name).build())
+                                    .getReady())
+                    .isTrue();
+            ModelMetadataResponse grpc =
+                    stub.modelMetadata(ModelMetadataRequest.newBuilder().setName(name).build());
             JsonNode http = get("/v2/models/" + name).json();
 
             assertThat(grpc.getName()).isEqualTo(name);
             assertThat(grpc.getPlatform()).isEqualTo(http.path("platform").asString());
-            assertThat(grpc.getVersionsList()).containsExactly(http.path("versions").get(0).asString());
+            assertThat(grpc.getVersionsList())
+                    .containsExactly(http.path("versions").get(0).asString());
             assertTensors(grpc.getInputsList(), http.path("inputs"));
             assertTensors(grpc.getOutputsList(), http.path("outputs"));
         }
@@ -113,18 +121,30 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
     void anUnknownModelIsNotFoundWithHttpsMessage() throws Exception {
         String httpMessage = get("/v2/models/nosuch").error();
 
-        assertStatus(() -> stub.modelMetadata(ModelMetadataRequest.newBuilder().setName("nosuch").build()),
-                Status.Code.NOT_FOUND, httpMessage);
-        assertStatus(() -> stub.modelReady(ModelReadyRequest.newBuilder().setName("nosuch").build()),
-                Status.Code.NOT_FOUND, httpMessage);
-        assertStatus(() -> stub.modelInfer(ModelInferRequest.newBuilder().setModelName("nosuch").build()),
-                Status.Code.NOT_FOUND, httpMessage);
+        assertStatus(
+                () ->
+                        stub.modelMetadata(
+                                ModelMetadataRequest.newBuilder().setName("nosuch").build()),
+                Status.Code.NOT_FOUND,
+                httpMessage);
+        assertStatus(
+                () -> stub.modelReady(ModelReadyRequest.newBuilder().setName("nosuch").build()),
+                Status.Code.NOT_FOUND,
+                httpMessage);
+        assertStatus(
+                () ->
+                        stub.modelInfer(
+                                ModelInferRequest.newBuilder().setModelName("nosuch").build()),
+                Status.Code.NOT_FOUND,
+                httpMessage);
     }
 
     @Test
     void rpcsNcsDoesNotServeAreUnimplementedWithAMessage() {
-        assertStatus(() -> stub.modelConfig(ModelConfigRequest.newBuilder().setName("matmul").build()),
-                Status.Code.UNIMPLEMENTED, "NCS does not implement ModelConfig");
+        assertStatus(
+                () -> stub.modelConfig(ModelConfigRequest.newBuilder().setName("matmul").build()),
+                Status.Code.UNIMPLEMENTED,
+                "NCS does not implement ModelConfig");
     }
 
     @Test
@@ -136,9 +156,16 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
         double[] b = random.doubles(k * n, -1, 1).toArray();
         double[] expected = References.matmul(a, b, m, k, n);
 
-        ModelInferResponse raw = stub.modelInfer(ModelInferRequest.newBuilder().setModelName("matmul").setId("r1")
-                .addInputs(tensor("a", "FP64", m, k)).addInputs(tensor("b", "FP64", k, n))
-                .addRawInputContents(fp64(a)).addRawInputContents(fp64(b)).build());
+        ModelInferResponse raw =
+                stub.modelInfer(
+                        ModelInferRequest.newBuilder()
+                                .setModelName("matmul")
+                                .setId("r1")
+                                .addInputs(tensor("a", "FP64", m, k))
+                                .addInputs(tensor("b", "FP64", k, n))
+                                .addRawInputContents(fp64(a))
+                                .addRawInputContents(fp64(b))
+                                .build());
         assertThat(raw.getId()).isEqualTo("r1");
         assertThat(raw.getModelName()).isEqualTo("matmul");
         assertThat(raw.getOutputs(0).getName()).isEqualTo("c");
@@ -146,27 +173,46 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
         assertThat(raw.getOutputs(0).getShapeList()).containsExactly((long) m, (long) n);
         assertClose(fp64(raw.getRawOutputContents(0)), expected, 1e-12);
 
-        ModelInferResponse typed = stub.modelInfer(ModelInferRequest.newBuilder().setModelName("matmul")
-                .addInputs(tensor("a", "FP32", m, k).setContents(fp32Contents(a)))
-                .addInputs(tensor("b", "FP32", k, n).setContents(fp32Contents(b))).build());
+        ModelInferResponse typed =
+                stub.modelInfer(
+                        ModelInferRequest.newBuilder()
+                                .setModelName("matmul")
+                                .addInputs(tensor("a", "FP32", m, k).setContents(fp32Contents(a)))
+                                .addInputs(tensor("b", "FP32", k, n).setContents(fp32Contents(b)))
+                                .build());
         assertThat(typed.getOutputs(0).getDatatype()).isEqualTo("FP32");
-        assertClose(fp32(typed.getRawOutputContents(0)), References.matmul(asFloats(a), asFloats(b), m, k, n), 1e-5);
+        assertClose(
+                fp32(typed.getRawOutputContents(0)),
+                References.matmul(asFloats(a), asFloats(b), m, k, n),
+                1e-5);
     }
 
     @Test
     void callsAndKernelRunsAreCountedWithTheirProtocol() throws Exception {
         String before = scrape();
-        stub.modelInfer(ModelInferRequest.newBuilder().setModelName("describe").addInputs(tensor("x", "FP64", 1))
-                .addRawInputContents(fp64(new double[] {1})).build());
-        assertStatus(() -> stub.modelInfer(ModelInferRequest.newBuilder().setModelName("describe").build()),
-                Status.Code.INVALID_ARGUMENT, "needs input 'x'");
-        post("/v2/models/describe/infer", "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[1],\"data\":[1]}]}");
+        stub.modelInfer(
+                ModelInferRequest.newBuilder()
+                        .setModelName("describe")
+                        .addInputs(tensor("x", "FP64", 1))
+                        .addRawInputContents(fp64(new double[] {1}))
+                        .build());
+        assertStatus(
+                () ->
+                        stub.modelInfer(
+                                ModelInferRequest.newBuilder().setModelName("describe").build()),
+                Status.Code.INVALID_ARGUMENT,
+                "needs input 'x'");
+        post(
+                "/v2/models/describe/infer",
+                "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[1],\"data\":[1]}]}");
 
         String after = scrape();
-        for (String series : List.of("ncs_kernel_seconds_count{kernel=\"describe\",protocol=\"grpc\",outcome=\"success\"}",
-                "ncs_kernel_seconds_count{kernel=\"describe\",protocol=\"http\",outcome=\"success\"}",
-                "ncs_grpc_requests_seconds_count{method=\"ModelInfer\",code=\"OK\"}",
-                "ncs_grpc_requests_seconds_count{method=\"ModelInfer\",code=\"INVALID_ARGUMENT\"}")) {
+        for (String series :
+                List.of(
+                        "ncs_kernel_seconds_count{kernel=\"describe\",protocol=\"grpc\",outcome=\"success\"}",
+                        "ncs_kernel_seconds_count{kernel=\"describe\",protocol=\"http\",outcome=\"success\"}",
+                        "ncs_grpc_requests_seconds_count{method=\"ModelInfer\",code=\"OK\"}",
+                        "ncs_grpc_requests_seconds_count{method=\"ModelInfer\",code=\"INVALID_ARGUMENT\"}")) {
             assertThat(total(after, series) - total(before, series)).as(series).isEqualTo(1);
         }
     }
@@ -175,12 +221,19 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
     void describeReturnsTheRequestedOutputsInTheirOrder() {
         double[] x = random.doubles(100_003, -5, 5).toArray();
         double[] expected = References.describe(x);
-        ModelInferResponse response = stub.modelInfer(ModelInferRequest.newBuilder().setModelName("describe")
-                .addInputs(tensor("x", "FP64", x.length)).addRawInputContents(fp64(x))
-                .addOutputs(InferRequestedOutputTensor.newBuilder().setName("max"))
-                .addOutputs(InferRequestedOutputTensor.newBuilder().setName("mean")).build());
+        ModelInferResponse response =
+                stub.modelInfer(
+                        ModelInferRequest.newBuilder()
+                                .setModelName("describe")
+                                .addInputs(tensor("x", "FP64", x.length))
+                                .addRawInputContents(fp64(x))
+                                .addOutputs(InferRequestedOutputTensor.newBuilder().setName("max"))
+                                .addOutputs(InferRequestedOutputTensor.newBuilder().setName("mean"))
+                                .build());
 
-        assertThat(response.getOutputsList()).extracting(o -> o.getName()).containsExactly("max", "mean");
+        assertThat(response.getOutputsList())
+                .extracting(o -> o.getName())
+                .containsExactly("max", "mean");
         assertClose(fp64(response.getRawOutputContents(0)), new double[] {expected[4]}, 1e-12);
         assertClose(fp64(response.getRawOutputContents(1)), new double[] {expected[1]}, 1e-10);
     }
@@ -192,11 +245,21 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
         for (long v : x) {
             bytes.putLong(v);
         }
-        ModelInferResponse response = stub.modelInfer(ModelInferRequest.newBuilder().setModelName("sort")
-                .putParameters("descending", InferParameter.newBuilder().setBoolParam(true).build())
-                .addInputs(tensor("x", "INT64", x.length)).addRawInputContents(ByteString.copyFrom(bytes.flip())).build());
+        ModelInferResponse response =
+                stub.modelInfer(
+                        ModelInferRequest.newBuilder()
+                                .setModelName("sort")
+                                .putParameters(
+                                        "descending",
+                                        InferParameter.newBuilder().setBoolParam(true).build())
+                                .addInputs(tensor("x", "INT64", x.length))
+                                .addRawInputContents(ByteString.copyFrom(bytes.flip()))
+                                .build());
 
-        ByteBuffer sorted = response.getRawOutputContents(0).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer sorted =
+                response.getRawOutputContents(0)
+                        .asReadOnlyByteBuffer()
+                        .order(ByteOrder.LITTLE_ENDIAN);
         long[] actual = new long[x.length];
         sorted.asLongBuffer().get(actual);
         assertThat(actual).containsExactly(References.sort(x, true));
@@ -206,28 +269,41 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
     void bytesRoundTripThroughSha256FromRawAndTypedContents() throws Exception {
         List<byte[]> messages = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
-            messages.add(("m" + "é".repeat(i % 5) + "x".repeat(i * 7)).getBytes(StandardCharsets.UTF_8));
+            messages.add(
+                    ("m" + "é".repeat(i % 5) + "x".repeat(i * 7)).getBytes(StandardCharsets.UTF_8));
         }
-        ByteBuffer raw = ByteBuffer.allocate(messages.stream().mapToInt(m -> 4 + m.length).sum())
-                .order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer raw =
+                ByteBuffer.allocate(messages.stream().mapToInt(m -> 4 + m.length).sum())
+                        .order(ByteOrder.LITTLE_ENDIAN);
         InferTensorContents.Builder typed = InferTensorContents.newBuilder();
         for (byte[] message : messages) {
             raw.putInt(message.length).put(message);
             typed.addBytesContents(ByteString.copyFrom(message));
         }
-        ModelInferResponse fromRaw = stub.modelInfer(ModelInferRequest.newBuilder().setModelName("sha256")
-                .addInputs(tensor("data", "BYTES", messages.size())).addRawInputContents(ByteString.copyFrom(raw.flip()))
-                .build());
-        ModelInferResponse fromTyped = stub.modelInfer(ModelInferRequest.newBuilder().setModelName("sha256")
-                .addInputs(tensor("data", "BYTES", messages.size()).setContents(typed)).build());
+        ModelInferResponse fromRaw =
+                stub.modelInfer(
+                        ModelInferRequest.newBuilder()
+                                .setModelName("sha256")
+                                .addInputs(tensor("data", "BYTES", messages.size()))
+                                .addRawInputContents(ByteString.copyFrom(raw.flip()))
+                                .build());
+        ModelInferResponse fromTyped =
+                stub.modelInfer(
+                        ModelInferRequest.newBuilder()
+                                .setModelName("sha256")
+                                .addInputs(
+                                        tensor("data", "BYTES", messages.size()).setContents(typed))
+                                .build());
 
         for (ModelInferResponse response : List.of(fromRaw, fromTyped)) {
             assertThat(response.getOutputs(0).getDatatype()).isEqualTo("UINT8");
-            assertThat(response.getOutputs(0).getShapeList()).containsExactly((long) messages.size(), 32L);
+            assertThat(response.getOutputs(0).getShapeList())
+                    .containsExactly((long) messages.size(), 32L);
             byte[] digests = response.getRawOutputContents(0).toByteArray();
             for (int i = 0; i < messages.size(); i++) {
                 byte[] expected = MessageDigest.getInstance("SHA-256").digest(messages.get(i));
-                assertThat(java.util.Arrays.copyOfRange(digests, 32 * i, 32 * i + 32)).as("digest %d", i)
+                assertThat(java.util.Arrays.copyOfRange(digests, 32 * i, 32 * i + 32))
+                        .as("digest %d", i)
                         .isEqualTo(expected);
             }
         }
@@ -235,78 +311,177 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void malformedMessagesAreInvalidArgumentsNeverInternal() {
-        ModelInferRequest.Builder matmul = ModelInferRequest.newBuilder().setModelName("matmul")
-                .addInputs(tensor("a", "FP64", 2, 2)).addInputs(tensor("b", "FP64", 2, 2));
+        ModelInferRequest.Builder matmul =
+                ModelInferRequest.newBuilder()
+                        .setModelName("matmul")
+                        .addInputs(tensor("a", "FP64", 2, 2))
+                        .addInputs(tensor("b", "FP64", 2, 2));
         ByteString four = fp64(new double[] {1, 2, 3, 4});
 
-        assertStatus(() -> stub.modelInfer(matmul.clone().addRawInputContents(four).build()),
-                Status.Code.INVALID_ARGUMENT, "1 raw_input_contents for 2 inputs");
-        assertStatus(() -> stub.modelInfer(matmul.clone().addRawInputContents(four)
-                .addRawInputContents(four.substring(0, 24)).build()),
-                Status.Code.INVALID_ARGUMENT, "raw_input_contents of input 'b' is 24 bytes, but 4 FP64 elements take 32");
-        assertStatus(() -> stub.modelInfer(ModelInferRequest.newBuilder().setModelName("matmul")
-                .addInputs(tensor("a", "FP64", 1, 1).setContents(InferTensorContents.newBuilder().addIntContents(1)))
-                .addInputs(tensor("b", "FP64", 1, 1).setContents(InferTensorContents.newBuilder().addFp64Contents(1)))
-                .build()), Status.Code.INVALID_ARGUMENT, "belong in contents.fp64_contents, but contents has int_contents");
-        assertStatus(() -> stub.modelInfer(ModelInferRequest.newBuilder().setModelName("matmul")
-                .addInputs(tensor("a", "FP65", 1, 1)).build()), Status.Code.INVALID_ARGUMENT, "unknown datatype 'FP65'");
-        assertStatus(() -> stub.modelInfer(ModelInferRequest.newBuilder().setModelName("matmul")
-                .addInputs(tensor("a", "INT8", 1, 1)).addInputs(tensor("b", "INT8", 1, 1))
-                .addRawInputContents(ByteString.copyFrom(new byte[1])).addRawInputContents(ByteString.copyFrom(new byte[1]))
-                .build()), Status.Code.INVALID_ARGUMENT, "must be");
-        assertStatus(() -> stub.modelInfer(matmul.clone().addRawInputContents(four).addRawInputContents(four)
-                .putParameters("timeout", InferParameter.newBuilder().setStringParam("soon").build()).build()),
-                Status.Code.INVALID_ARGUMENT, "parameter timeout must be a non-negative integer");
-        assertStatus(() -> stub.modelInfer(matmul.clone().addRawInputContents(four).addRawInputContents(four)
-                .putParameters("alpha", InferParameter.getDefaultInstance()).build()),
-                Status.Code.INVALID_ARGUMENT, "parameter 'alpha' has no value");
-        assertStatus(() -> stub.modelInfer(ModelInferRequest.newBuilder().setModelName("sha256")
-                .addInputs(tensor("data", "BYTES", 2)).addRawInputContents(ByteString.copyFrom(new byte[] {9, 0, 0, 0, 1, 0, 0, 0, 0}))
-                .build()), Status.Code.INVALID_ARGUMENT, "BYTES element 0 declares 9 bytes");
-        assertStatus(() -> stub.modelInfer(matmul.clone().addRawInputContents(four).addRawInputContents(four)
-                .addOutputs(InferRequestedOutputTensor.newBuilder().setName("d")).build()),
-                Status.Code.INVALID_ARGUMENT, "kernel 'matmul' has no output 'd'");
+        assertStatus(
+                () -> stub.modelInfer(matmul.clone().addRawInputContents(four).build()),
+                Status.Code.INVALID_ARGUMENT,
+                "1 raw_input_contents for 2 inputs");
+        assertStatus(
+                () ->
+                        stub.modelInfer(
+                                matmul.clone()
+                                        .addRawInputContents(four)
+                                        .addRawInputContents(four.substring(0, 24))
+                                        .build()),
+                Status.Code.INVALID_ARGUMENT,
+                "raw_input_contents of input 'b' is 24 bytes, but 4 FP64 elements take 32");
+        assertStatus(
+                () ->
+                        stub.modelInfer(
+                                ModelInferRequest.newBuilder()
+                                        .setModelName("matmul")
+                                        .addInputs(
+                                                tensor("a", "FP64", 1, 1)
+                                                        .setContents(
+                                                                InferTensorContents.newBuilder()
+                                                                        .addIntContents(1)))
+                                        .addInputs(
+                                                tensor("b", "FP64", 1, 1)
+                                                        .setContents(
+                                                                InferTensorContents.newBuilder()
+                                                                        .addFp64Contents(1)))
+                                        .build()),
+                Status.Code.INVALID_ARGUMENT,
+                "belong in contents.fp64_contents, but contents has int_contents");
+        assertStatus(
+                () ->
+                        stub.modelInfer(
+                                ModelInferRequest.newBuilder()
+                                        .setModelName("matmul")
+                                        .addInputs(tensor("a", "FP65", 1, 1))
+                                        .build()),
+                Status.Code.INVALID_ARGUMENT,
+                "unknown datatype 'FP65'");
+        assertStatus(
+                () ->
+                        stub.modelInfer(
+                                ModelInferRequest.newBuilder()
+                                        .setModelName("matmul")
+                                        .addInputs(tensor("a", "INT8", 1, 1))
+                                        .addInputs(tensor("b", "INT8", 1, 1))
+                                        .addRawInputContents(ByteString.copyFrom(new byte[1]))
+                                        .addRawInputContents(ByteString.copyFrom(new byte[1]))
+                                        .build()),
+                Status.Code.INVALID_ARGUMENT,
+                "must be");
+        assertStatus(
+                () ->
+                        stub.modelInfer(
+                                matmul.clone()
+                                        .addRawInputContents(four)
+                                        .addRawInputContents(four)
+                                        .putParameters(
+                                                "timeout",
+                                                InferParameter.newBuilder()
+                                                        .setStringParam("soon")
+                                                        .build())
+                                        .build()),
+                Status.Code.INVALID_ARGUMENT,
+                "parameter timeout must be a non-negative integer");
+        assertStatus(
+                () ->
+                        stub.modelInfer(
+                                matmul.clone()
+                                        .addRawInputContents(four)
+                                        .addRawInputContents(four)
+                                        .putParameters("alpha", InferParameter.getDefaultInstance())
+                                        .build()),
+                Status.Code.INVALID_ARGUMENT,
+                "parameter 'alpha' has no value");
+        assertStatus(
+                () ->
+                        stub.modelInfer(
+                                ModelInferRequest.newBuilder()
+                                        .setModelName("sha256")
+                                        .addInputs(tensor("data", "BYTES", 2))
+                                        .addRawInputContents(
+                                                ByteString.copyFrom(
+                                                        new byte[] {9, 0, 0, 0, 1, 0, 0, 0, 0}))
+                                        .build()),
+                Status.Code.INVALID_ARGUMENT,
+                "BYTES element 0 declares 9 bytes");
+        assertStatus(
+                () ->
+                        stub.modelInfer(
+                                matmul.clone()
+                                        .addRawInputContents(four)
+                                        .addRawInputContents(four)
+                                        .addOutputs(
+                                                InferRequestedOutputTensor.newBuilder()
+                                                        .setName("d"))
+                                        .build()),
+                Status.Code.INVALID_ARGUMENT,
+                "kernel 'matmul' has no output 'd'");
     }
 
     @Test
     void bytesThatAreNotAModelInferRequestAreInvalidArguments() {
-        byte[] valid = ModelInferRequest.newBuilder().setModelName("describe").addInputs(tensor("x", "FP64", 2))
-                .addRawInputContents(fp64(new double[] {1, 2})).build().toByteArray();
+        byte[] valid =
+                ModelInferRequest.newBuilder()
+                        .setModelName("describe")
+                        .addInputs(tensor("x", "FP64", 2))
+                        .addRawInputContents(fp64(new double[] {1, 2}))
+                        .build()
+                        .toByteArray();
 
-        assertStatus(() -> sendBytes(java.util.Arrays.copyOf(valid, valid.length - 3)), Status.Code.INVALID_ARGUMENT,
+        assertStatus(
+                () -> sendBytes(java.util.Arrays.copyOf(valid, valid.length - 3)),
+                Status.Code.INVALID_ARGUMENT,
                 "not a valid ModelInferRequest");
-        assertStatus(() -> sendBytes(new byte[] {0x0f, 1, 2, 3}), Status.Code.INVALID_ARGUMENT,
+        assertStatus(
+                () -> sendBytes(new byte[] {0x0f, 1, 2, 3}),
+                Status.Code.INVALID_ARGUMENT,
                 "not a valid ModelInferRequest"); // field 1 with wire type 7
-        assertThat(sendBytes(valid).getRawOutputContents(0).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN)
-                .getLong()).isEqualTo(2); // count
+        assertThat(
+                        sendBytes(valid)
+                                .getRawOutputContents(0)
+                                .asReadOnlyByteBuffer()
+                                .order(ByteOrder.LITTLE_ENDIAN)
+                                .getLong())
+                .isEqualTo(2); // count
     }
 
     @Test
     void aMalformedMessageInAStreamIsAnsweredWithAnErrorAndTheStreamGoesOn() throws Exception {
-        byte[] valid = ModelInferRequest.newBuilder().setModelName("describe").setId("after")
-                .addInputs(tensor("x", "FP64", 2)).addRawInputContents(fp64(new double[] {1, 2})).build().toByteArray();
+        byte[] valid =
+                ModelInferRequest.newBuilder()
+                        .setModelName("describe")
+                        .setId("after")
+                        .addInputs(tensor("x", "FP64", 2))
+                        .addRawInputContents(fp64(new double[] {1, 2}))
+                        .build()
+                        .toByteArray();
         MethodDescriptor<ModelInferRequest, ModelStreamInferResponse> method =
                 GRPCInferenceServiceGrpc.getModelStreamInferMethod();
         List<ModelStreamInferResponse> answers = new ArrayList<>();
         CompletableFuture<Void> done = new CompletableFuture<>();
-        StreamObserver<byte[]> requests = ClientCalls.asyncBidiStreamingCall(channel.newCall(
-                method.toBuilder(BYTES, method.getResponseMarshaller()).build(), io.grpc.CallOptions.DEFAULT),
-                new StreamObserver<ModelStreamInferResponse>() {
-                    @Override
-                    public void onNext(ModelStreamInferResponse value) {
-                        answers.add(value);
-                    }
+        StreamObserver<byte[]> requests =
+                ClientCalls.asyncBidiStreamingCall(
+                        channel.newCall(
+                                method.toBuilder(BYTES, method.getResponseMarshaller()).build(),
+                                io.grpc.CallOptions.DEFAULT),
+                        new StreamObserver<ModelStreamInferResponse>() {
+                            @Override
+                            public void onNext(ModelStreamInferResponse value) {
+                                answers.add(value);
+                            }
 
-                    @Override
-                    public void onError(Throwable t) {
-                        done.completeExceptionally(t);
-                    }
+                            @Override
+                            public void onError(Throwable t) {
+                                done.completeExceptionally(t);
+                            }
 
-                    @Override
-                    public void onCompleted() {
-                        done.complete(null);
-                    }
-                });
+                            @Override
+                            public void onCompleted() {
+                                done.complete(null);
+                            }
+                        });
         requests.onNext(java.util.Arrays.copyOf(valid, valid.length - 3));
         requests.onNext(valid);
         requests.onCompleted();
@@ -317,53 +492,66 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
         assertThat(answers.get(1).getInferResponse().getId()).isEqualTo("after");
     }
 
-    private static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
-        @Override
-        public java.io.InputStream stream(byte[] value) {
-            return new java.io.ByteArrayInputStream(value);
-        }
+    private static final MethodDescriptor.Marshaller<byte[]> BYTES =
+            new MethodDescriptor.Marshaller<>() {
+                @Override
+                public java.io.InputStream stream(byte[] value) {
+                    return new java.io.ByteArrayInputStream(value);
+                }
 
-        @Override
-        public byte[] parse(java.io.InputStream stream) {
-            throw new UnsupportedOperationException("the test only sends bytes");
-        }
-    };
+                @Override
+                public byte[] parse(java.io.InputStream stream) {
+                    throw new UnsupportedOperationException("the test only sends bytes");
+                }
+            };
 
     /** A ModelInfer call whose message is exactly {@code message}, whatever it holds. */
     private ModelInferResponse sendBytes(byte[] message) {
-        MethodDescriptor<ModelInferRequest, ModelInferResponse> infer = GRPCInferenceServiceGrpc.getModelInferMethod();
-        return ClientCalls.blockingUnaryCall(channel, infer.toBuilder(BYTES, infer.getResponseMarshaller()).build(),
-                io.grpc.CallOptions.DEFAULT, message);
+        MethodDescriptor<ModelInferRequest, ModelInferResponse> infer =
+                GRPCInferenceServiceGrpc.getModelInferMethod();
+        return ClientCalls.blockingUnaryCall(
+                channel,
+                infer.toBuilder(BYTES, infer.getResponseMarshaller()).build(),
+                io.grpc.CallOptions.DEFAULT,
+                message);
     }
 
     @Test
     void aStreamOfAHundredRequestsIsAnsweredInOrder() throws Exception {
         List<ModelStreamInferResponse> answers = new ArrayList<>();
         CompletableFuture<Void> done = new CompletableFuture<>();
-        StreamObserver<ModelInferRequest> requests = GRPCInferenceServiceGrpc.newStub(channel).modelStreamInfer(
-                new StreamObserver<>() {
-                    @Override
-                    public void onNext(ModelStreamInferResponse value) {
-                        answers.add(value);
-                    }
+        StreamObserver<ModelInferRequest> requests =
+                GRPCInferenceServiceGrpc.newStub(channel)
+                        .modelStreamInfer(
+                                new StreamObserver<>() {
+                                    @Override
+                                    public void onNext(ModelStreamInferResponse value) {
+                                        answers.add(value);
+                                    }
 
-                    @Override
-                    public void onError(Throwable t) {
-                        done.completeExceptionally(t);
-                    }
+                                    @Override
+                                    public void onError(Throwable t) {
+                                        done.completeExceptionally(t);
+                                    }
 
-                    @Override
-                    public void onCompleted() {
-                        done.complete(null);
-                    }
-                });
+                                    @Override
+                                    public void onCompleted() {
+                                        done.complete(null);
+                                    }
+                                });
         for (int i = 0; i < 100; i++) {
             if (i == 50) {
-                requests.onNext(ModelInferRequest.newBuilder().setModelName("nosuch").setId("50").build());
+                requests.onNext(
+                        ModelInferRequest.newBuilder().setModelName("nosuch").setId("50").build());
                 continue;
             }
-            requests.onNext(ModelInferRequest.newBuilder().setModelName("describe").setId(Integer.toString(i))
-                    .addInputs(tensor("x", "FP64", 2)).addRawInputContents(fp64(new double[] {i, i + 2})).build());
+            requests.onNext(
+                    ModelInferRequest.newBuilder()
+                            .setModelName("describe")
+                            .setId(Integer.toString(i))
+                            .addInputs(tensor("x", "FP64", 2))
+                            .addRawInputContents(fp64(new double[] {i, i + 2}))
+                            .build());
         }
         requests.onCompleted();
         done.get(60, TimeUnit.SECONDS);
@@ -377,18 +565,28 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
             }
             assertThat(answer.getErrorMessage()).isEmpty();
             assertThat(answer.getInferResponse().getId()).isEqualTo(Integer.toString(i));
-            int mean = answer.getInferResponse().getOutputsList().stream().map(o -> o.getName()).toList().indexOf("mean");
-            assertThat(fp64(answer.getInferResponse().getRawOutputContents(mean))).containsExactly(i + 1.0);
+            int mean =
+                    answer.getInferResponse().getOutputsList().stream()
+                            .map(o -> o.getName())
+                            .toList()
+                            .indexOf("mean");
+            assertThat(fp64(answer.getInferResponse().getRawOutputContents(mean)))
+                    .containsExactly(i + 1.0);
         }
     }
 
     @Test
     void aRequestStillQueuedAtTheCallsDeadlineNeverRuns() throws Exception {
-        assertThat(stub.modelInfer(smallDescribe()).getOutputsList()).isNotEmpty(); // the call path is warm
+        assertThat(stub.modelInfer(smallDescribe()).getOutputsList())
+                .isNotEmpty(); // the call path is warm
         double before = metric(scrape(), "ncs_rejected_total{reason=\"deadline\"}");
         try (BusyWorkers busy = new BusyWorkers()) {
-            assertStatus(() -> stub.withDeadlineAfter(500, TimeUnit.MILLISECONDS).modelInfer(smallDescribe()),
-                    Status.Code.DEADLINE_EXCEEDED, "");
+            assertStatus(
+                    () ->
+                            stub.withDeadlineAfter(500, TimeUnit.MILLISECONDS)
+                                    .modelInfer(smallDescribe()),
+                    Status.Code.DEADLINE_EXCEEDED,
+                    "");
             awaitMetric("ncs_rejected_total{reason=\"deadline\"}", before + 1);
         }
         assertThat(stub.modelInfer(smallDescribe()).getOutputsList()).isNotEmpty();
@@ -398,12 +596,26 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
     void theTimeoutParameterCancelsTheRunningKernelWithHttpsMessage() throws Exception {
         double before = metric(scrape(), "ncs_rejected_total{reason=\"deadline\"}");
 
-        assertStatus(() -> stub.withDeadlineAfter(60, TimeUnit.SECONDS).modelInfer(slowMatmul().toBuilder()
-                .putParameters("timeout", InferParameter.newBuilder().setInt64Param(20_000).build()).build()),
-                Status.Code.DEADLINE_EXCEEDED, "the request's deadline (20000 microseconds");
+        assertStatus(
+                () ->
+                        stub.withDeadlineAfter(60, TimeUnit.SECONDS)
+                                .modelInfer(
+                                        slowMatmul().toBuilder()
+                                                .putParameters(
+                                                        "timeout",
+                                                        InferParameter.newBuilder()
+                                                                .setInt64Param(20_000)
+                                                                .build())
+                                                .build()),
+                Status.Code.DEADLINE_EXCEEDED,
+                "the request's deadline (20000 microseconds");
         String metrics = scrape();
-        assertThat(metric(metrics, "ncs_rejected_total{reason=\"deadline\"}")).isEqualTo(before + 1);
-        assertThat(metric(metrics, "ncs_kernel_seconds_count{kernel=\"matmul\",outcome=\"deadline_exceeded\"}"))
+        assertThat(metric(metrics, "ncs_rejected_total{reason=\"deadline\"}"))
+                .isEqualTo(before + 1);
+        assertThat(
+                        metric(
+                                metrics,
+                                "ncs_kernel_seconds_count{kernel=\"matmul\",outcome=\"deadline_exceeded\"}"))
                 .isGreaterThanOrEqualTo(1);
         assertThat(metric(metrics, "ncs_workers_busy")).isZero();
     }
@@ -415,8 +627,9 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
         CountDownLatch ended = new CountDownLatch(1);
         Context.CancellableContext call = Context.current().withCancellation();
         try (BusyWorkers busy = new BusyWorkers()) {
-            call.run(() -> GRPCInferenceServiceGrpc.newStub(channel).modelInfer(smallDescribe(),
-                    observer(t -> ended.countDown())));
+            call.run(() ->
+                    GRPCInferenceServiceGrpc.newStub(channel)
+                            .modelInfer(smallDescribe(), observer(t -> ended.countDown())));
             awaitGauge("ncs_queue_depth", 1); // received, admitted, waiting for a worker
             call.cancel(null);
 
@@ -449,17 +662,31 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
     }
 
     private static ModelInferRequest smallDescribe() {
-        return ModelInferRequest.newBuilder().setModelName("describe").addInputs(tensor("x", "FP64", 2))
-                .addRawInputContents(fp64(new double[] {1, 2})).build();
+        return ModelInferRequest.newBuilder()
+                .setModelName("describe")
+                .addInputs(tensor("x", "FP64", 2))
+                .addRawInputContents(fp64(new double[] {1, 2}))
+                .build();
     }
 
-    /** A matmul of two 2048 x 2048 matrices: seconds on two loaded cores, far beyond the deadlines above. */
+    /**
+     * A matmul of two 2048 x 2048 matrices: seconds on two loaded cores, far beyond the deadlines
+     * above.
+     */
     private static ModelInferRequest slowMatmul() {
         int n = 2048;
-        ByteString matrix = ByteString.copyFrom(ByteBuffer.allocate(n * n * 8).order(ByteOrder.LITTLE_ENDIAN)
-                .putDouble(0, 1.0));
-        return ModelInferRequest.newBuilder().setModelName("matmul").addInputs(tensor("a", "FP64", n, n))
-                .addInputs(tensor("b", "FP64", n, n)).addRawInputContents(matrix).addRawInputContents(matrix).build();
+        ByteString matrix =
+                ByteString.copyFrom(
+                        ByteBuffer.allocate(n * n * 8)
+                                .order(ByteOrder.LITTLE_ENDIAN)
+                                .putDouble(0, 1.0));
+        return ModelInferRequest.newBuilder()
+                .setModelName("matmul")
+                .addInputs(tensor("a", "FP64", n, n))
+                .addInputs(tensor("b", "FP64", n, n))
+                .addRawInputContents(matrix)
+                .addRawInputContents(matrix)
+                .build();
     }
 
     private void awaitGauge(String series, double expected) throws Exception {
@@ -476,17 +703,24 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
             Thread.sleep(20);
         }
         String metrics = scrape();
-        assertThat(metric(metrics, series)).as(series + " in\n" + metrics.lines()
-                .filter(l -> l.startsWith("ncs_rejected") || l.startsWith("ncs_kernel_seconds_count")
-                        || l.startsWith("ncs_queue_depth") || l.startsWith("ncs_workers_busy")).toList())
+        assertThat(metric(metrics, series))
+                .as(
+                        series
+                                + " in\n"
+                                + metrics.lines()
+                                        .filter(l ->
+                                                l.startsWith("ncs_rejected")
+                                                        || l.startsWith("ncs_kernel_seconds_count")
+                                                        || l.startsWith("ncs_queue_depth")
+                                                        || l.startsWith("ncs_workers_busy"))
+                                        .toList())
                 .isEqualTo(expected);
     }
 
     private static <T> StreamObserver<T> observer(Consumer<Throwable> end) {
         return new StreamObserver<>() {
             @Override
-            public void onNext(T value) {
-            }
+            public void onNext(T value) {}
 
             @Override
             public void onError(Throwable t) {
@@ -501,24 +735,34 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
     }
 
     static void assertStatus(Runnable call, Status.Code code, String message) {
-        assertThatThrownBy(call::run).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-            assertThat(e.getStatus().getCode()).as(e.getStatus().toString()).isEqualTo(code);
-            assertThat(String.valueOf(e.getStatus().getDescription())).contains(message);
-        });
+        assertThatThrownBy(call::run)
+                .isInstanceOfSatisfying(
+                        StatusRuntimeException.class,
+                        e -> {
+                            assertThat(e.getStatus().getCode())
+                                    .as(e.getStatus().toString())
+                                    .isEqualTo(code);
+                            assertThat(String.valueOf(e.getStatus().getDescription()))
+                                    .contains(message);
+                        });
     }
 
-    private static void assertTensors(List<ModelMetadataResponse.TensorMetadata> grpc, JsonNode http) {
+    private static void assertTensors(
+            List<ModelMetadataResponse.TensorMetadata> grpc, JsonNode http) {
         assertThat(grpc).hasSize(http.size());
         for (int i = 0; i < grpc.size(); i++) {
             assertThat(grpc.get(i).getName()).isEqualTo(http.get(i).path("name").asString());
-            assertThat(grpc.get(i).getDatatype()).isEqualTo(http.get(i).path("datatype").asString());
-            assertThat(grpc.get(i).getShapeList()).containsExactlyElementsOf(
-                    http.get(i).path("shape").valueStream().map(JsonNode::asLong).toList());
+            assertThat(grpc.get(i).getDatatype())
+                    .isEqualTo(http.get(i).path("datatype").asString());
+            assertThat(grpc.get(i).getShapeList())
+                    .containsExactlyElementsOf(
+                            http.get(i).path("shape").valueStream().map(JsonNode::asLong).toList());
         }
     }
 
     static InferInputTensor.Builder tensor(String name, String type, long... shape) {
-        InferInputTensor.Builder tensor = InferInputTensor.newBuilder().setName(name).setDatatype(type);
+        InferInputTensor.Builder tensor =
+                InferInputTensor.newBuilder().setName(name).setDatatype(type);
         for (long dim : shape) {
             tensor.addShape(dim);
         }
@@ -568,8 +812,12 @@ class GrpcIntegrationTests extends IntegrationTestSupport {
     private static void assertClose(double[] actual, double[] expected, double tolerance) {
         assertThat(actual).hasSize(expected.length);
         for (int i = 0; i < expected.length; i++) {
-            assertThat(actual[i]).as("element %d", i).isCloseTo(expected[i],
-                    org.assertj.core.data.Offset.offset(tolerance * Math.max(1, Math.abs(expected[i]))));
+            assertThat(actual[i])
+                    .as("element %d", i)
+                    .isCloseTo(
+                            expected[i],
+                            org.assertj.core.data.Offset.offset(
+                                    tolerance * Math.max(1, Math.abs(expected[i]))));
         }
     }
 }

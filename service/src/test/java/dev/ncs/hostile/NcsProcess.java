@@ -22,44 +22,62 @@ import java.util.regex.Pattern;
 
 /**
  * NCS as a separate JVM process, started from the test's own class path with a configuration's JVM
- * options, on free ports of 127.0.0.1. One process per configuration is shared by every hostile case
- * class (starting one takes seconds); it is started again if a case killed it, and destroyed when
- * the test JVM exits.
+ * options, on free ports of 127.0.0.1. One process per configuration is shared by every hostile
+ * case class (starting one takes seconds); it is started again if a case killed it, and destroyed
+ * when the test JVM exits.
  */
 final class NcsProcess {
 
     private static final String JACKSON2_ENDPOINT =
             "org.springframework.boot.actuate.autoconfigure.endpoint.jackson.Jackson2EndpointAutoConfiguration";
-    private static final Map<Configuration, NcsProcess> RUNNING = new EnumMap<>(Configuration.class);
+    private static final Map<Configuration, NcsProcess> RUNNING =
+            new EnumMap<>(Configuration.class);
 
     private final Process process;
     private final Path log;
     final int port;
     final int managementPort;
     final int grpcPort;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private NcsProcess(Configuration configuration) throws IOException, InterruptedException {
         port = freePort();
         managementPort = freePort();
         grpcPort = freePort();
-        log = Files.createTempFile("ncs-hostile-" + configuration.name().toLowerCase() + "-", ".log");
+        log =
+                Files.createTempFile(
+                        "ncs-hostile-" + configuration.name().toLowerCase() + "-", ".log");
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(configuration.jvmOptions);
-        command.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                NcsApplication.class.getName(), "--server.port=" + port, "--management.server.port=" + managementPort,
-                "--server.address=127.0.0.1", "--management.server.address=127.0.0.1", "--ncs.grpc.port=" + grpcPort,
-                "--ncs.grpc.address=127.0.0.1",
-                // the test class path carries Triton's client, which bundles Jackson 2 (see IntegrationTestSupport)
-                "--spring.autoconfigure.exclude=" + JACKSON2_ENDPOINT));
-        process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        command.addAll(
+                List.of(
+                        "--enable-native-access=ALL-UNNAMED",
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        NcsApplication.class.getName(),
+                        "--server.port=" + port,
+                        "--management.server.port=" + managementPort,
+                        "--server.address=127.0.0.1",
+                        "--management.server.address=127.0.0.1",
+                        "--ncs.grpc.port=" + grpcPort,
+                        "--ncs.grpc.address=127.0.0.1",
+                        // the test class path carries Triton's client, which bundles Jackson 2 (see
+                        // IntegrationTestSupport)
+                        "--spring.autoconfigure.exclude=" + JACKSON2_ENDPOINT));
+        process =
+                new ProcessBuilder(command)
+                        .redirectErrorStream(true)
+                        .redirectOutput(log.toFile())
+                        .start();
         Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly));
         awaitReady(Duration.ofSeconds(90));
     }
 
     /** The running process of this configuration, started if there is none (or it died). */
-    static synchronized NcsProcess of(Configuration configuration) throws IOException, InterruptedException {
+    static synchronized NcsProcess of(Configuration configuration)
+            throws IOException, InterruptedException {
         NcsProcess running = RUNNING.get(configuration);
         if (running == null || !running.process.isAlive()) {
             running = new NcsProcess(configuration);
@@ -83,19 +101,33 @@ final class NcsProcess {
 
     /** /actuator/prometheus as scraped. */
     String scrape() throws IOException, InterruptedException {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + managementPort + "/actuator/prometheus"))
-                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> response =
+                http.send(
+                        HttpRequest.newBuilder(
+                                        URI.create(
+                                                "http://127.0.0.1:"
+                                                        + managementPort
+                                                        + "/actuator/prometheus"))
+                                .timeout(Duration.ofSeconds(5))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).isEqualTo(200);
         return response.body();
     }
 
-    /** The sum of every sample of a series given as its name and (some of) its labels, e.g. {@code a{b="c"}}. */
+    /**
+     * The sum of every sample of a series given as its name and (some of) its labels, e.g. {@code
+     * a{b="c"}}.
+     */
     static double total(String scraped, String series) {
         String name = series.contains("{") ? series.substring(0, series.indexOf('{')) : series;
-        String[] labels = series.contains("{")
-                ? series.substring(series.indexOf('{') + 1, series.length() - 1).split(",") : new String[0];
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*\\})? (\\S+)$").matcher(scraped);
+        String[] labels =
+                series.contains("{")
+                        ? series.substring(series.indexOf('{') + 1, series.length() - 1).split(",")
+                        : new String[0];
+        Matcher m =
+                Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*\\})? (\\S+)$")
+                        .matcher(scraped);
         double sum = 0;
         while (m.find()) {
             String found = m.group(1) == null ? "" : m.group(1);
@@ -117,15 +149,24 @@ final class NcsProcess {
 
     /** The maximum heap (the pools that have a maximum). */
     long heapMax() throws IOException, InterruptedException {
-        return Pattern.compile("(?m)^jvm_memory_max_bytes\\{[^}]*area=\"heap\"[^}]*\\} (\\S+)$").matcher(scrape())
-                .results().mapToLong(m -> (long) Double.parseDouble(m.group(1))).filter(v -> v > 0).sum();
+        return Pattern.compile("(?m)^jvm_memory_max_bytes\\{[^}]*area=\"heap\"[^}]*\\} (\\S+)$")
+                .matcher(scrape())
+                .results()
+                .mapToLong(m -> (long) Double.parseDouble(m.group(1)))
+                .filter(v -> v > 0)
+                .sum();
     }
 
     /** Heap in use right after a full collection (through jcmd): what the process really holds. */
     long liveHeap() throws IOException, InterruptedException {
-        Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
-                Long.toString(process.pid()), "GC.run").redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        Process jcmd =
+                new ProcessBuilder(
+                                Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                                Long.toString(process.pid()),
+                                "GC.run")
+                        .redirectErrorStream(true)
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                        .start();
         assertThat(jcmd.waitFor(30, TimeUnit.SECONDS)).as("jcmd GC.run finishes").isTrue();
         return heapUsed();
     }
@@ -134,8 +175,10 @@ final class NcsProcess {
         long end = System.nanoTime() + within.toNanos();
         while (System.nanoTime() < end && process.isAlive()) {
             try {
-                // the API says ready before the management server (the metrics the cases read) has started
-                if (status(port, "/v2/health/ready") == 200 && status(managementPort, "/actuator/prometheus") == 200) {
+                // the API says ready before the management server (the metrics the cases read) has
+                // started
+                if (status(port, "/v2/health/ready") == 200
+                        && status(managementPort, "/actuator/prometheus") == 200) {
                     warmUp();
                     return;
                 }
@@ -149,21 +192,27 @@ final class NcsProcess {
     }
 
     /**
-     * A few real requests before any case, so the probe's first second measures the attack, not a cold
-     * request path (class loading and the first compilations take longer than the probe's second here).
+     * A few real requests before any case, so the probe's first second measures the attack, not a
+     * cold request path (class loading and the first compilations take longer than the probe's
+     * second here).
      */
     private void warmUp() {
         for (int i = 0; i < 50; i++) {
             String failure = Probe.ask(port);
             if (failure != null && i == 49) {
-                throw new AssertionError("NCS answers no real request: " + failure + "; log:\n" + logTail());
+                throw new AssertionError(
+                        "NCS answers no real request: " + failure + "; log:\n" + logTail());
             }
         }
     }
 
     private int status(int onPort, String path) throws IOException, InterruptedException {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + onPort + path))
-                .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+        return http.send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + onPort + path))
+                                .timeout(Duration.ofSeconds(2))
+                                .build(),
+                        HttpResponse.BodyHandlers.discarding())
+                .statusCode();
     }
 
     private static int freePort() throws IOException {

@@ -16,19 +16,26 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * A real client beside the attack: every 200 ms it opens a new connection and asks {@code describe} of
- * 16 values, which must be answered correctly within {@link #ANSWER_WITHIN} (connecting included), and
- * it samples the heap in use. Closing it stops it and asserts every answer and the heap's peak.
+ * A real client beside the attack: every 200 ms it opens a new connection and asks {@code describe}
+ * of 16 values, which must be answered correctly within {@link #ANSWER_WITHIN} (connecting
+ * included), and it samples the heap in use. Closing it stops it and asserts every answer and the
+ * heap's peak.
  */
 final class Probe implements AutoCloseable {
 
     static final Duration ANSWER_WITHIN = Duration.ofSeconds(1);
-    /** Used heap, garbage included, must stay below this share of the maximum: far from an OutOfMemoryError. */
+
+    /**
+     * Used heap, garbage included, must stay below this share of the maximum: far from an
+     * OutOfMemoryError.
+     */
     static final double HEAP_CEILING = 0.85;
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
-    private static final byte[] DESCRIBE_16 = ("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[16],"
-            + "\"data\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]}]}").getBytes(StandardCharsets.UTF_8);
+    private static final byte[] DESCRIBE_16 =
+            ("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[16],"
+                            + "\"data\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]}]}")
+                    .getBytes(StandardCharsets.UTF_8);
 
     private final NcsProcess ncs;
     private final ReentrantLock asking = new ReentrantLock();
@@ -44,14 +51,21 @@ final class Probe implements AutoCloseable {
         this.thread = Thread.ofPlatform().name("hostile-probe").daemon().start(this::run);
     }
 
-    /** One request as a new client would make it: null if answered correctly in time, else what went wrong. */
+    /**
+     * One request as a new client would make it: null if answered correctly in time, else what went
+     * wrong.
+     */
     static String ask(int port) {
         long start = System.nanoTime();
         try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", port), (int) ANSWER_WITHIN.toMillis());
+            socket.connect(
+                    new InetSocketAddress("127.0.0.1", port), (int) ANSWER_WITHIN.toMillis());
             socket.setSoTimeout((int) ANSWER_WITHIN.toMillis());
-            String head = "POST /v2/models/describe/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                    + "Content-Type: application/json\r\nContent-Length: " + DESCRIBE_16.length + "\r\n\r\n";
+            String head =
+                    "POST /v2/models/describe/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                            + "Content-Type: application/json\r\nContent-Length: "
+                            + DESCRIBE_16.length
+                            + "\r\n\r\n";
             socket.getOutputStream().write(head.getBytes(StandardCharsets.ISO_8859_1));
             socket.getOutputStream().write(DESCRIBE_16);
             String response = readAll(socket.getInputStream(), start);
@@ -64,13 +78,17 @@ final class Probe implements AutoCloseable {
             }
             JsonNode json = JSON.readTree(response.substring(response.indexOf("\r\n\r\n") + 4));
             for (JsonNode output : json.path("outputs")) {
-                if (output.path("name").asString().equals("mean") && output.path("data").get(0).asDouble() == 8.5) {
+                if (output.path("name").asString().equals("mean")
+                        && output.path("data").get(0).asDouble() == 8.5) {
                     return null;
                 }
             }
             return "wrong answer: " + json;
         } catch (IOException | RuntimeException e) {
-            return "failed after " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms: " + e;
+            return "failed after "
+                    + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)
+                    + " ms: "
+                    + e;
         }
     }
 
@@ -112,8 +130,8 @@ final class Probe implements AutoCloseable {
     }
 
     /**
-     * Runs {@code action} with no real request under way: the test's own full GC (a stop-the-world pause
-     * the attack did not cause) must not count against the service.
+     * Runs {@code action} with no real request under way: the test's own full GC (a stop-the-world
+     * pause the attack did not cause) must not count against the service.
      */
     <T> T between(Callable<T> action) throws Exception {
         asking.lock();
@@ -146,7 +164,10 @@ final class Probe implements AutoCloseable {
         }
     }
 
-    /** Stops probing; fails if any real request was refused, wrong or slow, or if the heap came near its maximum. */
+    /**
+     * Stops probing; fails if any real request was refused, wrong or slow, or if the heap came near
+     * its maximum.
+     */
     @Override
     public void close() throws Exception {
         stopped = true;
@@ -154,22 +175,37 @@ final class Probe implements AutoCloseable {
         long max = ncs.heapMax();
         synchronized (this) {
             if (!failures.isEmpty()) {
-                throw new AssertionError(failures.size() + " of " + answered + " real requests during the attack "
-                        + "were not answered correctly within " + ANSWER_WITHIN.toMillis() + " ms, e.g. "
-                        + failures.subList(0, Math.min(5, failures.size())));
+                throw new AssertionError(
+                        failures.size()
+                                + " of "
+                                + answered
+                                + " real requests during the attack "
+                                + "were not answered correctly within "
+                                + ANSWER_WITHIN.toMillis()
+                                + " ms, e.g. "
+                                + failures.subList(0, Math.min(5, failures.size())));
             }
             if (answered == 0) {
                 throw new AssertionError("no real request was made during the attack");
             }
             if (heapPeak > HEAP_CEILING * max) {
-                throw new AssertionError("heap in use reached " + (heapPeak >> 20) + " MiB of " + (max >> 20)
-                        + " MiB during the attack");
+                throw new AssertionError(
+                        "heap in use reached "
+                                + (heapPeak >> 20)
+                                + " MiB of "
+                                + (max >> 20)
+                                + " MiB during the attack");
             }
         }
     }
 
     @Override
     public synchronized String toString() {
-        return answered + " real requests, slowest " + slowestMillis + " ms, heap peak " + (heapPeak >> 20) + " MiB";
+        return answered
+                + " real requests, slowest "
+                + slowestMillis
+                + " ms, heap peak "
+                + (heapPeak >> 20)
+                + " MiB";
     }
 }

@@ -16,9 +16,9 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * Many raw HTTP/1.1 connections driven from one thread: what hostile clients put on the wire (nothing,
- * a byte at a time, a head that lies about its body), and what came back on each, read without
- * blocking.
+ * Many raw HTTP/1.1 connections driven from one thread: what hostile clients put on the wire
+ * (nothing, a byte at a time, a head that lies about its body), and what came back on each, read
+ * without blocking.
  */
 final class RawConnections implements AutoCloseable {
 
@@ -48,7 +48,8 @@ final class RawConnections implements AutoCloseable {
         /** The status of the first response, -1 until its status line has arrived. */
         int status() {
             byte[] bytes = received.toByteArray();
-            if (bytes.length < 12 || !new String(bytes, 0, 5, StandardCharsets.ISO_8859_1).equals("HTTP/")) {
+            if (bytes.length < 12
+                    || !new String(bytes, 0, 5, StandardCharsets.ISO_8859_1).equals("HTTP/")) {
                 return -1;
             }
             return Integer.parseInt(new String(bytes, 9, 3, StandardCharsets.ISO_8859_1));
@@ -63,7 +64,9 @@ final class RawConnections implements AutoCloseable {
             return received.size() == 0;
         }
 
-        /** The "error" of the first response's JSON body (chunked or not), null when there is none. */
+        /**
+         * The "error" of the first response's JSON body (chunked or not), null when there is none.
+         */
         String error() {
             String text = received.toString(StandardCharsets.ISO_8859_1);
             int end = text.indexOf("\r\n\r\n");
@@ -71,12 +74,16 @@ final class RawConnections implements AutoCloseable {
                 return null;
             }
             String body = text.substring(end + 4);
-            if (text.substring(0, end).toLowerCase(Locale.ROOT).contains("transfer-encoding: chunked")) {
+            if (text.substring(0, end)
+                    .toLowerCase(Locale.ROOT)
+                    .contains("transfer-encoding: chunked")) {
                 body = body.substring(body.indexOf("\r\n") + 2);
             }
             int close = body.lastIndexOf('}');
             try {
-                JsonNode json = JSON.readTree(body.substring(0, close + 1).getBytes(StandardCharsets.ISO_8859_1));
+                JsonNode json =
+                        JSON.readTree(
+                                body.substring(0, close + 1).getBytes(StandardCharsets.ISO_8859_1));
                 return json.path("error").asString(null);
             } catch (RuntimeException notJson) {
                 return null;
@@ -87,7 +94,9 @@ final class RawConnections implements AutoCloseable {
         public String toString() {
             String text = received.toString(StandardCharsets.ISO_8859_1);
             return (closed() ? "closed after " + closedAfter().toMillis() + " ms, " : "open, ")
-                    + (text.isEmpty() ? "nothing received" : "received: " + text.substring(0, Math.min(300, text.length())));
+                    + (text.isEmpty()
+                            ? "nothing received"
+                            : "received: " + text.substring(0, Math.min(300, text.length())));
         }
     }
 
@@ -95,10 +104,11 @@ final class RawConnections implements AutoCloseable {
     private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
 
     /**
-     * Opens {@code count} connections to 127.0.0.1:{@code port}, one after the other, at most {@link #OPEN_RATE}
-     * a second: as a crowd of clients would, not a burst within milliseconds. Every connection Tomcat accepts
-     * gets 512 KiB of fresh direct memory, touched at 0.6 GB/s in this machine kind's VMs, so a real client
-     * queued behind hundreds opened at once waits about a millisecond for each (see README, Connections).
+     * Opens {@code count} connections to 127.0.0.1:{@code port}, one after the other, at most
+     * {@link #OPEN_RATE} a second: as a crowd of clients would, not a burst within milliseconds.
+     * Every connection Tomcat accepts gets 512 KiB of fresh direct memory, touched at 0.6 GB/s in
+     * this machine kind's VMs, so a real client queued behind hundreds opened at once waits about a
+     * millisecond for each (see README, Connections).
      */
     static RawConnections open(int port, int count) throws IOException, InterruptedException {
         RawConnections group = new RawConnections();
@@ -112,7 +122,9 @@ final class RawConnections implements AutoCloseable {
     /** Connections opened per second by {@link #open}. */
     static final int OPEN_RATE = 500;
 
-    /** Opens one more connection (a blocking connect: the server may have it wait in its backlog). */
+    /**
+     * Opens one more connection (a blocking connect: the server may have it wait in its backlog).
+     */
     Connection add(int port) throws IOException {
         SocketChannel channel = SocketChannel.open();
         try {
@@ -168,7 +180,10 @@ final class RawConnections implements AutoCloseable {
         }
     }
 
-    /** Half-closes one connection: the server sees the end of the request's bytes, the answer can still come. */
+    /**
+     * Half-closes one connection: the server sees the end of the request's bytes, the answer can
+     * still come.
+     */
     void shutdownOutput(Connection connection) throws IOException {
         if (!connection.closed()) {
             connection.channel.shutdownOutput();
@@ -199,7 +214,10 @@ final class RawConnections implements AutoCloseable {
         }
     }
 
-    /** Polls until every connection satisfies {@code condition}; false if some still do not at the end. */
+    /**
+     * Polls until every connection satisfies {@code condition}; false if some still do not at the
+     * end.
+     */
     boolean await(Predicate<Connection> condition, Duration within) throws InterruptedException {
         long end = System.nanoTime() + within.toNanos();
         while (true) {
@@ -217,7 +235,11 @@ final class RawConnections implements AutoCloseable {
     /** Connections that do not satisfy {@code condition}, described, at most five. */
     String failing(Predicate<Connection> condition) {
         List<Connection> failing = connections.stream().filter(condition.negate()).toList();
-        return failing.size() + " of " + connections.size() + ", e.g. " + failing.stream().limit(5).toList();
+        return failing.size()
+                + " of "
+                + connections.size()
+                + ", e.g. "
+                + failing.stream().limit(5).toList();
     }
 
     @Override

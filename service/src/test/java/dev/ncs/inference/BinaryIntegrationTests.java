@@ -19,7 +19,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import tools.jackson.databind.JsonNode;
 
-/** Triton's binary tensor data extension, compression, and every broken body the extension allows. */
+/**
+ * Triton's binary tensor data extension, compression, and every broken body the extension allows.
+ */
 class BinaryIntegrationTests extends IntegrationTestSupport {
 
     private static final String HEADER = "Inference-Header-Content-Length";
@@ -29,10 +31,14 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
         Random random = new Random(5);
         double[] a = random.doubles(6 * 4).toArray();
         double[] b = random.doubles(4 * 5).toArray();
-        BinaryRequests.Body body = body("{\"inputs\":["
-                + "{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[6,4],\"parameters\":{\"binary_data_size\":192}},"
-                + "{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[4,5],\"parameters\":{\"binary_data_size\":160}}],"
-                + "\"outputs\":[{\"name\":\"c\",\"parameters\":{\"binary_data\":true}}]}", fp64(a), fp64(b));
+        BinaryRequests.Body body =
+                body(
+                        "{\"inputs\":["
+                                + "{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[6,4],\"parameters\":{\"binary_data_size\":192}},"
+                                + "{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[4,5],\"parameters\":{\"binary_data_size\":160}}],"
+                                + "\"outputs\":[{\"name\":\"c\",\"parameters\":{\"binary_data\":true}}]}",
+                        fp64(a),
+                        fp64(b));
 
         BinaryReply reply = post(body);
 
@@ -44,36 +50,44 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
         double[] actual = fp64(reply.body(), reply.headerLength(), 30);
         double[] expected = References.matmul(a, b, 6, 4, 5);
         for (int i = 0; i < 30; i++) {
-            assertThat(actual[i]).isCloseTo(expected[i], org.assertj.core.data.Offset.offset(1e-12));
+            assertThat(actual[i])
+                    .isCloseTo(expected[i], org.assertj.core.data.Offset.offset(1e-12));
         }
     }
 
     @Test
     void jsonAndBinaryInputsMixAndOutputsDefaultToJson() throws Exception {
-        BinaryRequests.Body body = body("{\"inputs\":["
-                + "{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[2,3],\"data\":[1,2,3,4,5,6]},"
-                + "{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[3,2],\"parameters\":{\"binary_data_size\":48}}]}",
-                fp64(7, 8, 9, 10, 11, 12));
+        BinaryRequests.Body body =
+                body(
+                        "{\"inputs\":["
+                                + "{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[2,3],\"data\":[1,2,3,4,5,6]},"
+                                + "{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[3,2],\"parameters\":{\"binary_data_size\":48}}]}",
+                        fp64(7, 8, 9, 10, 11, 12));
 
         BinaryReply reply = post(body);
 
         assertThat(reply.status()).isEqualTo(200);
         assertThat(reply.headers().firstValue(HEADER)).isEmpty();
-        assertThat(Tensors.doubles(reply.json().path("outputs").get(0))).containsExactly(58, 64, 139, 154);
+        assertThat(Tensors.doubles(reply.json().path("outputs").get(0)))
+                .containsExactly(58, 64, 139, 154);
     }
 
     @Test
     void binaryDataOutputAppliesToAllOutputsUnlessAnOutputSaysOtherwise() throws Exception {
-        BinaryRequests.Body body = body("{\"parameters\":{\"binary_data_output\":true},"
-                + "\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[4],\"parameters\":{\"binary_data_size\":32}}],"
-                + "\"outputs\":[{\"name\":\"count\"},{\"name\":\"mean\",\"parameters\":{\"binary_data\":false}},"
-                + "{\"name\":\"max\"}]}", fp64(1, 2, 3, 10));
+        BinaryRequests.Body body =
+                body(
+                        "{\"parameters\":{\"binary_data_output\":true},"
+                                + "\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[4],\"parameters\":{\"binary_data_size\":32}}],"
+                                + "\"outputs\":[{\"name\":\"count\"},{\"name\":\"mean\",\"parameters\":{\"binary_data\":false}},"
+                                + "{\"name\":\"max\"}]}",
+                        fp64(1, 2, 3, 10));
 
         BinaryReply reply = sendBytes(request("/v2/models/describe/infer", body).build());
 
         assertThat(reply.status()).isEqualTo(200);
         JsonNode outputs = reply.json().path("outputs");
-        assertThat(outputs.get(0).path("parameters").path("binary_data_size").asLong()).isEqualTo(8);
+        assertThat(outputs.get(0).path("parameters").path("binary_data_size").asLong())
+                .isEqualTo(8);
         assertThat(Tensors.doubles(outputs.get(1))).containsExactly(4.0);
         int offset = reply.headerLength();
         assertThat(BinaryRequests.int64(reply.body(), offset, 1)).containsExactly(4);
@@ -81,19 +95,30 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
     }
 
     @ParameterizedTest(name = "{0}")
-    @CsvSource(delimiter = '|', quoteCharacter = '`', textBlock = """
-        header length not a number | abc    | 0  | must be a non-negative integer
-        header length negative     | -5     | 0  | got -5
-        header length past body    | 100000 | 0  | but the whole body is only
-        sizes add up to less       | =      | 8  | add up to
-        sizes add up to more       | =      | -8 | add up to
-        """)
-    void brokenFramingIs400(String what, String headerValue, int extraBytes, String message) throws Exception {
+    @CsvSource(
+            delimiter = '|',
+            quoteCharacter = '`',
+            textBlock =
+                    """
+                    header length not a number | abc    | 0  | must be a non-negative integer
+                    header length negative     | -5     | 0  | got -5
+                    header length past body    | 100000 | 0  | but the whole body is only
+                    sizes add up to less       | =      | 8  | add up to
+                    sizes add up to more       | =      | -8 | add up to
+                    """)
+    void brokenFramingIs400(String what, String headerValue, int extraBytes, String message)
+            throws Exception {
         BinaryRequests.Body good = matmulBody(48, 48);
         byte[] bytes = java.util.Arrays.copyOf(good.bytes(), good.bytes().length + extraBytes);
-        HttpRequest request = HttpRequest.newBuilder(api("/v2/models/matmul/infer"))
-                .header(HEADER, headerValue.equals("=") ? Integer.toString(good.headerLength()) : headerValue)
-                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes)).build();
+        HttpRequest request =
+                HttpRequest.newBuilder(api("/v2/models/matmul/infer"))
+                        .header(
+                                HEADER,
+                                headerValue.equals("=")
+                                        ? Integer.toString(good.headerLength())
+                                        : headerValue)
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(bytes))
+                        .build();
 
         Reply reply = send(request);
 
@@ -106,7 +131,8 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
         Reply reply = postExpectingError(matmulBody(40, 48));
 
         assertThat(reply.status()).isEqualTo(400);
-        assertThat(reply.error()).contains("binary_data_size of input 'a' is 40 bytes, but 6 FP64 elements take 48");
+        assertThat(reply.error())
+                .contains("binary_data_size of input 'a' is 40 bytes, but 6 FP64 elements take 48");
     }
 
     @Test
@@ -135,9 +161,14 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
     void binaryDataSizeWithoutTheHeaderIs400() throws Exception {
         BinaryRequests.Body good = matmulBody(48, 48);
 
-        Reply reply = send(HttpRequest.newBuilder(api("/v2/models/matmul/infer"))
-                .POST(HttpRequest.BodyPublishers.ofByteArray(java.util.Arrays.copyOf(good.bytes(), good.headerLength())))
-                .build());
+        Reply reply =
+                send(
+                        HttpRequest.newBuilder(api("/v2/models/matmul/infer"))
+                                .POST(
+                                        HttpRequest.BodyPublishers.ofByteArray(
+                                                java.util.Arrays.copyOf(
+                                                        good.bytes(), good.headerLength())))
+                                .build());
 
         assertThat(reply.status()).isEqualTo(400);
         assertThat(reply.error()).contains("no Inference-Header-Content-Length");
@@ -145,8 +176,11 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void dataAndBinaryDataSizeTogetherAre400() throws Exception {
-        BinaryRequests.Body body = body("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[1],"
-                + "\"data\":[1],\"parameters\":{\"binary_data_size\":8}}]}", fp64(1));
+        BinaryRequests.Body body =
+                body(
+                        "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[1],"
+                                + "\"data\":[1],\"parameters\":{\"binary_data_size\":8}}]}",
+                        fp64(1));
 
         Reply reply = postExpectingError(body, "/v2/models/describe/infer");
 
@@ -156,8 +190,11 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void boolBytesOtherThanZeroOrOneAre400() throws Exception {
-        BinaryRequests.Body body = body("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"BOOL\",\"shape\":[3],"
-                + "\"parameters\":{\"binary_data_size\":3}}]}", new byte[] {1, 2, 0});
+        BinaryRequests.Body body =
+                body(
+                        "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"BOOL\",\"shape\":[3],"
+                                + "\"parameters\":{\"binary_data_size\":3}}]}",
+                        new byte[] {1, 2, 0});
 
         Reply reply = postExpectingError(body, "/v2/models/identity/infer");
 
@@ -168,10 +205,17 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
     @Test
     void binaryFlagsMustBeBooleans() throws Exception {
         String x = "{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[1],\"data\":[1]}";
-        Reply perOutput = post("/v2/models/identity/infer", "{\"inputs\":[" + x + "],\"outputs\":[{\"name\":\"y\","
-                + "\"parameters\":{\"binary_data\":\"yes\"}}]}");
-        Reply forAll = post("/v2/models/identity/infer", "{\"parameters\":{\"binary_data_output\":1},\"inputs\":["
-                + x + "]}");
+        Reply perOutput =
+                post(
+                        "/v2/models/identity/infer",
+                        "{\"inputs\":["
+                                + x
+                                + "],\"outputs\":[{\"name\":\"y\","
+                                + "\"parameters\":{\"binary_data\":\"yes\"}}]}");
+        Reply forAll =
+                post(
+                        "/v2/models/identity/infer",
+                        "{\"parameters\":{\"binary_data_output\":1},\"inputs\":[" + x + "]}");
 
         assertThat(perOutput.status()).isEqualTo(400);
         assertThat(perOutput.error()).contains("binary_data of output 'y' must be true or false");
@@ -183,11 +227,13 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
     void aBodyCutShortOfItsContentLengthGetsAJsonError() throws Exception {
         try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
             socket.setSoTimeout(10_000);
-            String head = "POST /v2/models/describe/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
-                    + "Connection: close\r\n\r\n{\"inputs\":[";
+            String head =
+                    "POST /v2/models/describe/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                            + "Connection: close\r\n\r\n{\"inputs\":[";
             socket.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
             socket.shutdownOutput();
-            String response = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            String response =
+                    new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
 
             assertThat(response).startsWith("HTTP/1.1 400");
             assertThat(response).contains("{\"error\":");
@@ -201,32 +247,56 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
         try (GZIPOutputStream gzip = new GZIPOutputStream(gzipped)) {
             gzip.write(body.bytes());
         }
-        BinaryReply viaGzip = sendBytes(HttpRequest.newBuilder(api("/v2/models/matmul/infer"))
-                .header(HEADER, Integer.toString(body.headerLength())).header("Content-Encoding", "gzip")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(gzipped.toByteArray())).build());
-        assertThat(viaGzip.status()).as(new String(viaGzip.body(), StandardCharsets.UTF_8)).isEqualTo(200);
+        BinaryReply viaGzip =
+                sendBytes(
+                        HttpRequest.newBuilder(api("/v2/models/matmul/infer"))
+                                .header(HEADER, Integer.toString(body.headerLength()))
+                                .header("Content-Encoding", "gzip")
+                                .POST(HttpRequest.BodyPublishers.ofByteArray(gzipped.toByteArray()))
+                                .build());
+        assertThat(viaGzip.status())
+                .as(new String(viaGzip.body(), StandardCharsets.UTF_8))
+                .isEqualTo(200);
 
         ByteArrayOutputStream deflated = new ByteArrayOutputStream();
         try (DeflaterOutputStream deflate = new DeflaterOutputStream(deflated)) {
-            deflate.write(Tensors.request(Tensors.input("x", "FP64", new long[] {3}, new double[] {1, 2, 6}))
-                    .getBytes(StandardCharsets.UTF_8));
+            deflate.write(
+                    Tensors.request(
+                                    Tensors.input(
+                                            "x", "FP64", new long[] {3}, new double[] {1, 2, 6}))
+                            .getBytes(StandardCharsets.UTF_8));
         }
-        BinaryReply viaDeflate = sendBytes(HttpRequest.newBuilder(api("/v2/models/describe/infer"))
-                .header("Content-Encoding", "deflate")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(deflated.toByteArray())).build());
+        BinaryReply viaDeflate =
+                sendBytes(
+                        HttpRequest.newBuilder(api("/v2/models/describe/infer"))
+                                .header("Content-Encoding", "deflate")
+                                .POST(
+                                        HttpRequest.BodyPublishers.ofByteArray(
+                                                deflated.toByteArray()))
+                                .build());
         assertThat(viaDeflate.status()).isEqualTo(200);
         assertThat(Tensors.doubles(Tensors.output(viaDeflate.json(), "mean"))).containsExactly(3.0);
     }
 
     @Test
     void corruptCompressionIs400AndUnknownEncodingsAre415() throws Exception {
-        Reply corrupt = send(HttpRequest.newBuilder(api("/v2/models/describe/infer"))
-                .header("Content-Encoding", "gzip").POST(HttpRequest.BodyPublishers.ofString("not gzip at all")).build());
+        Reply corrupt =
+                send(
+                        HttpRequest.newBuilder(api("/v2/models/describe/infer"))
+                                .header("Content-Encoding", "gzip")
+                                .POST(HttpRequest.BodyPublishers.ofString("not gzip at all"))
+                                .build());
         assertThat(corrupt.status()).isEqualTo(400);
-        assertThat(corrupt.error()).contains("gzip data is corrupt at compressed byte").contains("magic bytes");
+        assertThat(corrupt.error())
+                .contains("gzip data is corrupt at compressed byte")
+                .contains("magic bytes");
 
-        Reply brotli = send(HttpRequest.newBuilder(api("/v2/models/describe/infer"))
-                .header("Content-Encoding", "br").POST(HttpRequest.BodyPublishers.ofString("{}")).build());
+        Reply brotli =
+                send(
+                        HttpRequest.newBuilder(api("/v2/models/describe/infer"))
+                                .header("Content-Encoding", "br")
+                                .POST(HttpRequest.BodyPublishers.ofString("{}"))
+                                .build());
         assertThat(brotli.status()).isEqualTo(415);
         assertThat(brotli.error()).contains("gzip, deflate");
     }
@@ -234,11 +304,18 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
     @Test
     void responsesAreGzippedForClientsThatAcceptIt() throws Exception {
         double[] x = new Random(9).doubles(4096).toArray();
-        BinaryRequests.Body body = body("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[4096],"
-                + "\"parameters\":{\"binary_data_size\":32768}}],\"outputs\":[{\"name\":\"sorted\","
-                + "\"parameters\":{\"binary_data\":true}}]}", fp64(x));
+        BinaryRequests.Body body =
+                body(
+                        "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[4096],"
+                                + "\"parameters\":{\"binary_data_size\":32768}}],\"outputs\":[{\"name\":\"sorted\","
+                                + "\"parameters\":{\"binary_data\":true}}]}",
+                        fp64(x));
 
-        BinaryReply reply = sendBytes(request("/v2/models/sort/infer", body).header("Accept-Encoding", "gzip").build());
+        BinaryReply reply =
+                sendBytes(
+                        request("/v2/models/sort/infer", body)
+                                .header("Accept-Encoding", "gzip")
+                                .build());
 
         assertThat(reply.status()).isEqualTo(200);
         assertThat(reply.headers().firstValue("Content-Encoding")).hasValue("gzip");
@@ -249,14 +326,21 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
     }
 
     private static BinaryRequests.Body matmulBody(int sizeA, int sizeB) {
-        return body("{\"inputs\":["
-                + "{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[2,3],\"parameters\":{\"binary_data_size\":" + sizeA + "}},"
-                + "{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[3,2],\"parameters\":{\"binary_data_size\":" + sizeB + "}}]}",
-                fp64(1, 2, 3, 4, 5, 6), fp64(7, 8, 9, 10, 11, 12));
+        return body(
+                "{\"inputs\":["
+                        + "{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[2,3],\"parameters\":{\"binary_data_size\":"
+                        + sizeA
+                        + "}},"
+                        + "{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[3,2],\"parameters\":{\"binary_data_size\":"
+                        + sizeB
+                        + "}}]}",
+                fp64(1, 2, 3, 4, 5, 6),
+                fp64(7, 8, 9, 10, 11, 12));
     }
 
     private HttpRequest.Builder request(String path, BinaryRequests.Body body) {
-        return HttpRequest.newBuilder(api(path)).header(HEADER, Integer.toString(body.headerLength()))
+        return HttpRequest.newBuilder(api(path))
+                .header(HEADER, Integer.toString(body.headerLength()))
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body.bytes()));
     }
 
@@ -272,9 +356,15 @@ class BinaryIntegrationTests extends IntegrationTestSupport {
         return send(request(path, body).build());
     }
 
-    /** A body sent without Content-Length (chunked), so the server only learns its end by reading. */
+    /**
+     * A body sent without Content-Length (chunked), so the server only learns its end by reading.
+     */
     private HttpRequest chunked(byte[] bytes, int headerLength) {
-        return HttpRequest.newBuilder(api("/v2/models/matmul/infer")).header(HEADER, Integer.toString(headerLength))
-                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(bytes))).build();
+        return HttpRequest.newBuilder(api("/v2/models/matmul/infer"))
+                .header(HEADER, Integer.toString(headerLength))
+                .POST(
+                        HttpRequest.BodyPublishers.ofInputStream(
+                                () -> new ByteArrayInputStream(bytes)))
+                .build();
     }
 }

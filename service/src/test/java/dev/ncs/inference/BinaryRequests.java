@@ -9,12 +9,13 @@ import java.util.Arrays;
 /** Builds bodies in Triton's binary tensor data format and takes responses in it apart. */
 final class BinaryRequests {
 
-    private BinaryRequests() {
-    }
+    private BinaryRequests() {}
 
-    /** A body: the JSON header followed by the blobs; {@link #headerLength} is the JSON's byte length. */
-    record Body(byte[] bytes, int headerLength) {
-    }
+    /**
+     * A body: the JSON header followed by the blobs; {@link #headerLength} is the JSON's byte
+     * length.
+     */
+    record Body(byte[] bytes, int headerLength) {}
 
     static Body body(String json, byte[]... blobs) {
         byte[] header = json.getBytes(StandardCharsets.UTF_8);
@@ -57,7 +58,11 @@ final class BinaryRequests {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (String element : elements) {
             byte[] utf8 = element.getBytes(StandardCharsets.UTF_8);
-            out.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(utf8.length).array());
+            out.writeBytes(
+                    ByteBuffer.allocate(4)
+                            .order(ByteOrder.LITTLE_ENDIAN)
+                            .putInt(utf8.length)
+                            .array());
             out.writeBytes(utf8);
         }
         return out.toByteArray();

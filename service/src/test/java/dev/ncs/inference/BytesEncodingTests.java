@@ -12,7 +12,9 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The BYTES framing (4-byte little-endian length, then the bytes) checked and decoded without HTTP. */
+/**
+ * The BYTES framing (4-byte little-endian length, then the bytes) checked and decoded without HTTP.
+ */
 class BytesEncodingTests {
 
     @Test
@@ -28,7 +30,8 @@ class BytesEncodingTests {
 
         BytesEncoding.validate("x", segment(encoded), 4);
 
-        assertThat(strings(encoded, 4)).containsExactly("", "a", "héllo, wörld", "x".repeat(70_000));
+        assertThat(strings(encoded, 4))
+                .containsExactly("", "a", "héllo, wörld", "x".repeat(70_000));
     }
 
     @Test
@@ -46,7 +49,8 @@ class BytesEncodingTests {
 
         assertThatThrownBy(() -> BytesEncoding.validate("x", segment(encoded), 2))
                 .isInstanceOf(InvalidInputException.class)
-                .hasMessage("input 'x': BYTES element 1 has no 4-byte length (3 bytes left); the shape needs 2 elements");
+                .hasMessage(
+                        "input 'x': BYTES element 1 has no 4-byte length (3 bytes left); the shape needs 2 elements");
     }
 
     @Test
@@ -57,13 +61,18 @@ class BytesEncodingTests {
 
     @Test
     void aLengthPastTheEndIsRefusedAndReadAsUnsigned() {
-        byte[] tooLong = concat(new byte[] {10, 0, 0, 0}, "abc".getBytes(StandardCharsets.US_ASCII));
-        byte[] huge = concat(new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff}, new byte[8]);
+        byte[] tooLong =
+                concat(new byte[] {10, 0, 0, 0}, "abc".getBytes(StandardCharsets.US_ASCII));
+        byte[] huge =
+                concat(
+                        new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff},
+                        new byte[8]);
 
         assertThatThrownBy(() -> BytesEncoding.validate("x", segment(tooLong), 1))
                 .hasMessage("input 'x': BYTES element 0 declares 10 bytes but only 3 remain");
         assertThatThrownBy(() -> BytesEncoding.validate("x", segment(huge), 1))
-                .hasMessage("input 'x': BYTES element 0 declares 4294967295 bytes but only 8 remain");
+                .hasMessage(
+                        "input 'x': BYTES element 0 declares 4294967295 bytes but only 8 remain");
     }
 
     @Test
@@ -71,8 +80,9 @@ class BytesEncodingTests {
         byte[] encoded = concat(encode("a", "b"), new byte[] {0});
 
         assertThatThrownBy(() -> BytesEncoding.validate("x", segment(encoded), 2))
-                .hasMessage("input 'x': 1 bytes follow the last of its 2 BYTES elements; binary_data_size must equal "
-                        + "the encoded size");
+                .hasMessage(
+                        "input 'x': 1 bytes follow the last of its 2 BYTES elements; binary_data_size must equal "
+                                + "the encoded size");
         assertThatThrownBy(() -> BytesEncoding.validate("x", segment(new byte[] {0, 0, 0, 0}), 0))
                 .hasMessageContaining("4 bytes follow the last of its 0 BYTES elements");
     }
@@ -95,10 +105,15 @@ class BytesEncodingTests {
         return out.toByteArray();
     }
 
-    /** One element: its length little-endian, then its bytes (written by hand, not with the code under test). */
+    /**
+     * One element: its length little-endian, then its bytes (written by hand, not with the code
+     * under test).
+     */
     private static byte[] frame(byte[] bytes) {
         int n = bytes.length;
-        return concat(new byte[] {(byte) n, (byte) (n >>> 8), (byte) (n >>> 16), (byte) (n >>> 24)}, bytes);
+        return concat(
+                new byte[] {(byte) n, (byte) (n >>> 8), (byte) (n >>> 16), (byte) (n >>> 24)},
+                bytes);
     }
 
     private static byte[] concat(byte[] a, byte[] b) {

@@ -18,11 +18,14 @@ import java.util.zip.DeflaterOutputStream;
 import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.Test;
 
-/** Compressed bodies decode exactly to their data, and every byte that is not part of it is refused. */
+/**
+ * Compressed bodies decode exactly to their data, and every byte that is not part of it is refused.
+ */
 class CompressedBodyTests {
 
-    private static final byte[] TEXT = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[1],\"data\":[1]}]}"
-            .getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] TEXT =
+            "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[1],\"data\":[1]}]}"
+                    .getBytes(StandardCharsets.US_ASCII);
 
     @Test
     void oneGzipMemberDecodesToItsData() throws IOException {
@@ -31,23 +34,31 @@ class CompressedBodyTests {
 
     @Test
     void severalGzipMembersDecodeToTheirDataInOrder() throws IOException {
-        byte[] body = concat(gzip(Arrays.copyOf(TEXT, 10)), gzip(Arrays.copyOfRange(TEXT, 10, TEXT.length)));
+        byte[] body =
+                concat(
+                        gzip(Arrays.copyOf(TEXT, 10)),
+                        gzip(Arrays.copyOfRange(TEXT, 10, TEXT.length)));
 
         assertThat(decode(body, CompressedBody.Format.GZIP)).isEqualTo(TEXT);
     }
 
     @Test
     void optionalHeaderFieldsAreSkipped() throws IOException {
-        assertThat(decode(gzipWithOptionalFields(TEXT), CompressedBody.Format.GZIP)).isEqualTo(TEXT);
+        assertThat(decode(gzipWithOptionalFields(TEXT), CompressedBody.Format.GZIP))
+                .isEqualTo(TEXT);
     }
 
     @Test
     void bytesAfterTheLastMemberAreRefusedWithTheirPosition() throws IOException {
         byte[] member = gzip(TEXT);
 
-        assertThatThrownBy(() -> decode(concat(member, new byte[] {0, 0}), CompressedBody.Format.GZIP))
+        assertThatThrownBy(
+                        () -> decode(concat(member, new byte[] {0, 0}), CompressedBody.Format.GZIP))
                 .isInstanceOf(InvalidInputException.class)
-                .hasMessageContaining("bytes after the end of its gzip data (at compressed byte " + member.length + ")");
+                .hasMessageContaining(
+                        "bytes after the end of its gzip data (at compressed byte "
+                                + member.length
+                                + ")");
     }
 
     @Test
@@ -57,8 +68,10 @@ class CompressedBodyTests {
         byte[] badSize = gzip(TEXT);
         badSize[badSize.length - 4] ^= 1;
 
-        assertThatThrownBy(() -> decode(badCrc, CompressedBody.Format.GZIP)).hasMessageContaining("CRC-32 does not match");
-        assertThatThrownBy(() -> decode(badSize, CompressedBody.Format.GZIP)).hasMessageContaining("trailer says");
+        assertThatThrownBy(() -> decode(badCrc, CompressedBody.Format.GZIP))
+                .hasMessageContaining("CRC-32 does not match");
+        assertThatThrownBy(() -> decode(badSize, CompressedBody.Format.GZIP))
+                .hasMessageContaining("trailer says");
     }
 
     @Test
@@ -66,10 +79,16 @@ class CompressedBodyTests {
         byte[] member = gzip(TEXT);
 
         assertThatThrownBy(() -> decode(Arrays.copyOf(member, 5), CompressedBody.Format.GZIP))
-                .hasMessageContaining("truncated").hasMessageContaining("ends after 5 compressed bytes, in a member's header");
-        assertThatThrownBy(() -> decode(Arrays.copyOf(member, member.length - 3), CompressedBody.Format.GZIP))
-                .hasMessageContaining("in a member's trailer").hasMessageContaining(TEXT.length + " bytes decompressed");
-        assertThatThrownBy(() -> decode(new byte[0], CompressedBody.Format.GZIP)).hasMessageContaining("truncated");
+                .hasMessageContaining("truncated")
+                .hasMessageContaining("ends after 5 compressed bytes, in a member's header");
+        assertThatThrownBy(() ->
+                        decode(
+                                Arrays.copyOf(member, member.length - 3),
+                                CompressedBody.Format.GZIP))
+                .hasMessageContaining("in a member's trailer")
+                .hasMessageContaining(TEXT.length + " bytes decompressed");
+        assertThatThrownBy(() -> decode(new byte[0], CompressedBody.Format.GZIP))
+                .hasMessageContaining("truncated");
     }
 
     @Test
@@ -80,27 +99,43 @@ class CompressedBodyTests {
         }
 
         assertThat(decode(zlib.toByteArray(), CompressedBody.Format.DEFLATE)).isEqualTo(TEXT);
-        assertThatThrownBy(() -> decode(concat(zlib.toByteArray(), new byte[] {1}), CompressedBody.Format.DEFLATE))
-                .hasMessageContaining("bytes after the end of its deflate data (at compressed byte " + zlib.size() + ")");
-        assertThatThrownBy(() -> decode(Arrays.copyOf(zlib.toByteArray(), zlib.size() - 2), CompressedBody.Format.DEFLATE))
-                .hasMessageContaining("truncated").hasMessageContaining("in the compressed data");
+        assertThatThrownBy(() ->
+                        decode(
+                                concat(zlib.toByteArray(), new byte[] {1}),
+                                CompressedBody.Format.DEFLATE))
+                .hasMessageContaining(
+                        "bytes after the end of its deflate data (at compressed byte "
+                                + zlib.size()
+                                + ")");
+        assertThatThrownBy(() ->
+                        decode(
+                                Arrays.copyOf(zlib.toByteArray(), zlib.size() - 2),
+                                CompressedBody.Format.DEFLATE))
+                .hasMessageContaining("truncated")
+                .hasMessageContaining("in the compressed data");
     }
 
     @Test
     void anEmptyMemberDecodesToNothing() throws IOException {
         assertThat(decode(gzip(new byte[0]), CompressedBody.Format.GZIP)).isEmpty();
-        assertThat(decode(concat(gzip(new byte[0]), gzip(TEXT)), CompressedBody.Format.GZIP)).isEqualTo(TEXT);
+        assertThat(decode(concat(gzip(new byte[0]), gzip(TEXT)), CompressedBody.Format.GZIP))
+                .isEqualTo(TEXT);
     }
 
-    /** Incompressible data over many 64 KiB reads, the compressed bytes arriving a few at a time. */
+    /**
+     * Incompressible data over many 64 KiB reads, the compressed bytes arriving a few at a time.
+     */
     @Test
     void aLargeBodyTricklingInDecodesWhole() throws IOException {
         byte[] data = new byte[1_000_003];
         new Random(42).nextBytes(data);
-        byte[] compressed = concat(gzip(Arrays.copyOf(data, 300_000)), gzip(Arrays.copyOfRange(data, 300_000,
-                data.length)));
+        byte[] compressed =
+                concat(
+                        gzip(Arrays.copyOf(data, 300_000)),
+                        gzip(Arrays.copyOfRange(data, 300_000, data.length)));
 
-        try (CompressedBody in = new CompressedBody(trickle(compressed, 7), CompressedBody.Format.GZIP)) {
+        try (CompressedBody in =
+                new CompressedBody(trickle(compressed, 7), CompressedBody.Format.GZIP)) {
             assertThat(in.readAllBytes()).isEqualTo(data);
         }
         assertThat(decode(compressed, CompressedBody.Format.GZIP)).isEqualTo(data);
@@ -116,14 +151,17 @@ class CompressedBodyTests {
         byte[] reserved = member.clone();
         reserved[3] = (byte) 0x20;
 
-        assertThatThrownBy(() -> decode(magic, CompressedBody.Format.GZIP)).isInstanceOf(InvalidInputException.class)
-                .hasMessageContaining("corrupt at compressed byte 2: it does not start with the gzip magic bytes 1f 8b");
+        assertThatThrownBy(() -> decode(magic, CompressedBody.Format.GZIP))
+                .isInstanceOf(InvalidInputException.class)
+                .hasMessageContaining(
+                        "corrupt at compressed byte 2: it does not start with the gzip magic bytes 1f 8b");
         assertThatThrownBy(() -> decode(method, CompressedBody.Format.GZIP))
                 .hasMessageContaining("its compression method is not deflate (8)");
         assertThatThrownBy(() -> decode(reserved, CompressedBody.Format.GZIP))
                 .hasMessageContaining("its header sets reserved flags");
         assertThatThrownBy(() -> decode(new byte[] {1, 2, 3}, CompressedBody.Format.DEFLATE))
-                .hasMessageContaining("the request body's deflate data is corrupt at compressed byte");
+                .hasMessageContaining(
+                        "the request body's deflate data is corrupt at compressed byte");
     }
 
     @Test
@@ -137,7 +175,8 @@ class CompressedBodyTests {
         deflater.end();
 
         assertThatThrownBy(() -> decode(Arrays.copyOf(buffer, n), CompressedBody.Format.DEFLATE))
-                .hasMessageContaining("it needs a preset dictionary, which HTTP's deflate does not use");
+                .hasMessageContaining(
+                        "it needs a preset dictionary, which HTTP's deflate does not use");
     }
 
     /** {@code bytes}, at most {@code most} per read, as a slow network delivers them. */

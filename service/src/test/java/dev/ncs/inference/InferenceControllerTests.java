@@ -26,24 +26,25 @@ import org.springframework.boot.webmvc.test.autoconfigure.WebMvcTest;
 import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.servlet.MockMvc;
 
-/** The controller slice: routing of the protocol's paths and the one mapping of failures to statuses. */
+/**
+ * The controller slice: routing of the protocol's paths and the one mapping of failures to
+ * statuses.
+ */
 @WebMvcTest(InferenceController.class)
 @EnableConfigurationProperties({SecurityProperties.class, LimitsProperties.class})
 class InferenceControllerTests {
 
-    @Autowired
-    MockMvc mvc;
+    @Autowired MockMvc mvc;
 
-    @MockitoBean
-    InferenceService inference;
+    @MockitoBean InferenceService inference;
 
-    @MockitoBean
-    KernelCatalog catalog;
+    @MockitoBean KernelCatalog catalog;
 
     @Test
     void bothInferPathsReachTheServiceWithTheirVersion() throws Exception {
         mvc.perform(post("/v2/models/sort/infer").content("{}")).andExpect(status().isOk());
-        mvc.perform(post("/v2/models/sort/versions/1/infer").content("{}")).andExpect(status().isOk());
+        mvc.perform(post("/v2/models/sort/versions/1/infer").content("{}"))
+                .andExpect(status().isOk());
 
         then(inference).should().infer(eq("sort"), isNull(), any(), any());
         then(inference).should().infer(eq("sort"), eq("1"), any(), any());
@@ -51,18 +52,22 @@ class InferenceControllerTests {
 
     @Test
     void unknownKernelsAre404WithAnErrorBody() throws Exception {
-        given(catalog.get("nope", null)).willThrow(new UnknownKernelException("unknown kernel 'nope'"));
+        given(catalog.get("nope", null))
+                .willThrow(new UnknownKernelException("unknown kernel 'nope'"));
 
-        mvc.perform(get("/v2/models/nope")).andExpect(status().isNotFound())
+        mvc.perform(get("/v2/models/nope"))
+                .andExpect(status().isNotFound())
                 .andExpect(jsonPath("$.error").value("unknown kernel 'nope'"));
     }
 
     @Test
     void aFullQueueIs503WithRetryAfter() throws Exception {
-        willThrow(new QueueFullException("all workers are busy", Duration.ofSeconds(2))).given(inference)
+        willThrow(new QueueFullException("all workers are busy", Duration.ofSeconds(2)))
+                .given(inference)
                 .infer(any(), any(), any(), any());
 
-        mvc.perform(post("/v2/models/sort/infer").content("{}")).andExpect(status().isServiceUnavailable())
+        mvc.perform(post("/v2/models/sort/infer").content("{}"))
+                .andExpect(status().isServiceUnavailable())
                 .andExpect(header().string("Retry-After", "2"))
                 .andExpect(jsonPath("$.error").value("all workers are busy"));
     }
@@ -79,17 +84,25 @@ class InferenceControllerTests {
 
     @Test
     void tooLargeAndUnsupportedBodiesAre413And415() throws Exception {
-        willThrow(new PayloadTooLargeException("too big")).given(inference).infer(eq("a"), any(), any(), any());
-        willThrow(new UnsupportedEncodingException("br")).given(inference).infer(eq("b"), any(), any(), any());
+        willThrow(new PayloadTooLargeException("too big"))
+                .given(inference)
+                .infer(eq("a"), any(), any(), any());
+        willThrow(new UnsupportedEncodingException("br"))
+                .given(inference)
+                .infer(eq("b"), any(), any(), any());
 
-        mvc.perform(post("/v2/models/a/infer").content("{}")).andExpect(status().isContentTooLarge());
-        mvc.perform(post("/v2/models/b/infer").content("{}")).andExpect(status().isUnsupportedMediaType());
+        mvc.perform(post("/v2/models/a/infer").content("{}"))
+                .andExpect(status().isContentTooLarge());
+        mvc.perform(post("/v2/models/b/infer").content("{}"))
+                .andExpect(status().isUnsupportedMediaType());
     }
 
     private void expect(NativeStatus nativeStatus, int httpStatus) throws Exception {
-        willThrow(new NativeException(nativeStatus, "native says " + nativeStatus)).given(inference)
+        willThrow(new NativeException(nativeStatus, "native says " + nativeStatus))
+                .given(inference)
                 .infer(eq("k"), any(), any(), any());
-        mvc.perform(post("/v2/models/k/infer").content("{}")).andExpect(status().is(httpStatus))
+        mvc.perform(post("/v2/models/k/infer").content("{}"))
+                .andExpect(status().is(httpStatus))
                 .andExpect(jsonPath("$.error").isNotEmpty());
     }
 }

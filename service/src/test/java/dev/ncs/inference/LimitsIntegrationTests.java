@@ -10,14 +10,21 @@ import org.junit.jupiter.api.Test;
 import org.springframework.test.context.TestPropertySource;
 
 /**
- * Every ncs.limits.* limit on a request's content, at its edge: a request just inside passes the limit
- * (and is answered as it would be without it), one just over is refused with a 4xx that names the
- * property, the limit and the value. The limits are set low here so the edges are cheap to reach; the
- * fixture checks that no refusal leaves native memory behind.
+ * Every ncs.limits.* limit on a request's content, at its edge: a request just inside passes the
+ * limit (and is answered as it would be without it), one just over is refused with a 4xx that names
+ * the property, the limit and the value. The limits are set low here so the edges are cheap to
+ * reach; the fixture checks that no refusal leaves native memory behind.
  */
-@TestPropertySource(properties = {"ncs.limits.max-json-depth=11", "ncs.limits.max-string-length=1000",
-    "ncs.limits.max-number-length=30", "ncs.limits.max-name-length=24", "ncs.limits.max-inputs=2",
-    "ncs.limits.max-outputs=2", "ncs.limits.max-elements=50"})
+@TestPropertySource(
+        properties = {
+            "ncs.limits.max-json-depth=11",
+            "ncs.limits.max-string-length=1000",
+            "ncs.limits.max-number-length=30",
+            "ncs.limits.max-name-length=24",
+            "ncs.limits.max-inputs=2",
+            "ncs.limits.max-outputs=2",
+            "ncs.limits.max-elements=50"
+        })
 class LimitsIntegrationTests extends IntegrationTestSupport {
 
     private static final String IDENTITY = "/v2/models/identity/infer";
@@ -54,7 +61,8 @@ class LimitsIntegrationTests extends IntegrationTestSupport {
         Reply reply = post(IDENTITY, identity("BYTES", "[1]", "[\"" + element + "\"]"));
 
         assertThat(reply.status()).as(reply.text()).isEqualTo(200);
-        assertThat(Tensors.output(reply.json(), "y").path("data").get(0).asString()).isEqualTo(element);
+        assertThat(Tensors.output(reply.json(), "y").path("data").get(0).asString())
+                .isEqualTo(element);
     }
 
     @Test
@@ -66,7 +74,11 @@ class LimitsIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void idLongerThanTheLimitIs413AndOneAsLongPasses() throws Exception {
-        String fits = "{\"id\":\"" + "i".repeat(1000) + "\"," + identity("FP64", "[1]", "[1]").substring(1);
+        String fits =
+                "{\"id\":\""
+                        + "i".repeat(1000)
+                        + "\","
+                        + identity("FP64", "[1]", "[1]").substring(1);
         Reply ok = post(IDENTITY, fits);
         assertThat(ok.status()).as(ok.text()).isEqualTo(200);
         assertThat(ok.json().path("id").asString()).hasSize(1000);
@@ -80,13 +92,19 @@ class LimitsIntegrationTests extends IntegrationTestSupport {
     void parameterValueLongerThanTheLimitIs413AndOneAsLongPasses() throws Exception {
         String percentiles = "50," + "5,".repeat(498) + "1";
         assertThat(percentiles).hasSize(1000);
-        String body = "{\"parameters\":{\"percentiles\":\"" + percentiles + "\"},\"inputs\":["
-                + "{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[3],\"data\":[1,2,3]}]}";
+        String body =
+                "{\"parameters\":{\"percentiles\":\""
+                        + percentiles
+                        + "\"},\"inputs\":["
+                        + "{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[3],\"data\":[1,2,3]}]}";
         Reply ok = post("/v2/models/describe/infer", body);
         assertThat(ok.status()).as(ok.text()).isEqualTo(200);
-        assertThat(Tensors.doubles(Tensors.output(ok.json(), "percentiles"))).hasSize(500).startsWith(2.0);
+        assertThat(Tensors.doubles(Tensors.output(ok.json(), "percentiles")))
+                .hasSize(500)
+                .startsWith(2.0);
 
-        Reply reply = post("/v2/models/describe/infer", body.replace(percentiles, percentiles + "0"));
+        Reply reply =
+                post("/v2/models/describe/infer", body.replace(percentiles, percentiles + "0"));
 
         assertRefused(reply, 413, "max-string-length", "1000", "1001 characters");
     }
@@ -131,41 +149,71 @@ class LimitsIntegrationTests extends IntegrationTestSupport {
         assertThat(post("/v2/models/" + name + "/infer", "{}").status()).isEqualTo(404);
         assertThat(get("/v2/models/" + name).status()).isEqualTo(404);
 
-        assertRefused(post("/v2/models/" + name + "k/infer", "{}"), 400, "max-name-length", "24", "25 characters");
-        assertRefused(get("/v2/models/" + name + "k"), 400, "max-name-length", "24", "25 characters");
-        assertRefused(get("/v2/models/" + name + "k/ready"), 400, "max-name-length", "24", "25 characters");
-        assertRefused(get("/v2/models/identity/versions/" + "7".repeat(25)), 400, "max-name-length", "model version");
+        assertRefused(
+                post("/v2/models/" + name + "k/infer", "{}"),
+                400,
+                "max-name-length",
+                "24",
+                "25 characters");
+        assertRefused(
+                get("/v2/models/" + name + "k"), 400, "max-name-length", "24", "25 characters");
+        assertRefused(
+                get("/v2/models/" + name + "k/ready"),
+                400,
+                "max-name-length",
+                "24",
+                "25 characters");
+        assertRefused(
+                get("/v2/models/identity/versions/" + "7".repeat(25)),
+                400,
+                "max-name-length",
+                "model version");
     }
 
     @Test
     void inputNameLongerThanTheLimitIs400() throws Exception {
-        String body = "{\"inputs\":[{\"name\":\"%s\",\"datatype\":\"FP64\",\"shape\":[1],\"data\":[1]}]}";
+        String body =
+                "{\"inputs\":[{\"name\":\"%s\",\"datatype\":\"FP64\",\"shape\":[1],\"data\":[1]}]}";
         Reply under = post(IDENTITY, body.formatted("x".repeat(24)));
         assertThat(under.status()).isEqualTo(400);
         assertThat(under.error()).contains("has no input").doesNotContain("max-name-length");
 
-        assertRefused(post(IDENTITY, body.formatted("x".repeat(25))), 400, "max-name-length", "input name",
+        assertRefused(
+                post(IDENTITY, body.formatted("x".repeat(25))),
+                400,
+                "max-name-length",
+                "input name",
                 "25 characters");
     }
 
     @Test
     void requestedOutputNameLongerThanTheLimitIs400() throws Exception {
-        String body = identity("FP64", "[1]", "[1]").replace("]}]}", "]}],\"outputs\":[{\"name\":\"%s\"}]}");
+        String body =
+                identity("FP64", "[1]", "[1]")
+                        .replace("]}]}", "]}],\"outputs\":[{\"name\":\"%s\"}]}");
 
         assertThat(post(IDENTITY, body.formatted("y")).status()).isEqualTo(200);
-        assertRefused(post(IDENTITY, body.formatted("y".repeat(25))), 400, "max-name-length", "output name",
+        assertRefused(
+                post(IDENTITY, body.formatted("y".repeat(25))),
+                400,
+                "max-name-length",
+                "output name",
                 "25 characters");
     }
 
     @Test
     void parameterNameLongerThanTheLimitIs400() throws Exception {
-        String body = "{\"parameters\":{\"%s\":true},\"inputs\":[{\"name\":\"x\",\"datatype\":\"INT32\",\"shape\":[2],"
-                + "\"data\":[1,2]}]}";
+        String body =
+                "{\"parameters\":{\"%s\":true},\"inputs\":[{\"name\":\"x\",\"datatype\":\"INT32\",\"shape\":[2],"
+                        + "\"data\":[1,2]}]}";
         Reply under = post("/v2/models/sort/infer", body.formatted("d".repeat(24)));
         assertThat(under.status()).isEqualTo(400);
         assertThat(under.error()).contains("has no parameter").doesNotContain("max-name-length");
 
-        assertRefused(post("/v2/models/sort/infer", body.formatted("d".repeat(25))), 400, "max-name-length",
+        assertRefused(
+                post("/v2/models/sort/infer", body.formatted("d".repeat(25))),
+                400,
+                "max-name-length",
                 "25 characters");
     }
 
@@ -178,18 +226,34 @@ class LimitsIntegrationTests extends IntegrationTestSupport {
         Reply ok = post("/v2/models/matmul/infer", Tensors.request(a, b));
         assertThat(ok.status()).as(ok.text()).isEqualTo(200);
 
-        assertRefused(post("/v2/models/matmul/infer", Tensors.request(a, b, b)), 400, "max-inputs", "2", "is 3");
+        assertRefused(
+                post("/v2/models/matmul/infer", Tensors.request(a, b, b)),
+                400,
+                "max-inputs",
+                "2",
+                "is 3");
     }
 
     @Test
     void asManyOutputsAsTheLimitPassAndOneMoreIs400() throws Exception {
-        String body = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[2],\"data\":[1,3]}],\"outputs\":[%s]}";
-        Reply ok = post("/v2/models/describe/infer", body.formatted("{\"name\":\"mean\"},{\"name\":\"max\"}"));
+        String body =
+                "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[2],\"data\":[1,3]}],\"outputs\":[%s]}";
+        Reply ok =
+                post(
+                        "/v2/models/describe/infer",
+                        body.formatted("{\"name\":\"mean\"},{\"name\":\"max\"}"));
         assertThat(ok.status()).as(ok.text()).isEqualTo(200);
         assertThat(ok.json().path("outputs")).hasSize(2);
 
-        assertRefused(post("/v2/models/describe/infer", body.formatted("{\"name\":\"mean\"},{\"name\":\"max\"},"
-                + "{\"name\":\"min\"}")), 400, "max-outputs", "2", "is 3");
+        assertRefused(
+                post(
+                        "/v2/models/describe/infer",
+                        body.formatted(
+                                "{\"name\":\"mean\"},{\"name\":\"max\"}," + "{\"name\":\"min\"}")),
+                400,
+                "max-outputs",
+                "2",
+                "is 3");
     }
 
     // ---- max-elements: all inputs together, JSON and binary.
@@ -199,23 +263,37 @@ class LimitsIntegrationTests extends IntegrationTestSupport {
         Reply ok = post(IDENTITY, identity("INT32", "[50]", ones(50)));
         assertThat(ok.status()).as(ok.text()).isEqualTo(200);
 
-        assertRefused(post(IDENTITY, identity("INT32", "[51]", ones(51))), 413, "max-elements", "50", "is 51");
+        assertRefused(
+                post(IDENTITY, identity("INT32", "[51]", ones(51))),
+                413,
+                "max-elements",
+                "50",
+                "is 51");
     }
 
     @Test
     void elementsAreCountedOverAllInputs() throws Exception {
-        String a = "{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[5,5],\"data\":" + ones(25) + "}";
-        String b = "{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[5,5],\"data\":" + ones(25) + "}";
+        String a =
+                "{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[5,5],\"data\":" + ones(25) + "}";
+        String b =
+                "{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[5,5],\"data\":" + ones(25) + "}";
         assertThat(post("/v2/models/matmul/infer", Tensors.request(a, b)).status()).isEqualTo(200);
 
-        String wider = "{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[5,6],\"data\":" + ones(30) + "}";
-        assertRefused(post("/v2/models/matmul/infer", Tensors.request(a, wider)), 413, "max-elements", "50", "is 55");
+        String wider =
+                "{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[5,6],\"data\":" + ones(30) + "}";
+        assertRefused(
+                post("/v2/models/matmul/infer", Tensors.request(a, wider)),
+                413,
+                "max-elements",
+                "50",
+                "is 55");
     }
 
     @Test
     void binaryInputsCountTooAndAreRefusedBeforeTheirBytesAreRead() throws Exception {
-        String header = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"BOOL\",\"shape\":[%d],"
-                + "\"parameters\":{\"binary_data_size\":%d}}]}";
+        String header =
+                "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"BOOL\",\"shape\":[%d],"
+                        + "\"parameters\":{\"binary_data_size\":%d}}]}";
         BinaryRequests.Body fits = BinaryRequests.body(header.formatted(50, 50), new byte[50]);
         assertThat(sendBinary(fits).status()).isEqualTo(200);
 
@@ -226,9 +304,13 @@ class LimitsIntegrationTests extends IntegrationTestSupport {
     }
 
     private Reply sendBinary(BinaryRequests.Body body) throws Exception {
-        return send(HttpRequest.newBuilder(api(IDENTITY))
-                .header(InferenceService.BINARY_HEADER, Integer.toString(body.headerLength()))
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body.bytes())).build());
+        return send(
+                HttpRequest.newBuilder(api(IDENTITY))
+                        .header(
+                                InferenceService.BINARY_HEADER,
+                                Integer.toString(body.headerLength()))
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(body.bytes()))
+                        .build());
     }
 
     private void assertRefused(Reply reply, int status, String... inMessage) throws Exception {
@@ -239,7 +321,12 @@ class LimitsIntegrationTests extends IntegrationTestSupport {
     }
 
     private static String identity(String datatype, String shape, String data) {
-        return "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"" + datatype + "\",\"shape\":" + shape + ",\"data\":" + data
+        return "{\"inputs\":[{\"name\":\"x\",\"datatype\":\""
+                + datatype
+                + "\",\"shape\":"
+                + shape
+                + ",\"data\":"
+                + data
                 + "}]}";
     }
 

@@ -9,12 +9,14 @@ import org.springframework.test.context.TestPropertySource;
 import tools.jackson.databind.JsonNode;
 
 /** The Open Inference Protocol's endpoints and the request details real clients rely on. */
-@TestPropertySource(properties = {"ncs.limits.max-request-size=4KB", "ncs.limits.max-json-size=2KB"})
+@TestPropertySource(
+        properties = {"ncs.limits.max-request-size=4KB", "ncs.limits.max-json-size=2KB"})
 class ProtocolIntegrationTests extends IntegrationTestSupport {
 
-    private static final String MATMUL = "{\"id\":\"req-17\",\"inputs\":["
-            + "{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[2,3],\"data\":[[1,2,3],[4,5,6]]},"
-            + "{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[3,2],\"data\":[7,8,9,10,11,12]}]}";
+    private static final String MATMUL =
+            "{\"id\":\"req-17\",\"inputs\":["
+                    + "{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[2,3],\"data\":[[1,2,3],[4,5,6]]},"
+                    + "{\"name\":\"b\",\"datatype\":\"FP64\",\"shape\":[3,2],\"data\":[7,8,9,10,11,12]}]}";
 
     @Test
     void healthEndpointsAnswer200() throws Exception {
@@ -67,7 +69,8 @@ class ProtocolIntegrationTests extends IntegrationTestSupport {
         Reply viaGet = get("/v2/repository/index");
         Reply viaPost = post("/v2/repository/index", "{\"ready\":true}");
 
-        assertThat(viaGet.json().findValuesAsString("name")).contains("describe", "identity", "matmul", "sort")
+        assertThat(viaGet.json().findValuesAsString("name"))
+                .contains("describe", "identity", "matmul", "sort")
                 .isSorted();
         assertThat(viaGet.json().findValuesAsString("state")).containsOnly("READY");
         assertThat(viaPost.json()).isEqualTo(viaGet.json());
@@ -92,18 +95,24 @@ class ProtocolIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void requestedOutputsAreReturnedInTheOrderAsked() throws Exception {
-        Reply reply = post("/v2/models/describe/infer", "{\"outputs\":[{\"name\":\"max\"},{\"name\":\"count\","
-                + "\"parameters\":{\"binary_data\":false}}],\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\","
-                + "\"shape\":[4],\"data\":[1,2,3,4]}]}");
+        Reply reply =
+                post(
+                        "/v2/models/describe/infer",
+                        "{\"outputs\":[{\"name\":\"max\"},{\"name\":\"count\","
+                                + "\"parameters\":{\"binary_data\":false}}],\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\","
+                                + "\"shape\":[4],\"data\":[1,2,3,4]}]}");
 
         assertThat(reply.status()).as(reply.text()).isEqualTo(200);
-        assertThat(reply.json().path("outputs").findValuesAsString("name")).containsExactly("max", "count");
+        assertThat(reply.json().path("outputs").findValuesAsString("name"))
+                .containsExactly("max", "count");
     }
 
     @Test
     void bodiesOverTheLimitGet413() throws Exception {
-        String big = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[3000],\"data\":["
-                + "1,".repeat(2999) + "1]}]}";
+        String big =
+                "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[3000],\"data\":["
+                        + "1,".repeat(2999)
+                        + "1]}]}";
         Reply reply = post("/v2/models/describe/infer", big);
 
         assertThat(reply.status()).isEqualTo(413);
@@ -112,21 +121,33 @@ class ProtocolIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void binaryBodiesOverTheLimitGet413BeforeTheyAreRead() throws Exception {
-        BinaryRequests.Body body = BinaryRequests.body("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\","
-                + "\"shape\":[1000],\"parameters\":{\"binary_data_size\":8000}}]}", new byte[8000]);
+        BinaryRequests.Body body =
+                BinaryRequests.body(
+                        "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\","
+                                + "\"shape\":[1000],\"parameters\":{\"binary_data_size\":8000}}]}",
+                        new byte[8000]);
 
-        Reply reply = send(HttpRequest.newBuilder(api("/v2/models/describe/infer"))
-                .header("Inference-Header-Content-Length", Integer.toString(body.headerLength()))
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body.bytes())).build());
+        Reply reply =
+                send(
+                        HttpRequest.newBuilder(api("/v2/models/describe/infer"))
+                                .header(
+                                        "Inference-Header-Content-Length",
+                                        Integer.toString(body.headerLength()))
+                                .POST(HttpRequest.BodyPublishers.ofByteArray(body.bytes()))
+                                .build());
 
         assertThat(reply.status()).isEqualTo(413);
-        assertThat(reply.error()).contains("max-request-size").contains(Integer.toString(body.bytes().length));
+        assertThat(reply.error())
+                .contains("max-request-size")
+                .contains(Integer.toString(body.bytes().length));
     }
 
     @Test
     void jsonOverItsOwnLimitGets413WithAHintToUseBinary() throws Exception {
-        String json = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[1200],\"data\":["
-                + "1,".repeat(1199) + "1]}]}";
+        String json =
+                "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[1200],\"data\":["
+                        + "1,".repeat(1199)
+                        + "1]}]}";
         Reply reply = post("/v2/models/describe/infer", json);
 
         assertThat(reply.status()).isEqualTo(413);
@@ -135,11 +156,16 @@ class ProtocolIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void chunkedBodiesOverTheLimitGet413Too() throws Exception {
-        String big = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[3000],\"data\":["
-                + "1,".repeat(2999) + "1]}]}";
-        HttpRequest request = HttpRequest.newBuilder(api("/v2/models/describe/infer"))
-                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(big.getBytes())))
-                .build();
+        String big =
+                "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[3000],\"data\":["
+                        + "1,".repeat(2999)
+                        + "1]}]}";
+        HttpRequest request =
+                HttpRequest.newBuilder(api("/v2/models/describe/infer"))
+                        .POST(
+                                HttpRequest.BodyPublishers.ofInputStream(
+                                        () -> new java.io.ByteArrayInputStream(big.getBytes())))
+                        .build();
 
         assertThat(send(request).status()).isEqualTo(413);
     }

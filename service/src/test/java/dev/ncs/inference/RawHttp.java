@@ -12,29 +12,35 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * HTTP/1.1 over a plain socket, for requests no well-behaved client sends: a Content-Length that lies,
- * a body cut short by a client that half-closes, headers repeated or malformed. One request per
- * connection ({@code Connection: close}); the response is read to the end of the stream.
+ * HTTP/1.1 over a plain socket, for requests no well-behaved client sends: a Content-Length that
+ * lies, a body cut short by a client that half-closes, headers repeated or malformed. One request
+ * per connection ({@code Connection: close}); the response is read to the end of the stream.
  */
 final class RawHttp {
 
-    private RawHttp() {
-    }
+    private RawHttp() {}
 
     /**
      * What the client puts on the wire.
      *
      * @param headers in order, repeats allowed; Host and Connection are added
-     * @param contentLength the Content-Length header: null for the body's length, -1 for none (the body
-     *     is then sent chunked when non-empty), -2 for none and the body sent as it is
-     * @param sendBytes how many bytes of the body are actually sent before the client half-closes: the
-     *     whole body when negative
+     * @param contentLength the Content-Length header: null for the body's length, -1 for none (the
+     *     body is then sent chunked when non-empty), -2 for none and the body sent as it is
+     * @param sendBytes how many bytes of the body are actually sent before the client half-closes:
+     *     the whole body when negative
      */
-    record Exchange(String method, String path, List<Map.Entry<String, String>> headers, byte[] body,
-            Long contentLength, int sendBytes) {
-    }
+    record Exchange(
+            String method,
+            String path,
+            List<Map.Entry<String, String>> headers,
+            byte[] body,
+            Long contentLength,
+            int sendBytes) {}
 
-    /** A response (interim 1xx responses skipped): status -1 when the server closed the connection without answering. */
+    /**
+     * A response (interim 1xx responses skipped): status -1 when the server closed the connection
+     * without answering.
+     */
     record Response(int status, String head, byte[] body) {
 
         String text() {
@@ -48,14 +54,20 @@ final class RawHttp {
             socket.setSoTimeout(timeoutMillis);
             OutputStream out = socket.getOutputStream();
             StringBuilder head = new StringBuilder();
-            head.append(exchange.method()).append(' ').append(exchange.path()).append(" HTTP/1.1\r\n");
+            head.append(exchange.method())
+                    .append(' ')
+                    .append(exchange.path())
+                    .append(" HTTP/1.1\r\n");
             head.append("Host: 127.0.0.1:").append(port).append("\r\n");
             head.append("Connection: close\r\n");
             for (Map.Entry<String, String> header : exchange.headers()) {
                 head.append(header.getKey()).append(": ").append(header.getValue()).append("\r\n");
             }
             byte[] body = exchange.body();
-            boolean chunked = exchange.contentLength() != null && exchange.contentLength() == -1 && body.length > 0;
+            boolean chunked =
+                    exchange.contentLength() != null
+                            && exchange.contentLength() == -1
+                            && body.length > 0;
             if (exchange.contentLength() == null) {
                 head.append("Content-Length: ").append(body.length).append("\r\n");
             } else if (exchange.contentLength() >= 0) {
@@ -64,7 +76,10 @@ final class RawHttp {
                 head.append("Transfer-Encoding: chunked\r\n");
             }
             head.append("\r\n");
-            int sent = exchange.sendBytes() < 0 ? body.length : Math.min(exchange.sendBytes(), body.length);
+            int sent =
+                    exchange.sendBytes() < 0
+                            ? body.length
+                            : Math.min(exchange.sendBytes(), body.length);
             try {
                 out.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
                 if (chunked) {
@@ -77,13 +92,15 @@ final class RawHttp {
                     socket.shutdownOutput();
                 }
             } catch (IOException serverClosedEarly) {
-                // the server may answer (413, 400) and close before reading everything: read what it said
+                // the server may answer (413, 400) and close before reading everything: read what
+                // it said
             }
             return read(socket.getInputStream());
         }
     }
 
-    private static void writeChunked(OutputStream out, byte[] body, int sent, boolean complete) throws IOException {
+    private static void writeChunked(OutputStream out, byte[] body, int sent, boolean complete)
+            throws IOException {
         int chunk = 1000;
         for (int offset = 0; offset < sent; offset += chunk) {
             int n = Math.min(chunk, sent - offset);
@@ -117,7 +134,11 @@ final class RawHttp {
                 all.write(buffer, 0, n);
             }
         } catch (SocketTimeoutException e) {
-            throw new IOException("no complete response in time (the server hangs?) after " + all.size() + " bytes", e);
+            throw new IOException(
+                    "no complete response in time (the server hangs?) after "
+                            + all.size()
+                            + " bytes",
+                    e);
         } catch (IOException reset) {
             // a reset after a complete response is still a response; none is "no answer"
         }
@@ -143,12 +164,16 @@ final class RawHttp {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int pos = 0;
         while (pos < chunked.length) {
-            int lineEnd = indexOf(java.util.Arrays.copyOfRange(chunked, pos, chunked.length),
-                    "\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            int lineEnd =
+                    indexOf(
+                            java.util.Arrays.copyOfRange(chunked, pos, chunked.length),
+                            "\r\n".getBytes(StandardCharsets.ISO_8859_1));
             if (lineEnd < 0) {
                 break;
             }
-            String size = new String(chunked, pos, lineEnd, StandardCharsets.ISO_8859_1).split(";")[0].trim();
+            String size =
+                    new String(chunked, pos, lineEnd, StandardCharsets.ISO_8859_1)
+                            .split(";")[0].trim();
             int n = Integer.parseInt(size, 16);
             pos += lineEnd + 2;
             if (n == 0 || pos + n > chunked.length) {

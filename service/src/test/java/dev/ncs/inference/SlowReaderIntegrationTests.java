@@ -18,17 +18,20 @@ import org.springframework.test.context.TestPropertySource;
 import tools.jackson.databind.JsonNode;
 
 /**
- * A client that does not take its response at the minimum rate has it abandoned: the connection closed,
- * the outputs' native memory freed, the abandonment counted, while other clients are served. The grace
- * and the rate are set so the cases play out in seconds: 2 s, then 32 MB/s on average.
+ * A client that does not take its response at the minimum rate has it abandoned: the connection
+ * closed, the outputs' native memory freed, the abandonment counted, while other clients are
+ * served. The grace and the rate are set so the cases play out in seconds: 2 s, then 32 MB/s on
+ * average.
  */
-@TestPropertySource(properties = {"ncs.limits.download-grace=2s", "ncs.limits.min-download-rate=32MB"})
+@TestPropertySource(
+        properties = {"ncs.limits.download-grace=2s", "ncs.limits.min-download-rate=32MB"})
 class SlowReaderIntegrationTests extends IntegrationTestSupport {
 
     private static final int SIZE = 64 << 20;
     private static final byte[] DATA = new byte[SIZE];
     private static final String STALLED = "ncs_responses_abandoned_total{reason=\"stalled\"}";
-    private static final String IDENTITY_RUNS = "ncs_kernel_seconds_count{kernel=\"identity\",outcome=\"success\"}";
+    private static final String IDENTITY_RUNS =
+            "ncs_kernel_seconds_count{kernel=\"identity\",outcome=\"success\"}";
     private static final String TOO_SLOW = "ncs_responses_abandoned_total{reason=\"too_slow\"}";
 
     static {
@@ -36,7 +39,8 @@ class SlowReaderIntegrationTests extends IntegrationTestSupport {
     }
 
     @Test
-    void aClientThatReadsNothingIsDroppedAboutAGraceAfterItsBuffersFillAndItsOutputFreed() throws Exception {
+    void aClientThatReadsNothingIsDroppedAboutAGraceAfterItsBuffersFillAndItsOutputFreed()
+            throws Exception {
         String before = scrape();
         double stalledBefore = total(before, STALLED);
         double ranBefore = total(before, IDENTITY_RUNS);
@@ -46,7 +50,9 @@ class SlowReaderIntegrationTests extends IntegrationTestSupport {
             assertServedWithinASecond();
             awaitLiveBytesZero();
             long freedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent);
-            assertThat(freedMillis).as("output freed after the grace and a stalled write").isLessThan(8_000);
+            assertThat(freedMillis)
+                    .as("output freed after the grace and a stalled write")
+                    .isLessThan(8_000);
             assertThat(total(scrape(), STALLED)).isEqualTo(stalledBefore + 1);
             assertServedWithinASecond();
         }
@@ -68,9 +74,12 @@ class SlowReaderIntegrationTests extends IntegrationTestSupport {
             }
             awaitLiveBytesZero();
             long freedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent);
-            assertThat(freedMillis).as("output freed once the trickle fell behind").isLessThan(8_000);
+            assertThat(freedMillis)
+                    .as("output freed once the trickle fell behind")
+                    .isLessThan(8_000);
             String after = scrape();
-            assertThat(total(after, STALLED) + total(after, TOO_SLOW)).isEqualTo(abandonedBefore + 1);
+            assertThat(total(after, STALLED) + total(after, TOO_SLOW))
+                    .isEqualTo(abandonedBefore + 1);
             assertServedWithinASecond();
         }
     }
@@ -86,7 +95,8 @@ class SlowReaderIntegrationTests extends IntegrationTestSupport {
             long deadline = sent + TimeUnit.SECONDS.toNanos(15);
             int n = 0;
             while (n >= 0 && System.nanoTime() < deadline) {
-                n = readQuietly(in, chunk); // 80 KiB every 10 ms: about 8 MB/s, a quarter of the minimum
+                n = readQuietly(in, chunk); // 80 KiB every 10 ms: about 8 MB/s, a quarter of the
+                // minimum
                 received += Math.max(n, 0);
                 Thread.sleep(10);
             }
@@ -104,39 +114,59 @@ class SlowReaderIntegrationTests extends IntegrationTestSupport {
             InputStream in = socket.getInputStream();
             String head = readHead(in);
             assertThat(head).startsWith("HTTP/1.1 200");
-            int headerLength = Integer.parseInt(headerValue(head, "Inference-Header-Content-Length"));
+            int headerLength =
+                    Integer.parseInt(headerValue(head, "Inference-Header-Content-Length"));
             long contentLength = Long.parseLong(headerValue(head, "Content-Length"));
             assertThat(contentLength).isEqualTo(headerLength + (long) SIZE);
             JsonNode json = JSON.readTree(in.readNBytes(headerLength));
-            assertThat(json.path("outputs").get(0).path("parameters").path("binary_data_size").asLong()).isEqualTo(SIZE);
+            assertThat(
+                            json.path("outputs")
+                                    .get(0)
+                                    .path("parameters")
+                                    .path("binary_data_size")
+                                    .asLong())
+                    .isEqualTo(SIZE);
             byte[] data = in.readNBytes(SIZE);
             assertThat(data.length).isEqualTo(SIZE);
-            assertThat(Arrays.mismatch(data, DATA)).as("first byte that differs from the input").isEqualTo(-1);
+            assertThat(Arrays.mismatch(data, DATA))
+                    .as("first byte that differs from the input")
+                    .isEqualTo(-1);
         }
     }
 
     /**
-     * Sends identity of {@link #DATA} (64 MiB in, 64 MiB out, in binary) on a socket with a small receive
-     * buffer, so that what the client does not read stays mostly on the server's side.
+     * Sends identity of {@link #DATA} (64 MiB in, 64 MiB out, in binary) on a socket with a small
+     * receive buffer, so that what the client does not read stays mostly on the server's side.
      */
     private Socket identityRequest() throws IOException {
         Socket socket = new Socket();
         socket.setReceiveBufferSize(64 * 1024);
         socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
-        byte[] header = ("{\"parameters\":{\"binary_data_output\":true},\"inputs\":[{\"name\":\"x\",\"datatype\":\"UINT8\","
-                + "\"shape\":[" + SIZE + "],\"parameters\":{\"binary_data_size\":" + SIZE + "}}]}")
-                .getBytes(StandardCharsets.UTF_8);
+        byte[] header =
+                ("{\"parameters\":{\"binary_data_output\":true},\"inputs\":[{\"name\":\"x\",\"datatype\":\"UINT8\","
+                                + "\"shape\":["
+                                + SIZE
+                                + "],\"parameters\":{\"binary_data_size\":"
+                                + SIZE
+                                + "}}]}")
+                        .getBytes(StandardCharsets.UTF_8);
         OutputStream out = socket.getOutputStream();
-        out.write(("POST /v2/models/identity/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nInference-Header-Content-Length: "
-                + header.length + "\r\nContent-Length: " + (header.length + SIZE) + "\r\n\r\n")
-                .getBytes(StandardCharsets.ISO_8859_1));
+        out.write(
+                ("POST /v2/models/identity/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nInference-Header-Content-Length: "
+                                + header.length
+                                + "\r\nContent-Length: "
+                                + (header.length + SIZE)
+                                + "\r\n\r\n")
+                        .getBytes(StandardCharsets.ISO_8859_1));
         out.write(header);
         out.write(DATA);
         out.flush();
         return socket;
     }
 
-    /** Reads what has arrived, up to one buffer; -1 once the server closed or reset the connection. */
+    /**
+     * Reads what has arrived, up to one buffer; -1 once the server closed or reset the connection.
+     */
     private static int readQuietly(InputStream in, byte[] buffer) {
         try {
             return in.read(buffer);
@@ -158,15 +188,20 @@ class SlowReaderIntegrationTests extends IntegrationTestSupport {
     }
 
     private static String headerValue(String head, String name) {
-        return head.lines().filter(line -> line.regionMatches(true, 0, name + ":", 0, name.length() + 1))
-                .map(line -> line.substring(name.length() + 1).trim()).findFirst()
+        return head.lines()
+                .filter(line -> line.regionMatches(true, 0, name + ":", 0, name.length() + 1))
+                .map(line -> line.substring(name.length() + 1).trim())
+                .findFirst()
                 .orElseThrow(() -> new AssertionError("no " + name + " in " + head));
     }
 
     private void assertServedWithinASecond() throws Exception {
         long start = System.nanoTime();
-        Reply reply = post("/v2/models/describe/infer", "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\","
-                + "\"shape\":[4],\"data\":[1,2,3,4]}]}");
+        Reply reply =
+                post(
+                        "/v2/models/describe/infer",
+                        "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\","
+                                + "\"shape\":[4],\"data\":[1,2,3,4]}]}");
         assertThat(reply.status()).isEqualTo(200);
         assertThat(Tensors.doubles(Tensors.output(reply.json(), "mean"))).containsExactly(2.5);
         assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(1_000);
@@ -187,7 +222,9 @@ class SlowReaderIntegrationTests extends IntegrationTestSupport {
     private void awaitLiveBytesZero() throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
         while (liveBytes() > 0) {
-            assertThat(System.nanoTime()).as("native memory back to 0 within 15 s").isLessThan(deadline);
+            assertThat(System.nanoTime())
+                    .as("native memory back to 0 within 15 s")
+                    .isLessThan(deadline);
             Thread.sleep(20);
         }
     }

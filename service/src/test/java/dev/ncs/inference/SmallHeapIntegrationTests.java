@@ -28,10 +28,10 @@ import org.springframework.beans.factory.annotation.Autowired;
 import tools.jackson.databind.JsonNode;
 
 /**
- * A 256 MiB tensor through a JVM whose whole heap is smaller than that (surefire runs this class alone
- * with -Xmx128m): the body streams from the socket into native memory and the binary output from
- * native memory to the socket. The test's own client streams too: it generates the upload and checks
- * the download on the fly.
+ * A 256 MiB tensor through a JVM whose whole heap is smaller than that (surefire runs this class
+ * alone with -Xmx128m): the body streams from the socket into native memory and the binary output
+ * from native memory to the socket. The test's own client streams too: it generates the upload and
+ * checks the download on the fly.
  */
 @Tag("small-heap")
 class SmallHeapIntegrationTests extends IntegrationTestSupport {
@@ -39,22 +39,31 @@ class SmallHeapIntegrationTests extends IntegrationTestSupport {
     private static final int N = 1 << 25; // FP64 elements: 256 MiB
     private static final long BYTES = (long) N * 8;
 
-    @Autowired
-    NativeRuntime runtime;
+    @Autowired NativeRuntime runtime;
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @BeforeEach
     void theHeapIsSmallerThanTheTensor() {
-        assumeTrue(Runtime.getRuntime().maxMemory() < BYTES, "run with -Xmx below 256m (surefire's small-heap run)");
+        assumeTrue(
+                Runtime.getRuntime().maxMemory() < BYTES,
+                "run with -Xmx below 256m (surefire's small-heap run)");
     }
 
     @Test
     void describeOf256MiBUploadedInBinary() throws Exception {
-        String header = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[" + N + "],"
-                + "\"parameters\":{\"binary_data_size\":" + BYTES + "}}]}";
-        HttpResponse<String> response = http.send(upload("/v2/models/describe/infer", header, N),
-                HttpResponse.BodyHandlers.ofString());
+        String header =
+                "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":["
+                        + N
+                        + "],"
+                        + "\"parameters\":{\"binary_data_size\":"
+                        + BYTES
+                        + "}}]}";
+        HttpResponse<String> response =
+                http.send(
+                        upload("/v2/models/describe/infer", header, N),
+                        HttpResponse.BodyHandlers.ofString());
 
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         JsonNode json = JSON.readTree(response.body());
@@ -68,16 +77,33 @@ class SmallHeapIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void identityRoundTripOf256MiBInBinary() throws Exception {
-        String header = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[" + N + "],"
-                + "\"parameters\":{\"binary_data_size\":" + BYTES + "}}],\"parameters\":{\"binary_data_output\":true}}";
-        HttpResponse<InputStream> response = http.send(upload("/v2/models/identity/infer", header, N),
-                HttpResponse.BodyHandlers.ofInputStream());
+        String header =
+                "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":["
+                        + N
+                        + "],"
+                        + "\"parameters\":{\"binary_data_size\":"
+                        + BYTES
+                        + "}}],\"parameters\":{\"binary_data_output\":true}}";
+        HttpResponse<InputStream> response =
+                http.send(
+                        upload("/v2/models/identity/infer", header, N),
+                        HttpResponse.BodyHandlers.ofInputStream());
 
         assertThat(response.statusCode()).isEqualTo(200);
-        int headerLength = Integer.parseInt(response.headers().firstValue("Inference-Header-Content-Length").orElseThrow());
+        int headerLength =
+                Integer.parseInt(
+                        response.headers()
+                                .firstValue("Inference-Header-Content-Length")
+                                .orElseThrow());
         try (InputStream in = new BufferedInputStream(response.body(), 1 << 16)) {
             JsonNode json = JSON.readTree(in.readNBytes(headerLength));
-            assertThat(json.path("outputs").get(0).path("parameters").path("binary_data_size").asLong()).isEqualTo(BYTES);
+            assertThat(
+                            json.path("outputs")
+                                    .get(0)
+                                    .path("parameters")
+                                    .path("binary_data_size")
+                                    .asLong())
+                    .isEqualTo(BYTES);
             byte[] element = new byte[8];
             for (int i = 0; i < N; i++) {
                 if (in.readNBytes(element, 0, 8) != 8) {
@@ -100,13 +126,23 @@ class SmallHeapIntegrationTests extends IntegrationTestSupport {
     @Test
     void aFloodOfLargeUploadsIsHeldToTheBudgetWithoutRunningOutOfHeap() throws Exception {
         int elements = N / 4;
-        String header = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[" + elements + "],"
-                + "\"parameters\":{\"binary_data_size\":" + 8L * elements + "}}]}";
-        runtime.memory().setMemoryLimit(224L << 20); // three inputs and room for their outputs (NativeGlobals resets it)
+        String header =
+                "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":["
+                        + elements
+                        + "],"
+                        + "\"parameters\":{\"binary_data_size\":"
+                        + 8L * elements
+                        + "}}]}";
+        runtime.memory()
+                .setMemoryLimit(
+                        224L << 20); // three inputs and room for their outputs (NativeGlobals
+        // resets it)
         List<CompletableFuture<HttpResponse<String>>> flood = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
-            flood.add(http.sendAsync(upload("/v2/models/describe/infer", header, elements),
-                    HttpResponse.BodyHandlers.ofString()));
+            flood.add(
+                    http.sendAsync(
+                            upload("/v2/models/describe/infer", header, elements),
+                            HttpResponse.BodyHandlers.ofString()));
         }
         Map<Integer, Integer> statuses = new TreeMap<>();
         String refusal = "";
@@ -115,7 +151,9 @@ class SmallHeapIntegrationTests extends IntegrationTestSupport {
             statuses.merge(response.statusCode(), 1, Integer::sum);
             if (response.statusCode() == 200) {
                 double n = elements;
-                assertThat(Tensors.doubles(Tensors.output(JSON.readTree(response.body()), "mean"))[0])
+                assertThat(
+                                Tensors.doubles(
+                                        Tensors.output(JSON.readTree(response.body()), "mean"))[0])
                         .isEqualTo((n - 1) / 2);
             } else {
                 assertThat(response.statusCode()).as(response.body()).isEqualTo(507);
@@ -129,10 +167,12 @@ class SmallHeapIntegrationTests extends IntegrationTestSupport {
     /** A POST whose body (JSON header, then x[i] = i as FP64) is generated while it is sent. */
     private HttpRequest upload(String path, String header, long elements) {
         byte[] head = header.getBytes(StandardCharsets.UTF_8);
-        HttpRequest.BodyPublisher stream = HttpRequest.BodyPublishers.ofInputStream(
-                () -> new Generated(head, 8 * elements));
-        return HttpRequest.newBuilder(api(path)).header("Inference-Header-Content-Length", Integer.toString(head.length))
-                .POST(HttpRequest.BodyPublishers.fromPublisher(stream, head.length + 8 * elements)).build();
+        HttpRequest.BodyPublisher stream =
+                HttpRequest.BodyPublishers.ofInputStream(() -> new Generated(head, 8 * elements));
+        return HttpRequest.newBuilder(api(path))
+                .header("Inference-Header-Content-Length", Integer.toString(head.length))
+                .POST(HttpRequest.BodyPublishers.fromPublisher(stream, head.length + 8 * elements))
+                .build();
     }
 
     /** The header, then little-endian doubles 0, 1, 2, ... generated on demand. */

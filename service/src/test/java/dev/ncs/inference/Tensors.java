@@ -9,18 +9,30 @@ import tools.jackson.databind.JsonNode;
 /** Builds JSON tensors for requests and reads them back from responses. */
 final class Tensors {
 
-    private Tensors() {
-    }
+    private Tensors() {}
 
     static String input(String name, String datatype, long[] shape, double[] data) {
-        return "{\"name\":\"" + name + "\",\"datatype\":\"" + datatype + "\",\"shape\":" + Arrays.toString(shape)
-                + ",\"data\":[" + DoubleStream.of(data).mapToObj(Tensors::number).collect(Collectors.joining(","))
+        return "{\"name\":\""
+                + name
+                + "\",\"datatype\":\""
+                + datatype
+                + "\",\"shape\":"
+                + Arrays.toString(shape)
+                + ",\"data\":["
+                + DoubleStream.of(data).mapToObj(Tensors::number).collect(Collectors.joining(","))
                 + "]}";
     }
 
     static String input(String name, String datatype, long[] shape, long[] data) {
-        return "{\"name\":\"" + name + "\",\"datatype\":\"" + datatype + "\",\"shape\":" + Arrays.toString(shape)
-                + ",\"data\":" + Arrays.toString(data) + "}";
+        return "{\"name\":\""
+                + name
+                + "\",\"datatype\":\""
+                + datatype
+                + "\",\"shape\":"
+                + Arrays.toString(shape)
+                + ",\"data\":"
+                + Arrays.toString(data)
+                + "}";
     }
 
     static String request(String... inputs) {

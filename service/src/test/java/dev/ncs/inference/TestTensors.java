@@ -5,8 +5,7 @@ import tools.jackson.databind.JsonNode;
 /** Tensor helpers for tests outside this package. */
 public final class TestTensors {
 
-    private TestTensors() {
-    }
+    private TestTensors() {}
 
     public static String fp64(String name, long[] shape, double... data) {
         return Tensors.input(name, "FP64", shape, data);

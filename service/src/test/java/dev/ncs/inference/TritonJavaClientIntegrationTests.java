@@ -49,8 +49,11 @@ class TritonJavaClientIntegrationTests extends IntegrationTestSupport {
         InferInput inputB = new InferInput("b", new long[] {k, n}, DataType.FP64);
         inputB.setData(b, binary);
 
-        InferResult result = client.infer("matmul", List.of(inputA, inputB),
-                List.of(new InferRequestedOutput("c", binary)));
+        InferResult result =
+                client.infer(
+                        "matmul",
+                        List.of(inputA, inputB),
+                        List.of(new InferRequestedOutput("c", binary)));
 
         assertThat(result.getResponse().getOutputByName("c").getShape()).containsExactly(m, n);
         double[] c = result.getOutputAsDouble("c");
@@ -65,15 +68,22 @@ class TritonJavaClientIntegrationTests extends IntegrationTestSupport {
         long[] x = new Random(3).longs(1001).toArray();
         InferInput input = new InferInput("x", new long[] {x.length}, DataType.INT64);
         input.setData(x, false);
-        InferResult sorted = client.infer("sort", List.of(input), List.of(new InferRequestedOutput("sorted", false)));
+        InferResult sorted =
+                client.infer(
+                        "sort", List.of(input), List.of(new InferRequestedOutput("sorted", false)));
         assertThat(sorted.getOutputAsLong("sorted")).containsExactly(References.sort(x, false));
 
         float[] values = {1.5f, -2f, 4f, 0.25f};
         InferInput floats = new InferInput("x", new long[] {2, 2}, DataType.FP32);
         floats.setData(values, false);
-        InferResult described = client.infer("describe", List.of(floats),
-                List.of(new InferRequestedOutput("count", false), new InferRequestedOutput("mean", false),
-                        new InferRequestedOutput("max", false)));
+        InferResult described =
+                client.infer(
+                        "describe",
+                        List.of(floats),
+                        List.of(
+                                new InferRequestedOutput("count", false),
+                                new InferRequestedOutput("mean", false),
+                                new InferRequestedOutput("max", false)));
         assertThat(described.getOutputAsLong("count")).containsExactly(4);
         assertThat(described.getOutputAsDouble("mean")).containsExactly(0.9375);
         assertThat(described.getOutputAsDouble("max")).containsExactly(4.0);
@@ -84,7 +94,8 @@ class TritonJavaClientIntegrationTests extends IntegrationTestSupport {
         int[] ints = new Random(4).ints(777).toArray();
         InferInput x = new InferInput("x", new long[] {ints.length}, DataType.INT32);
         x.setData(ints, true);
-        InferResult sorted = client.infer("sort", List.of(x), List.of(new InferRequestedOutput("sorted", true)));
+        InferResult sorted =
+                client.infer("sort", List.of(x), List.of(new InferRequestedOutput("sorted", true)));
         int[] expected = ints.clone();
         java.util.Arrays.sort(expected);
         assertThat(sorted.getOutputAsInt("sorted")).containsExactly(expected);
@@ -92,7 +103,9 @@ class TritonJavaClientIntegrationTests extends IntegrationTestSupport {
         boolean[] flags = {true, false, false, true};
         InferInput bools = new InferInput("x", new long[] {2, 2}, DataType.BOOL);
         bools.setData(flags, true);
-        InferResult same = client.infer("identity", List.of(bools), List.of(new InferRequestedOutput("y", true)));
+        InferResult same =
+                client.infer(
+                        "identity", List.of(bools), List.of(new InferRequestedOutput("y", true)));
         assertThat(same.getOutputAsBool("y")).containsExactly(flags);
         assertThat(same.getResponse().getOutputByName("y").getShape()).containsExactly(2, 2);
     }
@@ -104,8 +117,13 @@ class TritonJavaClientIntegrationTests extends IntegrationTestSupport {
         InferInput b = new InferInput("b", new long[] {2, 3}, DataType.FP64);
         b.setData(new double[] {1, 2, 3, 4, 5, 6}, false);
 
-        assertThatThrownBy(() -> client.infer("matmul", List.of(a, b), List.of(new InferRequestedOutput("c", false))))
+        assertThatThrownBy(() ->
+                        client.infer(
+                                "matmul",
+                                List.of(a, b),
+                                List.of(new InferRequestedOutput("c", false))))
                 .isInstanceOf(InferenceException.class)
-                .cause().hasMessageContaining("'b'");
+                .cause()
+                .hasMessageContaining("'b'");
     }
 }

@@ -18,30 +18,52 @@ import org.junit.jupiter.api.Test;
 import org.springframework.test.context.TestPropertySource;
 
 /**
- * Uploads cost what has arrived, not what was declared, and hold no worker while they arrive: a binary
- * input declared large costs native memory only as its bytes come; clients trickling bodies do not keep
- * real requests from the workers; a body slower than the minimum rate gets 408 and its connection closed,
- * its memory freed. Here the buffer cache (and so the bytes an upload may hold on its word) is 8 MiB.
+ * Uploads cost what has arrived, not what was declared, and hold no worker while they arrive: a
+ * binary input declared large costs native memory only as its bytes come; clients trickling bodies
+ * do not keep real requests from the workers; a body slower than the minimum rate gets 408 and its
+ * connection closed, its memory freed. Here the buffer cache (and so the bytes an upload may hold
+ * on its word) is 8 MiB.
  */
-@TestPropertySource(properties = {"ncs.workers.threads=2", "ncs.workers.queue-capacity=0",
-    "ncs.limits.min-upload-rate=64KB", "ncs.limits.upload-rate-window=1s", "ncs.native.buffer-cache.size=8MB",
-    "ncs.limits.max-json-size=600KB", "ncs.limits.max-json-in-flight=1000KB"})
+@TestPropertySource(
+        properties = {
+            "ncs.workers.threads=2",
+            "ncs.workers.queue-capacity=0",
+            "ncs.limits.min-upload-rate=64KB",
+            "ncs.limits.upload-rate-window=1s",
+            "ncs.native.buffer-cache.size=8MB",
+            "ncs.limits.max-json-size=600KB",
+            "ncs.limits.max-json-in-flight=1000KB"
+        })
 class UploadIntegrationTests extends IntegrationTestSupport {
 
-    private static final String DESCRIBE = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[3],"
-            + "\"data\":[3,1,2]}]}";
+    private static final String DESCRIBE =
+            "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[3],"
+                    + "\"data\":[3,1,2]}]}";
 
-    /** Opens an identity request declaring {@code declared} bytes of binary FP64 input, and sends the header. */
+    /**
+     * Opens an identity request declaring {@code declared} bytes of binary FP64 input, and sends
+     * the header.
+     */
     private Socket startUpload(long declared) throws IOException {
         Socket socket = new Socket(InetAddress.getLoopbackAddress(), port);
         socket.setSoTimeout(15_000);
-        byte[] header = ("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[" + declared / 8 + "],"
-                + "\"parameters\":{\"binary_data_size\":" + declared + "}}],\"outputs\":[{\"name\":\"y\","
-                + "\"parameters\":{\"binary_data\":true}}]}").getBytes(StandardCharsets.UTF_8);
+        byte[] header =
+                ("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":["
+                                + declared / 8
+                                + "],"
+                                + "\"parameters\":{\"binary_data_size\":"
+                                + declared
+                                + "}}],\"outputs\":[{\"name\":\"y\","
+                                + "\"parameters\":{\"binary_data\":true}}]}")
+                        .getBytes(StandardCharsets.UTF_8);
         OutputStream out = socket.getOutputStream();
-        out.write(("POST /v2/models/identity/infer HTTP/1.1\r\nHost: localhost\r\nInference-Header-Content-Length: "
-                + header.length + "\r\nContent-Length: " + (header.length + declared) + "\r\n\r\n")
-                .getBytes(StandardCharsets.ISO_8859_1));
+        out.write(
+                ("POST /v2/models/identity/infer HTTP/1.1\r\nHost: localhost\r\nInference-Header-Content-Length: "
+                                + header.length
+                                + "\r\nContent-Length: "
+                                + (header.length + declared)
+                                + "\r\n\r\n")
+                        .getBytes(StandardCharsets.ISO_8859_1));
         out.write(header);
         out.flush();
         return socket;
@@ -59,7 +81,8 @@ class UploadIntegrationTests extends IntegrationTestSupport {
             out.write(new byte[100]);
             out.flush();
             long start = System.nanoTime();
-            // A byte every 200 ms: far below 64 KB/s. While it trickles, it holds what it sent plus one commit step.
+            // A byte every 200 ms: far below 64 KB/s. While it trickles, it holds what it sent plus
+            // one commit step.
             String answer = null;
             double most = 0;
             while (answer == null && System.nanoTime() - start < 10_000_000_000L) {
@@ -79,10 +102,17 @@ class UploadIntegrationTests extends IntegrationTestSupport {
                 answer = read(socket.getInputStream());
             }
             long millis = (System.nanoTime() - start) / 1_000_000;
-            assertThat(most).as("live bytes while 512 MiB are declared and ~100 bytes sent").isLessThanOrEqualTo(128 << 10);
-            assertThat(answer).startsWith("HTTP/1.1 408").contains("arrived too slowly")
-                    .contains("ncs.limits.min-upload-rate").containsIgnoringCase("connection: close");
-            assertThat(millis).as("dropped after the one-second window, not at the read timeout").isLessThan(5_000);
+            assertThat(most)
+                    .as("live bytes while 512 MiB are declared and ~100 bytes sent")
+                    .isLessThanOrEqualTo(128 << 10);
+            assertThat(answer)
+                    .startsWith("HTTP/1.1 408")
+                    .contains("arrived too slowly")
+                    .contains("ncs.limits.min-upload-rate")
+                    .containsIgnoringCase("connection: close");
+            assertThat(millis)
+                    .as("dropped after the one-second window, not at the read timeout")
+                    .isLessThan(5_000);
             assertThat(socket.getInputStream().read()).as("the connection is closed").isEqualTo(-1);
         }
     }
@@ -125,7 +155,9 @@ class UploadIntegrationTests extends IntegrationTestSupport {
             out.flush();
             Thread.sleep(300);
             double halfway = liveBytes();
-            assertThat(halfway).as("live bytes with half of 40 MB sent").isLessThan(sent.length / 2 + (9 << 20));
+            assertThat(halfway)
+                    .as("live bytes with half of 40 MB sent")
+                    .isLessThan(sent.length / 2 + (9 << 20));
             out.write(sent, sent.length / 2, sent.length - sent.length / 2);
             out.flush();
             InputStream in = socket.getInputStream();
@@ -140,19 +172,22 @@ class UploadIntegrationTests extends IntegrationTestSupport {
 
     /**
      * JSON bodies being read hold heap as their bytes arrive, all of them together at most
-     * ncs.limits.max-json-in-flight (here 1 MB): a body that would pass it gets 503 with Retry-After, small
-     * requests still pass, and once the large ones are gone the room is back.
+     * ncs.limits.max-json-in-flight (here 1 MB): a body that would pass it gets 503 with
+     * Retry-After, small requests still pass, and once the large ones are gone the room is back.
      */
     @Test
     void jsonBodiesInFlightAreBounded() throws Exception {
         List<Socket> large = new ArrayList<>();
         try {
-            for (int i = 0; i < 2; i++) { // each grows to 512 KiB, 448 KiB of it charged: 896 KiB of 1000 KB
+            for (int i = 0;
+                    i < 2;
+                    i++) { // each grows to 512 KiB, 448 KiB of it charged: 896 KiB of 1000 KB
                 Socket socket = new Socket(InetAddress.getLoopbackAddress(), port);
                 socket.setSoTimeout(10_000);
                 OutputStream out = socket.getOutputStream();
-                out.write(("POST /v2/models/describe/infer HTTP/1.1\r\nHost: localhost\r\nContent-Length: 500000\r\n\r\n")
-                        .getBytes(StandardCharsets.ISO_8859_1));
+                out.write(
+                        ("POST /v2/models/describe/infer HTTP/1.1\r\nHost: localhost\r\nContent-Length: 500000\r\n\r\n")
+                                .getBytes(StandardCharsets.ISO_8859_1));
                 out.write(new byte[400_000]);
                 out.flush();
                 large.add(socket);
@@ -161,8 +196,9 @@ class UploadIntegrationTests extends IntegrationTestSupport {
             try (Socket third = new Socket(InetAddress.getLoopbackAddress(), port)) {
                 third.setSoTimeout(10_000);
                 OutputStream out = third.getOutputStream();
-                out.write(("POST /v2/models/describe/infer HTTP/1.1\r\nHost: localhost\r\nContent-Length: 500000\r\n\r\n")
-                        .getBytes(StandardCharsets.ISO_8859_1));
+                out.write(
+                        ("POST /v2/models/describe/infer HTTP/1.1\r\nHost: localhost\r\nContent-Length: 500000\r\n\r\n")
+                                .getBytes(StandardCharsets.ISO_8859_1));
                 out.write(new byte[200_000]);
                 out.flush();
                 String answer = RawHttp.readHead(third.getInputStream());
@@ -182,8 +218,13 @@ class UploadIntegrationTests extends IntegrationTestSupport {
             }
         }
         Thread.sleep(300);
-        Reply again = post("/v2/models/describe/infer", "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\","
-                + "\"shape\":[40000],\"data\":[" + "1.5,".repeat(39_999) + "2]}]}");
+        Reply again =
+                post(
+                        "/v2/models/describe/infer",
+                        "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\","
+                                + "\"shape\":[40000],\"data\":["
+                                + "1.5,".repeat(39_999)
+                                + "2]}]}");
         assertThat(again.status()).as(again.text()).isEqualTo(200);
     }
 

@@ -12,7 +12,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
-/** A request's cancellation: the registered action runs once, on the cancelling thread, whatever the order. */
+/**
+ * A request's cancellation: the registered action runs once, on the cancelling thread, whatever the
+ * order.
+ */
 class CancellationTests {
 
     private final Cancellation cancellation = new Cancellation();
@@ -53,8 +56,9 @@ class CancellationTests {
     }
 
     /**
-     * The action runs outside the cancellation's lock: an action that blocks (waiting for a worker, say) does
-     * not hold up another thread that asks for the reason or registers the next stage's action meanwhile.
+     * The action runs outside the cancellation's lock: an action that blocks (waiting for a worker,
+     * say) does not hold up another thread that asks for the reason or registers the next stage's
+     * action meanwhile.
      */
     @Test
     void aBlockingActionDoesNotHoldUpOtherThreads() throws Exception {
@@ -70,10 +74,11 @@ class CancellationTests {
                 assertThat(entered.await(10, TimeUnit.SECONDS)).isTrue();
 
                 AtomicInteger next = new AtomicInteger();
-                Future<String> other = threads.submit(() -> {
-                    cancellation.onCancel(next::incrementAndGet);
-                    return cancellation.reason();
-                });
+                Future<String> other =
+                        threads.submit(() -> {
+                            cancellation.onCancel(next::incrementAndGet);
+                            return cancellation.reason();
+                        });
 
                 assertThat(other.get(10, TimeUnit.SECONDS)).isEqualTo("client hung up");
                 assertThat(next).as("registered after the cancel: ran at once").hasValue(1);

@@ -2,11 +2,12 @@ package dev.ncs.kernel;
 
 import java.util.Arrays;
 
-/** Plain Java implementations of the kernels: the independent references the tests compare against. */
+/**
+ * Plain Java implementations of the kernels: the independent references the tests compare against.
+ */
 public final class References {
 
-    private References() {
-    }
+    private References() {}
 
     /** c[m,n] = a[m,k] b[k,n], row-major, the textbook triple loop. */
     public static double[] matmul(double[] a, double[] b, int m, int k, int n) {
@@ -48,7 +49,10 @@ public final class References {
         return new double[] {n, mean, Math.sqrt(squares / n), min, max};
     }
 
-    /** Ascending in Double.compare's order (-0.0 before 0.0, NaN last); descending reverses all but the NaNs. */
+    /**
+     * Ascending in Double.compare's order (-0.0 before 0.0, NaN last); descending reverses all but
+     * the NaNs.
+     */
     public static double[] sort(double[] x, boolean descending) {
         double[] sorted = x.clone();
         Arrays.sort(sorted);
@@ -98,10 +102,18 @@ public final class References {
     }
 
     /**
-     * scipy.signal.convolve2d(image, kernel, mode, boundary) for one [h,w] image, by its definition:
-     * out[i][j] = sum over the kernel of image[i - p][j - q] * kernel[p][q] on the full grid, then cropped.
+     * scipy.signal.convolve2d(image, kernel, mode, boundary) for one [h,w] image, by its
+     * definition: out[i][j] = sum over the kernel of image[i - p][j - q] * kernel[p][q] on the full
+     * grid, then cropped.
      */
-    public static double[] convolve2d(double[] image, int h, int w, double[] kernel, int kh, int kw, String mode,
+    public static double[] convolve2d(
+            double[] image,
+            int h,
+            int w,
+            double[] kernel,
+            int kh,
+            int kw,
+            String mode,
             String boundary) {
         int fh = h + kh - 1;
         int fw = w + kw - 1;
@@ -182,7 +194,10 @@ public final class References {
         return t >= 0.5 ? v[hi] - diff * (1 - t) : v[lo] + diff * t;
     }
 
-    /** numpy.histogram(x, bins, range=(lo, hi)) counts: equal bins, the last closed, outside ignored. */
+    /**
+     * numpy.histogram(x, bins, range=(lo, hi)) counts: equal bins, the last closed, outside
+     * ignored.
+     */
     public static long[] histogram(double[] x, int bins, double lo, double hi) {
         long[] counts = new long[bins];
         double[] edges = new double[bins + 1];

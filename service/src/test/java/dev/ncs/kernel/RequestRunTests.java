@@ -35,16 +35,22 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * The request's state machine driven by hand: the worker tasks run when the test says, on the test's
- * thread or threads it starts, and calls are fakes that block or fail on cue, so each race is played
- * in a chosen order. Buffers are real libncs buffers: after each test none is left.
+ * The request's state machine driven by hand: the worker tasks run when the test says, on the
+ * test's thread or threads it starts, and calls are fakes that block or fail on cue, so each race
+ * is played in a chosen order. Buffers are real libncs buffers: after each test none is left.
  */
 @ExtendWith(NativeGlobals.class)
 class RequestRunTests {
 
-    private static final KernelMetadata KERNEL = new KernelMetadata("fake", "a fake kernel", "test", true,
-            List.of(new TensorSpec("x", "any", List.of(DataType.FP64), null)),
-            List.of(new TensorSpec("y", "one value", List.of(DataType.FP64), List.of(1L))), List.of());
+    private static final KernelMetadata KERNEL =
+            new KernelMetadata(
+                    "fake",
+                    "a fake kernel",
+                    "test",
+                    true,
+                    List.of(new TensorSpec("x", "any", List.of(DataType.FP64), null)),
+                    List.of(new TensorSpec("y", "one value", List.of(DataType.FP64), List.of(1L))),
+                    List.of());
 
     private final NativeRuntime runtime = NativeRuntime.load(Optional.empty());
     private final long liveBefore = runtime.memory().stats().liveBuffers();
@@ -64,7 +70,7 @@ class RequestRunTests {
 
     @Test
     void aOnePartRequestFromMemoryTakesOneWorkerTaskAndNoControlCall() throws Exception {
-        FakeCall call = new FakeCall(1, (part, self) -> { });
+        FakeCall call = new FakeCall(1, (part, self) -> {});
         Future<KernelResult> request = start(call, Duration.ofSeconds(30));
 
         workers.runNext();
@@ -74,14 +80,16 @@ class RequestRunTests {
             assertThat(call.inputValue).isEqualTo(7.0); // the worker copied the in-memory input
             assertThat(call.closes.get()).isEqualTo(1);
             assertThat(ticket.events).isEqualTo("queued started ");
-            assertThat(result.outputs().getFirst().data().get(ValueLayout.JAVA_DOUBLE_UNALIGNED, 0)).isEqualTo(42.0);
+            assertThat(result.outputs().getFirst().data().get(ValueLayout.JAVA_DOUBLE_UNALIGNED, 0))
+                    .isEqualTo(42.0);
         }
-        assertThat(registry.get("ncs.kernel").tag("outcome", "success").timer().count()).isEqualTo(1);
+        assertThat(registry.get("ncs.kernel").tag("outcome", "success").timer().count())
+                .isEqualTo(1);
     }
 
     @Test
     void largeOutputsStayInNativeMemoryUntilTheResultIsClosedOnTheReadingThread() throws Exception {
-        FakeCall call = new FakeCall(1, (part, self) -> { });
+        FakeCall call = new FakeCall(1, (part, self) -> {});
         call.outputBytes = RequestRun.HEAP_OUTPUTS_BYTES + 8;
         Future<KernelResult> request = start(call, Duration.ofSeconds(30));
         workers.runNext();
@@ -89,45 +97,65 @@ class RequestRunTests {
         long live = runtime.memory().stats().liveBuffers();
         assertThat(live).isEqualTo(liveBefore + 1);
 
-        requestThread.submit(() -> {
-            try (result) {
-                assertThat(result.outputs().getFirst().data().get(ValueLayout.JAVA_DOUBLE_UNALIGNED, 0)).isEqualTo(42.0);
-            }
-        }).get(10, TimeUnit.SECONDS);
+        requestThread
+                .submit(() -> {
+                    try (result) {
+                        assertThat(
+                                        result.outputs()
+                                                .getFirst()
+                                                .data()
+                                                .get(ValueLayout.JAVA_DOUBLE_UNALIGNED, 0))
+                                .isEqualTo(42.0);
+                    }
+                })
+                .get(10, TimeUnit.SECONDS);
         assertThat(workers.controlCalls.get()).isEqualTo(1); // the release, on a platform thread
     }
 
     @Test
-    void anOutputCheckThatRefusesThePreparedCallFreesItAndItsInputsBeforeAnyPartRuns() throws Exception {
-        FakeCall call = new FakeCall(2, (part, self) -> {
-            throw new AssertionError("part " + part + " ran after the veto");
-        });
+    void anOutputCheckThatRefusesThePreparedCallFreesItAndItsInputsBeforeAnyPartRuns()
+            throws Exception {
+        FakeCall call =
+                new FakeCall(
+                        2,
+                        (part, self) -> {
+                            throw new AssertionError("part " + part + " ran after the veto");
+                        });
         List<OutputCheck.PreparedOutput> seen = new java.util.ArrayList<>();
-        Future<KernelResult> request = start(() -> call, Duration.ofSeconds(30), outputs -> {
-            seen.addAll(outputs);
-            throw new OutputRefusedException("output 'y' is too large");
-        });
+        Future<KernelResult> request =
+                start(
+                        () -> call,
+                        Duration.ofSeconds(30),
+                        outputs -> {
+                            seen.addAll(outputs);
+                            throw new OutputRefusedException("output 'y' is too large");
+                        });
 
         workers.runNext();
         assertFailure(request, OutputRefusedException.class, "output 'y' is too large");
-        assertThat(seen).singleElement().satisfies(output -> {
-            assertThat(output.name()).isEqualTo("y");
-            assertThat(output.dataType()).isEqualTo(DataType.FP64);
-            assertThat(output.elementCount()).isEqualTo(1);
-            assertThat(output.byteSize()).isEqualTo(8);
-        });
+        assertThat(seen)
+                .singleElement()
+                .satisfies(output -> {
+                    assertThat(output.name()).isEqualTo("y");
+                    assertThat(output.dataType()).isEqualTo(DataType.FP64);
+                    assertThat(output.elementCount()).isEqualTo(1);
+                    assertThat(output.byteSize()).isEqualTo(8);
+                });
         assertThat(call.partStarted.getCount()).as("no part started").isEqualTo(1);
         assertThat(call.closes.get()).isEqualTo(1);
         assertThat(workers.submitted.get()).as("no part was submitted").isEqualTo(1);
-        assertThat(registry.get("ncs.kernel").tag("outcome", "invalid_argument").timer().count()).isEqualTo(1);
+        assertThat(registry.get("ncs.kernel").tag("outcome", "invalid_argument").timer().count())
+                .isEqualTo(1);
     }
 
     @Test
     void aDeadlineThatPassesBeforeAWorkerTakesTheRequestUpWithdrawsIt() throws Exception {
-        Future<KernelResult> request = start(new FakeCall(1, (part, self) -> { }), Duration.ofMillis(20));
+        Future<KernelResult> request =
+                start(new FakeCall(1, (part, self) -> {}), Duration.ofMillis(20));
 
         assertFailure(request, DeadlineExceededException.class, "while waiting for a worker");
-        workers.runNext(); // the worker comes too late: the task was cancelled, and its body would do nothing
+        workers.runNext(); // the worker comes too late: the task was cancelled, and its body would
+        // do nothing
         assertThat(callsMade.get()).isZero();
         assertThat(ticket.events).isEqualTo("queued ");
     }
@@ -137,34 +165,46 @@ class RequestRunTests {
         CountDownLatch making = new CountDownLatch(1);
         CountDownLatch deadlinePassed = new CountDownLatch(1);
         FakeCall call = new FakeCall(1, FakeCall::untilCancelled);
-        Future<KernelResult> request = start(() -> {
-            making.countDown();
-            await(deadlinePassed);
-            return call;
-        }, Duration.ofMillis(500));
+        Future<KernelResult> request =
+                start(
+                        () -> {
+                            making.countDown();
+                            await(deadlinePassed);
+                            return call;
+                        },
+                        Duration.ofMillis(500));
 
         Future<?> worker = Executors.newSingleThreadExecutor().submit(workers::runNext);
         await(making); // the worker took the request up: too late to withdraw it
-        Thread.sleep(800); // the deadline passes; the request's thread asks for a stop and finds no call yet
+        Thread.sleep(
+                800); // the deadline passes; the request's thread asks for a stop and finds no call
+        // yet
         deadlinePassed.countDown();
 
         assertFailure(request, DeadlineExceededException.class, "while the kernel ran");
         worker.get(10, TimeUnit.SECONDS);
         assertThat(call.cancels.get()).isGreaterThanOrEqualTo(1);
         assertThat(call.closes.get()).isEqualTo(1);
-        assertThat(registry.get("ncs.kernel").tag("outcome", "deadline_exceeded").timer().count()).isEqualTo(1);
+        assertThat(registry.get("ncs.kernel").tag("outcome", "deadline_exceeded").timer().count())
+                .isEqualTo(1);
     }
 
     @Test
     void aHangUpWhileQueuedWithdrawsTheRequestAndNoCallIsMade() throws Exception {
-        Future<KernelResult> request = start(new FakeCall(1, (part, self) -> { }), Duration.ofSeconds(30));
+        Future<KernelResult> request =
+                start(new FakeCall(1, (part, self) -> {}), Duration.ofSeconds(30));
         workers.awaitSubmitted(1);
 
         cancellation.cancel("the client closed the connection");
 
         assertFailure(request, ClientDisconnectedException.class, "while waiting for a worker");
         assertThat(callsMade.get()).isZero();
-        assertThat(registry.get("ncs.rejected").tag("reason", "client_disconnected").counter().count()).isEqualTo(1);
+        assertThat(
+                        registry.get("ncs.rejected")
+                                .tag("reason", "client_disconnected")
+                                .counter()
+                                .count())
+                .isEqualTo(1);
     }
 
     @Test
@@ -172,15 +212,20 @@ class RequestRunTests {
         CountDownLatch hungUp = new CountDownLatch(1);
         CountDownLatch making = new CountDownLatch(1);
         FakeCall call = new FakeCall(1, FakeCall::untilCancelled);
-        Future<KernelResult> request = start(() -> {
-            making.countDown();
-            await(hungUp);
-            return call;
-        }, Duration.ofSeconds(30));
+        Future<KernelResult> request =
+                start(
+                        () -> {
+                            making.countDown();
+                            await(hungUp);
+                            return call;
+                        },
+                        Duration.ofSeconds(30));
         Future<?> worker = Executors.newSingleThreadExecutor().submit(workers::runNext);
 
-        await(making); // the worker took the request up and is making the call: too late to withdraw
-        cancellation.cancel("the client closed the connection"); // finds no call yet: asks the call to stop
+        await(making); // the worker took the request up and is making the call: too late to
+        // withdraw
+        cancellation.cancel(
+                "the client closed the connection"); // finds no call yet: asks the call to stop
         hungUp.countDown();
 
         assertFailure(request, ClientDisconnectedException.class, "while the kernel ran");
@@ -205,8 +250,10 @@ class RequestRunTests {
 
     @Test
     void aPartFailingWhileItsSiblingRunsFailsTheRequestOnceBothHaveReturned() throws Exception {
-        FakeCall call = secondPartFailsWhileFirstRuns(
-                new NativeException(NativeStatus.INVALID_ARGUMENT, "part 1: the data is bad"));
+        FakeCall call =
+                secondPartFailsWhileFirstRuns(
+                        new NativeException(
+                                NativeStatus.INVALID_ARGUMENT, "part 1: the data is bad"));
 
         assertThat(call.cancels.get()).isGreaterThanOrEqualTo(1);
         assertThat(workers.submitted.get()).isEqualTo(3); // no finishing task after a failure
@@ -218,26 +265,31 @@ class RequestRunTests {
     }
 
     /**
-     * Part 1 throws {@code failure} while part 0 runs until cancelled: the request fails with it, and the call
-     * is freed once, after both parts returned (FakeCall refuses a close while a part runs).
+     * Part 1 throws {@code failure} while part 0 runs until cancelled: the request fails with it,
+     * and the call is freed once, after both parts returned (FakeCall refuses a close while a part
+     * runs).
      */
     private FakeCall secondPartFailsWhileFirstRuns(Throwable failure) throws Exception {
         CountDownLatch siblingRuns = new CountDownLatch(1);
-        FakeCall call = new FakeCall(2, (part, self) -> {
-            if (part == 0) {
-                siblingRuns.countDown();
-                FakeCall.untilCancelled(part, self);
-            } else {
-                await(siblingRuns);
-                if (failure instanceof Error error) {
-                    throw error;
-                }
-                throw (RuntimeException) failure;
-            }
-        });
+        FakeCall call =
+                new FakeCall(
+                        2,
+                        (part, self) -> {
+                            if (part == 0) {
+                                siblingRuns.countDown();
+                                FakeCall.untilCancelled(part, self);
+                            } else {
+                                await(siblingRuns);
+                                if (failure instanceof Error error) {
+                                    throw error;
+                                }
+                                throw (RuntimeException) failure;
+                            }
+                        });
         Future<KernelResult> request = start(call, Duration.ofSeconds(30));
 
-        assertThat(workers.runNext()).isEqualTo(2); // prepare: two parts, handed back to the request's thread
+        assertThat(workers.runNext())
+                .isEqualTo(2); // prepare: two parts, handed back to the request's thread
         workers.awaitSubmitted(3);
         Future<?> part0 = Executors.newSingleThreadExecutor().submit(workers::runNext);
         Future<?> part1 = Executors.newSingleThreadExecutor().submit(workers::runNext);
@@ -259,7 +311,8 @@ class RequestRunTests {
         workers.awaitSubmitted(3);
         assertThat(workers.runNext()).isNull(); // not the last: nothing to hand back
         assertThat(workers.runNext()).isInstanceOf(KernelResult.class);
-        assertThat(workers.submitted.get()).isEqualTo(3); // no task queued behind other requests to finish
+        assertThat(workers.submitted.get())
+                .isEqualTo(3); // no task queued behind other requests to finish
 
         try (KernelResult result = request.get(10, TimeUnit.SECONDS)) {
             assertThat(partsRun.get()).isEqualTo(2);
@@ -271,30 +324,35 @@ class RequestRunTests {
     @Test
     void aBudgetRefusalIsA413WhenTheCallCouldNeverFitAndA507WhenItCouldLater() throws Exception {
         runtime.memory().setMemoryLimit(1 << 20);
-        FakeCall never = new FakeCall(1, (part, self) -> { });
-        never.prepareFailure = new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
+        FakeCall never = new FakeCall(1, (part, self) -> {});
+        never.prepareFailure =
+                new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
         never.bytesNeeded = 2 << 20;
         Future<KernelResult> first = start(never, Duration.ofSeconds(30));
         workers.runNext();
         assertFailure(first, ExceedsMemoryBudgetException.class, "needs 2097152 bytes");
 
-        FakeCall later = new FakeCall(1, (part, self) -> { });
-        later.prepareFailure = new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
+        FakeCall later = new FakeCall(1, (part, self) -> {});
+        later.prepareFailure =
+                new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
         later.bytesNeeded = 1000;
         Future<KernelResult> second = start(later, Duration.ofSeconds(30));
         workers.runNext();
-        Throwable refusal = assertFailure(second, MemoryBudgetExhaustedException.class, "fake: out of memory");
+        Throwable refusal =
+                assertFailure(second, MemoryBudgetExhaustedException.class, "fake: out of memory");
         assertThat(((MemoryBudgetExhaustedException) refusal).limitBytes()).isEqualTo(1 << 20);
-        assertThat(registry.get("ncs.rejected").tag("reason", "memory_budget").counter().count()).isEqualTo(1);
+        assertThat(registry.get("ncs.rejected").tag("reason", "memory_budget").counter().count())
+                .isEqualTo(1);
     }
 
     @Test
     void aSplitCallThatCouldNeverFitIsTriedOnceMoreInOnePart() throws Exception {
         runtime.memory().setMemoryLimit(1 << 20);
-        FakeCall split = new FakeCall(2, (part, self) -> { });
-        split.prepareFailure = new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
+        FakeCall split = new FakeCall(2, (part, self) -> {});
+        split.prepareFailure =
+                new NativeException(NativeStatus.OUT_OF_MEMORY, "fake: out of memory");
         split.bytesNeeded = 2 << 20;
-        FakeCall whole = new FakeCall(1, (part, self) -> { });
+        FakeCall whole = new FakeCall(1, (part, self) -> {});
         java.util.Iterator<FakeCall> made = List.of(split, whole).iterator();
         Future<KernelResult> request = start(made::next, Duration.ofSeconds(30));
 
@@ -315,25 +373,49 @@ class RequestRunTests {
         return start(factory, timeout, OutputCheck.NONE);
     }
 
-    private Future<KernelResult> start(Callable<KernelCall> factory, Duration timeout, OutputCheck check) {
-        KernelRequest request = new KernelRequest("fake", null,
-                List.of(new KernelInput("x", DataType.FP64, new long[] {1}, new DoubleSource(7.0))), Map.of())
-                .withOutputCheck(check);
-        RequestRun run = new RequestRun(KERNEL, request, new int[] {0}, ticket, cancellation, timeout, workers,
-                runtime.memory(), kernel -> {
-                    callsMade.incrementAndGet();
-                    try {
-                        return factory.call();
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
-                    }
-                }, new KernelMeters(registry));
+    private Future<KernelResult> start(
+            Callable<KernelCall> factory, Duration timeout, OutputCheck check) {
+        KernelRequest request =
+                new KernelRequest(
+                                "fake",
+                                null,
+                                List.of(
+                                        new KernelInput(
+                                                "x",
+                                                DataType.FP64,
+                                                new long[] {1},
+                                                new DoubleSource(7.0))),
+                                Map.of())
+                        .withOutputCheck(check);
+        RequestRun run =
+                new RequestRun(
+                        KERNEL,
+                        request,
+                        new int[] {0},
+                        ticket,
+                        cancellation,
+                        timeout,
+                        workers,
+                        runtime.memory(),
+                        kernel -> {
+                            callsMade.incrementAndGet();
+                            try {
+                                return factory.call();
+                            } catch (Exception e) {
+                                throw new IllegalStateException(e);
+                            }
+                        },
+                        new KernelMeters(registry));
         return requestThread.submit(run::execute);
     }
 
-    private static Throwable assertFailure(Future<KernelResult> request, Class<? extends Throwable> type, String text) {
-        assertThatThrownBy(() -> request.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
-                .cause().isInstanceOf(type).hasMessageContaining(text);
+    private static Throwable assertFailure(
+            Future<KernelResult> request, Class<? extends Throwable> type, String text) {
+        assertThatThrownBy(() -> request.get(10, TimeUnit.SECONDS))
+                .isInstanceOf(ExecutionException.class)
+                .cause()
+                .isInstanceOf(type)
+                .hasMessageContaining(text);
         try {
             request.get();
             throw new AssertionError("unreachable");
@@ -354,7 +436,10 @@ class RequestRunTests {
         }
     }
 
-    /** Worker tasks wait in a queue until the test runs them; control calls run on one platform thread. */
+    /**
+     * Worker tasks wait in a queue until the test runs them; control calls run on one platform
+     * thread.
+     */
     private static final class HandWorkers implements Workers {
         private final int threads;
         private final BlockingQueue<FutureTask<?>> queue = new LinkedBlockingQueue<>();
@@ -385,7 +470,9 @@ class RequestRunTests {
             return Workers.await(control.submit(task));
         }
 
-        /** Runs the next submitted task on this thread and returns its result (null when it failed). */
+        /**
+         * Runs the next submitted task on this thread and returns its result (null when it failed).
+         */
         Object runNext() throws InterruptedException {
             FutureTask<?> task = queue.poll(10, TimeUnit.SECONDS);
             assertThat(task).as("a task was submitted").isNotNull();
@@ -479,8 +566,7 @@ class RequestRunTests {
         }
 
         @Override
-        public void setParam(String key, String value) {
-        }
+        public void setParam(String key, String value) {}
 
         @Override
         public int prepare(int maxParts) {
@@ -502,7 +588,8 @@ class RequestRunTests {
             partStarted.countDown();
             try {
                 if (cancelled.get()) {
-                    throw new NativeException(NativeStatus.CANCELLED, "part " + part + " cancelled");
+                    throw new NativeException(
+                            NativeStatus.CANCELLED, "part " + part + " cancelled");
                 }
                 body.run(part, this);
             } finally {
@@ -511,8 +598,7 @@ class RequestRunTests {
         }
 
         @Override
-        public void finish() {
-        }
+        public void finish() {}
 
         @Override
         public List<OutputInfo> outputs() {

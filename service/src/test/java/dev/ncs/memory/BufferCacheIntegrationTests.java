@@ -15,18 +15,16 @@ import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 
 /**
- * ncs.native.buffer-cache: the memory of a freed large buffer serves the next buffer of its size, is
- * given back once idle, and never makes a request fail for want of budget.
+ * ncs.native.buffer-cache: the memory of a freed large buffer serves the next buffer of its size,
+ * is given back once idle, and never makes a request fail for want of budget.
  */
 class BufferCacheIntegrationTests extends IntegrationTestSupport {
 
     private static final long MIB = 1024 * 1024;
 
-    @Autowired
-    NativeRuntime runtime;
+    @Autowired NativeRuntime runtime;
 
-    @Autowired
-    NativeProperties configured;
+    @Autowired NativeProperties configured;
 
     @Test
     void aSecondRequestOfTheSameSizeReusesTheFirstOnesMemory() throws Exception {
@@ -35,19 +33,26 @@ class BufferCacheIntegrationTests extends IntegrationTestSupport {
 
         assertThat(meanOfDescribe(n)).isEqualTo((n - 1) / 2.0);
         String afterFirst = scrape();
-        assertThat(metric(afterFirst, "ncs_native_memory_cached_bytes")).isGreaterThanOrEqualTo(8 * MIB);
+        assertThat(metric(afterFirst, "ncs_native_memory_cached_bytes"))
+                .isGreaterThanOrEqualTo(8 * MIB);
         assertThat(meanOfDescribe(n)).isEqualTo((n - 1) / 2.0);
 
         String afterSecond = scrape();
-        assertThat(metric(afterSecond, "ncs_native_buffer_reuses_total")).isGreaterThan(reusesBefore);
+        assertThat(metric(afterSecond, "ncs_native_buffer_reuses_total"))
+                .isGreaterThan(reusesBefore);
         assertThat(metric(afterSecond, "ncs_native_memory_live_bytes")).isZero();
-        assertThat(metric(afterSecond, "ncs_native_memory_cached_bytes")).isGreaterThanOrEqualTo(8 * MIB);
+        assertThat(metric(afterSecond, "ncs_native_memory_cached_bytes"))
+                .isGreaterThanOrEqualTo(8 * MIB);
     }
 
     @Test
     void cachedMemoryGoesBackOnceIdle() throws Exception {
-        var settings = new NativeProperties(configured.memoryLimit(), null,
-                new NativeProperties.BufferCache(configured.bufferCache().size(), Duration.ofMillis(200)));
+        var settings =
+                new NativeProperties(
+                        configured.memoryLimit(),
+                        null,
+                        new NativeProperties.BufferCache(
+                                configured.bufferCache().size(), Duration.ofMillis(200)));
         BufferCacheTrimmer trimmer = new BufferCacheTrimmer(runtime.memory(), settings);
         try {
             assertThat(meanOfDescribe(1_000_000)).isEqualTo(499_999.5);
@@ -57,15 +62,18 @@ class BufferCacheIntegrationTests extends IntegrationTestSupport {
                 Thread.sleep(50);
                 cached = metric(scrape(), "ncs_native_memory_cached_bytes");
             } while (cached != 0 && System.nanoTime() < deadline);
-            assertThat(cached).as("cached bytes 5 s after the last request, idle time 200 ms").isZero();
+            assertThat(cached)
+                    .as("cached bytes 5 s after the last request, idle time 200 ms")
+                    .isZero();
         } finally {
             trimmer.destroy();
         }
     }
 
     /**
-     * 24 MiB budget: 8 MiB cached from the first request; 20 MB more live would pass it, so the cached block
-     * is given back and the request runs. Afterwards its own block (20 MiB) is what the cache holds.
+     * 24 MiB budget: 8 MiB cached from the first request; 20 MB more live would pass it, so the
+     * cached block is given back and the request runs. Afterwards its own block (20 MiB) is what
+     * the cache holds.
      */
     @Test
     void theCacheGivesWayToARequestThatNeedsTheBudget() throws Exception {
@@ -80,8 +88,10 @@ class BufferCacheIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void theTrimmerChecksAtMostEverySecondAndAtLeastEvery50Milliseconds() {
-        assertThat(BufferCacheTrimmer.between(Duration.ofSeconds(30))).isEqualTo(Duration.ofSeconds(1));
-        assertThat(BufferCacheTrimmer.between(Duration.ofMillis(600))).isEqualTo(Duration.ofMillis(300));
+        assertThat(BufferCacheTrimmer.between(Duration.ofSeconds(30)))
+                .isEqualTo(Duration.ofSeconds(1));
+        assertThat(BufferCacheTrimmer.between(Duration.ofMillis(600)))
+                .isEqualTo(Duration.ofMillis(300));
         assertThat(BufferCacheTrimmer.between(Duration.ZERO)).isEqualTo(Duration.ofMillis(50));
     }
 
@@ -91,14 +101,24 @@ class BufferCacheIntegrationTests extends IntegrationTestSupport {
         for (int i = 0; i < n; i++) {
             blob.putDouble(i);
         }
-        byte[] header = ("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":[" + n
-                + "],\"parameters\":{\"binary_data_size\":" + n * 8 + "}}]}").getBytes(StandardCharsets.UTF_8);
+        byte[] header =
+                ("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP64\",\"shape\":["
+                                + n
+                                + "],\"parameters\":{\"binary_data_size\":"
+                                + n * 8
+                                + "}}]}")
+                        .getBytes(StandardCharsets.UTF_8);
         ByteArrayOutputStream body = new ByteArrayOutputStream();
         body.writeBytes(header);
         body.writeBytes(blob.array());
-        Reply reply = send(HttpRequest.newBuilder(api("/v2/models/describe/infer"))
-                .header("Inference-Header-Content-Length", Integer.toString(header.length))
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build());
+        Reply reply =
+                send(
+                        HttpRequest.newBuilder(api("/v2/models/describe/infer"))
+                                .header(
+                                        "Inference-Header-Content-Length",
+                                        Integer.toString(header.length))
+                                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray()))
+                                .build());
         assertThat(reply.status()).as(reply.text()).isEqualTo(200);
         for (var output : reply.json().path("outputs")) {
             if (output.path("name").asString().equals("mean")) {

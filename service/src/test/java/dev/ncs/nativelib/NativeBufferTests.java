@@ -61,8 +61,11 @@ class NativeBufferTests {
         buffer.close();
         buffer.close();
 
-        assertThatThrownBy(() -> segment.get(ValueLayout.JAVA_DOUBLE, 0)).isInstanceOf(IllegalStateException.class);
-        assertThatThrownBy(buffer::open).isInstanceOf(IllegalStateException.class).hasMessageContaining("released");
+        assertThatThrownBy(() -> segment.get(ValueLayout.JAVA_DOUBLE, 0))
+                .isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(buffer::open)
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("released");
         assertThatThrownBy(buffer::retain).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(buffer::release).isInstanceOf(IllegalStateException.class);
     }
@@ -75,7 +78,8 @@ class NativeBufferTests {
             access.close();
             access.close();
 
-            assertThatThrownBy(() -> segment.get(ValueLayout.JAVA_BYTE, 0)).isInstanceOf(IllegalStateException.class);
+            assertThatThrownBy(() -> segment.get(ValueLayout.JAVA_BYTE, 0))
+                    .isInstanceOf(IllegalStateException.class);
         }
     }
 
@@ -86,9 +90,14 @@ class NativeBufferTests {
         buffer.retain();
         assertThat(buffer.release()).isFalse(); // not the last: fine while open
 
-        assertThatThrownBy(buffer::release).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(buffer::release)
+                .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("access(es) to its memory are open");
-        access.segment().set(ValueLayout.JAVA_LONG, 0, 42); // still allocated: the refused release freed nothing
+        access.segment()
+                .set(
+                        ValueLayout.JAVA_LONG,
+                        0,
+                        42); // still allocated: the refused release freed nothing
 
         access.close();
         assertThat(buffer.release()).isTrue();
@@ -96,12 +105,14 @@ class NativeBufferTests {
 
     @Test
     void anAccessIsConfinedToTheThreadThatOpenedIt() throws Exception {
-        try (NativeBuffer buffer = runtime.memory().allocate(8, "test"); var other = Executors.newSingleThreadExecutor()) {
+        try (NativeBuffer buffer = runtime.memory().allocate(8, "test");
+                var other = Executors.newSingleThreadExecutor()) {
             NativeBuffer.Access access = buffer.open();
             MemorySegment segment = access.segment();
             Future<?> read = other.submit(() -> segment.get(ValueLayout.JAVA_BYTE, 0));
             assertThatThrownBy(read::get).hasCauseInstanceOf(WrongThreadException.class);
-            assertThatThrownBy(other.submit(access::close)::get).hasCauseInstanceOf(WrongThreadException.class);
+            assertThatThrownBy(other.submit(access::close)::get)
+                    .hasCauseInstanceOf(WrongThreadException.class);
             access.close();
         }
     }
@@ -110,11 +121,13 @@ class NativeBufferTests {
     void virtualThreadsMayReadAndWriteWithoutNativeCalls() throws Exception {
         try (NativeBuffer buffer = runtime.memory().allocate(8, "test");
                 var virtualThreads = Executors.newVirtualThreadPerTaskExecutor()) {
-            virtualThreads.submit(() -> {
-                try (NativeBuffer.Access access = buffer.open()) {
-                    access.segment().set(ValueLayout.JAVA_DOUBLE, 0, 1.25);
-                }
-            }).get();
+            virtualThreads
+                    .submit(() -> {
+                        try (NativeBuffer.Access access = buffer.open()) {
+                            access.segment().set(ValueLayout.JAVA_DOUBLE, 0, 1.25);
+                        }
+                    })
+                    .get();
             try (NativeBuffer.Access access = buffer.open()) {
                 assertThat(access.segment().get(ValueLayout.JAVA_DOUBLE, 0)).isEqualTo(1.25);
             }
@@ -129,7 +142,8 @@ class NativeBufferTests {
         buffer.release();
         buffer.close();
 
-        assertThatThrownBy(buffer::open).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(buffer::open)
+                .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("released at:")
                 .hasMessageContaining("created at:")
                 .hasMessageContaining("NativeBufferTests.atParanoidLevel");
@@ -144,7 +158,8 @@ class NativeBufferTests {
             Thread.sleep(20);
         }
         assertThat(runtime.leaks().javaLeaks("disabled-test")).isZero();
-        assertThat(NcsLibrary.ncs_buffer_release(handle)).isZero(); // still alive: release it by hand
+        assertThat(NcsLibrary.ncs_buffer_release(handle))
+                .isZero(); // still alive: release it by hand
     }
 
     @Test
@@ -154,11 +169,13 @@ class NativeBufferTests {
         assertThat(NcsLibrary.ncs_buffer_release(handle[0])).isZero();
         NativeStats before = runtime.memory().stats();
 
-        assertThat(NativeStatus.of(NcsLibrary.ncs_buffer_retain(handle[0]))).isEqualTo(NativeStatus.STALE_HANDLE);
+        assertThat(NativeStatus.of(NcsLibrary.ncs_buffer_retain(handle[0])))
+                .isEqualTo(NativeStatus.STALE_HANDLE);
         assertThat(NativeStatus.of(NcsLibrary.ncs_buffer_data(handle[0], new long[1], new long[1])))
                 .isEqualTo(NativeStatus.STALE_HANDLE);
 
-        assertThat(runtime.memory().stats().staleHandleUses() - before.staleHandleUses()).isEqualTo(2);
+        assertThat(runtime.memory().stats().staleHandleUses() - before.staleHandleUses())
+                .isEqualTo(2);
     }
 
     @Test
@@ -168,7 +185,8 @@ class NativeBufferTests {
         assertThat(NcsLibrary.ncs_buffer_release(handle[0])).isZero();
         NativeStats before = runtime.memory().stats();
 
-        assertThat(NativeStatus.of(NcsLibrary.ncs_buffer_release(handle[0]))).isEqualTo(NativeStatus.DOUBLE_RELEASE);
+        assertThat(NativeStatus.of(NcsLibrary.ncs_buffer_release(handle[0])))
+                .isEqualTo(NativeStatus.DOUBLE_RELEASE);
 
         NativeStats after = runtime.memory().stats();
         assertThat(after.doubleReleases() - before.doubleReleases()).isEqualTo(1);
@@ -176,12 +194,14 @@ class NativeBufferTests {
     }
 
     @Test
-    void anUnreachableUnreleasedBufferIsReclaimedAndCountedAsAJavaLeak() throws InterruptedException {
+    void anUnreachableUnreleasedBufferIsReclaimedAndCountedAsAJavaLeak()
+            throws InterruptedException {
         long leaksBefore = runtime.leaks().javaLeaks("leak-test");
         runtime.leaks().setLeakDetection(LeakDetection.PARANOID, 1);
         runtime.memory().allocate(1024, "leak-test");
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (runtime.leaks().javaLeaks("leak-test") == leaksBefore && System.nanoTime() < deadline) {
+        while (runtime.leaks().javaLeaks("leak-test") == leaksBefore
+                && System.nanoTime() < deadline) {
             System.gc();
             Thread.sleep(20);
         }
@@ -192,14 +212,16 @@ class NativeBufferTests {
     void nativeCallsAreRefusedOnVirtualThreads() throws Exception {
         try (var virtualThreads = Executors.newVirtualThreadPerTaskExecutor()) {
             Future<?> attempt = virtualThreads.submit(() -> runtime.memory().allocate(8, "test"));
-            assertThatThrownBy(attempt::get).hasCauseInstanceOf(IllegalStateException.class)
+            assertThatThrownBy(attempt::get)
+                    .hasCauseInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("virtual thread");
         }
     }
 
     @Test
     void aFailedLoadListsEveryPlaceTried() {
-        assertThatThrownBy(() -> NativeLibraryLoader.load(Optional.of(Path.of("/nonexistent/libncs.so"))))
+        assertThatThrownBy(() ->
+                        NativeLibraryLoader.load(Optional.of(Path.of("/nonexistent/libncs.so"))))
                 .isInstanceOf(UnsatisfiedLinkError.class)
                 .hasMessageContaining("ncs.native.library=/nonexistent/libncs.so");
     }

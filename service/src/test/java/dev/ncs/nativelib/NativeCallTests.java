@@ -11,10 +11,11 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Who keeps a call's inputs alive. Parts hold no references of their own: {@code ncs_call_set_input}
- * takes the call's reference to the buffer, kept until the call is destroyed, and a call cannot be
- * closed while a part runs ({@link NativeCall#close} refuses). So a buffer is never freed under a
- * running part, even when every Java owner let go of it before the parts started.
+ * Who keeps a call's inputs alive. Parts hold no references of their own: {@code
+ * ncs_call_set_input} takes the call's reference to the buffer, kept until the call is destroyed,
+ * and a call cannot be closed while a part runs ({@link NativeCall#close} refuses). So a buffer is
+ * never freed under a running part, even when every Java owner let go of it before the parts
+ * started.
  */
 class NativeCallTests {
 
@@ -29,7 +30,8 @@ class NativeCallTests {
     @Test
     void partsRunOnInputsWhoseJavaOwnersReleasedThemFirst() throws Exception {
         int n = 1 << 20;
-        try (NativeCall call = runtime.kernels().newCall("describe"); ExecutorService threads = Executors.newFixedThreadPool(2)) {
+        try (NativeCall call = runtime.kernels().newCall("describe");
+                ExecutorService threads = Executors.newFixedThreadPool(2)) {
             NativeBuffer x = runtime.memory().allocate(8L * n, "test");
             try (NativeBuffer.Access access = x.open()) {
                 for (int i = 0; i < n; i++) {
@@ -47,12 +49,15 @@ class NativeCallTests {
             second.get();
             call.finish();
 
-            try (NativeBuffer count = call.takeOutput(0); NativeBuffer mean = call.takeOutput(1);
-                    NativeBuffer.Access c = count.open(); NativeBuffer.Access m = mean.open()) {
+            try (NativeBuffer count = call.takeOutput(0);
+                    NativeBuffer mean = call.takeOutput(1);
+                    NativeBuffer.Access c = count.open();
+                    NativeBuffer.Access m = mean.open()) {
                 assertThat(c.segment().get(ValueLayout.JAVA_LONG, 0)).isEqualTo(n);
                 assertThat(m.segment().get(ValueLayout.JAVA_DOUBLE, 0)).isEqualTo((n - 1) / 2.0);
             }
-            assertThat(runtime.memory().stats().liveBuffers()).isGreaterThan(liveBefore); // x, until the call goes
+            assertThat(runtime.memory().stats().liveBuffers())
+                    .isGreaterThan(liveBefore); // x, until the call goes
         }
     }
 }

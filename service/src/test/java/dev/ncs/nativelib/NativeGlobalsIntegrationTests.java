@@ -11,19 +11,18 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.test.context.TestPropertySource;
 
 /**
- * {@link NativeGlobals} in a Spring test: a test that disturbs libncs's settings is followed by one that
- * finds this context's own configuration (a 96 MB budget, the fixture's paranoid leak detection), not
- * what the last test left nor the defaults other contexts use. The order of the two is the point.
+ * {@link NativeGlobals} in a Spring test: a test that disturbs libncs's settings is followed by one
+ * that finds this context's own configuration (a 96 MB budget, the fixture's paranoid leak
+ * detection), not what the last test left nor the defaults other contexts use. The order of the two
+ * is the point.
  */
 @TestPropertySource(properties = "ncs.native.memory-limit=96MB")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class NativeGlobalsIntegrationTests extends IntegrationTestSupport {
 
-    @Autowired
-    NativeRuntime runtime;
+    @Autowired NativeRuntime runtime;
 
-    @Autowired
-    NativeProperties nativeProperties;
+    @Autowired NativeProperties nativeProperties;
 
     @Test
     @Order(1)

@@ -12,9 +12,10 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /**
- * Every constant the binding mirrors by hand from {@code ncs.h}, checked against the loaded library itself:
- * a change on one side only fails here, not as a misread value in production. Codes are scanned well past
- * the last known one, so a value the library gains without Java gaining it fails too.
+ * Every constant the binding mirrors by hand from {@code ncs.h}, checked against the loaded library
+ * itself: a change on one side only fails here, not as a misread value in production. Codes are
+ * scanned well past the last known one, so a value the library gains without Java gaining it fails
+ * too.
  */
 class NativeParityTests {
 
@@ -27,7 +28,9 @@ class NativeParityTests {
     void theLoadedLibraryIsTheVersionTheJarWasBuiltFor() {
         ExpectedLibrary expected = ExpectedLibrary.ofThisJar();
         assertThat(NcsLibrary.ncs_version_number()).isEqualTo(expected.versionNumber());
-        assertThat(NcsLibrary.ncs_version_string()).isEqualTo(expected.version()).isEqualTo(runtime.version());
+        assertThat(NcsLibrary.ncs_version_string())
+                .isEqualTo(expected.version())
+                .isEqualTo(runtime.version());
         assertThat(ExpectedLibrary.versionText(NcsLibrary.ncs_version_number()))
                 .isEqualTo(NcsLibrary.ncs_version_string());
     }
@@ -41,10 +44,17 @@ class NativeParityTests {
                 library.put(code, name + "/" + NcsLibrary.ncs_dtype_size(code));
             }
         }
-        Map<Integer, String> java = Arrays.stream(DataType.values()).collect(Collectors.toMap(DataType::code,
-                type -> type.name() + "/" + type.elementSize(), (a, b) -> a, TreeMap::new));
+        Map<Integer, String> java =
+                Arrays.stream(DataType.values())
+                        .collect(
+                                Collectors.toMap(
+                                        DataType::code,
+                                        type -> type.name() + "/" + type.elementSize(),
+                                        (a, b) -> a,
+                                        TreeMap::new));
 
-        assertThat(java).as("DataType: code=name/elementSize, against ncs_dtype_name and ncs_dtype_size")
+        assertThat(java)
+                .as("DataType: code=name/elementSize, against ncs_dtype_name and ncs_dtype_size")
                 .isEqualTo(library);
     }
 
@@ -58,21 +68,32 @@ class NativeParityTests {
                 library.put(code, text);
             }
         }
-        Map<Integer, NativeStatus> java = Arrays.stream(NativeStatus.values())
-                .collect(Collectors.toMap(NativeStatus::code, status -> status, (a, b) -> a, TreeMap::new));
+        Map<Integer, NativeStatus> java =
+                Arrays.stream(NativeStatus.values())
+                        .collect(
+                                Collectors.toMap(
+                                        NativeStatus::code,
+                                        status -> status,
+                                        (a, b) -> a,
+                                        TreeMap::new));
 
-        assertThat(java.keySet()).as("NativeStatus codes, against the codes ncs_status_str knows")
+        assertThat(java.keySet())
+                .as("NativeStatus codes, against the codes ncs_status_str knows")
                 .isEqualTo(library.keySet());
-        // The library's text starts with the Java name in words: INVALID_ARGUMENT is "invalid argument",
+        // The library's text starts with the Java name in words: INVALID_ARGUMENT is "invalid
+        // argument",
         // INTERNAL "internal error".
-        java.forEach((code, status) -> assertThat(library.get(code)).as(status.name())
-                .startsWith(status.name().toLowerCase(Locale.ROOT).replace('_', ' ')));
+        java.forEach((code, status) ->
+                assertThat(library.get(code))
+                        .as(status.name())
+                        .startsWith(status.name().toLowerCase(Locale.ROOT).replace('_', ' ')));
     }
 
     @Test
     void statsHaveTheLibrarysNumberOfCounters() {
         long[] room = new long[SCAN];
-        assertThat(NativeStats.COUNT).as("NativeStats.COUNT, against the counters ncs_stats_read copies")
+        assertThat(NativeStats.COUNT)
+                .as("NativeStats.COUNT, against the counters ncs_stats_read copies")
                 .isEqualTo(NcsLibrary.ncs_stats_read(room, room.length));
         assertThat(NativeStats.class.getRecordComponents()).hasSize(NativeStats.COUNT);
     }
@@ -81,13 +102,15 @@ class NativeParityTests {
     void lockStatsHaveTheLibrarysNumberOfValues() {
         long[] room = new long[SCAN];
         int builtin = runtime.kernels().libraryNames().indexOf("builtin");
-        assertThat(NativeKernels.LockStats.COUNT).as("NativeKernels.LockStats.COUNT, against ncs_library_lock_stats")
+        assertThat(NativeKernels.LockStats.COUNT)
+                .as("NativeKernels.LockStats.COUNT, against ncs_library_lock_stats")
                 .isEqualTo(NcsLibrary.ncs_library_lock_stats(builtin, room, room.length));
     }
 
     @Test
     void maxRankIsTheLibrarys() {
-        assertThat(NativeCall.MAX_RANK).as("NativeCall.MAX_RANK, against ncs_max_rank")
+        assertThat(NativeCall.MAX_RANK)
+                .as("NativeCall.MAX_RANK, against ncs_max_rank")
                 .isEqualTo(NcsLibrary.ncs_max_rank());
     }
 }

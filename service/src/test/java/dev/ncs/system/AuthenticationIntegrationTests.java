@@ -14,8 +14,9 @@ import org.springframework.test.context.TestPropertySource;
 @TestPropertySource(properties = "ncs.security.tokens=first-secret,second-secret")
 class AuthenticationIntegrationTests extends IntegrationTestSupport {
 
-    private static final String SORT = "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"INT32\",\"shape\":[2],"
-            + "\"data\":[2,1]}]}";
+    private static final String SORT =
+            "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"INT32\",\"shape\":[2],"
+                    + "\"data\":[2,1]}]}";
 
     @Test
     void requestsWithoutAValidTokenGet401() throws Exception {
@@ -35,20 +36,30 @@ class AuthenticationIntegrationTests extends IntegrationTestSupport {
     void aBodyWithoutAValidTokenIsNotInvited() throws Exception {
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
             socket.setSoTimeout(10_000);
-            socket.getOutputStream().write(("POST /v2/models/sort/infer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                    + "Content-Length: " + SORT.length() + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            socket.getOutputStream()
+                    .write(
+                            ("POST /v2/models/sort/infer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                                            + "Content-Length: "
+                                            + SORT.length()
+                                            + "\r\n\r\n")
+                                    .getBytes(StandardCharsets.ISO_8859_1));
             socket.getOutputStream().flush();
-            String reply = new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            String reply =
+                    new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
 
-            assertThat(reply).as("answered at once, without 100 Continue").startsWith("HTTP/1.1 401 ");
+            assertThat(reply)
+                    .as("answered at once, without 100 Continue")
+                    .startsWith("HTTP/1.1 401 ");
             assertThat(reply).contains("Authorization: Bearer <token>");
         }
     }
 
     @Test
     void everyConfiguredTokenIsAccepted() throws Exception {
-        assertThat(send(request("/v2/models/sort/infer", "Bearer first-secret")).status()).isEqualTo(200);
-        assertThat(send(request("/v2/models/sort/infer", "Bearer second-secret")).status()).isEqualTo(200);
+        assertThat(send(request("/v2/models/sort/infer", "Bearer first-secret")).status())
+                .isEqualTo(200);
+        assertThat(send(request("/v2/models/sort/infer", "Bearer second-secret")).status())
+                .isEqualTo(200);
     }
 
     @Test
@@ -58,7 +69,9 @@ class AuthenticationIntegrationTests extends IntegrationTestSupport {
     }
 
     private HttpRequest request(String path, String authorization) {
-        return HttpRequest.newBuilder(api(path)).header("Authorization", authorization)
-                .POST(HttpRequest.BodyPublishers.ofString(SORT)).build();
+        return HttpRequest.newBuilder(api(path))
+                .header("Authorization", authorization)
+                .POST(HttpRequest.BodyPublishers.ofString(SORT))
+                .build();
     }
 }

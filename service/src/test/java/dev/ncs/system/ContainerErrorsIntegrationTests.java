@@ -10,13 +10,19 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
-/** Requests Tomcat refuses before Spring sees them still get a JSON error body, and the service goes on. */
+/**
+ * Requests Tomcat refuses before Spring sees them still get a JSON error body, and the service goes
+ * on.
+ */
 class ContainerErrorsIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void oversizedHeadersGetA400WithAJsonMessage() throws Exception {
-        String reply = exchange("GET /v2 HTTP/1.1\r\nHost: localhost\r\nX-Big: " + "a".repeat(20_000)
-                + "\r\nConnection: close\r\n\r\n");
+        String reply =
+                exchange(
+                        "GET /v2 HTTP/1.1\r\nHost: localhost\r\nX-Big: "
+                                + "a".repeat(20_000)
+                                + "\r\nConnection: close\r\n\r\n");
 
         assertThat(reply).startsWith("HTTP/1.1 400");
         assertThat(reply).containsIgnoringCase("Content-Type: application/json");
@@ -27,7 +33,8 @@ class ContainerErrorsIntegrationTests extends IntegrationTestSupport {
 
     @Test
     void aMalformedRequestLineGetsA400WithAJsonMessage() throws Exception {
-        String reply = exchange("GET /v2 HTTP/1.1 extra\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        String reply =
+                exchange("GET /v2 HTTP/1.1 extra\r\nHost: localhost\r\nConnection: close\r\n\r\n");
 
         assertThat(reply).startsWith("HTTP/1.1 400");
         assertThat(reply).containsIgnoringCase("Content-Type: application/json");

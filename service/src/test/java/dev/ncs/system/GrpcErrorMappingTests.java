@@ -19,7 +19,10 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.springframework.http.ResponseEntity;
 
-/** Each failure gets the gRPC code Triton uses for its HTTP status, with HTTP's message word for word. */
+/**
+ * Each failure gets the gRPC code Triton uses for its HTTP status, with HTTP's message word for
+ * word.
+ */
 class GrpcErrorMappingTests {
 
     private final ErrorMapping http = new ErrorMapping();
@@ -27,32 +30,50 @@ class GrpcErrorMappingTests {
 
     @Test
     void clientMistakesAreInvalidArgumentsNotFoundOrOutOfRange() {
-        assertMapped(new InvalidInputException("input 'x' is wrong"), Status.Code.INVALID_ARGUMENT,
+        assertMapped(
+                new InvalidInputException("input 'x' is wrong"),
+                Status.Code.INVALID_ARGUMENT,
                 http.invalid(new InvalidInputException("input 'x' is wrong")));
-        assertMapped(new UnknownKernelException("unknown kernel 'y'"), Status.Code.NOT_FOUND,
+        assertMapped(
+                new UnknownKernelException("unknown kernel 'y'"),
+                Status.Code.NOT_FOUND,
                 http.unknown(new UnknownKernelException("unknown kernel 'y'")));
-        assertMapped(new PayloadTooLargeException("too large"), Status.Code.OUT_OF_RANGE,
+        assertMapped(
+                new PayloadTooLargeException("too large"),
+                Status.Code.OUT_OF_RANGE,
                 http.tooLarge(new PayloadTooLargeException("too large")));
-        assertMapped(new OutputRefusedException("outputs too large"), Status.Code.OUT_OF_RANGE,
+        assertMapped(
+                new OutputRefusedException("outputs too large"),
+                Status.Code.OUT_OF_RANGE,
                 http.tooLarge(new OutputRefusedException("outputs too large")));
-        assertMapped(new NativeException(NativeStatus.INVALID_ARGUMENT, "bad shape"), Status.Code.INVALID_ARGUMENT,
-                http.nativeFailure(new NativeException(NativeStatus.INVALID_ARGUMENT, "bad shape")));
+        assertMapped(
+                new NativeException(NativeStatus.INVALID_ARGUMENT, "bad shape"),
+                Status.Code.INVALID_ARGUMENT,
+                http.nativeFailure(
+                        new NativeException(NativeStatus.INVALID_ARGUMENT, "bad shape")));
     }
 
     @Test
     void exhaustedResourcesAreResourceExhaustedWithTheirReason() {
-        QueueFullException full = new QueueFullException("the queue is full", Duration.ofSeconds(1));
+        QueueFullException full =
+                new QueueFullException("the queue is full", Duration.ofSeconds(1));
         assertMapped(full, Status.Code.RESOURCE_EXHAUSTED, http.queueFull(full));
-        MemoryBudgetExhaustedException budget = new MemoryBudgetExhaustedException("input 'x' does not fit", 100, 90);
-        StatusRuntimeException status = assertMapped(budget, Status.Code.RESOURCE_EXHAUSTED, http.budgetExhausted(budget));
+        MemoryBudgetExhaustedException budget =
+                new MemoryBudgetExhaustedException("input 'x' does not fit", 100, 90);
+        StatusRuntimeException status =
+                assertMapped(budget, Status.Code.RESOURCE_EXHAUSTED, http.budgetExhausted(budget));
         assertThat(status.getStatus().getDescription()).contains("ncs.native.memory-limit");
     }
 
     @Test
     void deadlinesAndCancelsKeepTheirMeaning() {
-        assertMapped(new DeadlineExceededException("the deadline passed"), Status.Code.DEADLINE_EXCEEDED,
+        assertMapped(
+                new DeadlineExceededException("the deadline passed"),
+                Status.Code.DEADLINE_EXCEEDED,
                 http.deadline(new DeadlineExceededException("the deadline passed")));
-        assertMapped(new ClientDisconnectedException("the client cancelled"), Status.Code.CANCELLED,
+        assertMapped(
+                new ClientDisconnectedException("the client cancelled"),
+                Status.Code.CANCELLED,
                 http.disconnected(new ClientDisconnectedException("the client cancelled")));
     }
 
@@ -60,14 +81,20 @@ class GrpcErrorMappingTests {
     void anythingElseIsInternalAndSaysSo() {
         StatusRuntimeException status = grpc.toStatus(new IllegalStateException("a bug"));
         assertThat(status.getStatus().getCode()).isEqualTo(Status.Code.INTERNAL);
-        assertThat(status.getStatus().getDescription()).isEqualTo("internal error: IllegalStateException");
+        assertThat(status.getStatus().getDescription())
+                .isEqualTo("internal error: IllegalStateException");
     }
 
-    private StatusRuntimeException assertMapped(RuntimeException failure, Status.Code code,
+    private StatusRuntimeException assertMapped(
+            RuntimeException failure,
+            Status.Code code,
             ResponseEntity<Map<String, String>> httpAnswer) {
         StatusRuntimeException status = grpc.toStatus(failure);
-        assertThat(status.getStatus().getCode()).as(failure.getClass().getSimpleName()).isEqualTo(code);
-        assertThat(status.getStatus().getDescription()).isEqualTo(httpAnswer.getBody().get("error"));
+        assertThat(status.getStatus().getCode())
+                .as(failure.getClass().getSimpleName())
+                .isEqualTo(code);
+        assertThat(status.getStatus().getDescription())
+                .isEqualTo(httpAnswer.getBody().get("error"));
         return status;
     }
 }

@@ -18,7 +18,8 @@ class TomcatTuningTest {
 
     @Test
     void connectionBuffersFitInAboutThreeEighthsOfTheHeap() {
-        for (long heap : new long[] {32 * MIB, 128 * MIB, 1024 * MIB, 6 * 1024 * MIB, 64 * 1024 * MIB}) {
+        for (long heap :
+                new long[] {32 * MIB, 128 * MIB, 1024 * MIB, 6 * 1024 * MIB, 64 * 1024 * MIB}) {
             int buffer = TomcatTuning.socketBuffer(heap);
             int connections = TomcatTuning.maxConnections(heap, buffer);
             assertThat(connections).isBetween(16, TomcatTuning.TOMCAT_MAX_CONNECTIONS);

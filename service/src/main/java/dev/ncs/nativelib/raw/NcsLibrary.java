@@ -1,18 +1,17 @@
 package dev.ncs.nativelib.raw;
 
-import com.sun.jna.NativeLibrary;
 import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
 
 /**
- * JNA direct mapping of {@code ncs.h} and {@code ncs_net.h}, one method per C function, C names and C semantics.
- * Nothing else lives here: callers are the safe wrappers in {@code dev.ncs.nativelib}.
- * Pointers to opaque structs travel as addresses in a {@code long}; {@code uint64_t} as {@code long}
- * (two's complement); out-parameters as one-element arrays.
+ * JNA direct mapping of {@code ncs.h} and {@code ncs_net.h}, one method per C function, C names and
+ * C semantics. Nothing else lives here: callers are the safe wrappers in {@code dev.ncs.nativelib}.
+ * Pointers to opaque structs travel as addresses in a {@code long}; {@code uint64_t} as {@code
+ * long} (two's complement); out-parameters as one-element arrays.
  */
 public final class NcsLibrary {
 
-    private NcsLibrary() {
-    }
+    private NcsLibrary() {}
 
     /** Binds the native methods below to {@code library}. Called once by the loader. */
     public static void register(NativeLibrary library) {
@@ -61,8 +60,8 @@ public final class NcsLibrary {
 
     public static native int ncs_call_create(String kernel, long[] out);
 
-    public static native int ncs_call_set_input(long call, int index, int dtype, int rank, long[] shape,
-            long buffer);
+    public static native int ncs_call_set_input(
+            long call, int index, int dtype, int rank, long[] shape, long buffer);
 
     public static native int ncs_call_set_param(long call, String key, String value);
 
@@ -74,7 +73,8 @@ public final class NcsLibrary {
 
     public static native int ncs_call_output_count(long call);
 
-    public static native int ncs_call_output_info(long call, int index, int[] dtype, int[] rank, long[] shape);
+    public static native int ncs_call_output_info(
+            long call, int index, int[] dtype, int[] rank, long[] shape);
 
     public static native int ncs_call_output_nbytes(long call, int index, long[] nbytes);
 
@@ -100,11 +100,21 @@ public final class NcsLibrary {
 
     // ncs_net.h
 
-    public static native int ncs_tcp_state(int ipVersion, byte[] localAddress, int localPort, byte[] remoteAddress,
+    public static native int ncs_tcp_state(
+            int ipVersion,
+            byte[] localAddress,
+            int localPort,
+            byte[] remoteAddress,
             int remotePort);
 
-    public static native long ncs_tcp_send(int ipVersion, byte[] localAddress, int localPort, byte[] remoteAddress,
-            int remotePort, byte[] bytes, long n);
+    public static native long ncs_tcp_send(
+            int ipVersion,
+            byte[] localAddress,
+            int localPort,
+            byte[] remoteAddress,
+            int remotePort,
+            byte[] bytes,
+            long n);
 
     public static native String ncs_library_name(int index);
 

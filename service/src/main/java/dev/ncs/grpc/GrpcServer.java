@@ -30,6 +30,23 @@ public class GrpcServer implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(GrpcServer.class);
 
+    /**
+     * grpc-netty-shaded would otherwise extract its epoll transport library from the jar into /tmp
+     * and load it from there: native code that does not come from the image, written at run time
+     * (the container's rule is that every native library is installed in the image and nothing is
+     * extracted). Netty's NIO transport needs no native library. Set before any Netty class is
+     * initialised; {@code -Dio.grpc.netty.shaded.io.netty.transport.noNative=false} brings epoll
+     * back where extraction is acceptable.
+     */
+    private static final String NO_NATIVE_TRANSPORT =
+            "io.grpc.netty.shaded.io.netty.transport.noNative";
+
+    static {
+        if (System.getProperty(NO_NATIVE_TRANSPORT) == null) {
+            System.setProperty(NO_NATIVE_TRANSPORT, "true");
+        }
+    }
+
     private final GrpcProperties properties;
     private final InferenceEndpoint endpoint;
     private final BearerTokens tokens;

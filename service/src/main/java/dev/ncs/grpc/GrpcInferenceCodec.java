@@ -2,6 +2,7 @@ package dev.ncs.grpc;
 
 import dev.ncs.inference.LimitExceededException;
 import dev.ncs.inference.LimitsProperties;
+import dev.ncs.kernel.DeclaredTensors;
 import dev.ncs.kernel.InvalidInputException;
 import dev.ncs.kernel.KernelInput;
 import dev.ncs.kernel.KernelMetadata;
@@ -11,7 +12,6 @@ import dev.ncs.kernel.OutputCheck;
 import dev.ncs.kernel.OutputRefusedException;
 import dev.ncs.kernel.TensorSpec;
 import dev.ncs.nativelib.DataType;
-import dev.ncs.nativelib.NativeCall;
 import inference.GrpcService.InferParameter;
 import inference.GrpcService.ModelInferRequest;
 import inference.GrpcService.ModelInferRequest.InferInputTensor;
@@ -25,7 +25,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.stream.Collectors;
 import org.springframework.stereotype.Component;
 
@@ -42,16 +41,6 @@ class GrpcInferenceCodec {
     /**
      * Request parameters Triton reserves: protocol options, never kernel parameters (as over HTTP).
      */
-    private static final Set<String> RESERVED =
-            Set.of(
-                    "sequence_id",
-                    "sequence_start",
-                    "sequence_end",
-                    "priority",
-                    "timeout",
-                    "headers",
-                    "binary_data_output");
-
     /**
      * A protobuf message is at most 2 GiB; the outputs' bytes must leave room for the rest of the
      * response.
@@ -77,7 +66,7 @@ class GrpcInferenceCodec {
             String value = text(key, entry.getValue());
             if (key.equals("timeout")) {
                 timeout = timeout(entry.getValue());
-            } else if (!RESERVED.contains(key) && !key.startsWith("triton_")) {
+            } else if (DeclaredTensors.isKernelParameter(key)) {
                 parameters.put(key, value);
             }
         }
@@ -181,7 +170,7 @@ class GrpcInferenceCodec {
                                                             .map(DataType::name)
                                                             .collect(Collectors.joining(", "))));
             long[] shape = shape(name, input.getShapeList());
-            long elementCount = elementCount(name, shape, type);
+            long elementCount = DeclaredTensors.elementCount(name, shape, type);
             elements = elements + elementCount < 0 ? Long.MAX_VALUE : elements + elementCount;
             if (elements > limits.maxElements()) {
                 throw LimitExceededException.size(
@@ -201,7 +190,8 @@ class GrpcInferenceCodec {
                                     + "' has both contents and raw_input_contents; "
                                     + "send one");
                 }
-                checkRawSize(name, type, elementCount, call.rawSize(i));
+                DeclaredTensors.checkByteSize(
+                        "raw_input_contents", name, type, elementCount, call.rawSize(i));
                 inputs.add(
                         new KernelInput(name, type, shape, call.raw(i, name, type, elementCount)));
             } else {
@@ -217,82 +207,14 @@ class GrpcInferenceCodec {
         return inputs;
     }
 
-    /**
-     * The size a raw tensor must have (BYTES: at least 4 bytes per element; its framing is checked
-     * as it arrives).
-     */
-    private static void checkRawSize(String name, DataType type, long count, long size) {
-        if (type == DataType.BYTES && size / 4 < count) {
-            throw new InvalidInputException(
-                    "raw_input_contents of input '"
-                            + name
-                            + "' is "
-                            + size
-                            + " bytes, too small "
-                            + "for "
-                            + count
-                            + " BYTES elements of at least 4 bytes each");
-        }
-        if (type != DataType.BYTES && size != count * type.elementSize()) {
-            throw new InvalidInputException(
-                    "raw_input_contents of input '"
-                            + name
-                            + "' is "
-                            + size
-                            + " bytes, but "
-                            + count
-                            + " "
-                            + type
-                            + " elements take "
-                            + count * type.elementSize()
-                            + " bytes");
-        }
-    }
-
     private static long[] shape(String name, List<Long> dims) {
-        if (dims.size() > NativeCall.MAX_RANK) {
-            throw new InvalidInputException(
-                    "input '"
-                            + name
-                            + "' has "
-                            + dims.size()
-                            + " dimensions; at most "
-                            + NativeCall.MAX_RANK
-                            + " are supported");
-        }
+        DeclaredTensors.checkRank(name, dims.size());
         long[] shape = new long[dims.size()];
         for (int d = 0; d < shape.length; d++) {
             shape[d] = dims.get(d);
-            if (shape[d] < 0) {
-                throw new InvalidInputException(
-                        "dimension "
-                                + d
-                                + " of input '"
-                                + name
-                                + "' is "
-                                + shape[d]
-                                + "; dimensions must be >= 0");
-            }
+            DeclaredTensors.checkDimension(name, d, shape[d]);
         }
         return shape;
-    }
-
-    private static long elementCount(String name, long[] shape, DataType type) {
-        try {
-            long count = 1;
-            for (long dim : shape) {
-                count = Math.multiplyExact(count, dim);
-            }
-            Math.multiplyExact(count, Math.max(1, type.elementSize()));
-            return count;
-        } catch (ArithmeticException e) {
-            throw new InvalidInputException(
-                    "shape "
-                            + Arrays.toString(shape)
-                            + " of input '"
-                            + name
-                            + "' has more elements than can be addressed (the product of the dims overflows 64 bits)");
-        }
     }
 
     /** A parameter's value as the kernel layer takes it: text, as a JSON value would be written. */
@@ -329,8 +251,7 @@ class GrpcInferenceCodec {
                             + "(int64_param), got "
                             + text("timeout", parameter));
         }
-        return Duration.ofNanos(
-                micros > Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : micros * 1000); // saturated
+        return DeclaredTensors.timeoutFromMicros(micros);
     }
 
     private List<String> outputs(

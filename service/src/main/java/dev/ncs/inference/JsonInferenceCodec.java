@@ -1,18 +1,17 @@
 package dev.ncs.inference;
 
+import dev.ncs.kernel.DeclaredTensors;
 import dev.ncs.kernel.InvalidInputException;
 import dev.ncs.kernel.KernelInput;
 import dev.ncs.kernel.KernelMetadata;
 import dev.ncs.kernel.KernelRequest;
 import dev.ncs.nativelib.DataType;
-import dev.ncs.nativelib.NativeCall;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -32,17 +31,6 @@ import tools.jackson.databind.json.JsonMapper;
  */
 @Component
 class JsonInferenceCodec {
-
-    /** Request parameters Triton reserves; they are protocol options, never kernel parameters. */
-    private static final Set<String> RESERVED =
-            Set.of(
-                    "sequence_id",
-                    "sequence_start",
-                    "sequence_end",
-                    "priority",
-                    "timeout",
-                    "headers",
-                    "binary_data_output");
 
     /**
      * How Jackson's tree reader words a repeated key (FAIL_ON_READING_DUP_TREE_KEY); the key is the
@@ -237,8 +225,7 @@ class JsonInferenceCodec {
                             + value);
         }
         long micros = value.longValue();
-        return Duration.ofNanos(
-                micros > Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : micros * 1000); // saturated
+        return DeclaredTensors.timeoutFromMicros(micros);
     }
 
     private static long saturatingAdd(long a, long b) {
@@ -293,7 +280,7 @@ class JsonInferenceCodec {
                                 + "' must be a string, number or boolean, got "
                                 + value.getNodeType());
             }
-            if (RESERVED.contains(key) || key.startsWith("triton_")) {
+            if (!DeclaredTensors.isKernelParameter(key)) {
                 continue;
             }
             result.put(key, value.isString() ? value.stringValue() : value.toString());
@@ -338,7 +325,7 @@ class JsonInferenceCodec {
                                                         .map(DataType::name)
                                                         .collect(Collectors.joining(", "))));
         long[] shape = shape(name, input.get("shape"));
-        long count = elementCount(name, shape, type);
+        long count = DeclaredTensors.elementCount(name, shape, type);
         elements[0] = saturatingAdd(elements[0], count);
         if (elements[0] > limits.maxElements()) {
             throw LimitExceededException.size(
@@ -391,30 +378,7 @@ class JsonInferenceCodec {
                             + sizeNode);
         }
         long size = sizeNode.longValue();
-        if (type != DataType.BYTES && size != count * type.elementSize()) {
-            throw new InvalidInputException(
-                    "binary_data_size of input '"
-                            + name
-                            + "' is "
-                            + size
-                            + " bytes, but "
-                            + count
-                            + " "
-                            + type
-                            + " elements take "
-                            + count * type.elementSize()
-                            + " bytes");
-        }
-        if (type == DataType.BYTES && size / 4 < count) {
-            throw new InvalidInputException(
-                    "binary_data_size of input '"
-                            + name
-                            + "' is "
-                            + size
-                            + " bytes, too small for "
-                            + count
-                            + " BYTES elements of at least 4 bytes each");
-        }
+        DeclaredTensors.checkByteSize("binary_data_size", name, type, count, size);
         return size;
     }
 
@@ -423,16 +387,7 @@ class JsonInferenceCodec {
             throw new InvalidInputException(
                     "input '" + name + "' needs a \"shape\" array of non-negative integers");
         }
-        if (shapeNode.size() > NativeCall.MAX_RANK) {
-            throw new InvalidInputException(
-                    "input '"
-                            + name
-                            + "' has "
-                            + shapeNode.size()
-                            + " dimensions; at most "
-                            + NativeCall.MAX_RANK
-                            + " are supported");
-        }
+        DeclaredTensors.checkRank(name, shapeNode.size());
         long[] shape = new long[shapeNode.size()];
         for (int d = 0; d < shape.length; d++) {
             JsonNode dim = shapeNode.get(d);
@@ -447,36 +402,9 @@ class JsonInferenceCodec {
                                 + ", not an integer");
             }
             shape[d] = dim.longValue();
-            if (shape[d] < 0) {
-                throw new InvalidInputException(
-                        "dimension "
-                                + d
-                                + " of input '"
-                                + name
-                                + "' is "
-                                + shape[d]
-                                + "; dimensions must be >= 0");
-            }
+            DeclaredTensors.checkDimension(name, d, shape[d]);
         }
         return shape;
-    }
-
-    private static long elementCount(String name, long[] shape, DataType type) {
-        try {
-            long count = 1;
-            for (long dim : shape) {
-                count = Math.multiplyExact(count, dim);
-            }
-            Math.multiplyExact(count, Math.max(1, type.elementSize()));
-            return count;
-        } catch (ArithmeticException e) {
-            throw new InvalidInputException(
-                    "shape "
-                            + Arrays.toString(shape)
-                            + " of input '"
-                            + name
-                            + "' has more elements than can be addressed (the product of the dims overflows 64 bits)");
-        }
     }
 
     private List<RequestedOutput> requestedOutputs(

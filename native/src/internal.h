@@ -23,6 +23,14 @@
 /** Longest kernel, tensor or parameter name, in bytes. */
 #define NCS_MAX_NAME 64
 
+/* ---- status.c: failing with a message --------------------------------------------------- */
+
+/* Writes a printf-style message into error[0..error_size) (nothing when error is NULL or
+ * error_size is 0, truncated to fit) and returns status: the one way a function with an error
+ * buffer fails (status.c). */
+int ncs_status_fail(int status, char *error, size_t error_size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* ---- stats.c: process-wide counters ---------------------------------------------------- */
 
 /** Adds `delta` to counter `which` (relaxed atomic). Not for the budget's figures (live, peak,

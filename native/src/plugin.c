@@ -25,18 +25,6 @@
 
 /* ---- loading ---------------------------------------------------------------------------- */
 
-__attribute__((format(printf, 4, 5))) static int refuse(int status, char *error, size_t error_size,
-                                                        const char *fmt, ...)
-{
-    if (error != NULL && error_size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(error, error_size, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
 /* The library name of a file name: without a leading "lib" and a trailing ".so". Returns 0
    when what remains is not 1..NCS_MAX_NAME characters of [A-Za-z0-9_-]. */
 static int library_name(const char *file, char *name, size_t capacity)
@@ -69,19 +57,19 @@ static int open_checked(const char *path, const char *dir, const char *file, int
 {
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
-        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
-                      "plugin '%s': cannot open its directory '%s': %s", path, dir,
-                      strerror(errno));
+        return ncs_status_fail(NCS_E_INVALID_ARGUMENT, error, error_size,
+                               "plugin '%s': cannot open its directory '%s': %s", path, dir,
+                               strerror(errno));
     struct stat dst;
     if (fstat(dfd, &dst) != 0) {
         int e = errno;
         close(dfd);
-        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
-                      "plugin '%s': cannot stat its directory: %s", path, strerror(e));
+        return ncs_status_fail(NCS_E_INVALID_ARGUMENT, error, error_size,
+                               "plugin '%s': cannot stat its directory: %s", path, strerror(e));
     }
     if (dst.st_mode & (S_IWGRP | S_IWOTH)) {
         close(dfd);
-        return refuse(
+        return ncs_status_fail(
             NCS_E_INVALID_ARGUMENT, error, error_size,
             "plugin '%s' refused: its directory '%s' is group- or world-writable (mode %04o), "
             "so others could replace the library; run chmod go-w on the directory",
@@ -93,12 +81,12 @@ static int open_checked(const char *path, const char *dir, const char *file, int
         int e = errno;
         close(dfd);
         if (e == ELOOP)
-            return refuse(
+            return ncs_status_fail(
                 NCS_E_INVALID_ARGUMENT, error, error_size,
                 "plugin '%s' refused: it is a symbolic link; give the path of the library itself",
                 path);
-        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size, "plugin '%s': cannot open it: %s",
-                      path, strerror(e));
+        return ncs_status_fail(NCS_E_INVALID_ARGUMENT, error, error_size,
+                               "plugin '%s': cannot open it: %s", path, strerror(e));
     }
     const char *problem = NULL;
     if (fstat(fd, st) != 0)
@@ -110,9 +98,9 @@ static int open_checked(const char *path, const char *dir, const char *file, int
     if (problem != NULL) {
         close(fd);
         close(dfd);
-        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
-                      "plugin '%s' refused: %s (mode %04o)", path, problem,
-                      (unsigned)(st->st_mode & 07777));
+        return ncs_status_fail(NCS_E_INVALID_ARGUMENT, error, error_size,
+                               "plugin '%s' refused: %s (mode %04o)", path, problem,
+                               (unsigned)(st->st_mode & 07777));
     }
     *dir_fd = dfd;
     *file_fd = fd;
@@ -131,8 +119,8 @@ static int load(const char *path, char *error, size_t error_size)
     if (dir == NULL || load_path == NULL) {
         free(dir);
         free(load_path);
-        return refuse(NCS_E_OUT_OF_MEMORY, error, error_size, "out of memory loading plugin '%s'",
-                      path);
+        return ncs_status_fail(NCS_E_OUT_OF_MEMORY, error, error_size,
+                               "out of memory loading plugin '%s'", path);
     }
     if (slash == NULL)
         memcpy(dir, ".", 2);
@@ -150,7 +138,7 @@ static int load(const char *path, char *error, size_t error_size)
     struct stat st;
     void *handle = NULL;
     if (*file == '\0' || !library_name(file, name, sizeof name))
-        status = refuse(
+        status = ncs_status_fail(
             NCS_E_INVALID_ARGUMENT, error, error_size,
             "plugin '%s' refused: its file name must be lib<name>.so with <name> 1 to %d "
             "characters of [A-Za-z0-9_-]",
@@ -158,30 +146,31 @@ static int load(const char *path, char *error, size_t error_size)
     if (status == NCS_OK)
         status = open_checked(path, dir, file, &dfd, &fd, &st, error, error_size);
     if (status == NCS_OK && ncs_catalog_library_exists(name))
-        status = refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
-                        "plugin '%s' refused: a library named '%s' is already registered", path,
-                        name);
+        status = ncs_status_fail(NCS_E_INVALID_ARGUMENT, error, error_size,
+                                 "plugin '%s' refused: a library named '%s' is already registered",
+                                 path, name);
     if (status == NCS_OK) {
         dlerror();
         handle = dlopen(load_path, RTLD_NOW | RTLD_LOCAL);
         if (handle == NULL) {
             const char *why = dlerror();
-            status = refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
-                            "plugin '%s': dlopen failed: %s", path, why ? why : "unknown error");
+            status = ncs_status_fail(NCS_E_INVALID_ARGUMENT, error, error_size,
+                                     "plugin '%s': dlopen failed: %s", path,
+                                     why ? why : "unknown error");
         }
     }
     if (status == NCS_OK) {
         struct stat now;
         if (stat(load_path, &now) != 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino)
-            status = refuse(NCS_E_INVALID_ARGUMENT, error, error_size,
-                            "plugin '%s' refused: the file changed while it was being loaded",
-                            path);
+            status = ncs_status_fail(
+                NCS_E_INVALID_ARGUMENT, error, error_size,
+                "plugin '%s' refused: the file changed while it was being loaded", path);
     }
     ncs_plugin_register_fn entry = NULL;
     if (status == NCS_OK) {
         void *symbol = dlsym(handle, NCS_PLUGIN_ENTRY);
         if (symbol == NULL)
-            status = refuse(
+            status = ncs_status_fail(
                 NCS_E_INVALID_ARGUMENT, error, error_size,
                 "plugin '%s' refused: it does not export the entry point %s (see ncs_plugin.h)",
                 path, NCS_PLUGIN_ENTRY);
@@ -192,7 +181,7 @@ static int load(const char *path, char *error, size_t error_size)
         char why[512];
         status = ncs_catalog_register(name, entry, 1, why, sizeof why);
         if (status != NCS_OK)
-            refuse(status, error, error_size, "plugin '%s' refused: %s", path, why);
+            ncs_status_fail(status, error, error_size, "plugin '%s' refused: %s", path, why);
     }
     if (status != NCS_OK && handle != NULL)
         dlclose(handle);
@@ -210,6 +199,7 @@ NCS_API int ncs_plugin_load(const char *path, char *error, size_t error_size)
     if (error != NULL && error_size > 0)
         error[0] = '\0';
     if (path == NULL || *path == '\0')
-        return refuse(NCS_E_INVALID_ARGUMENT, error, error_size, "%s", "plugin path is empty");
+        return ncs_status_fail(NCS_E_INVALID_ARGUMENT, error, error_size, "%s",
+                               "plugin path is empty");
     return load(path, error, error_size);
 }

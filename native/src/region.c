@@ -50,20 +50,6 @@ static uint64_t mapped_bytes;     /* guarded by lock */
 static uint64_t max_regions;      /* 0: no limit; guarded by lock */
 static uint64_t max_mapped_bytes; /* 0: no limit; guarded by lock */
 
-static int fail(char *error, size_t error_size, int status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *error, size_t error_size, int status, const char *fmt, ...)
-{
-    if (error != NULL && error_size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(error, error_size, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
 /* The registered region `name`, or NULL (lock held). */
 static ncs_region *find_registered(const char *name)
 {
@@ -109,43 +95,43 @@ NCS_API int ncs_region_register(const char *name, const char *key, uint64_t offs
     if (error != NULL && error_size > 0)
         error[0] = '\0';
     if (name == NULL || !text_valid(name, NCS_REGION_NAME_MAX))
-        return fail(error, error_size, NCS_E_INVALID_ARGUMENT,
-                    "a region name is 1 to %d bytes without control characters",
-                    NCS_REGION_NAME_MAX);
+        return ncs_status_fail(NCS_E_INVALID_ARGUMENT, error, error_size,
+                               "a region name is 1 to %d bytes without control characters",
+                               NCS_REGION_NAME_MAX);
     if (key == NULL || key[0] != '/' || !text_valid(key, NCS_REGION_KEY_MAX) ||
         strchr(key + 1, '/') != NULL || key[1] == '\0')
-        return fail(
-            error, error_size, NCS_E_INVALID_ARGUMENT,
+        return ncs_status_fail(
+            NCS_E_INVALID_ARGUMENT, error, error_size,
             "region '%s': a shared-memory key is '/' then 1 to %d bytes without '/' or control "
             "characters",
             name, NCS_REGION_KEY_MAX - 1);
     uint64_t end;
     if (byte_size == 0)
-        return fail(error, error_size, NCS_E_INVALID_ARGUMENT,
-                    "region '%s': byte_size must be at least 1", name);
+        return ncs_status_fail(NCS_E_INVALID_ARGUMENT, error, error_size,
+                               "region '%s': byte_size must be at least 1", name);
     if (__builtin_add_overflow(offset, byte_size, &end) || end > (uint64_t)INT64_MAX)
-        return fail(error, error_size, NCS_E_INVALID_ARGUMENT,
-                    "region '%s': offset %llu + byte_size %llu overflows", name,
-                    (unsigned long long)offset, (unsigned long long)byte_size);
+        return ncs_status_fail(NCS_E_INVALID_ARGUMENT, error, error_size,
+                               "region '%s': offset %llu + byte_size %llu overflows", name,
+                               (unsigned long long)offset, (unsigned long long)byte_size);
     int fd = shm_open(key, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0) {
         int err = errno;
-        return fail(error, error_size, err == ENOENT ? NCS_E_NOT_FOUND : NCS_E_INVALID_ARGUMENT,
-                    "region '%s': cannot open shared-memory object '%s': %s", name, key,
-                    strerror(err));
+        return ncs_status_fail(err == ENOENT ? NCS_E_NOT_FOUND : NCS_E_INVALID_ARGUMENT, error,
+                               error_size, "region '%s': cannot open shared-memory object '%s': %s",
+                               name, key, strerror(err));
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return fail(error, error_size, NCS_E_INVALID_ARGUMENT,
-                    "region '%s': '%s' is not a shared-memory object", name, key);
+        return ncs_status_fail(NCS_E_INVALID_ARGUMENT, error, error_size,
+                               "region '%s': '%s' is not a shared-memory object", name, key);
     }
     if ((uint64_t)st.st_size < end) {
         close(fd);
-        return fail(error, error_size, NCS_E_INVALID_ARGUMENT,
-                    "region '%s': offset %llu + byte_size %llu passes the end of '%s' (%lld bytes)",
-                    name, (unsigned long long)offset, (unsigned long long)byte_size, key,
-                    (long long)st.st_size);
+        return ncs_status_fail(
+            NCS_E_INVALID_ARGUMENT, error, error_size,
+            "region '%s': offset %llu + byte_size %llu passes the end of '%s' (%lld bytes)", name,
+            (unsigned long long)offset, (unsigned long long)byte_size, key, (long long)st.st_size);
     }
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     uint64_t start = offset / page * page;
@@ -153,21 +139,22 @@ NCS_API int ncs_region_register(const char *name, const char *key, uint64_t offs
     ncs_region *r = calloc(1, sizeof *r);
     if (r == NULL) {
         close(fd);
-        return fail(error, error_size, NCS_E_OUT_OF_MEMORY, "region '%s': out of memory", name);
+        return ncs_status_fail(NCS_E_OUT_OF_MEMORY, error, error_size, "region '%s': out of memory",
+                               name);
     }
     pthread_mutex_lock(&lock);
     int status = NCS_OK;
     if (find_registered(name) != NULL)
-        status = fail(error, error_size, NCS_E_INVALID_ARGUMENT,
-                      "region '%s' is registered already: unregister it first", name);
+        status = ncs_status_fail(NCS_E_INVALID_ARGUMENT, error, error_size,
+                                 "region '%s' is registered already: unregister it first", name);
     else if (max_regions != 0 && mapped_count + 1 > max_regions)
-        status = fail(error, error_size, NCS_E_OUT_OF_MEMORY,
-                      "region '%s': %llu regions are mapped, the most allowed", name,
-                      (unsigned long long)mapped_count);
+        status = ncs_status_fail(NCS_E_OUT_OF_MEMORY, error, error_size,
+                                 "region '%s': %llu regions are mapped, the most allowed", name,
+                                 (unsigned long long)mapped_count);
     else if (max_mapped_bytes != 0 &&
              (length > max_mapped_bytes || mapped_bytes > max_mapped_bytes - length))
-        status = fail(
-            error, error_size, NCS_E_OUT_OF_MEMORY,
+        status = ncs_status_fail(
+            NCS_E_OUT_OF_MEMORY, error, error_size,
             "region '%s': mapping %llu bytes more would pass the limit of %llu mapped bytes "
             "(%llu mapped now)",
             name, (unsigned long long)length, (unsigned long long)max_mapped_bytes,
@@ -175,8 +162,9 @@ NCS_API int ncs_region_register(const char *name, const char *key, uint64_t offs
     if (status == NCS_OK) {
         r->map = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)start);
         if (r->map == MAP_FAILED)
-            status = fail(error, error_size, NCS_E_INVALID_ARGUMENT,
-                          "region '%s': cannot map '%s': %s", name, key, strerror(errno));
+            status = ncs_status_fail(NCS_E_INVALID_ARGUMENT, error, error_size,
+                                     "region '%s': cannot map '%s': %s", name, key,
+                                     strerror(errno));
     }
     if (status != NCS_OK) {
         pthread_mutex_unlock(&lock);
@@ -267,21 +255,23 @@ int ncs_region_borrow(const char *name, uint64_t offset, uint64_t size, ncs_regi
     ncs_region *r = find_registered(name);
     int status = NCS_OK;
     if (r == NULL) {
-        status = fail(why, capacity, NCS_E_NOT_FOUND, "no shared-memory region '%s' is registered",
-                      name);
+        status = ncs_status_fail(NCS_E_NOT_FOUND, why, capacity,
+                                 "no shared-memory region '%s' is registered", name);
     } else if (__builtin_add_overflow(offset, size, &end) || end > r->byte_size) {
-        status = fail(why, capacity, NCS_E_INVALID_ARGUMENT,
-                      "offset %llu + byte size %llu passes the end of region '%s' (%llu bytes)",
-                      (unsigned long long)offset, (unsigned long long)size, name,
-                      (unsigned long long)r->byte_size);
+        status = ncs_status_fail(
+            NCS_E_INVALID_ARGUMENT, why, capacity,
+            "offset %llu + byte size %llu passes the end of region '%s' (%llu bytes)",
+            (unsigned long long)offset, (unsigned long long)size, name,
+            (unsigned long long)r->byte_size);
     } else {
         struct stat st;
         if (fstat(r->fd, &st) != 0)
-            status = fail(why, capacity, NCS_E_INTERNAL, "region '%s': fstat of '%s' failed: %s",
-                          name, r->key, strerror(errno));
+            status = ncs_status_fail(NCS_E_INTERNAL, why, capacity,
+                                     "region '%s': fstat of '%s' failed: %s", name, r->key,
+                                     strerror(errno));
         else if ((uint64_t)st.st_size < r->offset + r->byte_size)
-            status = fail(
-                why, capacity, NCS_E_INVALID_ARGUMENT,
+            status = ncs_status_fail(
+                NCS_E_INVALID_ARGUMENT, why, capacity,
                 "region '%s': its shared-memory object '%s' shrank to %lld bytes, short of the "
                 "%llu registered: unregister it",
                 name, r->key, (long long)st.st_size,

@@ -1,7 +1,10 @@
 /*
- * status.c -- version numbers and status strings.
+ * status.c -- version numbers, status strings, and failing with a message.
  */
 #include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 #define NCS_STR_(x) #x
 #define NCS_STR(x) NCS_STR_(x)
@@ -30,4 +33,15 @@ NCS_API const char *ncs_status_str(int status)
     case NCS_E_INTERNAL: return "internal error";
     default: return "unknown status";
     }
+}
+
+int ncs_status_fail(int status, char *error, size_t error_size, const char *fmt, ...)
+{
+    if (error != NULL && error_size > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(error, error_size, fmt, ap);
+        va_end(ap);
+    }
+    return status;
 }

@@ -1,10 +1,9 @@
 package dev.ncs.grpc;
 
 import dev.ncs.inference.BytesEncoding;
-import dev.ncs.kernel.InvalidInputException;
+import dev.ncs.kernel.DeclaredTensors;
 import dev.ncs.nativelib.DataType;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /** The checks of a raw tensor's bytes once they are in memory, as for HTTP's binary tensors. */
 final class RawTensors {
@@ -19,19 +18,7 @@ final class RawTensors {
         if (type == DataType.BYTES) {
             BytesEncoding.validate(name, data, count);
         } else if (type == DataType.BOOL) {
-            for (long i = 0; i < data.byteSize(); i++) {
-                byte b = data.get(ValueLayout.JAVA_BYTE, i);
-                if (b != 0 && b != 1) {
-                    throw new InvalidInputException(
-                            "input '"
-                                    + name
-                                    + "': BOOL element "
-                                    + i
-                                    + " is byte "
-                                    + b
-                                    + "; BOOL elements must be 0 or 1");
-                }
-            }
+            DeclaredTensors.checkBooleans(name, data);
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.ncs.inference;
 
+import dev.ncs.kernel.DeclaredTensors;
 import dev.ncs.kernel.TensorSource;
 import dev.ncs.nativelib.DataType;
 import java.lang.foreign.MemorySegment;
@@ -30,25 +31,6 @@ final class BinaryTensorSource implements TensorSource {
         this.last = last;
     }
 
-    /**
-     * The protocol's BOOL is one byte, 0 or 1: anything else is refused, not passed on as "true".
-     */
-    private void checkBooleans(MemorySegment target) {
-        for (long i = 0; i < target.byteSize(); i++) {
-            byte b = target.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i);
-            if (b != 0 && b != 1) {
-                throw new dev.ncs.kernel.InvalidInputException(
-                        "input '"
-                                + name
-                                + "': BOOL element "
-                                + i
-                                + " is byte "
-                                + b
-                                + "; BOOL elements must be 0 or 1");
-            }
-        }
-    }
-
     @Override
     public boolean inMemory() {
         return false;
@@ -72,7 +54,7 @@ final class BinaryTensorSource implements TensorSource {
             BytesEncoding.validate(name, target, count);
         }
         if (type == DataType.BOOL) {
-            checkBooleans(target);
+            DeclaredTensors.checkBooleans(name, target);
         }
         if (last) {
             body.expectEnd();

@@ -2,14 +2,17 @@ package dev.ncs.kernel;
 
 import dev.ncs.nativelib.DataType;
 import dev.ncs.nativelib.NativeCall;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Set;
 
 /**
  * The checks every protocol's codec applies to what a client declares about its tensors and
- * parameters (shapes, sizes, the {@code timeout}), so that HTTP and gRPC refuse the same requests
- * with the same words. Each refusal is an {@link InvalidInputException} (400, INVALID_ARGUMENT).
+ * parameters (shapes, sizes, the {@code timeout}) and to the bytes it sends (BOOL), so that HTTP
+ * and gRPC refuse the same requests with the same words. Each refusal is an {@link
+ * InvalidInputException} (400, INVALID_ARGUMENT).
  */
 public final class DeclaredTensors {
 
@@ -123,5 +126,25 @@ public final class DeclaredTensors {
     /** Triton's {@code timeout} (microseconds, already checked non-negative), saturated. */
     public static Duration timeoutFromMicros(long micros) {
         return Duration.ofNanos(micros > Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : micros * 1000);
+    }
+
+    /**
+     * The protocol's BOOL is one byte, 0 or 1: anything else in an input's bytes is refused, not
+     * passed on as "true".
+     */
+    public static void checkBooleans(String input, MemorySegment data) {
+        for (long i = 0; i < data.byteSize(); i++) {
+            byte b = data.get(ValueLayout.JAVA_BYTE, i);
+            if (b != 0 && b != 1) {
+                throw new InvalidInputException(
+                        "input '"
+                                + input
+                                + "': BOOL element "
+                                + i
+                                + " is byte "
+                                + b
+                                + "; BOOL elements must be 0 or 1");
+            }
+        }
     }
 }
